@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One setup script for every entry point (example, tests, bench): installs what is missing, and
+# nothing when everything is already there. Debian packages need root (CI and dev machines are root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
+/usr/bin/python3 -c 'import thrift' >/dev/null 2>&1 || need_apt+=(python3-thrift)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root for apt-get (missing: ${need_apt[*]})" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+# npm dependencies: install when missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
