@@ -1,0 +1,122 @@
+/**
+ * Every failure Scales itself raises is a ScalesError with a stable `code` (safe to switch on),
+ * the remote endpoint when one is involved, and the underlying `cause`.
+ * Errors a remote handler raised on purpose (declared Thrift exceptions) are NOT ScalesErrors:
+ * they arrive as the user's own exception types.
+ */
+export type ScalesErrorCode =
+  | 'SCALES_ERR_TIMEOUT'
+  | 'SCALES_ERR_CANCELLED'
+  | 'SCALES_ERR_CONNECT_TIMEOUT'
+  | 'SCALES_ERR_CONNECT'
+  | 'SCALES_ERR_CONNECTION_CLOSED'
+  | 'SCALES_ERR_FRAME_TOO_LARGE'
+  | 'SCALES_ERR_PROTOCOL'
+  | 'SCALES_ERR_APPLICATION'
+  | 'SCALES_ERR_OVERLOADED'
+  | 'SCALES_ERR_CLOSED'
+  | 'SCALES_ERR_INVALID_ARGUMENT'
+  | 'SCALES_ERR_NO_NODES'
+  | 'SCALES_ERR_IDL';
+
+export interface ScalesErrorOptions {
+  cause?: unknown;
+  /** `host:port` of the peer the error concerns, when there is one. */
+  endpoint?: string;
+}
+
+export class ScalesError extends Error {
+  readonly code: ScalesErrorCode;
+  readonly endpoint: string | undefined;
+
+  constructor(code: ScalesErrorCode, message: string, options: ScalesErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.endpoint = options.endpoint;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The call's deadline passed before a reply arrived. */
+export class TimeoutError extends ScalesError {
+  constructor(message = 'call timed out', options?: ScalesErrorOptions) {
+    super('SCALES_ERR_TIMEOUT', message, options);
+  }
+}
+
+/** The caller aborted the call through its AbortSignal. */
+export class CancelledError extends ScalesError {
+  constructor(message = 'call cancelled', options?: ScalesErrorOptions) {
+    super('SCALES_ERR_CANCELLED', message, options);
+  }
+}
+
+export class ConnectTimeoutError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_CONNECT_TIMEOUT', message, options);
+  }
+}
+
+/** Connecting failed (refused, unreachable, DNS). The request was never written. */
+export class ConnectError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_CONNECT', message, options);
+  }
+}
+
+/** The connection closed (by either side) while the call was pending. */
+export class ConnectionClosedError extends ScalesError {
+  constructor(message = 'connection closed', options?: ScalesErrorOptions) {
+    super('SCALES_ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+export class FrameTooLargeError extends ScalesError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds the limit of ${limit} bytes`, options);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The bytes on the wire do not follow the protocol (truncated, malformed, out of limits). */
+export class ProtocolError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_PROTOCOL', message, options);
+  }
+}
+
+/** Too much work queued (in-flight calls, write buffer); the call was not sent. */
+export class OverloadedError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_OVERLOADED', message, options);
+  }
+}
+
+/** The client, server or connection was closed by its owner. */
+export class ClosedError extends ScalesError {
+  constructor(message = 'closed', options?: ScalesErrorOptions) {
+    super('SCALES_ERR_CLOSED', message, options);
+  }
+}
+
+export class InvalidArgumentError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+export class IdlError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_IDL', message, options);
+  }
+}
+
+export function isScalesError(err: unknown): err is ScalesError {
+  return err instanceof ScalesError;
+}

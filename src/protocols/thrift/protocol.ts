@@ -1,0 +1,33 @@
+import type { BufferReader, BufferWriter } from '../../core/bytes.js';
+import type { MessageType, StructDesc } from './descriptors.js';
+
+export interface MessageHeader {
+  name: string;
+  type: MessageType;
+  seqid: number;
+}
+
+/** Limits a decoder enforces so a hostile peer can never make us allocate what it claims. */
+export interface DecodeLimits {
+  /** Deepest struct/container nesting accepted (default 64). */
+  maxDepth: number;
+  /** Longest string/binary accepted in bytes (default: the frame limit). */
+  maxStringLength: number;
+  /** Most elements in one container (default 16 Mi). Also bounded by the bytes remaining. */
+  maxContainerSize: number;
+}
+
+/**
+ * One Thrift wire protocol (binary or compact). Readers throw `BufferUnderflow` when input ends
+ * early and `ProtocolError` for malformed input; writers throw `InvalidArgumentError` for values
+ * that do not fit their descriptor (missing required field, wrong type, out of range).
+ */
+export interface ThriftProtocol {
+  readonly name: 'binary' | 'compact';
+  writeMessageHeader(w: BufferWriter, name: string, type: MessageType, seqid: number): void;
+  readMessageHeader(r: BufferReader): MessageHeader;
+  writeStruct(w: BufferWriter, desc: StructDesc, value: object): void;
+  readStruct(r: BufferReader, desc: StructDesc): object;
+  /** Skips one struct of any shape (unknown method arguments, unframed message boundaries). */
+  skipStruct(r: BufferReader): void;
+}
