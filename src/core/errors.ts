@@ -111,6 +111,13 @@ export class InvalidArgumentError extends ScalesError {
   }
 }
 
+/** The destination has no node that can take the call. */
+export class NoNodesError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_NO_NODES', message, options);
+  }
+}
+
 export class IdlError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
     super('SCALES_ERR_IDL', message, options);

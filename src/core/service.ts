@@ -1,0 +1,60 @@
+import type { ScalesError } from './errors.js';
+
+/** `busy`: usable but saturated; `closed`: will never accept another call. */
+export type Status = 'open' | 'busy' | 'closed';
+
+/**
+ * Per-call state that travels down the client stack. One allocation per call; the layers share it.
+ *
+ * Cancellation is a single slot rather than an AbortController per call (those cost about a
+ * microsecond each): whichever layer currently holds the call registers how to abandon it
+ * (a pool waiter, a pending seqid...), and `cancel()` invokes that. A cancel that arrives while no
+ * one holds the call is remembered in `cancelled`, and the next layer checks it before going on.
+ */
+export class CallContext {
+  readonly method: string;
+  /** Absolute deadline in `Date.now()` milliseconds, or undefined for none. */
+  readonly deadline: number | undefined;
+  /** The caller's own signal (already bridged into `cancel` by the timeout layer). */
+  readonly signal: AbortSignal | undefined;
+  /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
+  cancelled: ScalesError | undefined = undefined;
+  private abandon: ((reason: ScalesError) => void) | undefined = undefined;
+
+  constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
+    this.method = method;
+    this.deadline = deadline;
+    this.signal = signal;
+  }
+
+  /** Milliseconds left before the deadline (Infinity when there is none). */
+  remaining(): number {
+    return this.deadline === undefined ? Infinity : this.deadline - Date.now();
+  }
+
+  /** The layer holding the call says how to abandon it; `undefined` when it lets go. */
+  onCancel(abandon: ((reason: ScalesError) => void) | undefined): void {
+    this.abandon = abandon;
+  }
+
+  cancel(reason: ScalesError): void {
+    if (this.cancelled !== undefined) return;
+    this.cancelled = reason;
+    const abandon = this.abandon;
+    this.abandon = undefined;
+    if (abandon !== undefined) abandon(reason);
+  }
+}
+
+/** A client-side service: one request in, one reply (or a typed error) out. */
+export interface Service<Req, Rep> {
+  call(request: Req, ctx: CallContext): Promise<Rep>;
+  readonly status: Status;
+  /** Stop accepting calls; resolve once in-flight calls are done or failed. */
+  close(): Promise<void>;
+}
+
+/** Makes a new service on demand (a connection, a per-node stack). */
+export interface ServiceFactory<Req, Rep> {
+  (signal?: AbortSignal): Promise<Service<Req, Rep>>;
+}
