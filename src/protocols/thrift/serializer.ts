@@ -1,0 +1,90 @@
+import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
+import { ProtocolError, type ScalesError } from '../../core/errors.js';
+import type { CallContext, Service, Status } from '../../core/service.js';
+import { layer, type StackLayer } from '../../core/stack.js';
+import { decodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from './application-exception.js';
+import { MessageType, type MethodDesc } from './descriptors.js';
+import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
+import type { ThriftProtocol } from './protocol.js';
+
+/**
+ * Client side: encodes the call's argument struct, and turns the reply into the method's result,
+ * its declared exception (thrown as the user's type) or a ThriftApplicationError.
+ */
+class ThriftSerializer implements Service<ThriftCall, unknown> {
+  private readonly scratch = new BufferWriter(4096);
+  private readonly reader = new BufferReader(Buffer.alloc(0));
+
+  constructor(
+    private readonly protocol: ThriftProtocol,
+    private readonly below: Service<ThriftRequest, ThriftReply>,
+  ) {}
+
+  get status(): Status {
+    return this.below.status;
+  }
+
+  call(c: ThriftCall, ctx: CallContext): Promise<unknown> {
+    const method = c.method;
+    let body: Buffer;
+    try {
+      this.protocol.writeStruct(this.scratch, method.args, c.args);
+      body = this.scratch.takeCopy();
+    } catch (err) {
+      this.scratch.reset();
+      return Promise.reject(err);
+    }
+    const sent = this.below.call({ name: method.name, oneway: method.oneway, body }, ctx);
+    if (method.oneway) return sent.then(discard);
+    return sent.then((reply) => this.decode(method, reply));
+  }
+
+  close(): Promise<void> {
+    return this.below.close();
+  }
+
+  private decode(method: MethodDesc, reply: ThriftReply): unknown {
+    const r = this.reader;
+    r.buf = reply.message;
+    r.pos = reply.offset;
+    r.end = reply.message.length;
+    let result: Record<string, unknown>;
+    try {
+      if (reply.type === MessageType.EXCEPTION) throw decodeApplicationException(this.protocol, r);
+      result = this.protocol.readStruct(r, method.result) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof ThriftApplicationError) throw err;
+      throw asProtocolError(err, `malformed reply to ${method.name}`);
+    } finally {
+      r.buf = EMPTY; // do not pin the frame
+    }
+    const fields = method.result.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const v = result[f.name];
+      if (v === undefined || v === null) continue;
+      if (f.id === 0) return v;
+      throw v; // a declared exception: an instance of the user's exception type
+    }
+    if (fields.length > 0 && fields[0]!.id === 0) {
+      throw new ThriftApplicationError(TApplicationExceptionType.MISSING_RESULT, `${method.name} failed: unknown result`);
+    }
+    return undefined; // void
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function discard(): undefined {
+  return undefined;
+}
+
+export function asProtocolError(err: unknown, context: string): ScalesError {
+  if (err instanceof BufferUnderflow) return new ProtocolError(`${context}: message truncated`);
+  if (err instanceof ProtocolError) return err;
+  return new ProtocolError(`${context}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export function serializerLayer(protocol: ThriftProtocol): StackLayer {
+  return layer('serializer', `encodes arguments and decodes results (Thrift ${protocol.name})`, (below: Service<ThriftRequest, ThriftReply>) => new ThriftSerializer(protocol, below));
+}
