@@ -1,0 +1,576 @@
+/**
+ * TBinaryProtocol, byte for byte as Apache Thrift: big-endian fixed-width integers, i32 length
+ * prefixes, field header = type byte + i16 id, STOP = 0. Message header is strict
+ * (`0x80010000 | type`, name, seqid) on write by default; both forms are accepted on read unless
+ * `strictRead`.
+ */
+import type { BufferReader, BufferWriter } from '../../core/bytes.js';
+import { InvalidArgumentError, ProtocolError } from '../../core/errors.js';
+import { TType, type FieldDesc, type MessageType, type StructDesc, type TypeDesc } from './descriptors.js';
+import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
+import {
+  badValue,
+  checkCount,
+  checkStringLength,
+  decodeUtf8,
+  decoderFor,
+  elemMismatch,
+  encodeUtf8,
+  encoderFor,
+  ENCODE_MAX_DEPTH,
+  I64_MAX,
+  I64_MIN,
+  checkMessageArgs,
+  checkMessageType,
+  resolveLimits,
+  SAFE_BIG,
+  tooDeep,
+  TWO_32,
+  unknownType,
+  type Dialect,
+} from './codec-shared.js';
+
+const VERSION_1 = 0x80010000 | 0;
+const VERSION_MASK = 0xffff0000 | 0;
+
+/** Fewest bytes one value of each wire type occupies (0: not a valid type). */
+const MIN_BYTES: readonly number[] = (() => {
+  const m = new Array<number>(256).fill(0);
+  m[TType.BOOL] = 1;
+  m[TType.BYTE] = 1;
+  m[TType.DOUBLE] = 8;
+  m[TType.I16] = 2;
+  m[TType.I32] = 4;
+  m[TType.I64] = 8;
+  m[TType.STRING] = 4;
+  m[TType.STRUCT] = 1;
+  m[TType.MAP] = 6;
+  m[TType.SET] = 5;
+  m[TType.LIST] = 5;
+  m[TType.UUID] = 16;
+  return m;
+})();
+
+/** Exact size of fixed-width wire types (0: variable). */
+const FIXED_BYTES: readonly number[] = (() => {
+  const m = new Array<number>(256).fill(0);
+  for (const t of [TType.BOOL, TType.BYTE, TType.DOUBLE, TType.I16, TType.I32, TType.I64, TType.UUID]) m[t] = MIN_BYTES[t]!;
+  return m;
+})();
+
+export function binaryWireType(t: TypeDesc): number {
+  switch (t.kind) {
+    case 'bool': return TType.BOOL;
+    case 'byte': return TType.BYTE;
+    case 'i16': return TType.I16;
+    case 'i32': case 'enum': return TType.I32;
+    case 'i64': return TType.I64;
+    case 'double': return TType.DOUBLE;
+    case 'string': case 'binary': return TType.STRING;
+    case 'struct': return TType.STRUCT;
+    case 'map': return TType.MAP;
+    case 'set': return TType.SET;
+    case 'list': return TType.LIST;
+  }
+}
+
+// ---- writers ------------------------------------------------------------------------------
+
+function putI32(w: BufferWriter, v: number): void {
+  w.ensure(4);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+  w.pos = p + 4;
+}
+
+function fh(w: BufferWriter, type: number, id: number): void {
+  w.ensure(3);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = type;
+  b[p + 1] = id >> 8;
+  b[p + 2] = id;
+  w.pos = p + 3;
+}
+
+function stop(w: BufferWriter): void {
+  w.ensure(1);
+  w.buf[w.pos++] = 0;
+}
+
+function w_bool(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'boolean') throw badValue('bool', v);
+  w.ensure(1);
+  w.buf[w.pos++] = v ? 1 : 0;
+}
+
+function w_byte(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'number' || (v << 24) >> 24 !== v) throw badValue('byte (integer in [-128, 127])', v);
+  w.ensure(1);
+  w.buf[w.pos++] = v;
+}
+
+function w_i16(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'number' || (v << 16) >> 16 !== v) throw badValue('i16 (integer in [-32768, 32767])', v);
+  w.ensure(2);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = v >> 8;
+  b[p + 1] = v;
+  w.pos = p + 2;
+}
+
+function w_i32(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'number' || (v | 0) !== v) throw badValue('i32 (32-bit integer)', v);
+  putI32(w, v);
+}
+
+function w_i64(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'bigint') throw badValue('i64 (bigint)', v);
+  let hi: number;
+  let lo: number;
+  if (v >= -SAFE_BIG && v <= SAFE_BIG) {
+    // Common case: split a safe double instead of doing BigInt arithmetic.
+    const n = Number(v);
+    hi = Math.floor(n / TWO_32);
+    lo = n - hi * TWO_32;
+  } else {
+    if (v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
+    hi = Number(v >> 32n);
+    lo = Number(v & 0xffffffffn);
+  }
+  w.ensure(8);
+  const b = w.buf;
+  const p = w.pos;
+  b[p] = hi >>> 24;
+  b[p + 1] = hi >>> 16;
+  b[p + 2] = hi >>> 8;
+  b[p + 3] = hi;
+  b[p + 4] = lo >>> 24;
+  b[p + 5] = lo >>> 16;
+  b[p + 6] = lo >>> 8;
+  b[p + 7] = lo;
+  w.pos = p + 8;
+}
+
+function w_double(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'number') throw badValue('double (number)', v);
+  w.writeDouble(v);
+}
+
+function w_string(w: BufferWriter, v: unknown): void {
+  if (typeof v !== 'string') throw badValue('string', v);
+  const len = v.length;
+  if (len > 65536) {
+    // Do not reserve 3 bytes per unit for big strings: measure them.
+    const n = Buffer.byteLength(v, 'utf8');
+    putI32(w, n);
+    w.ensure(n);
+    w.pos += w.buf.utf8Write(v, w.pos);
+    return;
+  }
+  w.ensure(4 + len * 3);
+  const b = w.buf;
+  const at = w.pos;
+  const n = encodeUtf8(b, at + 4, v);
+  b[at] = n >>> 24;
+  b[at + 1] = n >>> 16;
+  b[at + 2] = n >>> 8;
+  b[at + 3] = n;
+  w.pos = at + 4 + n;
+}
+
+function w_binary(w: BufferWriter, v: unknown): void {
+  if (!(v instanceof Uint8Array)) throw badValue('binary (Buffer or Uint8Array)', v);
+  putI32(w, v.length);
+  w.writeBytes(v);
+}
+
+function checkEncodeDepth(d: number): void {
+  if (d > ENCODE_MAX_DEPTH) throw new InvalidArgumentError(`value nested deeper than ${ENCODE_MAX_DEPTH} levels (a cyclic value?)`);
+}
+
+function w_list(w: BufferWriter, elem: TypeDesc, a: unknown, d: number): void {
+  if (!Array.isArray(a)) throw badValue('list (Array)', a);
+  checkEncodeDepth(d);
+  const n = a.length;
+  w.ensure(5);
+  w.buf[w.pos++] = binaryWireType(elem);
+  putI32(w, n);
+  switch (elem.kind) {
+    case 'i32':
+    case 'enum':
+      for (let i = 0; i < n; i++) w_i32(w, a[i]);
+      return;
+    case 'i64':
+      for (let i = 0; i < n; i++) w_i64(w, a[i]);
+      return;
+    case 'string':
+      for (let i = 0; i < n; i++) w_string(w, a[i]);
+      return;
+    case 'double':
+      for (let i = 0; i < n; i++) w_double(w, a[i]);
+      return;
+    case 'struct': {
+      const enc = encoderFor(BINARY, elem.struct());
+      for (let i = 0; i < n; i++) enc(w, a[i], d + 1);
+      return;
+    }
+    default:
+      for (let i = 0; i < n; i++) w_value(w, elem, a[i], d + 1);
+  }
+}
+
+function w_set(w: BufferWriter, elem: TypeDesc, s: unknown, d: number): void {
+  if (!(s instanceof Set)) throw badValue('set (Set)', s);
+  checkEncodeDepth(d);
+  w.ensure(5);
+  w.buf[w.pos++] = binaryWireType(elem);
+  putI32(w, s.size);
+  for (const e of s) w_value(w, elem, e, d + 1);
+}
+
+function w_map(w: BufferWriter, kt: TypeDesc, vt: TypeDesc, m: unknown, d: number): void {
+  if (!(m instanceof Map)) throw badValue('map (Map)', m);
+  checkEncodeDepth(d);
+  w.ensure(6);
+  w.buf[w.pos++] = binaryWireType(kt);
+  w.buf[w.pos++] = binaryWireType(vt);
+  putI32(w, m.size);
+  for (const [k, v] of m) {
+    w_value(w, kt, k, d + 1);
+    w_value(w, vt, v, d + 1);
+  }
+}
+
+function w_value(w: BufferWriter, t: TypeDesc, v: unknown, d: number): void {
+  switch (t.kind) {
+    case 'bool': return w_bool(w, v);
+    case 'byte': return w_byte(w, v);
+    case 'i16': return w_i16(w, v);
+    case 'i32': case 'enum': return w_i32(w, v);
+    case 'i64': return w_i64(w, v);
+    case 'double': return w_double(w, v);
+    case 'string': return w_string(w, v);
+    case 'binary': return w_binary(w, v);
+    case 'list': return w_list(w, t.elem, v, d);
+    case 'set': return w_set(w, t.elem, v, d);
+    case 'map': return w_map(w, t.key, t.value, v, d);
+    case 'struct': return encoderFor(BINARY, t.struct())(w, v, d);
+  }
+}
+
+// ---- readers ------------------------------------------------------------------------------
+
+function u8(r: BufferReader): number {
+  return r.readU8();
+}
+
+function r_bool(r: BufferReader): boolean {
+  return r.readU8() !== 0;
+}
+
+function r_byte(r: BufferReader): number {
+  return (r.readU8() << 24) >> 24;
+}
+
+function r_i16(r: BufferReader): number {
+  r.need(2);
+  const b = r.buf;
+  const p = r.pos;
+  r.pos = p + 2;
+  return (((b[p]! << 8) | b[p + 1]!) << 16) >> 16;
+}
+
+function r_i32(r: BufferReader): number {
+  r.need(4);
+  const b = r.buf;
+  const p = r.pos;
+  r.pos = p + 4;
+  return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+}
+
+function r_i64(r: BufferReader): bigint {
+  r.need(8);
+  const b = r.buf;
+  const p = r.pos;
+  r.pos = p + 8;
+  const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+  const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+  // |hi| < 2^21 means the value fits a double exactly: one BigInt() instead of three ops.
+  if (hi >= -0x200000 && hi < 0x200000) return BigInt(hi * TWO_32 + lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+function r_double(r: BufferReader): number {
+  return r.readDouble();
+}
+
+function r_string(r: BufferReader, L: DecodeLimits): string {
+  const n = r_i32(r);
+  checkStringLength(n, L);
+  r.need(n);
+  const s = decodeUtf8(r.buf, r.pos, n);
+  r.pos += n;
+  return s;
+}
+
+function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
+  const n = r_i32(r);
+  checkStringLength(n, L);
+  return r.readBytes(n);
+}
+
+/** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
+function containerHeader(r: BufferReader, kind: string, elem: TypeDesc, d: number, L: DecodeLimits): number {
+  if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+  r.need(5);
+  const et = r.buf[r.pos++]!;
+  const n = r_i32(r);
+  if (n === 0) return 0;
+  const min = MIN_BYTES[et]!;
+  if (min === 0) throw unknownType(et);
+  checkCount(r, n, min, L);
+  if (et !== binaryWireType(elem)) throw elemMismatch(kind, et, elem);
+  return n;
+}
+
+function r_list(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): unknown[] {
+  const n = containerHeader(r, 'list', elem, d, L);
+  const out: unknown[] = [];
+  switch (elem.kind) {
+    case 'i32':
+    case 'enum':
+      for (let i = 0; i < n; i++) out.push(r_i32(r));
+      return out;
+    case 'i64':
+      for (let i = 0; i < n; i++) out.push(r_i64(r));
+      return out;
+    case 'string':
+      for (let i = 0; i < n; i++) out.push(r_string(r, L));
+      return out;
+    case 'double':
+      for (let i = 0; i < n; i++) out.push(r.readDouble());
+      return out;
+    case 'struct': {
+      const dec = decoderFor(BINARY, elem.struct());
+      for (let i = 0; i < n; i++) out.push(dec(r, d + 1, L));
+      return out;
+    }
+    default:
+      for (let i = 0; i < n; i++) out.push(r_value(r, elem, d + 1, L));
+      return out;
+  }
+}
+
+function r_set(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): Set<unknown> {
+  const n = containerHeader(r, 'set', elem, d, L);
+  const out = new Set<unknown>();
+  for (let i = 0; i < n; i++) out.add(r_value(r, elem, d + 1, L));
+  return out;
+}
+
+function r_map(r: BufferReader, kt: TypeDesc, vt: TypeDesc, d: number, L: DecodeLimits): Map<unknown, unknown> {
+  if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+  r.need(6);
+  const kw = r.buf[r.pos++]!;
+  const vw = r.buf[r.pos++]!;
+  const n = r_i32(r);
+  const out = new Map<unknown, unknown>();
+  if (n === 0) return out;
+  const kmin = MIN_BYTES[kw]!;
+  const vmin = MIN_BYTES[vw]!;
+  if (kmin === 0) throw unknownType(kw);
+  if (vmin === 0) throw unknownType(vw);
+  checkCount(r, n, kmin + vmin, L);
+  if (kw !== binaryWireType(kt)) throw elemMismatch('map key', kw, kt);
+  if (vw !== binaryWireType(vt)) throw elemMismatch('map value', vw, vt);
+  for (let i = 0; i < n; i++) {
+    const k = r_value(r, kt, d + 1, L);
+    out.set(k, r_value(r, vt, d + 1, L));
+  }
+  return out;
+}
+
+function r_value(r: BufferReader, t: TypeDesc, d: number, L: DecodeLimits): unknown {
+  switch (t.kind) {
+    case 'bool': return r_bool(r);
+    case 'byte': return r_byte(r);
+    case 'i16': return r_i16(r);
+    case 'i32': case 'enum': return r_i32(r);
+    case 'i64': return r_i64(r);
+    case 'double': return r.readDouble();
+    case 'string': return r_string(r, L);
+    case 'binary': return r_binary(r, L);
+    case 'list': return r_list(r, t.elem, d, L);
+    case 'set': return r_set(r, t.elem, d, L);
+    case 'map': return r_map(r, t.key, t.value, d, L);
+    case 'struct': return decoderFor(BINARY, t.struct())(r, d, L);
+  }
+}
+
+/** Skips one value of wire type `t` at depth `d`, under the same limits as decoding. */
+function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
+  switch (t) {
+    case TType.BOOL:
+    case TType.BYTE:
+    case TType.I16:
+    case TType.I32:
+    case TType.I64:
+    case TType.DOUBLE:
+    case TType.UUID:
+      r.skip(FIXED_BYTES[t]!);
+      return;
+    case TType.STRING: {
+      const n = r_i32(r);
+      checkStringLength(n, L);
+      r.skip(n);
+      return;
+    }
+    case TType.STRUCT:
+      if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+      for (;;) {
+        const ft = r.readU8();
+        if (ft === TType.STOP) return;
+        r.skip(2);
+        skip(r, ft, d + 1, L);
+      }
+    case TType.LIST:
+    case TType.SET: {
+      if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+      r.need(5);
+      const et = r.buf[r.pos++]!;
+      const n = r_i32(r);
+      if (n === 0) return;
+      const min = MIN_BYTES[et]!;
+      if (min === 0) throw unknownType(et);
+      checkCount(r, n, min, L);
+      const fixed = FIXED_BYTES[et]!;
+      if (fixed !== 0) return r.skip(n * fixed);
+      for (let i = 0; i < n; i++) skip(r, et, d + 1, L);
+      return;
+    }
+    case TType.MAP: {
+      if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+      r.need(6);
+      const kw = r.buf[r.pos++]!;
+      const vw = r.buf[r.pos++]!;
+      const n = r_i32(r);
+      if (n === 0) return;
+      const kmin = MIN_BYTES[kw]!;
+      const vmin = MIN_BYTES[vw]!;
+      if (kmin === 0) throw unknownType(kw);
+      if (vmin === 0) throw unknownType(vw);
+      checkCount(r, n, kmin + vmin, L);
+      const kf = FIXED_BYTES[kw]!;
+      const vf = FIXED_BYTES[vw]!;
+      if (kf !== 0 && vf !== 0) return r.skip(n * (kf + vf));
+      for (let i = 0; i < n; i++) {
+        skip(r, kw, d + 1, L);
+        skip(r, vw, d + 1, L);
+      }
+      return;
+    }
+    default:
+      throw unknownType(t);
+  }
+}
+
+// ---- the struct compiler dialect ------------------------------------------------------------
+
+const P = {
+  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, w_value,
+  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, r_value, skip,
+  enc: (desc: StructDesc) => encoderFor(BINARY, desc),
+  dec: (desc: StructDesc) => decoderFor(BINARY, desc),
+};
+
+const BINARY: Dialect = {
+  name: 'binary',
+  P,
+  encPrologue: '',
+  fieldHeader: (f: FieldDesc) => `P.fh(w, ${binaryWireType(f.type)}, ${f.id});`,
+  boolField: (f: FieldDesc) => `P.fh(w, ${TType.BOOL}, ${f.id}); P.w_bool(w, x);`,
+  decPrologue: '',
+  decHead: `t = P.u8(r); if (t === 0) break; id = P.r_i16(r);`,
+  match: (t: TypeDesc) => `t === ${binaryWireType(t)}`,
+  readBool: 'P.r_bool(r)',
+};
+
+// ---- the protocol -------------------------------------------------------------------------
+
+export interface BinaryProtocolOptions {
+  /** Write the versioned message header (default true, as every current Apache library). */
+  strictWrite?: boolean;
+  /** Reject the old unversioned header (default false: accept both). */
+  strictRead?: boolean;
+  limits?: Partial<DecodeLimits>;
+}
+
+class BinaryProtocolImpl implements ThriftProtocol {
+  readonly name = 'binary';
+  private readonly strictWrite: boolean;
+  private readonly strictRead: boolean;
+  private readonly limits: DecodeLimits;
+
+  constructor(opts: BinaryProtocolOptions) {
+    this.strictWrite = opts.strictWrite ?? true;
+    this.strictRead = opts.strictRead ?? false;
+    this.limits = resolveLimits(opts.limits);
+  }
+
+  writeMessageHeader(w: BufferWriter, name: string, type: MessageType, seqid: number): void {
+    checkMessageArgs(name, type, seqid);
+    if (this.strictWrite) {
+      putI32(w, VERSION_1 | type);
+      w_string(w, name);
+    } else {
+      w_string(w, name);
+      w.writeU8(type);
+    }
+    putI32(w, seqid);
+  }
+
+  readMessageHeader(r: BufferReader): MessageHeader {
+    const first = r_i32(r);
+    let name: string;
+    let type: number;
+    if (first < 0) {
+      if ((first & VERSION_MASK) !== VERSION_1) throw new ProtocolError(`bad binary protocol version 0x${(first >>> 0).toString(16)}`);
+      type = first & 0xff;
+      name = r_string(r, this.limits);
+    } else {
+      if (this.strictRead) throw new ProtocolError('message has no protocol version (non-strict binary header) and strictRead is on');
+      checkStringLength(first, this.limits);
+      r.need(first);
+      name = decodeUtf8(r.buf, r.pos, first);
+      r.pos += first;
+      type = r.readU8();
+    }
+    const seqid = r_i32(r);
+    return { name, type: checkMessageType(type), seqid };
+  }
+
+  writeStruct(w: BufferWriter, desc: StructDesc, value: object): void {
+    encoderFor(BINARY, desc)(w, value, 1);
+  }
+
+  readStruct(r: BufferReader, desc: StructDesc): object {
+    return decoderFor(BINARY, desc)(r, 1, this.limits);
+  }
+
+  skipStruct(r: BufferReader): void {
+    skip(r, TType.STRUCT, 1, this.limits);
+  }
+}
+
+export function binaryProtocol(opts: BinaryProtocolOptions = {}): ThriftProtocol {
+  return new BinaryProtocolImpl(opts);
+}
+
+/** The default binary protocol (strict write, lenient read, default limits). */
+export const BinaryProtocol: ThriftProtocol = binaryProtocol();
