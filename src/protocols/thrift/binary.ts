@@ -5,7 +5,7 @@
  * `strictRead`.
  */
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
-import { InvalidArgumentError, ProtocolError } from '../../core/errors.js';
+import { ProtocolError } from '../../core/errors.js';
 import { TType, type FieldDesc, type MessageType, type StructDesc, type TypeDesc } from './descriptors.js';
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
@@ -17,15 +17,18 @@ import {
   elemMismatch,
   encodeUtf8,
   encoderFor,
+  encodeTooDeep,
   ENCODE_MAX_DEPTH,
   I64_MAX,
   I64_MIN,
   checkMessageArgs,
   checkMessageType,
   resolveLimits,
-  SAFE_BIG,
+  HI,
+  LO,
+  SCR_I64,
+  SCR_U32,
   tooDeep,
-  TWO_32,
   unknownType,
   type Dialect,
 } from './codec-shared.js';
@@ -130,19 +133,10 @@ function w_i32(w: BufferWriter, v: unknown): void {
 }
 
 function w_i64(w: BufferWriter, v: unknown): void {
-  if (typeof v !== 'bigint') throw badValue('i64 (bigint)', v);
-  let hi: number;
-  let lo: number;
-  if (v >= -SAFE_BIG && v <= SAFE_BIG) {
-    // Common case: split a safe double instead of doing BigInt arithmetic.
-    const n = Number(v);
-    hi = Math.floor(n / TWO_32);
-    lo = n - hi * TWO_32;
-  } else {
-    if (v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
-    hi = Number(v >> 32n);
-    lo = Number(v & 0xffffffffn);
-  }
+  if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
+  SCR_I64[0] = v;
+  const hi = SCR_U32[HI]!;
+  const lo = SCR_U32[LO]!;
   w.ensure(8);
   const b = w.buf;
   const p = w.pos;
@@ -190,78 +184,19 @@ function w_binary(w: BufferWriter, v: unknown): void {
   w.writeBytes(v);
 }
 
-function checkEncodeDepth(d: number): void {
-  if (d > ENCODE_MAX_DEPTH) throw new InvalidArgumentError(`value nested deeper than ${ENCODE_MAX_DEPTH} levels (a cyclic value?)`);
-}
-
-function w_list(w: BufferWriter, elem: TypeDesc, a: unknown, d: number): void {
-  if (!Array.isArray(a)) throw badValue('list (Array)', a);
-  checkEncodeDepth(d);
-  const n = a.length;
+function listBegin(w: BufferWriter, elemWire: number, n: number, d: number): void {
+  if (d > ENCODE_MAX_DEPTH) throw encodeTooDeep();
   w.ensure(5);
-  w.buf[w.pos++] = binaryWireType(elem);
+  w.buf[w.pos++] = elemWire;
   putI32(w, n);
-  switch (elem.kind) {
-    case 'i32':
-    case 'enum':
-      for (let i = 0; i < n; i++) w_i32(w, a[i]);
-      return;
-    case 'i64':
-      for (let i = 0; i < n; i++) w_i64(w, a[i]);
-      return;
-    case 'string':
-      for (let i = 0; i < n; i++) w_string(w, a[i]);
-      return;
-    case 'double':
-      for (let i = 0; i < n; i++) w_double(w, a[i]);
-      return;
-    case 'struct': {
-      const enc = encoderFor(BINARY, elem.struct());
-      for (let i = 0; i < n; i++) enc(w, a[i], d + 1);
-      return;
-    }
-    default:
-      for (let i = 0; i < n; i++) w_value(w, elem, a[i], d + 1);
-  }
 }
 
-function w_set(w: BufferWriter, elem: TypeDesc, s: unknown, d: number): void {
-  if (!(s instanceof Set)) throw badValue('set (Set)', s);
-  checkEncodeDepth(d);
-  w.ensure(5);
-  w.buf[w.pos++] = binaryWireType(elem);
-  putI32(w, s.size);
-  for (const e of s) w_value(w, elem, e, d + 1);
-}
-
-function w_map(w: BufferWriter, kt: TypeDesc, vt: TypeDesc, m: unknown, d: number): void {
-  if (!(m instanceof Map)) throw badValue('map (Map)', m);
-  checkEncodeDepth(d);
+function mapBegin(w: BufferWriter, keyWire: number, valueWire: number, n: number, d: number): void {
+  if (d > ENCODE_MAX_DEPTH) throw encodeTooDeep();
   w.ensure(6);
-  w.buf[w.pos++] = binaryWireType(kt);
-  w.buf[w.pos++] = binaryWireType(vt);
-  putI32(w, m.size);
-  for (const [k, v] of m) {
-    w_value(w, kt, k, d + 1);
-    w_value(w, vt, v, d + 1);
-  }
-}
-
-function w_value(w: BufferWriter, t: TypeDesc, v: unknown, d: number): void {
-  switch (t.kind) {
-    case 'bool': return w_bool(w, v);
-    case 'byte': return w_byte(w, v);
-    case 'i16': return w_i16(w, v);
-    case 'i32': case 'enum': return w_i32(w, v);
-    case 'i64': return w_i64(w, v);
-    case 'double': return w_double(w, v);
-    case 'string': return w_string(w, v);
-    case 'binary': return w_binary(w, v);
-    case 'list': return w_list(w, t.elem, v, d);
-    case 'set': return w_set(w, t.elem, v, d);
-    case 'map': return w_map(w, t.key, t.value, v, d);
-    case 'struct': return encoderFor(BINARY, t.struct())(w, v, d);
-  }
+  w.buf[w.pos++] = keyWire;
+  w.buf[w.pos++] = valueWire;
+  putI32(w, n);
 }
 
 // ---- readers ------------------------------------------------------------------------------
@@ -299,11 +234,9 @@ function r_i64(r: BufferReader): bigint {
   const b = r.buf;
   const p = r.pos;
   r.pos = p + 8;
-  const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-  const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
-  // |hi| < 2^21 means the value fits a double exactly: one BigInt() instead of three ops.
-  if (hi >= -0x200000 && hi < 0x200000) return BigInt(hi * TWO_32 + lo);
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  SCR_U32[HI] = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+  SCR_U32[LO] = (b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!;
+  return SCR_I64[0]!;
 }
 
 function r_double(r: BufferReader): number {
@@ -326,7 +259,7 @@ function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
 }
 
 /** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
-function containerHeader(r: BufferReader, kind: string, elem: TypeDesc, d: number, L: DecodeLimits): number {
+function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   r.need(5);
   const et = r.buf[r.pos++]!;
@@ -335,82 +268,25 @@ function containerHeader(r: BufferReader, kind: string, elem: TypeDesc, d: numbe
   const min = MIN_BYTES[et]!;
   if (min === 0) throw unknownType(et);
   checkCount(r, n, min, L);
-  if (et !== binaryWireType(elem)) throw elemMismatch(kind, et, elem);
+  if (et !== elemWire) throw elemMismatch('list/set element', et, elemWire);
   return n;
 }
 
-function r_list(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): unknown[] {
-  const n = containerHeader(r, 'list', elem, d, L);
-  const out: unknown[] = [];
-  switch (elem.kind) {
-    case 'i32':
-    case 'enum':
-      for (let i = 0; i < n; i++) out.push(r_i32(r));
-      return out;
-    case 'i64':
-      for (let i = 0; i < n; i++) out.push(r_i64(r));
-      return out;
-    case 'string':
-      for (let i = 0; i < n; i++) out.push(r_string(r, L));
-      return out;
-    case 'double':
-      for (let i = 0; i < n; i++) out.push(r.readDouble());
-      return out;
-    case 'struct': {
-      const dec = decoderFor(BINARY, elem.struct());
-      for (let i = 0; i < n; i++) out.push(dec(r, d + 1, L));
-      return out;
-    }
-    default:
-      for (let i = 0; i < n; i++) out.push(r_value(r, elem, d + 1, L));
-      return out;
-  }
-}
-
-function r_set(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): Set<unknown> {
-  const n = containerHeader(r, 'set', elem, d, L);
-  const out = new Set<unknown>();
-  for (let i = 0; i < n; i++) out.add(r_value(r, elem, d + 1, L));
-  return out;
-}
-
-function r_map(r: BufferReader, kt: TypeDesc, vt: TypeDesc, d: number, L: DecodeLimits): Map<unknown, unknown> {
+function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeLimits): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   r.need(6);
   const kw = r.buf[r.pos++]!;
   const vw = r.buf[r.pos++]!;
   const n = r_i32(r);
-  const out = new Map<unknown, unknown>();
-  if (n === 0) return out;
+  if (n === 0) return 0;
   const kmin = MIN_BYTES[kw]!;
   const vmin = MIN_BYTES[vw]!;
   if (kmin === 0) throw unknownType(kw);
   if (vmin === 0) throw unknownType(vw);
   checkCount(r, n, kmin + vmin, L);
-  if (kw !== binaryWireType(kt)) throw elemMismatch('map key', kw, kt);
-  if (vw !== binaryWireType(vt)) throw elemMismatch('map value', vw, vt);
-  for (let i = 0; i < n; i++) {
-    const k = r_value(r, kt, d + 1, L);
-    out.set(k, r_value(r, vt, d + 1, L));
-  }
-  return out;
-}
-
-function r_value(r: BufferReader, t: TypeDesc, d: number, L: DecodeLimits): unknown {
-  switch (t.kind) {
-    case 'bool': return r_bool(r);
-    case 'byte': return r_byte(r);
-    case 'i16': return r_i16(r);
-    case 'i32': case 'enum': return r_i32(r);
-    case 'i64': return r_i64(r);
-    case 'double': return r.readDouble();
-    case 'string': return r_string(r, L);
-    case 'binary': return r_binary(r, L);
-    case 'list': return r_list(r, t.elem, d, L);
-    case 'set': return r_set(r, t.elem, d, L);
-    case 'map': return r_map(r, t.key, t.value, d, L);
-    case 'struct': return decoderFor(BINARY, t.struct())(r, d, L);
-  }
+  if (kw !== keyWire) throw elemMismatch('map key', kw, keyWire);
+  if (vw !== valueWire) throw elemMismatch('map value', vw, valueWire);
+  return n;
 }
 
 /** Skips one value of wire type `t` at depth `d`, under the same limits as decoding. */
@@ -483,15 +359,18 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, w_value,
-  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, r_value, skip,
+  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin,
+  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, skip,
   enc: (desc: StructDesc) => encoderFor(BINARY, desc),
   dec: (desc: StructDesc) => decoderFor(BINARY, desc),
 };
 
 const BINARY: Dialect = {
   name: 'binary',
+  encKey: Symbol('scales.thrift.binary.encode'),
+  decKey: Symbol('scales.thrift.binary.decode'),
   P,
+  elemWire: binaryWireType,
   encPrologue: '',
   fieldHeader: (f: FieldDesc) => `P.fh(w, ${binaryWireType(f.type)}, ${f.id});`,
   boolField: (f: FieldDesc) => `P.fh(w, ${TType.BOOL}, ${f.id}); P.w_bool(w, x);`,

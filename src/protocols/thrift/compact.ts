@@ -6,7 +6,7 @@
  * `version | type << 5`, varint seqid, name.
  */
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
-import { InvalidArgumentError, ProtocolError } from '../../core/errors.js';
+import { type InvalidArgumentError, ProtocolError } from '../../core/errors.js';
 import type { FieldDesc, MessageType, StructDesc, TypeDesc } from './descriptors.js';
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
@@ -20,9 +20,14 @@ import {
   elemMismatch,
   encodeUtf8,
   encoderFor,
+  encodeTooDeep,
   ENCODE_MAX_DEPTH,
   I64_MAX,
   I64_MIN,
+  HI,
+  LO,
+  SCR_I64,
+  SCR_U32,
   resolveLimits,
   tooDeep,
   unknownType,
@@ -55,9 +60,6 @@ const MIN_BYTES: readonly number[] = [0, 1, 1, 1, 1, 1, 1, 8, 1, 1, 1, 1, 1, 16,
 /** Exact size of fixed-width types inside a container (0: variable or invalid). */
 const FIXED_BYTES: readonly number[] = [0, 1, 1, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 16, 0, 0];
 
-/** |v| ≤ 2^52: its zigzag form (≤ 2^53) is still an exact double. */
-const ZZ_SAFE = 2n ** 52n;
-const TWO_31 = 2147483648;
 
 export function compactWireType(t: TypeDesc): number {
   switch (t.kind) {
@@ -73,10 +75,6 @@ export function compactWireType(t: TypeDesc): number {
     case 'set': return CType.SET;
     case 'list': return CType.LIST;
   }
-}
-
-function elemMatches(wire: number, t: TypeDesc): boolean {
-  return t.kind === 'bool' ? wire === CType.BOOL_TRUE || wire === CType.BOOL_FALSE : wire === compactWireType(t);
 }
 
 // ---- writers ------------------------------------------------------------------------------
@@ -139,31 +137,27 @@ function w_i32(w: BufferWriter, v: unknown): void {
 }
 
 function w_i64(w: BufferWriter, v: unknown): void {
-  if (typeof v !== 'bigint') throw badValue('i64 (bigint)', v);
+  if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
+  SCR_I64[0] = v;
+  const hi0 = SCR_U32[HI]!;
+  const lo0 = SCR_U32[LO]!;
+  // zigzag over the two 32-bit halves: (v << 1) ^ (v >> 63)
+  const sign = (hi0 | 0) >> 31;
+  let hi = (((hi0 << 1) | (lo0 >>> 31)) ^ sign) >>> 0;
+  let lo = ((lo0 << 1) ^ sign) >>> 0;
   w.ensure(10);
   const b = w.buf;
   let p = w.pos;
-  if (v >= -ZZ_SAFE && v <= ZZ_SAFE) {
-    const n = Number(v);
-    let z = n >= 0 ? n * 2 : -n * 2 - 1;
-    while (z >= TWO_31) {
-      b[p++] = (z % 128) | 0x80;
-      z = Math.floor(z / 128);
-    }
-    while (z >= 0x80) {
-      b[p++] = (z & 0x7f) | 0x80;
-      z >>>= 7;
-    }
-    b[p++] = z;
-  } else {
-    if (v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
-    let z = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
-    while (z >= 0x80n) {
-      b[p++] = Number(z & 0x7fn) | 0x80;
-      z >>= 7n;
-    }
-    b[p++] = Number(z);
+  while (hi !== 0) {
+    b[p++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
   }
+  while (lo > 0x7f) {
+    b[p++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
+  }
+  b[p++] = lo;
   w.pos = p;
 }
 
@@ -197,59 +191,19 @@ function w_binary(w: BufferWriter, v: unknown): void {
   w.writeBytes(v);
 }
 
-function checkEncodeDepth(d: number): void {
-  if (d > ENCODE_MAX_DEPTH) throw new InvalidArgumentError(`value nested deeper than ${ENCODE_MAX_DEPTH} levels (a cyclic value?)`);
-}
-
-function listHeader(w: BufferWriter, elem: TypeDesc, n: number): void {
-  const ct = compactWireType(elem);
+function listBegin(w: BufferWriter, elemWire: number, n: number, d: number): void {
+  if (d > ENCODE_MAX_DEPTH) throw encodeTooDeep();
+  w.ensure(1);
   if (n <= 14) {
-    w.ensure(1);
-    w.buf[w.pos++] = (n << 4) | ct;
+    w.buf[w.pos++] = (n << 4) | elemWire;
   } else {
-    w.ensure(1);
-    w.buf[w.pos++] = 0xf0 | ct;
+    w.buf[w.pos++] = 0xf0 | elemWire;
     putVarint32(w, n);
   }
 }
 
-function w_list(w: BufferWriter, elem: TypeDesc, a: unknown, d: number): void {
-  if (!Array.isArray(a)) throw badValue('list (Array)', a);
-  checkEncodeDepth(d);
-  const n = a.length;
-  listHeader(w, elem, n);
-  switch (elem.kind) {
-    case 'i32':
-    case 'enum':
-      for (let i = 0; i < n; i++) w_i32(w, a[i]);
-      return;
-    case 'i64':
-      for (let i = 0; i < n; i++) w_i64(w, a[i]);
-      return;
-    case 'string':
-      for (let i = 0; i < n; i++) w_string(w, a[i]);
-      return;
-    case 'struct': {
-      const enc = encoderFor(COMPACT, elem.struct());
-      for (let i = 0; i < n; i++) enc(w, a[i], d + 1);
-      return;
-    }
-    default:
-      for (let i = 0; i < n; i++) w_value(w, elem, a[i], d + 1);
-  }
-}
-
-function w_set(w: BufferWriter, elem: TypeDesc, s: unknown, d: number): void {
-  if (!(s instanceof Set)) throw badValue('set (Set)', s);
-  checkEncodeDepth(d);
-  listHeader(w, elem, s.size);
-  for (const e of s) w_value(w, elem, e, d + 1);
-}
-
-function w_map(w: BufferWriter, kt: TypeDesc, vt: TypeDesc, m: unknown, d: number): void {
-  if (!(m instanceof Map)) throw badValue('map (Map)', m);
-  checkEncodeDepth(d);
-  const n = m.size;
+function mapBegin(w: BufferWriter, keyWire: number, valueWire: number, n: number, d: number): void {
+  if (d > ENCODE_MAX_DEPTH) throw encodeTooDeep();
   if (n === 0) {
     w.ensure(1);
     w.buf[w.pos++] = 0;
@@ -257,28 +211,7 @@ function w_map(w: BufferWriter, kt: TypeDesc, vt: TypeDesc, m: unknown, d: numbe
   }
   putVarint32(w, n);
   w.ensure(1);
-  w.buf[w.pos++] = (compactWireType(kt) << 4) | compactWireType(vt);
-  for (const [k, v] of m) {
-    w_value(w, kt, k, d + 1);
-    w_value(w, vt, v, d + 1);
-  }
-}
-
-function w_value(w: BufferWriter, t: TypeDesc, v: unknown, d: number): void {
-  switch (t.kind) {
-    case 'bool': return w_bool(w, v);
-    case 'byte': return w_byte(w, v);
-    case 'i16': return w_i16(w, v);
-    case 'i32': case 'enum': return w_i32(w, v);
-    case 'i64': return w_i64(w, v);
-    case 'double': return w_double(w, v);
-    case 'string': return w_string(w, v);
-    case 'binary': return w_binary(w, v);
-    case 'list': return w_list(w, t.elem, v, d);
-    case 'set': return w_set(w, t.elem, v, d);
-    case 'map': return w_map(w, t.key, t.value, v, d);
-    case 'struct': return encoderFor(COMPACT, t.struct())(w, v, d);
-  }
+  w.buf[w.pos++] = (keyWire << 4) | valueWire;
 }
 
 // ---- readers ------------------------------------------------------------------------------
@@ -326,35 +259,36 @@ function r_i32(r: BufferReader): number {
   return (z >>> 1) ^ -(z & 1);
 }
 
-const POW2_7 = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28, 2 ** 35, 2 ** 42];
-
 function r_i64(r: BufferReader): bigint {
   const b = r.buf;
   const end = r.end;
   let p = r.pos;
-  let z = 0;
-  let c = 0;
-  // Up to 7 bytes (49 bits) accumulate exactly in a double.
-  for (let i = 0; i < 7; i++) {
+  let lo = 0;
+  let hi = 0;
+  let c = 0x80;
+  // Bytes 0-3 fill lo bits 0-27, byte 4 straddles the halves, bytes 5-9 fill hi bits 3-31.
+  for (let s = 0; s < 28 && c >= 0x80; s += 7) {
     if (p >= end) r.need(1 + p - r.pos);
     c = b[p++]!;
-    z += (c & 0x7f) * POW2_7[i]!;
-    if (c < 0x80) {
-      r.pos = p;
-      return BigInt(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-    }
+    lo |= (c & 0x7f) << s;
   }
-  let big = BigInt(z);
-  for (let shift = 49n; ; shift += 7n) {
+  if (c >= 0x80) {
     if (p >= end) r.need(1 + p - r.pos);
     c = b[p++]!;
-    big |= BigInt(c & 0x7f) << shift;
-    if (c < 0x80) break;
-    if (shift === 63n) throw new ProtocolError('varint64 longer than 10 bytes');
+    lo |= (c & 0x7f) << 28;
+    hi = (c & 0x7f) >> 4;
+    for (let s = 3; s < 38 && c >= 0x80; s += 7) {
+      if (p >= end) r.need(1 + p - r.pos);
+      c = b[p++]!;
+      hi |= (c & 0x7f) << s;
+    }
+    if (c >= 0x80) throw new ProtocolError('varint64 longer than 10 bytes');
   }
   r.pos = p;
-  big = BigInt.asUintN(64, big);
-  return (big >> 1n) ^ -(big & 1n);
+  const mask = -(lo & 1);
+  SCR_U32[LO] = ((lo >>> 1) | (hi << 31)) ^ mask;
+  SCR_U32[HI] = (hi >>> 1) ^ mask;
+  return SCR_I64[0]!;
 }
 
 function r_double(r: BufferReader): number {
@@ -376,8 +310,13 @@ function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
   return r.readBytes(n);
 }
 
+/** Compact writes bool elements as type 1; accept 2 as well, as Apache does. */
+function sameElem(wire: number, expected: number): boolean {
+  return wire === expected || (expected === CType.BOOL_TRUE && wire === CType.BOOL_FALSE);
+}
+
 /** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
-function containerHeader(r: BufferReader, kind: string, elem: TypeDesc, d: number, L: DecodeLimits): number {
+function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   const h = r.readU8();
   const et = h & 0x0f;
@@ -386,47 +325,14 @@ function containerHeader(r: BufferReader, kind: string, elem: TypeDesc, d: numbe
   const min = MIN_BYTES[et]!;
   if (min === 0) throw unknownType(et);
   checkCount(r, n, min, L);
-  if (!elemMatches(et, elem)) throw elemMismatch(kind, et, elem);
+  if (!sameElem(et, elemWire)) throw elemMismatch('list/set element', et, elemWire);
   return n;
 }
 
-function r_list(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): unknown[] {
-  const n = containerHeader(r, 'list', elem, d, L);
-  const out: unknown[] = [];
-  switch (elem.kind) {
-    case 'i32':
-    case 'enum':
-      for (let i = 0; i < n; i++) out.push(r_i32(r));
-      return out;
-    case 'i64':
-      for (let i = 0; i < n; i++) out.push(r_i64(r));
-      return out;
-    case 'string':
-      for (let i = 0; i < n; i++) out.push(r_string(r, L));
-      return out;
-    case 'struct': {
-      const dec = decoderFor(COMPACT, elem.struct());
-      for (let i = 0; i < n; i++) out.push(dec(r, d + 1, L));
-      return out;
-    }
-    default:
-      for (let i = 0; i < n; i++) out.push(r_value(r, elem, d + 1, L));
-      return out;
-  }
-}
-
-function r_set(r: BufferReader, elem: TypeDesc, d: number, L: DecodeLimits): Set<unknown> {
-  const n = containerHeader(r, 'set', elem, d, L);
-  const out = new Set<unknown>();
-  for (let i = 0; i < n; i++) out.add(r_value(r, elem, d + 1, L));
-  return out;
-}
-
-function r_map(r: BufferReader, kt: TypeDesc, vt: TypeDesc, d: number, L: DecodeLimits): Map<unknown, unknown> {
+function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeLimits): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   const n = readSize(r);
-  const out = new Map<unknown, unknown>();
-  if (n === 0) return out;
+  if (n === 0) return 0;
   const kv = r.readU8();
   const kw = kv >> 4;
   const vw = kv & 0x0f;
@@ -435,30 +341,9 @@ function r_map(r: BufferReader, kt: TypeDesc, vt: TypeDesc, d: number, L: Decode
   if (kmin === 0) throw unknownType(kw);
   if (vmin === 0) throw unknownType(vw);
   checkCount(r, n, kmin + vmin, L);
-  if (!elemMatches(kw, kt)) throw elemMismatch('map key', kw, kt);
-  if (!elemMatches(vw, vt)) throw elemMismatch('map value', vw, vt);
-  for (let i = 0; i < n; i++) {
-    const k = r_value(r, kt, d + 1, L);
-    out.set(k, r_value(r, vt, d + 1, L));
-  }
-  return out;
-}
-
-function r_value(r: BufferReader, t: TypeDesc, d: number, L: DecodeLimits): unknown {
-  switch (t.kind) {
-    case 'bool': return r_bool(r);
-    case 'byte': return r_byte(r);
-    case 'i16': return r_i16(r);
-    case 'i32': case 'enum': return r_i32(r);
-    case 'i64': return r_i64(r);
-    case 'double': return r.readDoubleLE();
-    case 'string': return r_string(r, L);
-    case 'binary': return r_binary(r, L);
-    case 'list': return r_list(r, t.elem, d, L);
-    case 'set': return r_set(r, t.elem, d, L);
-    case 'map': return r_map(r, t.key, t.value, d, L);
-    case 'struct': return decoderFor(COMPACT, t.struct())(r, d, L);
-  }
+  if (!sameElem(kw, keyWire)) throw elemMismatch('map key', kw, keyWire);
+  if (!sameElem(vw, valueWire)) throw elemMismatch('map value', vw, valueWire);
+  return n;
 }
 
 function skipVarint(r: BufferReader): void {
@@ -545,15 +430,18 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh, stop, badBool, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, w_value,
-  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, r_value, skip: skipField,
+  fh, stop, badBool, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin,
+  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, skip: skipField,
   enc: (desc: StructDesc) => encoderFor(COMPACT, desc),
   dec: (desc: StructDesc) => decoderFor(COMPACT, desc),
 };
 
 const COMPACT: Dialect = {
   name: 'compact',
+  encKey: Symbol('scales.thrift.compact.encode'),
+  decKey: Symbol('scales.thrift.compact.decode'),
   P,
+  elemWire: compactWireType,
   encPrologue: 'let last = 0;',
   fieldHeader: (f: FieldDesc) => `last = P.fh(w, ${compactWireType(f.type)}, ${f.id}, last);`,
   boolField: (f: FieldDesc) =>
