@@ -138,7 +138,7 @@ function ourCases(): { struct: string; value: Record<string, unknown> }[] {
     { struct: 'AllTypes', value: { id: 'defaults-only' } },
     { struct: 'Shape', value: { point: { x: -7, y: 2147483647 } } },
     { struct: 'Shape', value: { name: '😀' } },
-    { struct: 'NotFound', value: new NotFound({ message: 'm', key: 'k' }) },
+    { struct: 'NotFound', value: new NotFound({ message: "m", key: "k" }) as unknown as Record<string, unknown> },
   ];
 }
 

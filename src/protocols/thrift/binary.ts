@@ -184,6 +184,24 @@ function w_binary(w: BufferWriter, v: unknown): void {
   w.writeBytes(v);
 }
 
+/** A whole list<i32>: one capacity check, then plain stores. */
+function wl_i32(w: BufferWriter, a: unknown[]): void {
+  const n = a.length;
+  w.ensure(4 * n);
+  const b = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) {
+    const v = a[i];
+    if (typeof v !== 'number' || (v | 0) !== v) throw badValue('i32 (32-bit integer)', v);
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    p += 4;
+  }
+  w.pos = p;
+}
+
 function listBegin(w: BufferWriter, elemWire: number, n: number, d: number): void {
   if (d > ENCODE_MAX_DEPTH) throw encodeTooDeep();
   w.ensure(5);
@@ -256,6 +274,16 @@ function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
   const n = r_i32(r);
   checkStringLength(n, L);
   return r.readBytes(n);
+}
+
+/** A whole list<i32>; listHead already proved 4n bytes remain. */
+function rl_i32(r: BufferReader, n: number): number[] {
+  const b = r.buf;
+  let p = r.pos;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++, p += 4) out.push((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  r.pos = p;
+  return out;
 }
 
 /** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
@@ -359,8 +387,8 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin,
-  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, skip,
+  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin, wl_i32,
+  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, rl_i32, skip,
   enc: (desc: StructDesc) => encoderFor(BINARY, desc),
   dec: (desc: StructDesc) => decoderFor(BINARY, desc),
 };

@@ -193,6 +193,7 @@ export type StructDecoder = (r: BufferReader, depth: number, L: DecodeLimits) =>
  *   mapBegin(w, keyWire, valueWire, n, d)  map header
  *   listHead(r, elemWire, d, L) → n        list/set header, checked against limits and bytes
  *   mapHead(r, keyWire, valueWire, d, L) → n
+ *   wl_<kind>(w, a, d) / rl_<kind>(r, n, L) optional whole-list fast paths for primitive lists
  *   enc(desc) / dec(desc)                  compiled codec of a nested struct
  *   stop(w), skip(r, t, d, L)              field-level skip of wire type `t`
  */
@@ -237,16 +238,11 @@ const PRIMITIVE_KIND: Record<string, string> = {
  */
 const frozenCache = new WeakMap<StructDesc, Map<symbol, StructEncoder | StructDecoder>>();
 
-function cached<F extends StructEncoder | StructDecoder>(desc: StructDesc, sym: symbol, make: () => F): F {
-  const own = (desc as unknown as Record<symbol, F | undefined>)[sym];
-  if (own !== undefined) return own;
-  let byFrozen = frozenCache.get(desc);
-  const hit = byFrozen?.get(sym);
-  if (hit !== undefined) return hit as F;
-  const fn = make();
+function remember<F extends StructEncoder | StructDecoder>(desc: StructDesc, sym: symbol, fn: F): F {
   if (Object.isExtensible(desc)) {
     Object.defineProperty(desc, sym, { value: fn, enumerable: false, configurable: true, writable: false });
   } else {
+    let byFrozen = frozenCache.get(desc);
     if (byFrozen === undefined) frozenCache.set(desc, (byFrozen = new Map()));
     byFrozen.set(sym, fn);
   }
@@ -254,11 +250,17 @@ function cached<F extends StructEncoder | StructDecoder>(desc: StructDesc, sym: 
 }
 
 export function encoderFor(dialect: Dialect, desc: StructDesc): StructEncoder {
-  return cached(desc, dialect.encKey, () => compileEncoder(dialect, desc));
+  const own = (desc as unknown as Record<symbol, StructEncoder | undefined>)[dialect.encKey];
+  if (own !== undefined) return own;
+  const frozen = frozenCache.get(desc)?.get(dialect.encKey) as StructEncoder | undefined;
+  return frozen ?? remember(desc, dialect.encKey, compileEncoder(dialect, desc));
 }
 
 export function decoderFor(dialect: Dialect, desc: StructDesc): StructDecoder {
-  return cached(desc, dialect.decKey, () => compileDecoder(dialect, desc));
+  const own = (desc as unknown as Record<symbol, StructDecoder | undefined>)[dialect.decKey];
+  if (own !== undefined) return own;
+  const frozen = frozenCache.get(desc)?.get(dialect.decKey) as StructDecoder | undefined;
+  return frozen ?? remember(desc, dialect.decKey, compileDecoder(dialect, desc));
 }
 
 const key = (name: string): string => JSON.stringify(name);
@@ -272,6 +274,14 @@ function assign(obj: string, name: string, value: string): string {
 
 function read(obj: string, name: string): string {
   return name === '__proto__' ? `(Object.prototype.hasOwnProperty.call(${obj}, "__proto__") ? ${obj}.__proto__ : undefined)` : `${obj}[${key(name)}]`;
+}
+
+/** Name of the protocol's whole-list helper for lists of `elem`, if it has one. */
+function listFast(dialect: Dialect, prefix: 'wl_' | 'rl_', elem: TypeDesc): string | undefined {
+  const prim = PRIMITIVE_KIND[elem.kind];
+  if (prim === undefined) return undefined;
+  const name = prefix + prim;
+  return typeof (dialect.P as Record<string, unknown>)[name] === 'function' ? name : undefined;
 }
 
 /** Per-compile state: unique variable names and the nested-struct slots (`K` thunks, `S` cache). */
@@ -300,6 +310,11 @@ class Gen {
         return `(S[${s}] || (S[${s}] = P.enc(K[${s}].struct())))(w, ${x}, d + ${off});`;
       }
       case 'list': {
+        const fast = listFast(dl, 'wl_', t.elem);
+        if (fast !== undefined) {
+          return `if (!Array.isArray(${x})) throw H.badValue('list (Array)', ${x});
+P.listBegin(w, ${dl.elemWire(t.elem)}, ${x}.length, d + ${off}); P.${fast}(w, ${x});`;
+        }
         const [i, n, e] = [this.v('i'), this.v('n'), this.v('e')];
         return `if (!Array.isArray(${x})) throw H.badValue('list (Array)', ${x});
 P.listBegin(w, ${dl.elemWire(t.elem)}, ${x}.length, d + ${off});
@@ -335,6 +350,10 @@ for (const [${k}, ${v}] of ${x}) { ${this.write(t.key, k, off + 1)} ${this.write
       case 'set': {
         const [i, n, a, e] = [this.v('i'), this.v('n'), this.v('a'), this.v('e')];
         const isList = t.kind === 'list';
+        const fast = isList ? listFast(dl, 'rl_', t.elem) : undefined;
+        if (fast !== undefined) {
+          return `{ const ${n} = P.listHead(r, ${dl.elemWire(t.elem)}, d + ${off}, L); ${target} = P.${fast}(r, ${n}, L); }`;
+        }
         return `{ const ${n} = P.listHead(r, ${dl.elemWire(t.elem)}, d + ${off}, L); const ${a} = ${isList ? '[]' : 'new Set()'};
 for (let ${i} = 0; ${i} < ${n}; ${i}++) { let ${e}; ${this.read(t.elem, e, off + 1)} ${a}.${isList ? 'push' : 'add'}(${e}); }
 ${target} = ${a}; }`;
