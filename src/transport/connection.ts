@@ -1,0 +1,314 @@
+import type net from 'node:net';
+import { BufferWriter } from '../core/bytes.js';
+import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ScalesError } from '../core/errors.js';
+import { connectSocket, formatEndpoint, type ConnectOptions } from './connect.js';
+import { scheduleFlush } from './flush-scheduling.js';
+import { createDecoder, type FrameDecoder, type FrameSink, type Framing } from './framing.js';
+
+export interface ConnectionOptions {
+  framing: Framing;
+  /** Largest message read or written, prefix excluded (default 16 MiB). */
+  maxFrameSize?: number;
+  /** Unflushed + socket-buffered bytes past which endMessage throws OverloadedError (default 64 MiB). */
+  maxWriteBufferBytes?: number;
+  /** `host:port` label used in errors (default: the socket's remote address). */
+  endpoint?: string;
+}
+
+const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+const DEFAULT_MAX_WRITE_BUFFER = 64 * 1024 * 1024;
+const DEFAULT_END_TIMEOUT_MS = 5000;
+/** Per-connection batch buffer to start with: small, many servers hold thousands of connections. */
+const INITIAL_BATCH = 16 * 1024;
+/** Batches at least this big are handed to the socket as they are (no copy); the writer gets a new buffer. */
+const HANDOFF_BATCH = 64 * 1024;
+const MAX_KEPT_BATCH = 256 * 1024;
+
+/**
+ * One TCP connection carrying framed messages, for clients and servers alike.
+ *
+ * Writing: encode straight into `writer` between `beginMessage()` and `endMessage(mark)`, all in
+ * one synchronous stretch (do not await in between, do not nest). Every message ended during one
+ * event-loop turn goes out in a single `socket.write` (see flush-scheduling.ts). While the socket
+ * asks for 'drain', messages keep batching in the buffer, up to `maxWriteBufferBytes`.
+ *
+ * Reading: `onMessage` gets each whole message (payload only for length-prefixed framing); the
+ * Buffer is never reused by the connection. Any framing violation closes the connection.
+ *
+ * Closing: `onClose` fires exactly once; `undefined` means a clean close.
+ */
+export class Connection implements FrameSink {
+  /** Opens a client connection. Rejects with ConnectError, ConnectTimeoutError or CancelledError. */
+  static async connect(host: string, port: number, opts: ConnectionOptions & ConnectOptions): Promise<Connection> {
+    const endpoint = opts.endpoint ?? formatEndpoint(host, port);
+    const socket = await connectSocket(host, port, endpoint, opts);
+    return new Connection(socket, { ...opts, endpoint });
+  }
+
+  onMessage: (message: Buffer) => void = dropMessage;
+  onClose: (error: ScalesError | undefined) => void = ignoreClose;
+  /**
+   * The peer half-closed (sent FIN): it will send nothing more. Default: `end()` (flush, close
+   * our side). Servers override it to finish in-flight replies first, then call `end()`.
+   */
+  onPeerEnd: () => void = () => void this.end();
+
+  readonly endpoint: string;
+  readonly writer: BufferWriter;
+
+  private readonly socket: net.Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly prefixBytes: number;
+  private readonly maxFrameSize: number;
+  private readonly maxWriteBufferBytes: number;
+  private readonly flushCallback = (): void => this.flush();
+  private readonly resumeCallback = (): void => this.drainBuffered();
+
+  private isClosed = false;
+  private ending = false;
+  private endPromise: Promise<void> | undefined;
+  private endTimer: NodeJS.Timeout | undefined;
+  private socketClosed = false;
+  private closeWaiters: (() => void)[] = [];
+  private flushScheduled = false;
+  private waitingDrain = false;
+  private readPaused = false;
+  private peerEnded = false;
+  private peerEndHandled = false;
+  /** end() was called while reading was paused: bytes are thrown away, only the FIN matters. */
+  private discardInput = false;
+
+  /** Wraps a connected socket (an accepted one on servers). */
+  constructor(socket: net.Socket, opts: ConnectionOptions) {
+    this.socket = socket;
+    this.endpoint = opts.endpoint ?? formatEndpoint(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
+    this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME;
+    this.maxWriteBufferBytes = opts.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER;
+    this.prefixBytes = opts.framing.kind === 'length-prefixed' ? 4 : 0;
+    this.decoder = createDecoder(opts.framing, this, this.maxFrameSize, this.endpoint);
+    this.writer = new BufferWriter(INITIAL_BATCH);
+    // A peer's FIN must not end our side: a server still owes replies to calls already read.
+    socket.allowHalfOpen = true;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (err: Error) => this.onSocketError(err));
+    socket.on('close', () => this.onSocketClose());
+    if (socket.destroyed) this.onSocketClose();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** True while the socket refuses more bytes (writes still batch, up to maxWriteBufferBytes). */
+  get writableNeedsDrain(): boolean {
+    return this.waitingDrain;
+  }
+
+  /** Bytes handed to the connection and not yet accepted by the kernel. */
+  get bufferedWriteBytes(): number {
+    return this.writer.pos + this.socket.writableLength;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  /** Starts a message; returns the mark to pass to endMessage/abortMessage. */
+  beginMessage(): number {
+    if (this.isClosed || this.ending) {
+      throw new ConnectionClosedError(this.isClosed ? 'connection is closed' : 'connection is closing', { endpoint: this.endpoint });
+    }
+    const w = this.writer;
+    const mark = w.pos;
+    if (this.prefixBytes !== 0) w.reserve(4);
+    return mark;
+  }
+
+  /**
+   * Finishes the message begun at `mark` and schedules the flush. Throws FrameTooLargeError or
+   * OverloadedError after rolling the message back; the connection stays usable.
+   */
+  endMessage(mark: number): void {
+    const w = this.writer;
+    const size = w.pos - mark - this.prefixBytes;
+    if (size > this.maxFrameSize) {
+      w.pos = mark;
+      throw new FrameTooLargeError(size, this.maxFrameSize, { endpoint: this.endpoint });
+    }
+    if (w.pos + this.socket.writableLength > this.maxWriteBufferBytes) {
+      w.pos = mark;
+      throw new OverloadedError(`write buffer to ${this.endpoint} is over ${this.maxWriteBufferBytes} bytes (peer not reading)`, { endpoint: this.endpoint });
+    }
+    if (this.prefixBytes !== 0) w.buf.writeUInt32BE(size, mark);
+    if (!this.flushScheduled && !this.waitingDrain) {
+      this.flushScheduled = true;
+      scheduleFlush(this.flushCallback);
+    }
+  }
+
+  /** Drops a half-encoded message (its encoder threw). */
+  abortMessage(mark: number): void {
+    this.writer.pos = mark;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.isClosed && !this.waitingDrain) this.writeBatch();
+  }
+
+  /** One socket.write for everything batched. */
+  private writeBatch(): void {
+    const w = this.writer;
+    const n = w.pos;
+    if (n === 0) return;
+    let out: Buffer;
+    if (n >= HANDOFF_BATCH) {
+      out = w.buf.subarray(0, n);
+      w.buf = Buffer.allocUnsafe(Math.min(w.buf.length, MAX_KEPT_BATCH));
+    } else {
+      out = Buffer.allocUnsafe(n); // small sizes come from Node's shared pool
+      w.buf.copy(out, 0, 0, n);
+    }
+    w.pos = 0;
+    if (!this.socket.write(out)) this.waitingDrain = true;
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false;
+    if (!this.isClosed) this.writeBatch();
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /** @internal FrameSink: called by the decoder for every whole message. */
+  deliver(message: Buffer): void {
+    this.onMessage(message);
+  }
+
+  /** Stops delivering messages (at once, even within a chunk) until resumeReading(). */
+  pauseReading(): void {
+    if (this.readPaused || this.isClosed) return;
+    this.readPaused = true;
+    this.decoder.paused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readPaused || this.isClosed || this.ending) return;
+    this.readPaused = false;
+    this.decoder.paused = false;
+    // Deliver what was buffered on a later tick (not inside the caller's stack), before new data.
+    if (this.decoder.pendingBytes > 0 || this.peerEnded) process.nextTick(this.resumeCallback);
+    this.socket.resume();
+  }
+
+  private drainBuffered(): void {
+    if (this.isClosed || this.readPaused) return;
+    try {
+      this.decoder.drain();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.peerEnded && !this.readPaused) this.handlePeerEnd();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.isClosed || this.discardInput) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private onSocketEnd(): void {
+    if (this.isClosed) return;
+    this.peerEnded = true;
+    if (this.ending) return; // our side is done too: the socket closes itself
+    if (this.readPaused) return; // buffered whole messages first; resumeReading() finishes this
+    this.handlePeerEnd();
+  }
+
+  private handlePeerEnd(): void {
+    if (this.peerEndHandled || this.isClosed || this.ending) return;
+    this.peerEndHandled = true;
+    const partial = this.decoder.pendingBytes;
+    if (partial > 0) {
+      this.close(new ConnectionClosedError(`${this.endpoint} closed the connection with a partial frame of ${partial} bytes pending`, { endpoint: this.endpoint }));
+      return;
+    }
+    this.onPeerEnd();
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  /**
+   * Graceful close: sends what is batched, half-closes our side, and resolves once the socket is
+   * fully closed (the peer closed its side too), or after `timeoutMs` (then the socket is
+   * destroyed). Messages keep arriving until the peer closes. No new message may be begun.
+   */
+  end(timeoutMs = DEFAULT_END_TIMEOUT_MS): Promise<void> {
+    if (this.endPromise !== undefined) return this.endPromise;
+    if (this.isClosed) {
+      this.endPromise = this.socketClosed ? Promise.resolve() : new Promise((resolve) => this.closeWaiters.push(resolve));
+      return this.endPromise;
+    }
+    this.ending = true;
+    this.endPromise = new Promise((resolve) => this.closeWaiters.push(resolve));
+    this.writeBatch(); // even while waiting for 'drain': end() sends FIN only after buffered bytes
+    this.socket.end();
+    if (this.readPaused) {
+      // Nothing more will be read, but the peer's FIN must still be seen for the socket to close.
+      this.discardInput = true;
+      this.socket.resume();
+    }
+    this.endTimer = setTimeout(() => this.endTimedOut(timeoutMs), timeoutMs);
+    this.endTimer.unref();
+    return this.endPromise;
+  }
+
+  private endTimedOut(timeoutMs: number): void {
+    const unsent = this.socket.writableLength;
+    this.close(unsent > 0 ? new ConnectionClosedError(`${this.endpoint} did not take the last ${unsent} bytes within ${timeoutMs} ms`, { endpoint: this.endpoint }) : undefined);
+  }
+
+  /** Destroys the socket now; batched bytes are dropped. onClose(error) runs before this returns. */
+  close(error?: ScalesError): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.decoder.paused = true;
+    this.writer.pos = 0;
+    if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    this.socket.destroy();
+    this.onClose(error);
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof ScalesError) {
+      this.close(err);
+      return;
+    }
+    // The message handler itself threw: a bug above us, but still this connection's end.
+    this.close(new ProtocolError(`message handler for ${this.endpoint} threw: ${(err as Error)?.message ?? String(err)}`, { endpoint: this.endpoint, cause: err }));
+  }
+
+  private onSocketError(err: Error): void {
+    this.close(new ConnectionClosedError(`connection to ${this.endpoint} failed: ${err.message}`, { endpoint: this.endpoint, cause: err }));
+  }
+
+  private onSocketClose(): void {
+    if (this.socketClosed) return;
+    this.socketClosed = true;
+    if (!this.isClosed) {
+      // Both sides ended (clean), or someone destroyed the socket under us.
+      this.close(this.ending || this.peerEnded ? undefined : new ConnectionClosedError(`connection to ${this.endpoint} closed`, { endpoint: this.endpoint }));
+    }
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function dropMessage(): void {}
+function ignoreClose(): void {}

@@ -1,0 +1,222 @@
+/**
+ * Read-side framing: turns socket chunks into whole messages.
+ *
+ * Every message handed to the sink is a view of a buffer the decoder never writes again (socket
+ * chunks are fresh per read; accumulation buffers are abandoned once a message is handed out of
+ * them), so callers may keep messages as long as they like. A kept small message does keep its
+ * whole chunk alive; copy it if that matters.
+ */
+import { BufferUnderflow } from '../core/bytes.js';
+import { FrameTooLargeError, ProtocolError, ScalesError } from '../core/errors.js';
+
+/**
+ * Finds message boundaries in an unframed stream: returns the byte length of the first complete
+ * message in buf[start, end), or -1 if more bytes are needed. Throwing BufferUnderflow also means
+ * "need more"; throwing a ScalesError (ProtocolError) closes the connection.
+ */
+export type MessageMeasurer = (buf: Buffer, start: number, end: number) => number;
+
+/** `length-prefixed`: u32 big-endian length, then that many payload bytes. `measured`: no framing on the wire. */
+export type Framing = { kind: 'length-prefixed' } | { kind: 'measured'; measure: MessageMeasurer };
+
+export interface FrameSink {
+  deliver(message: Buffer): void;
+}
+
+export interface FrameDecoder {
+  /** While true no message is delivered; bytes stay buffered until `drain()`. */
+  paused: boolean;
+  /** Bytes received but not yet delivered. */
+  readonly pendingBytes: number;
+  /** Feeds a chunk; delivers every complete message unless paused. Throws ScalesError on bad input. */
+  push(chunk: Buffer): void;
+  /** Delivers complete messages already buffered (after a pause). */
+  drain(): void;
+}
+
+export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: number, endpoint: string | undefined): FrameDecoder {
+  return framing.kind === 'length-prefixed'
+    ? new LengthPrefixedDecoder(sink, maxFrameSize, endpoint)
+    : new MeasuredDecoder(framing.measure, sink, maxFrameSize, endpoint);
+}
+
+export class LengthPrefixedDecoder implements FrameDecoder {
+  paused = false;
+  /** Leftover chunks of an incomplete frame, concatenated once when the frame is complete. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Prefix + payload size of the frame being collected; -1 until its prefix has arrived. */
+  private frameEnd = -1;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly maxFrameSize: number,
+    private readonly endpoint: string | undefined,
+  ) {}
+
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.buffered === 0) {
+      this.scan(chunk, 0);
+      return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.drain();
+  }
+
+  drain(): void {
+    if (this.buffered === 0 || this.paused) return;
+    if (this.frameEnd < 0) {
+      if (this.buffered < 4) return;
+      this.frameEnd = 4 + this.checkedLength(this.peekLength());
+    }
+    if (this.buffered < this.frameEnd) return; // O(1) per chunk while a big frame trickles in
+    const chunks = this.chunks;
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.frameEnd = -1;
+    this.scan(all, 0);
+  }
+
+  /** Delivers every whole frame of buf from `off` (views, no copy); keeps the rest. */
+  private scan(buf: Buffer, off: number): void {
+    const end = buf.length;
+    while (end - off >= 4 && !this.paused) {
+      const len = this.checkedLength(buf.readUInt32BE(off));
+      const next = off + 4 + len;
+      if (next > end) break;
+      this.sink.deliver(buf.subarray(off + 4, next));
+      off = next;
+    }
+    if (off < end) {
+      this.chunks.push(off === 0 ? buf : buf.subarray(off));
+      this.buffered = end - off;
+      this.frameEnd = -1;
+    }
+  }
+
+  /** Rejects an oversized prefix before anything of that size is allocated. */
+  private checkedLength(len: number): number {
+    if (len > this.maxFrameSize) throw new FrameTooLargeError(len, this.maxFrameSize, { endpoint: this.endpoint });
+    return len;
+  }
+
+  /** The u32 prefix when it straddles chunks. */
+  private peekLength(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    let v = 0;
+    let n = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length; i++) {
+        v = v * 256 + c[i]!;
+        if (++n === 4) return v;
+      }
+    }
+    return -1; // unreachable: callers check buffered >= 4
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const MIN_ACCUMULATOR = 16 * 1024;
+
+/**
+ * Unframed streams: accumulate and ask the measurer where the first message ends. Messages are
+ * measured again only when a new chunk arrives (never per byte), so a big message arriving in
+ * k chunks costs k measurements of its prefix so far.
+ */
+export class MeasuredDecoder implements FrameDecoder {
+  paused = false;
+  /** Undelivered bytes are acc[start, end). No message was ever handed out of acc. */
+  private acc: Buffer = EMPTY;
+  private start = 0;
+  private end = 0;
+
+  constructor(
+    private readonly measure: MessageMeasurer,
+    private readonly sink: FrameSink,
+    private readonly maxFrameSize: number,
+    private readonly endpoint: string | undefined,
+  ) {}
+
+  get pendingBytes(): number {
+    return this.end - this.start;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.end === this.start) {
+      this.scan(chunk, 0, chunk.length, false);
+      return;
+    }
+    this.append(chunk);
+    this.drain();
+  }
+
+  drain(): void {
+    if (this.end === this.start || this.paused) return;
+    this.scan(this.acc, this.start, this.end, true);
+  }
+
+  private scan(buf: Buffer, off: number, end: number, fromAcc: boolean): void {
+    const first = off;
+    let incomplete = false;
+    while (off < end) {
+      if (this.paused) break;
+      const n = this.measureAt(buf, off, end);
+      if (n < 0) {
+        incomplete = true;
+        break;
+      }
+      if (n === 0 || n > end - off) {
+        throw new ProtocolError(`message measurer returned ${n} for ${end - off} available bytes`, { endpoint: this.endpoint });
+      }
+      if (n > this.maxFrameSize) throw new FrameTooLargeError(n, this.maxFrameSize, { endpoint: this.endpoint });
+      this.sink.deliver(buf.subarray(off, off + n));
+      off += n;
+    }
+    const left = end - off;
+    if (incomplete && left > this.maxFrameSize) {
+      throw new FrameTooLargeError(left, this.maxFrameSize, { endpoint: this.endpoint });
+    }
+    if (fromAcc && off === first) return; // nothing handed out: acc stays as it is
+    if (left === 0) {
+      // A message was handed out of acc: never write into it again.
+      if (fromAcc) this.acc = EMPTY;
+      this.start = this.end = 0;
+      return;
+    }
+    // Move the tail to an accumulator nobody holds a view of.
+    if (fromAcc || this.acc.length < left) this.acc = Buffer.allocUnsafe(Math.max(MIN_ACCUMULATOR, left * 2));
+    buf.copy(this.acc, 0, off, end);
+    this.start = 0;
+    this.end = left;
+  }
+
+  private append(chunk: Buffer): void {
+    const live = this.end - this.start;
+    if (this.end + chunk.length > this.acc.length) {
+      const next = Buffer.allocUnsafe(Math.max(MIN_ACCUMULATOR, this.acc.length * 2, (live + chunk.length) * 2));
+      this.acc.copy(next, 0, this.start, this.end);
+      this.acc = next;
+      this.start = 0;
+      this.end = live;
+    }
+    chunk.copy(this.acc, this.end);
+    this.end += chunk.length;
+  }
+
+  private measureAt(buf: Buffer, off: number, end: number): number {
+    try {
+      return this.measure(buf, off, end);
+    } catch (err) {
+      if (err instanceof BufferUnderflow) return -1;
+      if (err instanceof ScalesError) throw err;
+      throw new ProtocolError(`cannot find the end of a message: ${(err as Error)?.message ?? String(err)}`, { endpoint: this.endpoint, cause: err });
+    }
+  }
+}

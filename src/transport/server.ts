@@ -1,0 +1,69 @@
+import net from 'node:net';
+import { InvalidArgumentError } from '../core/errors.js';
+
+export interface TcpListenOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: a free port, read it back from `port`). */
+  port?: number;
+  backlog?: number;
+  /** Each accepted socket: half-open allowed, Nagle off. Wrap it in a Connection. */
+  onConnection: (socket: net.Socket) => void;
+  /** Accept failures (EMFILE...); the listener keeps going. Default: ignored. */
+  onError?: (err: Error) => void;
+}
+
+export interface TcpListener {
+  readonly host: string;
+  readonly port: number;
+  /** Accepted sockets still open. */
+  readonly connections: number;
+  /**
+   * Stops accepting; resolves once every accepted socket has closed. Sockets still open after
+   * `graceMs` (default 5000) are destroyed. Closing the connections gracefully is the caller's job.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Listens on TCP; rejects with InvalidArgumentError when the address cannot be bound. */
+export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
+  const host = opts.host ?? '127.0.0.1';
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    opts.onConnection(socket);
+  });
+  let closing: Promise<void> | undefined;
+  return new Promise<TcpListener>((resolve, reject) => {
+    const onListenError = (err: NodeJS.ErrnoException): void => {
+      reject(new InvalidArgumentError(`cannot listen on ${host}:${opts.port ?? 0}: ${err.message}`, { cause: err }));
+    };
+    server.once('error', onListenError);
+    server.listen({ host, port: opts.port ?? 0, backlog: opts.backlog }, () => {
+      server.removeListener('error', onListenError);
+      server.on('error', (err) => opts.onError?.(err));
+      const addr = server.address() as net.AddressInfo;
+      resolve({
+        host: addr.address,
+        port: addr.port,
+        get connections() {
+          return sockets.size;
+        },
+        close(graceMs = 5000) {
+          closing ??= new Promise<void>((done) => {
+            const timer = setTimeout(() => {
+              for (const s of sockets) s.destroy();
+            }, graceMs);
+            timer.unref();
+            server.close(() => {
+              clearTimeout(timer);
+              done();
+            });
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BufferReader } from '../../src/core/bytes.js';
+import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
+import { LengthPrefixedDecoder, MeasuredDecoder, type FrameSink, type MessageMeasurer } from '../../src/transport/framing.js';
+
+function prefixed(...payloads: string[]): Buffer {
+  return Buffer.concat(
+    payloads.map((p) => {
+      const b = Buffer.from(p);
+      const h = Buffer.alloc(4);
+      h.writeUInt32BE(b.length);
+      return Buffer.concat([h, b]);
+    }),
+  );
+}
+
+/** Toy unframed protocol: u8 length, then that many bytes. Measures with a BufferReader like Thrift does. */
+const reader = new BufferReader(Buffer.alloc(0));
+const measureU8: MessageMeasurer = (buf, start, end) => {
+  reader.buf = buf;
+  reader.pos = start;
+  reader.end = end;
+  reader.skip(reader.readU8()); // throws BufferUnderflow when incomplete
+  return reader.pos - start;
+};
+
+function u8framed(...payloads: string[]): Buffer {
+  return Buffer.concat(payloads.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p)])));
+}
+
+class Collect implements FrameSink {
+  messages: Buffer[] = [];
+  deliver(m: Buffer): void {
+    this.messages.push(m);
+  }
+  strings(): string[] {
+    return this.messages.map((m) => m.toString());
+  }
+}
+
+const PAYLOADS = ['', 'a', 'hello world', 'x'.repeat(300), 'end'];
+
+test('length-prefixed: frames split at every byte boundary, and byte by byte', () => {
+  const wire = prefixed(...PAYLOADS);
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const sink = new Collect();
+    const d = new LengthPrefixedDecoder(sink, 1024, 'peer');
+    d.push(wire.subarray(0, cut));
+    d.push(wire.subarray(cut));
+    assert.deepEqual(sink.strings(), PAYLOADS, `cut at ${cut}`);
+    assert.equal(d.pendingBytes, 0);
+  }
+  const sink = new Collect();
+  const d = new LengthPrefixedDecoder(sink, 1024, 'peer');
+  for (let i = 0; i < wire.length; i++) d.push(wire.subarray(i, i + 1));
+  assert.deepEqual(sink.strings(), PAYLOADS);
+});
+
+test('length-prefixed: many frames in one chunk are views of it (no copy); a frame over chunks is one concat', () => {
+  const wire = prefixed(...PAYLOADS);
+  const sink = new Collect();
+  new LengthPrefixedDecoder(sink, 1024, 'peer').push(wire);
+  assert.deepEqual(sink.strings(), PAYLOADS);
+  for (const m of sink.messages) assert.equal(m.buffer, wire.buffer, 'a view of the chunk');
+
+  // Delivered messages stay intact while later chunks arrive (nothing is reused).
+  const kept = new Collect();
+  const d = new LengthPrefixedDecoder(kept, 1024, 'peer');
+  const big = prefixed('y'.repeat(1000), 'tail');
+  d.push(big.subarray(0, 10));
+  d.push(big.subarray(10, 600));
+  d.push(big.subarray(600));
+  d.push(prefixed('again'));
+  assert.deepEqual(kept.strings(), ['y'.repeat(1000), 'tail', 'again']);
+});
+
+test('length-prefixed: limit is inclusive; an oversized prefix fails before its body arrives', () => {
+  const sink = new Collect();
+  new LengthPrefixedDecoder(sink, 8, 'peer').push(prefixed('12345678'));
+  assert.deepEqual(sink.strings(), ['12345678']);
+
+  const d = new LengthPrefixedDecoder(new Collect(), 8, 'h:1');
+  assert.throws(() => d.push(Buffer.from([0, 0, 0, 9])), (e: unknown) => e instanceof FrameTooLargeError && e.size === 9 && e.limit === 8 && e.endpoint === 'h:1');
+  // Prefix split over chunks is checked too.
+  const d2 = new LengthPrefixedDecoder(new Collect(), 8, 'h:1');
+  d2.push(Buffer.from([0xff, 0xff]));
+  assert.throws(() => d2.push(Buffer.from([0xff, 0xff])), (e: unknown) => e instanceof FrameTooLargeError && e.size === 0xffffffff);
+});
+
+test('length-prefixed: pause stops delivery within a chunk; drain resumes it', () => {
+  const sink = new Collect();
+  const d = new LengthPrefixedDecoder(
+    {
+      deliver(m) {
+        sink.deliver(m);
+        if (sink.messages.length === 2) d.paused = true;
+      },
+    },
+    1024,
+    'peer',
+  );
+  d.push(prefixed(...PAYLOADS));
+  assert.equal(sink.messages.length, 2);
+  d.push(prefixed('more'));
+  assert.equal(sink.messages.length, 2, 'still paused');
+  d.paused = false;
+  d.drain();
+  assert.deepEqual(sink.strings(), [...PAYLOADS, 'more']);
+  assert.equal(d.pendingBytes, 0);
+});
+
+test('measured: messages split at every byte boundary, and byte by byte (BufferUnderflow = need more)', () => {
+  const wire = u8framed(...PAYLOADS.filter((p) => p.length < 256 && p.length > 0));
+  const expected = PAYLOADS.filter((p) => p.length < 256 && p.length > 0);
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const sink = new Collect();
+    const d = new MeasuredDecoder(measureU8, sink, 1024, 'peer');
+    d.push(wire.subarray(0, cut));
+    d.push(wire.subarray(cut));
+    assert.deepEqual(sink.strings().map((s) => s.slice(1)), expected, `cut at ${cut}`);
+    assert.equal(d.pendingBytes, 0);
+  }
+  const sink = new Collect();
+  const d = new MeasuredDecoder(measureU8, sink, 1024, 'peer');
+  for (let i = 0; i < wire.length; i++) d.push(wire.subarray(i, i + 1));
+  assert.deepEqual(sink.strings().map((s) => s.slice(1)), expected);
+  // Kept messages were not overwritten by later accumulation.
+  d.push(u8framed('zzzzzzzz'));
+  assert.deepEqual(sink.strings().map((s) => s.slice(1)), [...expected, 'zzzzzzzz']);
+});
+
+test('measured: measures once per arriving chunk, not per byte held', () => {
+  let calls = 0;
+  const counting: MessageMeasurer = (b, s, e) => {
+    calls++;
+    return measureU8(b, s, e);
+  };
+  const d = new MeasuredDecoder(counting, new Collect(), 1024, 'peer');
+  const wire = u8framed('z'.repeat(200));
+  for (let i = 0; i < 10; i++) d.push(wire.subarray(i * 20, i * 20 + 20));
+  assert.equal(calls, 10);
+  d.push(wire.subarray(200));
+  assert.equal(calls, 11, 'the last chunk completes the message: one more measure, none for an empty tail');
+});
+
+test('measured: too many bytes without a complete message, measurer errors', () => {
+  const d = new MeasuredDecoder(() => -1, new Collect(), 16, 'h:2');
+  d.push(Buffer.alloc(16));
+  assert.throws(() => d.push(Buffer.alloc(1)), (e: unknown) => e instanceof FrameTooLargeError && e.size === 17 && e.endpoint === 'h:2');
+
+  const bad = new MeasuredDecoder(() => {
+    throw new ProtocolError('bad type byte');
+  }, new Collect(), 16, 'h:2');
+  assert.throws(() => bad.push(Buffer.alloc(3)), /bad type byte/);
+
+  const buggy = new MeasuredDecoder(() => {
+    throw new TypeError('oops');
+  }, new Collect(), 16, 'h:2');
+  assert.throws(() => buggy.push(Buffer.alloc(3)), (e: unknown) => e instanceof ProtocolError && e.cause instanceof TypeError);
+
+  const liar = new MeasuredDecoder(() => 5, new Collect(), 16, 'h:2');
+  assert.throws(() => liar.push(Buffer.alloc(3)), ProtocolError);
+});
