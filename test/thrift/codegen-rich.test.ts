@@ -88,7 +88,7 @@ export async function use(): Promise<void> {
   // @ts-expect-error unknown field
   new rich.NotFound({ nope: 1 });
   const tiny: number = await newClient(edge.GrandChild).tiny(1, 'c', 'f', { deadline: 1 });
-  const reserved: edge.Reserved = { default: 1, kind: edge.KIND, pair: edge.ORIGIN, class: 'c' };
+  const reserved: edge.Reserved = { let: 1, kind: edge.KIND, pair: edge.ORIGIN, typeof: 'c', export: [] };
   const m: edge.Map_ = { entries: new Map([['a', 'b']]) };
   void [tiny, reserved, m];
 }

@@ -147,11 +147,12 @@ test('edge.thrift: -I include dirs, typedef chains, enum numbering, every const 
     TAGS: new Set(['a', 'b']),
     BY_KIND: new Map([[-2, [1, -1]], [17, []]]),
     ORIGIN: { left: 0, right: 0, label: 'pair' },
-    PAIRS: [{ left: 1, right: 2, label: 'pair' }, { left: 0, right: 0, label: 'pair' }],
+    PAIRS: [{ left: 1, right: 2, label: 'pair' }, { left: 3, right: 4, label: 'x' }],
+    NUMS: [7, 7, 2],
     CHOICE: { num: 3 },
   });
   const r = m.structs['Reserved']!;
-  assert.deepEqual(normType(field(r, 'when').type), { kind: 'i64' }, 'When -> base.Deadline -> base.Millis -> i64');
+  assert.deepEqual(normType(field(r, 'moment').type), { kind: 'i64' }, 'When -> base.Deadline -> base.Millis -> i64');
   assert.deepEqual(normType(field(r, 'whens').type), { kind: 'list', elem: { kind: 'i64' } });
   assert.deepEqual([field(r, 'implicitOne').id, field(r, 'implicitTwo').id], [-1, -2]);
   assert.equal(field(r, 'kind').defaultValue?.(), 16);
