@@ -107,7 +107,12 @@ export class ThriftException extends Error {
   constructor(thriftName: string, fields?: Record<string, unknown>) {
     super(typeof fields?.['message'] === 'string' ? (fields['message'] as string) : thriftName);
     this.thriftName = thriftName;
-    if (fields) Object.assign(this, fields);
+    // defineProperty, not assignment: a field may be called `name` (a getter here) or `stack`.
+    if (fields) {
+      for (const key of Object.keys(fields)) {
+        Object.defineProperty(this, key, { value: fields[key], writable: true, enumerable: true, configurable: true });
+      }
+    }
   }
 
   override get name(): string {

@@ -34,3 +34,5 @@ export { ThriftApplicationError, TApplicationExceptionType } from './application
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';
 export type { ClientControl } from '../../core/proxy.js';
+export { loadIdl, loadIdlSync, generateTypeScript } from './idl/index.js';
+export type { IdlModule, IdlLoadOptions, GenerateOptions } from './idl/index.js';
