@@ -12,7 +12,7 @@ import {
   InvalidArgumentError,
   TimeoutError,
 } from '../../src/core/errors.js';
-import { TApplicationExceptionType, Thrift, ThriftApplicationError, ThriftException, type ThriftServer } from '../../src/protocols/thrift/index.js';
+import { TApplicationExceptionType, Thrift, ThriftApplicationError, ThriftException, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import { EchoService } from '../fixtures/echo-service.js';
 import { makeRichHandler, rich, RichService, type RichClient } from '../fixtures/rich-handler.js';
 
@@ -61,7 +61,7 @@ const combos = [
 for (const [protocol, transport] of combos) {
   describe(`every method round-trips (${protocol}/${transport})`, () => {
     let server: ThriftServer;
-    let client: RichClient & { $close(): Promise<void> };
+    let client: RichClient & ClientControl;
     before(async () => {
       server = await Thrift.serve(RichService, makeRichHandler(), { protocol, transport });
       client = Thrift.newClient(RichService, `tcp://127.0.0.1:${server.port}`, { protocol, transport, timeout: 5000 });
@@ -154,7 +154,7 @@ for (const [protocol, transport] of combos) {
 
 describe('failure behaviour', () => {
   let server: ThriftServer;
-  let client: RichClient & { $close(): Promise<void> };
+  let client: RichClient & ClientControl;
   const port = () => server.port;
   before(async () => {
     server = await Thrift.serve(RichService, makeRichHandler());
