@@ -29,9 +29,13 @@ export interface TcpListener {
 export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
   const host = opts.host ?? '127.0.0.1';
   const sockets = new Set<net.Socket>();
+  let onEmpty: (() => void) | undefined;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) onEmpty?.();
+    });
     opts.onConnection(socket);
   });
   let closing: Promise<void> | undefined;
@@ -56,9 +60,17 @@ export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
               for (const s of sockets) s.destroy();
             }, graceMs);
             timer.unref();
-            server.close(() => {
+            // The server's own close callback can run before our sockets' 'close' listeners.
+            let serverClosed = false;
+            const finish = (): void => {
+              if (!serverClosed || sockets.size > 0) return;
               clearTimeout(timer);
               done();
+            };
+            onEmpty = finish;
+            server.close(() => {
+              serverClosed = true;
+              finish();
             });
           });
           return closing;
