@@ -1,0 +1,108 @@
+/**
+ * The closed-loop load both RPC clients run: `inFlight` callers on one connection, each sending
+ * its next call as soon as its previous reply arrived. Warm-up first (not counted), then a
+ * measured window; every reply is checked against the request that produced it.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** The request every call sends, apart from `id` (the call number) and `flag` (its parity). */
+export const ITEM_NAME = 'scales-bench-item-name-0';
+export const ITEM_VALUES: readonly number[] = [1, -2, 300, -40_000, 5_000_000, 6, 7, 8, 9, 2_147_483_647];
+
+export interface LoadOptions {
+  inFlight: number;
+  warmupMs: number;
+  measureMs: number;
+}
+
+export interface LoadResult {
+  /** Calls completed inside the measured window. */
+  calls: number;
+  seconds: number;
+  callsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Replies that did not match their request (warm-up included). Must be 0. */
+  mismatches: number;
+  /** Calls that failed (warm-up included). */
+  errors: number;
+  firstError?: string;
+}
+
+/**
+ * One library's call: `make(n)` builds request number n, `send` performs the RPC, `check` says
+ * whether the reply is the echo of request n.
+ */
+export interface CallShape<Req, Rep> {
+  make(n: number): Req;
+  send(req: Req): Promise<Rep>;
+  check(n: number, req: Req, reply: Rep): boolean;
+}
+
+export function sameValues(got: ArrayLike<number> | null | undefined): boolean {
+  if (got == null || got.length !== ITEM_VALUES.length) return false;
+  for (let i = 0; i < ITEM_VALUES.length; i++) if (got[i] !== ITEM_VALUES[i]) return false;
+  return true;
+}
+
+export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptions): Promise<LoadResult> {
+  // Latencies in microseconds, preallocated: recording must not allocate on the hot path.
+  const capacity = Math.max(1 << 20, Math.ceil((o.measureMs / 1000) * 1_000_000));
+  const latencies = new Float32Array(capacity);
+  let recorded = 0;
+  let calls = 0;
+  let measuring = false;
+  let running = true;
+  let next = 0;
+  let mismatches = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+
+  async function caller(): Promise<void> {
+    while (running) {
+      const n = next++;
+      const req = shape.make(n);
+      const t0 = performance.now();
+      try {
+        const reply = await shape.send(req);
+        const t1 = performance.now();
+        if (!shape.check(n, req, reply)) mismatches++;
+        if (measuring) {
+          calls++;
+          if (recorded < capacity) latencies[recorded++] = (t1 - t0) * 1000;
+        }
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (errors > 1000) running = false; // broken peer: stop instead of spinning
+      }
+    }
+  }
+
+  const callers = Array.from({ length: o.inFlight }, caller);
+  await sleep(o.warmupMs);
+  measuring = true;
+  const start = performance.now();
+  await sleep(o.measureMs);
+  measuring = false;
+  const seconds = (performance.now() - start) / 1000;
+  running = false;
+  await Promise.all(callers);
+
+  const sorted = latencies.subarray(0, recorded).sort();
+  const pct = (p: number): number => (recorded === 0 ? NaN : sorted[Math.min(recorded - 1, Math.floor(p * recorded))]! / 1000);
+  return {
+    calls,
+    seconds,
+    callsPerSec: calls / seconds,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    mismatches,
+    errors,
+    ...(firstError !== undefined ? { firstError } : {}),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

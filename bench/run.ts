@@ -1,0 +1,48 @@
+/**
+ * `npm run bench`: the transport ceiling, the RPC pairs (Scales vs the Apache `thrift` npm
+ * package, separate processes) and the codec micro-benchmarks, printed as markdown and written to
+ * bench/results.md. Env: BENCH_SECONDS (measured seconds per RPC pair, default 4),
+ * BENCH_RESULTS (output file; "-" to skip writing).
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCodecBench } from './codec.js';
+import { codecTable, header, rpcTable, transportTable } from './report.js';
+import { runRpcBench } from './thrift-rpc.js';
+import { runTransportBench } from './transport.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
+if (!(seconds > 0)) throw new Error(`BENCH_SECONDS must be a positive number, got '${process.env['BENCH_SECONDS']}'`);
+const out = process.env['BENCH_RESULTS'] ?? join(here, 'results.md');
+
+const parts: string[] = [];
+function emit(text: string): void {
+  parts.push(text);
+  console.log(`${text}\n`);
+}
+
+emit('# Scales benchmarks');
+emit(header(seconds));
+
+const ceiling = await runTransportBench({ durationMs: Math.min(3000, seconds * 1000) });
+emit(`## Transport ceiling\n\nRaw pipelined echo of ${ceiling.frameBytes}-byte frames, ${ceiling.inFlight} in flight, client and echo server in separate processes, no RPC layer.\n\n${transportTable(ceiling)}`);
+
+const rpc = await runRpcBench({ seconds });
+emit(
+  `## Thrift RPC: Scales vs Apache \`thrift\` npm\n\n` +
+    `\`Item echo(1: Item item)\` (bench/idl/bench.thrift, ~95-byte struct), framed transport, 100 calls in flight on ONE connection, ` +
+    `client and server in separate processes, 1 s warm-up then ${seconds} s measured. Ratio = calls/s over (b) (or (f) for compact). ` +
+    `Mismatches = replies that were not the echo of their request (must be 0).\n\n${rpcTable(rpc, ceiling.msgsPerSec)}`,
+);
+
+const codec = await runCodecBench();
+emit(`## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffer → value; Scales' compiled codecs vs Apache's generated JS over TFramedTransport. Ratio = Scales / Apache.\n\n${codecTable(codec)}`);
+
+const bad = rpc.filter((r) => r.mismatches > 0 || r.errors > 0);
+if (out !== '-') writeFileSync(out, `${parts.join('\n\n')}\n`);
+if (bad.length > 0) {
+  console.error(`FAILED: ${bad.map((r) => `${r.label} ${r.protocol}: ${r.mismatches} mismatches, ${r.errors} errors`).join('; ')}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,121 @@
+/**
+ * RPC benchmark: Bench.echo(Item) over framed Thrift, client and server each in its own process,
+ * `inFlight` calls outstanding on ONE connection. Pairs Scales and the Apache `thrift` npm
+ * package in every combination, so a ratio shows which side the difference comes from.
+ *   npx tsx bench/thrift-rpc.ts            # all pairs
+ *   BENCH_SECONDS=2 npx tsx bench/thrift-rpc.ts
+ *   BENCH_CPU_PROF=/tmp/prof npx tsx bench/thrift-rpc.ts   # .cpuprofile per peer process
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateApache } from './peers/apache.js';
+import type { LoadResult } from './peers/load.js';
+
+export type Impl = 'scales' | 'apache';
+export type Protocol = 'binary' | 'compact';
+
+export interface RpcPair {
+  label: string;
+  client: Impl;
+  server: Impl;
+  protocol: Protocol;
+}
+
+export interface RpcRow extends RpcPair, LoadResult {
+  /** calls/s over the Apache client → Apache server pair of the same protocol (NaN if not run). */
+  ratio: number;
+}
+
+export interface RpcBenchOptions {
+  /** Measured seconds per pair (default env BENCH_SECONDS, else 4). */
+  seconds?: number;
+  warmupMs?: number;
+  inFlight?: number;
+  pairs?: readonly RpcPair[];
+  /** Directory for `node --cpu-prof` output of every peer process (default env BENCH_CPU_PROF). */
+  cpuProfDir?: string;
+}
+
+export const DEFAULT_PAIRS: readonly RpcPair[] = [
+  { label: '(a) Scales → Scales', client: 'scales', server: 'scales', protocol: 'binary' },
+  { label: '(b) Apache → Apache', client: 'apache', server: 'apache', protocol: 'binary' },
+  { label: '(c) Scales → Apache', client: 'scales', server: 'apache', protocol: 'binary' },
+  { label: '(d) Apache → Scales', client: 'apache', server: 'scales', protocol: 'binary' },
+  { label: '(e) Scales → Scales', client: 'scales', server: 'scales', protocol: 'compact' },
+  { label: '(f) Apache → Apache', client: 'apache', server: 'apache', protocol: 'compact' },
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+function peer(script: string, args: string[], env: NodeJS.ProcessEnv, cpuProfDir: string | undefined): ChildProcess {
+  const prof = cpuProfDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  return spawn(process.execPath, [...prof, '--import', 'tsx', join(here, 'peers', script), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+}
+
+async function firstLine(child: ChildProcess, what: string): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  try {
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`${what} exited (code ${String(code)}) before printing`);
+    });
+    const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
+    return line;
+  } finally {
+    lines.close();
+  }
+}
+
+/** Runs one pair: starts the server process, then the client process, and returns its result. */
+export async function runPair(pair: RpcPair, o: Required<Omit<RpcBenchOptions, 'pairs' | 'cpuProfDir'>> & { cpuProfDir?: string }): Promise<LoadResult> {
+  const server = peer('server.ts', [pair.server, pair.protocol], {}, o.cpuProfDir);
+  try {
+    const port = await firstLine(server, `${pair.server} server`);
+    const client = peer('client.ts', [pair.client, pair.protocol, port], {
+      BENCH_IN_FLIGHT: String(o.inFlight),
+      BENCH_WARMUP_MS: String(o.warmupMs),
+      BENCH_MEASURE_MS: String(Math.round(o.seconds * 1000)),
+    }, o.cpuProfDir);
+    client.stdin!.end();
+    const line = await firstLine(client, `${pair.client} client`);
+    await once(client, 'exit');
+    return JSON.parse(line) as LoadResult;
+  } finally {
+    // Closing stdin lets the server exit by itself (and write its CPU profile, if asked).
+    server.stdin!.end();
+    if (server.exitCode === null) {
+      const killer = setTimeout(() => server.kill(), 3000);
+      await once(server, 'exit');
+      clearTimeout(killer);
+    }
+  }
+}
+
+export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcRow[]> {
+  const o = {
+    seconds: options.seconds ?? Number(process.env['BENCH_SECONDS'] ?? 4),
+    warmupMs: options.warmupMs ?? 1000,
+    inFlight: options.inFlight ?? 100,
+    cpuProfDir: options.cpuProfDir ?? process.env['BENCH_CPU_PROF'],
+  };
+  const pairs = options.pairs ?? DEFAULT_PAIRS;
+  if (pairs.some((p) => p.client === 'apache' || p.server === 'apache')) generateApache();
+  const results: (RpcPair & LoadResult)[] = [];
+  for (const pair of pairs) results.push({ ...pair, ...(await runPair(pair, o)) });
+  return results.map((r) => {
+    const base = results.find((b) => b.client === 'apache' && b.server === 'apache' && b.protocol === r.protocol);
+    return { ...r, ratio: base !== undefined ? r.callsPerSec / base.callsPerSec : NaN };
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { rpcTable } = await import('./report.js');
+  console.log(rpcTable(await runRpcBench()));
+}
