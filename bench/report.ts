@@ -7,6 +7,8 @@ import type { TransportBenchResult } from './transport.js';
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');
 const ratio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
+const us = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const kilo = (n: number): string => `${Math.round(n / 1000)}k`;
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], right: readonly boolean[]): string {
   const sep = right.map((r) => (r ? '---:' : '---'));
@@ -31,7 +33,20 @@ export function transportTable(r: TransportBenchResult): string {
 }
 
 export function rpcTable(rows: readonly RpcRow[], ceilingMsgsPerSec?: number): string {
-  const head = ['pair', 'protocol', 'calls/s', 'p50 ms', 'p99 ms', 'vs Apache → Apache', ...(ceilingMsgsPerSec ? ['% of ceiling'] : []), 'mismatches', 'errors'];
+  const head = [
+    'pair',
+    'protocol',
+    'calls/s',
+    'p50 ms',
+    'p99 ms',
+    'vs Apache → Apache',
+    ...(ceilingMsgsPerSec ? ['% of ceiling'] : []),
+    'client CPU µs/call',
+    'server CPU µs/call',
+    'rounds calls/s',
+    'mismatches',
+    'errors',
+  ];
   const body = rows.map((r) => [
     r.label,
     r.protocol,
@@ -40,6 +55,9 @@ export function rpcTable(rows: readonly RpcRow[], ceilingMsgsPerSec?: number): s
     ms(r.p99Ms),
     ratio(r.ratio),
     ...(ceilingMsgsPerSec ? [`${((100 * r.callsPerSec) / ceilingMsgsPerSec).toFixed(0)} %`] : []),
+    us(r.clientCpuUs),
+    us(r.serverCpuUs),
+    r.roundCallsPerSec.map(kilo).join(' / '),
     String(r.mismatches),
     r.errors === 0 ? '0' : `${r.errors} (${r.firstError ?? '?'})`,
   ]);

@@ -2,9 +2,11 @@
  * RPC benchmark client process:
  *   node --import tsx bench/peers/client.ts <scales|apache> <binary|compact> <port>
  * Runs the closed-loop load (env BENCH_IN_FLIGHT, BENCH_WARMUP_MS, BENCH_MEASURE_MS) over ONE
- * framed connection and prints one JSON line: a LoadResult.
+ * framed connection and prints one JSON line: a LoadResult. BENCH_SERVER_PID lets it read the
+ * server's CPU time too.
  */
 import { Thrift } from '../../src/protocols/thrift/index.js';
+import { otherProcessCpuUs, ownCpuUs } from './cpu.js';
 import { apacheProtocol, loadApache, type ApacheItem } from './apache.js';
 import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadOptions, type LoadResult } from './load.js';
 import { loadBenchService, scalesProtocol, type Item } from './scales.js';
@@ -16,6 +18,8 @@ const load: LoadOptions = {
   warmupMs: Number(process.env['BENCH_WARMUP_MS'] ?? 1000),
   measureMs: Number(process.env['BENCH_MEASURE_MS'] ?? 4000),
 };
+const serverPid = Number(process.env['BENCH_SERVER_PID']);
+if (serverPid > 0) load.cpu = () => ({ client: ownCpuUs(), server: otherProcessCpuUs(serverPid) });
 // Both libraries get the same list instance per call (neither copies it on our behalf).
 const values = ITEM_VALUES as number[];
 

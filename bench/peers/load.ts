@@ -13,6 +13,8 @@ export interface LoadOptions {
   inFlight: number;
   warmupMs: number;
   measureMs: number;
+  /** CPU time used so far (µs) by the client and the server process, read at both ends of the window. */
+  cpu?: () => { client: number; server: number };
 }
 
 export interface LoadResult {
@@ -24,6 +26,10 @@ export interface LoadResult {
   p99Ms: number;
   /** Replies that did not match their request (warm-up included). Must be 0. */
   mismatches: number;
+  /** CPU time per completed call in the measured window (µs; NaN when it cannot be read). Less
+   *  sensitive to other load on the machine than calls/s. */
+  clientCpuUs: number;
+  serverCpuUs: number;
   /** Calls that failed (warm-up included). */
   errors: number;
   firstError?: string;
@@ -81,11 +87,13 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
 
   const callers = Array.from({ length: o.inFlight }, caller);
   await sleep(o.warmupMs);
+  const cpu0 = o.cpu?.();
   measuring = true;
   const start = performance.now();
   await sleep(o.measureMs);
   measuring = false;
   const seconds = (performance.now() - start) / 1000;
+  const cpu1 = o.cpu?.();
   running = false;
   await Promise.all(callers);
 
@@ -98,6 +106,8 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
     mismatches,
+    clientCpuUs: cpu0 && cpu1 ? (cpu1.client - cpu0.client) / calls : NaN,
+    serverCpuUs: cpu0 && cpu1 ? (cpu1.server - cpu0.server) / calls : NaN,
     errors,
     ...(firstError !== undefined ? { firstError } : {}),
   };
