@@ -82,8 +82,9 @@ export async function generateThrift(
       }
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
-      const e = err as Error & { stderr?: string };
-      throw new Error(`thrift --gen ${lang} ${idl} failed: ${e.stderr?.trim() || e.message}`);
+      const e = err as Error & { stdout?: string; stderr?: string };
+      const said = [e.stderr, e.stdout].map((s) => s?.trim()).filter(Boolean).join('\n'); // errors go to stdout
+      throw new Error(`thrift --gen ${lang} ${idl} failed: ${said || e.message}`);
     }
   }
   if (outDir === undefined) return cached;

@@ -184,6 +184,21 @@ async function check(name, fn) {
   }
   results[ok ? 'passed' : 'failed'] += 1;
   emit({ check: name, ok: Boolean(ok), detail });
+  if (!ok && main) await resetMain();
+}
+
+/** The main connection; replaced after a failed check so one failure does not cascade. */
+let main = null;
+async function resetMain() {
+  main.conn.end();
+  try {
+    const fresh = await connectClient();
+    fresh.conn.on('error', (err) => process.stderr.write(`connection error: ${err?.stack ?? err}\n`));
+    Object.assign(main, fresh);
+  } catch (e) {
+    results.failed += 1;
+    emit({ check: 'reconnect', ok: false, detail: String(e) });
+  }
 }
 
 function skip(name, reason) {
@@ -383,12 +398,12 @@ async function runChecks(c) {
   });
 }
 
-const c = await connectClient();
-c.conn.on('error', (err) => process.stderr.write(`connection error: ${err?.stack ?? err}\n`));
+main = await connectClient();
+main.conn.on('error', (err) => process.stderr.write(`connection error: ${err?.stack ?? err}\n`));
 try {
-  await runChecks(c);
+  await runChecks(main);
 } finally {
-  c.conn.end();
+  main.conn.end();
 }
 emit({ done: true, ...results });
 process.exitCode = results.failed === 0 ? 0 : 1;

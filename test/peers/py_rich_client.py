@@ -125,6 +125,18 @@ class Conn:
     echoes the seqid and name it was sent."""
 
     def __init__(self):
+        self._open()
+
+    def reset(self):
+        """A failed check may leave unread bytes or a dead socket: start the next one clean so one
+        failure does not cascade into all the checks after it."""
+        try:
+            self.close()
+        except Exception:
+            pass
+        self._open()
+
+    def _open(self):
         sock = TSocket.TSocket(args.host, args.port)
         sock.setTimeout(args.timeout_ms)
         self.trans = (TTransport.TFramedTransport(sock) if args.transport == 'framed'
@@ -193,6 +205,9 @@ def emit(line):
     sys.stdout.flush()
 
 
+MAIN = []  # the main connection, reset after a failed check
+
+
 def check(name, fn):
     try:
         ok, detail = fn()
@@ -200,6 +215,12 @@ def check(name, fn):
         ok, detail = False, '%s: %s' % (type(e).__name__, e)
     results['passed' if ok else 'failed'] += 1
     emit({'check': name, 'ok': bool(ok), 'detail': detail})
+    if not ok and MAIN:
+        try:
+            MAIN[0].reset()
+        except Exception as e:
+            emit({'check': name + ' (reconnect)', 'ok': False, 'detail': repr(e)})
+            results['failed'] += 1
 
 
 def skip(name, reason):
@@ -257,6 +278,7 @@ def rich_all_types():
 
 def main():
     conn = Conn()
+    MAIN.append(conn)
     try:
         run_checks(conn)
     finally:
