@@ -1,0 +1,9 @@
+// `scales-rpc`: the protocol-independent core. Protocols live in subpaths (`scales-rpc/thrift`).
+export * from './core/errors.js';
+export { CallContext, type Service, type ServiceFactory, type Status } from './core/service.js';
+export { Stack, layer, type StackLayer } from './core/stack.js';
+export { currentContext, runWithContext, type AmbientContext, type CallOptions } from './core/context.js';
+export type { ClientControl } from './core/proxy.js';
+export type { ServerCallContext } from './core/server-context.js';
+export { parseDestination, parseAddress, formatAddress, type Address, type Destination } from './discovery/uri.js';
+export { timeoutLayer } from './resilience/timeout.js';

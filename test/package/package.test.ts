@@ -1,0 +1,35 @@
+// The published shape: subpath exports resolve to the built files and the `scales` bin runs.
+// (npm test builds dist/ before running the tests.)
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+test('scales-rpc and scales-rpc/thrift resolve to dist with their exports', async () => {
+  const script = "const core = await import('scales-rpc'); const t = await import('scales-rpc/thrift');" +
+    "console.log(JSON.stringify([typeof core.ScalesError, typeof core.Stack, typeof t.Thrift.newClient, typeof t.loadIdl]))";
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
+  assert.deepEqual(JSON.parse(stdout), ['function', 'function', 'function', 'function']);
+});
+
+test('the scales bin generates TypeScript from a .thrift file', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'scales-bin-'));
+  try {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    const version = await run(process.execPath, ['bin/scales.js', '--version'], { cwd: root });
+    assert.match(version.stdout, new RegExp(pkg.version.replaceAll('.', '\\.')));
+    await run(process.execPath, ['bin/scales.js', 'gen', 'examples/idl/users.thrift', '-o', out], { cwd: root });
+    const generated = await readFile(path.join(out, 'users.ts'), 'utf8');
+    assert.match(generated, /export interface UserServiceClient/);
+    assert.match(generated, /from 'scales-rpc\/thrift'/);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
