@@ -5,6 +5,7 @@
  * BENCH_RESULTS (output file; "-" to skip writing).
  */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCodecBench } from './codec.js';
@@ -39,6 +40,8 @@ emit(
 
 const codec = await runCodecBench();
 emit(`## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffer → value; Scales' compiled codecs vs Apache's generated JS over TFramedTransport. Ratio = Scales / Apache.\n\n${codecTable(codec)}`);
+
+emit(`_Finished in ${Math.round(process.uptime())} s; load avg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}._`);
 
 const bad = rpc.filter((r) => r.mismatches > 0 || r.errors > 0);
 if (out !== '-') writeFileSync(out, `${parts.join('\n\n')}\n`);
