@@ -23,16 +23,21 @@ export interface ScalesErrorOptions {
   cause?: unknown;
   /** `host:port` of the peer the error concerns, when there is one. */
   endpoint?: string;
+  /** The request certainly never reached the peer (so a retry cannot run it twice). */
+  unwritten?: boolean;
 }
 
 export class ScalesError extends Error {
   readonly code: ScalesErrorCode;
   readonly endpoint: string | undefined;
+  /** True when the request certainly never reached the peer: retrying it is always safe. */
+  readonly unwritten: boolean;
 
   constructor(code: ScalesErrorCode, message: string, options: ScalesErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.endpoint = options.endpoint;
+    this.unwritten = options.unwritten ?? false;
   }
 
   override get name(): string {
@@ -56,14 +61,14 @@ export class CancelledError extends ScalesError {
 
 export class ConnectTimeoutError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_CONNECT_TIMEOUT', message, options);
+    super('SCALES_ERR_CONNECT_TIMEOUT', message, { unwritten: true, ...options });
   }
 }
 
 /** Connecting failed (refused, unreachable, DNS). The request was never written. */
 export class ConnectError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_CONNECT', message, options);
+    super('SCALES_ERR_CONNECT', message, { unwritten: true, ...options });
   }
 }
 
@@ -94,7 +99,7 @@ export class ProtocolError extends ScalesError {
 /** Too much work queued (in-flight calls, write buffer); the call was not sent. */
 export class OverloadedError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_OVERLOADED', message, options);
+    super('SCALES_ERR_OVERLOADED', message, { unwritten: true, ...options });
   }
 }
 
@@ -114,7 +119,7 @@ export class InvalidArgumentError extends ScalesError {
 /** The destination has no node that can take the call. */
 export class NoNodesError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_NO_NODES', message, options);
+    super('SCALES_ERR_NO_NODES', message, { unwritten: true, ...options });
   }
 }
 
