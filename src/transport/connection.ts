@@ -94,7 +94,8 @@ export class Connection implements FrameSink {
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err: Error) => this.onSocketError(err));
     socket.on('close', () => this.onSocketClose());
-    if (socket.destroyed) this.onSocketClose();
+    // Already gone before we listened: report it once the owner has set onClose.
+    if (socket.closed) process.nextTick(() => this.onSocketClose());
   }
 
   get closed(): boolean {
