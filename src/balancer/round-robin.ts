@@ -1,33 +1,28 @@
-import { ClosedError, NoNodesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import type { BalancerNode, Picker } from './types.js';
 
-/**
- * The simplest balancer: rotate over the nodes, skipping closed ones. A placeholder for the
- * load-aware balancers (heap, aperture, P2C); it keeps the stack's shape honest meanwhile.
- */
-export class RoundRobinBalancer<Req, Rep> implements Service<Req, Rep> {
+/** Rotate over the nodes, skipping any that are not open (panic: any non-closed one). */
+export class RoundRobinPicker<N extends BalancerNode> implements Picker<N> {
+  readonly name = 'round-robin';
+  private nodes: readonly N[] = [];
   private next = 0;
-  private closed = false;
 
-  constructor(private readonly nodes: readonly Service<Req, Rep>[], private readonly label: string) {}
-
-  get status(): Status {
-    if (this.closed) return 'closed';
-    return this.nodes.some((n) => n.status !== 'closed') ? 'open' : 'closed';
+  setNodes(nodes: readonly N[]): void {
+    this.nodes = nodes;
   }
 
-  call(req: Req, ctx: CallContext): Promise<Rep> {
-    if (this.closed) return Promise.reject(new ClosedError(`client for ${this.label} is closed`));
+  pick(): N | undefined {
     const nodes = this.nodes;
-    for (let tries = 0; tries < nodes.length; tries++) {
-      const node = nodes[this.next++ % nodes.length]!;
-      if (node.status !== 'closed') return node.call(req, ctx);
+    const n = nodes.length;
+    let fallback: N | undefined;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[this.next++ % n]!;
+      const s = node.status;
+      if (s === 'open') return node;
+      if (s === 'busy' && fallback === undefined) fallback = node;
     }
-    return Promise.reject(new NoNodesError(`no open node for ${this.label}`));
+    return fallback;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.nodes.map((n) => n.close()));
-  }
+  started(): void {}
+  finished(): void {}
 }

@@ -1,4 +1,6 @@
-import { RoundRobinBalancer } from '../../balancer/round-robin.js';
+import { Balancer } from '../../balancer/balancer.js';
+import { RoundRobinPicker } from '../../balancer/round-robin.js';
+import { StaticServerSet } from '../../discovery/serverset.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { createClientProxy, type ClientControl, type ProxyMethod } from '../../core/proxy.js';
 import type { Service } from '../../core/service.js';
@@ -115,18 +117,20 @@ function defaultStack(o: ThriftClientOptions, addresses: readonly Address[]): St
     const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
     return new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
   };
+  // Below the balancer everything is per node: the terminal role yields a connector per address.
   const transportLayer: StackLayer = {
     role: 'transport',
     description: `TCP, Thrift ${transport} ${protocol.name}, seqid-matched pipelining, connect timeout ${connectTimeoutMs} ms`,
-    make: () => addresses.map(connectTo),
+    make: () => connectTo,
   };
   const poolLayer: StackLayer = {
     role: 'pool',
     description: `pipelined, ${o.poolSize ?? 1} connection(s) per node`,
-    make: (connectors) => (connectors as (() => Promise<Session>)[]).map((connect) => new PipelinePool<ThriftRequest, ThriftReply>(connect, { size: o.poolSize ?? 1 })),
+    make: (connector) => (a: Address) => new PipelinePool<ThriftRequest, ThriftReply>((connector as typeof connectTo)(a), { size: o.poolSize ?? 1 }),
   };
-  const balancerLayer = layer('loadbalancer', `round-robin over ${addresses.length} node(s)`, (nodes: Service<ThriftRequest, ThriftReply>[]) =>
-    new RoundRobinBalancer(nodes, addresses.map(formatAddress).join(',')),
+  const label = addresses.map(formatAddress).join(',');
+  const balancerLayer = layer('loadbalancer', `round-robin over a live set of ${addresses.length} node(s)`, (makeNode: (a: Address) => Service<ThriftRequest, ThriftReply>) =>
+    new Balancer(new StaticServerSet(addresses), makeNode, new RoundRobinPicker(), label),
   );
   return new Stack([timeoutLayer(), serializerLayer(protocol), balancerLayer, poolLayer, transportLayer]);
 }

@@ -1,0 +1,119 @@
+import { ClosedError, NoNodesError } from '../core/errors.js';
+import type { CallContext, Service, Status } from '../core/service.js';
+import { formatAddress, type Address } from '../discovery/uri.js';
+import type { ServerSet } from '../discovery/serverset.js';
+import type { BalancerNode, Picker } from './types.js';
+
+/** One node as the balancer keeps it: the node's own stack plus the load the picker reads. */
+class Node<Req, Rep> implements BalancerNode {
+  load = 0;
+  /** Removed from the set: takes no new calls, closes once its in-flight calls are done. */
+  draining = false;
+
+  constructor(
+    readonly key: string,
+    readonly address: Address,
+    readonly service: Service<Req, Rep>,
+  ) {}
+
+  get status(): Status {
+    return this.draining ? 'closed' : this.service.status;
+  }
+}
+
+export interface BalancerOptions {
+  /** Notified when a node joins or leaves (stats hook). */
+  onMembership?: (event: 'added' | 'removed', key: string) => void;
+}
+
+/**
+ * The balancer role: keeps one sub-stack per address of a live ServerSet, asks the Picker where
+ * each call goes, and keeps the `load` the Picker reads. A node removed from the set stops
+ * getting calls at once and is closed only after its in-flight calls finished.
+ */
+export class Balancer<Req, Rep> implements Service<Req, Rep> {
+  private nodes: Node<Req, Rep>[] = [];
+  private closed = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly serverSet: ServerSet,
+    private readonly makeNode: (address: Address) => Service<Req, Rep>,
+    private readonly picker: Picker<Node<Req, Rep>>,
+    private readonly label: string,
+    private readonly options: BalancerOptions = {},
+  ) {
+    this.update(serverSet.addresses);
+    this.unsubscribe = serverSet.subscribe((addresses) => this.update(addresses));
+  }
+
+  get status(): Status {
+    if (this.closed) return 'closed';
+    let busy = false;
+    for (const n of this.nodes) {
+      const s = n.status;
+      if (s === 'open') return 'open';
+      if (s === 'busy') busy = true;
+    }
+    return busy ? 'busy' : 'closed';
+  }
+
+  /** Keys of the nodes taking calls now (for stats and tests). */
+  get nodeKeys(): string[] {
+    return this.nodes.map((n) => n.key);
+  }
+
+  call(req: Req, ctx: CallContext): Promise<Rep> {
+    if (this.closed) return Promise.reject(new ClosedError(`client for ${this.label} is closed`));
+    const now = Date.now();
+    const node = this.picker.pick(now);
+    if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
+    node.load++;
+    this.picker.started(node, now);
+    const picker = this.picker;
+    const done = (failed: boolean): void => {
+      node.load--;
+      const end = Date.now();
+      picker.finished(node, end - now, failed, end);
+      if (node.draining && node.load === 0) void node.service.close();
+    };
+    const p = node.service.call(req, ctx);
+    p.then(
+      () => done(false),
+      () => done(true),
+    );
+    return p;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    const nodes = this.nodes;
+    this.nodes = [];
+    await Promise.all(nodes.map((n) => n.service.close().catch(() => undefined)));
+  }
+
+  private update(addresses: readonly Address[]): void {
+    if (this.closed) return;
+    const wanted = new Map<string, Address>();
+    for (const a of addresses) wanted.set(formatAddress(a), a);
+    const kept: Node<Req, Rep>[] = [];
+    for (const n of this.nodes) {
+      if (wanted.has(n.key)) {
+        kept.push(n);
+        wanted.delete(n.key);
+      } else {
+        n.draining = true;
+        this.options.onMembership?.('removed', n.key);
+        if (n.load === 0) void n.service.close();
+      }
+    }
+    for (const [key, address] of wanted) {
+      kept.push(new Node(key, address, this.makeNode(address)));
+      this.options.onMembership?.('added', key);
+    }
+    this.nodes = kept;
+    this.picker.setNodes(kept);
+  }
+}
