@@ -67,7 +67,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
       return live.size;
     },
     async close(graceMs = 5000) {
-      const closing = listener.close();
+      const closing = listener.close(graceMs);
       await Promise.race([Promise.all([...live].map((c) => c.drain())), new Promise((r) => setTimeout(r, graceMs).unref())]);
       for (const c of live) c.conn.close();
       await closing;
