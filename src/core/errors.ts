@@ -17,6 +17,7 @@ export type ScalesErrorCode =
   | 'SCALES_ERR_CLOSED'
   | 'SCALES_ERR_INVALID_ARGUMENT'
   | 'SCALES_ERR_NO_NODES'
+  | 'SCALES_ERR_NODE_UNAVAILABLE'
   | 'SCALES_ERR_IDL';
 
 export interface ScalesErrorOptions {
@@ -120,6 +121,13 @@ export class InvalidArgumentError extends ScalesError {
 export class NoNodesError extends ScalesError {
   constructor(message: string, options?: ScalesErrorOptions) {
     super('SCALES_ERR_NO_NODES', message, { unwritten: true, ...options });
+  }
+}
+
+/** The node is marked dead by failure accrual (or its probe is in flight); the call was not sent. */
+export class NodeUnavailableError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_NODE_UNAVAILABLE', message, { unwritten: true, ...options });
   }
 }
 

@@ -1,0 +1,263 @@
+/**
+ * Failure accrual: a per-node circuit breaker, after Finagle's FailureAccrualFactory. It marks its
+ * node dead when the node keeps failing, fails calls fast while it is dead (status 'busy', so the
+ * balancer avoids it), then after a jittered backoff lets exactly one probe call through: success
+ * revives the node, failure marks it dead again for the next, longer, backoff.
+ *
+ *     alive ──(policy trips)──► dead ──(backoff elapsed)──► probing ──(probe succeeds)──► alive
+ *                                 ▲                            │
+ *                                 └──────(probe fails)─────────┘
+ *
+ * Defaults are Finagle's default policy (FailureAccrualFactory.defaultPolicy):
+ * `successRateWithinDuration(0.8, 30 s, minRequestThreshold 5).orElse(consecutiveFailures(5))`,
+ * marking dead for `Backoff.equalJittered(5 s, 300 s)`.
+ */
+import { NodeUnavailableError } from '../core/errors.js';
+import type { CallContext, Service, Status } from '../core/service.js';
+import type { StackLayer } from '../core/stack.js';
+import { formatAddress, type Address } from '../discovery/uri.js';
+import { equalJitterBackoff, type Backoff } from './backoff.js';
+import { classify, type ResponseClass, type ResponseClassifier } from './classifier.js';
+import { WindowedCounter } from './retry-budget.js';
+
+export type NodeState = 'alive' | 'dead' | 'probing';
+
+export interface SuccessRateOptions {
+  /** Mark dead when the success rate drops below this (default 0.8, Finagle's DefaultSuccessRateThreshold). */
+  threshold?: number;
+  /**
+   * Window of the time-decayed (EWMA) success rate, in ms (default 30 000, Finagle's
+   * DefaultSuccessRateWindow). The rate is not judged until a full window has passed since the
+   * node was created or revived. A node failing everything trips after about window·(1-threshold)
+   * (6 s by default) — unless consecutive failures trip it first.
+   */
+  window?: number;
+  /** Requests needed within the last window before the rate can trip (default 5, Finagle's DefaultMinimumRequestThreshold). */
+  minRequests?: number;
+}
+
+export interface FailureAccrualOptions<Rep = unknown> {
+  /** Consecutive failures that mark the node dead (default 5, Finagle's DefaultConsecutiveFailures); 0 disables. */
+  consecutiveFailures?: number;
+  /** The success-rate trigger (defaults above); `false` disables it. */
+  successRate?: SuccessRateOptions | false;
+  /** How long to stay dead the n-th time in a row (default equalJitterBackoff(5 000, 300 000), Finagle's). */
+  backoff?: Backoff;
+  /** Outcome classes (default: every reply succeeds, errors per `classify`). Below the Thrift serializer use `{ reply: classifyThriftReply }`. */
+  classifier?: ResponseClassifier<Rep>;
+  /** State changes, for stats and logs. */
+  onStateChange?: (state: NodeState, key: string) => void;
+  /** Clock for the success rate, in ms (default Date.now). Dead periods use setTimeout. */
+  now?: () => number;
+}
+
+/** Time-decayed average, as Finagle's util.Ema: newer samples weigh more, halving every window·ln2. */
+class Ema {
+  private value = 1;
+  private last = 0;
+  private empty = true;
+
+  constructor(private readonly window: number) {}
+
+  update(stamp: number, x: number): number {
+    if (this.empty) {
+      this.value = x;
+      this.empty = false;
+    } else {
+      const w = Math.exp(-(stamp - this.last) / this.window);
+      this.value = x * (1 - w) + this.value * w;
+    }
+    this.last = stamp;
+    return this.value;
+  }
+
+  reset(): void {
+    this.empty = true;
+    this.value = 1;
+  }
+}
+
+const DEFAULT_BACKOFF = equalJitterBackoff(5_000, 300_000);
+
+/** Wraps one node's sub-stack. `key` names the node in errors and state callbacks. */
+export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
+  private _state: NodeState = 'alive';
+  /** The probe call is in flight: everything else fails fast until it ends. */
+  private probeInFlight = false;
+  private consecutive = 0;
+  /** Times marked dead since the node was last alive (picks the backoff step). */
+  private deaths = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private readonly maxConsecutive: number;
+  private readonly srThreshold: number;
+  private readonly srWindow: number;
+  private readonly srMinRequests: number;
+  private readonly ema: Ema | undefined;
+  private readonly requests: WindowedCounter | undefined;
+  private srStart: number;
+  private readonly now: () => number;
+  private readonly backoff: Backoff;
+  private readonly classifyReply: ((rep: Rep) => ResponseClass) | undefined;
+  private readonly classifyError: (err: unknown) => ResponseClass;
+  private readonly onStateChange: ((state: NodeState, key: string) => void) | undefined;
+  // Bound once, not per call.
+  private readonly onReply = (rep: Rep): Rep => {
+    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), false);
+    return rep;
+  };
+  private readonly onError = (err: unknown): never => {
+    this.record(this.classifyError(err), false);
+    throw err;
+  };
+  private readonly onProbeReply = (rep: Rep): Rep => {
+    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), true);
+    return rep;
+  };
+  private readonly onProbeError = (err: unknown): never => {
+    this.record(this.classifyError(err), true);
+    throw err;
+  };
+
+  constructor(
+    private readonly below: Service<Req, Rep>,
+    readonly key: string,
+    options: FailureAccrualOptions<Rep> = {},
+  ) {
+    this.maxConsecutive = options.consecutiveFailures ?? 5;
+    this.now = options.now ?? Date.now;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.classifyReply = options.classifier?.reply;
+    this.classifyError = options.classifier?.error ?? classify;
+    this.onStateChange = options.onStateChange;
+    const sr = options.successRate === false ? undefined : (options.successRate ?? {});
+    this.srThreshold = sr?.threshold ?? 0.8;
+    this.srWindow = sr?.window ?? 30_000;
+    this.srMinRequests = sr?.minRequests ?? 5;
+    this.ema = sr === undefined ? undefined : new Ema(this.srWindow);
+    // Finagle counts requests in 5 slices of the window.
+    this.requests = sr === undefined ? undefined : new WindowedCounter(this.srWindow, 5, this.now);
+    this.srStart = this.now();
+  }
+
+  get state(): NodeState {
+    return this._state;
+  }
+
+  get status(): Status {
+    if (this.closed) return 'closed';
+    const below = this.below.status;
+    if (below === 'closed') return 'closed';
+    if (this._state === 'dead' || this.probeInFlight) return 'busy';
+    return below;
+  }
+
+  call(req: Req, ctx: CallContext): Promise<Rep> {
+    const state = this._state;
+    if (state === 'alive') return this.below.call(req, ctx).then(this.onReply, this.onError);
+    if (state === 'probing' && !this.probeInFlight) {
+      this.probeInFlight = true;
+      return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
+    }
+    const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
+    return Promise.reject(new NodeUnavailableError(`${this.key} is unavailable (${why})`, { endpoint: this.key }));
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.clearTimer();
+    return this.below.close();
+  }
+
+  private record(cls: ResponseClass, probe: boolean): void {
+    if (this.closed) return;
+    if (probe) {
+      this.probeInFlight = false;
+      if (this._state !== 'probing') return;
+      if (cls === 'success') {
+        this.revive();
+        this.recordSuccess();
+      } else if (cls === 'failure') {
+        this.markDead();
+      } // ignored (the caller cancelled the probe): the next call probes instead
+      return;
+    }
+    // Calls sent while alive that end once the node is dead or probing say nothing new.
+    if (this._state !== 'alive') return;
+    if (cls === 'success') this.recordSuccess();
+    else if (cls === 'failure' && this.recordFailure()) this.markDead();
+  }
+
+  private recordSuccess(): void {
+    this.consecutive = 0;
+    if (this.ema !== undefined) {
+      this.requests!.add(1);
+      this.ema.update(this.now() - this.srStart, 1);
+    }
+  }
+
+  /** True when a policy says the node is dead. */
+  private recordFailure(): boolean {
+    this.consecutive++;
+    let dead = this.maxConsecutive > 0 && this.consecutive >= this.maxConsecutive;
+    if (this.ema !== undefined) {
+      this.requests!.add(1);
+      const stamp = this.now() - this.srStart;
+      const rate = this.ema.update(stamp, 0);
+      if (stamp >= this.srWindow && rate < this.srThreshold && this.requests!.sum >= this.srMinRequests) dead = true;
+    }
+    return dead;
+  }
+
+  private markDead(): void {
+    this.deaths++;
+    this._state = 'dead';
+    this.clearTimer();
+    const ms = Math.max(0, this.backoff(this.deaths));
+    this.timer = setTimeout(this.startProbing, ms);
+    // A dead node must not keep the process alive on its own.
+    this.timer.unref();
+    this.onStateChange?.('dead', this.key);
+  }
+
+  private readonly startProbing = (): void => {
+    this.timer = undefined;
+    if (this.closed || this._state !== 'dead') return;
+    this._state = 'probing';
+    this.onStateChange?.('probing', this.key);
+  };
+
+  private revive(): void {
+    this._state = 'alive';
+    this.deaths = 0;
+    this.consecutive = 0;
+    this.ema?.reset();
+    this.requests?.reset();
+    this.srStart = this.now();
+    this.onStateChange?.('alive', this.key);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * The 'failure-accrual' role, for the per-node part of a stack (between the load balancer and
+ * the pool): like the pool role, it is made with a per-address maker below it and yields one,
+ * so every node gets its own FailureAccrualService keyed `host:port`.
+ */
+export function failureAccrualLayer<Req, Rep>(options: FailureAccrualOptions<Rep> = {}): StackLayer {
+  const sr = options.successRate === false ? 'off' : `success rate < ${options.successRate?.threshold ?? 0.8} over ${options.successRate?.window ?? 30_000} ms`;
+  const description = `marks a node dead after ${options.consecutiveFailures ?? 5} consecutive failures or ${sr}; probes after a jittered backoff`;
+  return {
+    role: 'failure-accrual',
+    description,
+    make: (below: unknown) => {
+      const makeNode = below as (address: Address) => Service<Req, Rep>;
+      return (address: Address): Service<Req, Rep> => new FailureAccrualService(makeNode(address), formatAddress(address), options);
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Finagle's retry budget (`RetryBudget(ttl, minRetriesPerSec, percentCanRetry)`, Finagle 6.31,
+ * "Retry Budgets", finagle.github.io/blog/2016/02/08/retry-budgets): a leaky token bucket.
+ * Every request deposits `percentCanRetry` of a token, every retry withdraws a whole one, and
+ * both expire after `ttl`. A constant reserve of `minRetriesPerSec · ttl` tokens lets clients with
+ * little traffic retry at all. So over any `ttl` window, retries ≤ reserve + percentCanRetry ·
+ * requests: with every request failing, retries stay near 20% of traffic + 10/s instead of
+ * multiplying the load on a struggling peer.
+ *
+ * Pure logic with an injectable clock; no timers.
+ */
+import { InvalidArgumentError } from '../core/errors.js';
+
+/** Finagle's defaults (RetryBudget.DefaultTtl / DefaultMinRetriesPerSec / DefaultPercentCanRetry). */
+export const RETRY_BUDGET_DEFAULTS = { ttl: 10_000, minRetriesPerSec: 10, percentCanRetry: 0.2 } as const;
+
+export interface RetryBudgetOptions {
+  /** How long a deposit (and a withdrawal) counts, in ms (default 10 000, Finagle's 10 s). */
+  ttl?: number;
+  /** Retries always allowed per second of `ttl`, however little traffic there is (default 10, as Finagle). */
+  minRetriesPerSec?: number;
+  /** Fraction of requests that may be retried on top of the reserve (default 0.2, as Finagle); 0..1000. */
+  percentCanRetry?: number;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+  /** Time slices the ttl window is cut into (default 10, as Finagle's WindowedAdder): a deposit expires after ttl·(1-1/slices)..ttl. */
+  slices?: number;
+}
+
+/**
+ * A sum over a sliding time window, kept in `slices` buckets: adding and reading are O(1)
+ * amortised and allocation-free.
+ */
+export class WindowedCounter {
+  private readonly buckets: Float64Array;
+  private readonly width: number;
+  private head = 0;
+  private headStart: number;
+  private total = 0;
+
+  constructor(
+    window: number,
+    slices: number,
+    private readonly now: () => number,
+  ) {
+    if (!(window > 0 && Number.isFinite(window))) throw new InvalidArgumentError(`window must be a positive number of ms, got ${String(window)}`);
+    if (!(Number.isInteger(slices) && slices >= 1)) throw new InvalidArgumentError(`slices must be a positive integer, got ${String(slices)}`);
+    this.buckets = new Float64Array(slices);
+    this.width = window / slices;
+    this.headStart = now();
+  }
+
+  add(v: number): void {
+    this.advance();
+    this.buckets[this.head]! += v;
+    this.total += v;
+  }
+
+  get sum(): number {
+    this.advance();
+    return this.total;
+  }
+
+  reset(): void {
+    this.buckets.fill(0);
+    this.total = 0;
+    this.headStart = this.now();
+  }
+
+  private advance(): void {
+    const now = this.now();
+    const elapsed = now - this.headStart;
+    if (elapsed < this.width) return;
+    const steps = Math.floor(elapsed / this.width);
+    const n = this.buckets.length;
+    if (steps >= n) {
+      this.buckets.fill(0);
+      this.total = 0;
+    } else {
+      for (let i = 0; i < steps; i++) {
+        this.head = (this.head + 1) % n;
+        this.total -= this.buckets[this.head]!;
+        this.buckets[this.head] = 0;
+      }
+    }
+    this.headStart += steps * this.width;
+  }
+}
+
+// Tokens are kept as integers (a retry = 1000 units) so deposits of 0.2 never drift, as Finagle does.
+const SCALE = 1000;
+
+export class RetryBudget {
+  readonly ttl: number;
+  readonly minRetriesPerSec: number;
+  readonly percentCanRetry: number;
+  private readonly window: WindowedCounter;
+  private readonly reserve: number;
+  private readonly depositAmount: number;
+
+  constructor(options: RetryBudgetOptions = {}) {
+    const ttl = options.ttl ?? RETRY_BUDGET_DEFAULTS.ttl;
+    const min = options.minRetriesPerSec ?? RETRY_BUDGET_DEFAULTS.minRetriesPerSec;
+    const pct = options.percentCanRetry ?? RETRY_BUDGET_DEFAULTS.percentCanRetry;
+    if (!(Number.isFinite(ttl) && ttl > 0)) throw new InvalidArgumentError(`ttl must be a positive number of ms, got ${String(ttl)}`);
+    if (!(Number.isFinite(min) && min >= 0)) throw new InvalidArgumentError(`minRetriesPerSec must be >= 0, got ${String(min)}`);
+    if (!(Number.isFinite(pct) && pct >= 0 && pct <= 1000)) throw new InvalidArgumentError(`percentCanRetry must be in [0, 1000], got ${String(pct)}`);
+    this.ttl = ttl;
+    this.minRetriesPerSec = min;
+    this.percentCanRetry = pct;
+    this.reserve = Math.floor(min * (ttl / 1000) * SCALE);
+    this.depositAmount = Math.floor(pct * SCALE);
+    this.window = new WindowedCounter(ttl, options.slices ?? 10, options.now ?? Date.now);
+  }
+
+  /** Call once per request (not per retry). */
+  deposit(): void {
+    if (this.depositAmount > 0) this.window.add(this.depositAmount);
+  }
+
+  /** Takes one retry's worth of tokens if there is one; false means: do not retry. */
+  tryWithdraw(): boolean {
+    if (this.reserve + this.window.sum < SCALE) return false;
+    this.window.add(-SCALE);
+    return true;
+  }
+
+  /** Whole retries available now. */
+  get balance(): number {
+    return Math.floor((this.reserve + this.window.sum) / SCALE);
+  }
+}
