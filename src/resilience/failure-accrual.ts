@@ -192,8 +192,9 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
   private recordSuccess(): void {
     this.consecutive = 0;
     if (this.ema !== undefined) {
-      this.requests!.add(1);
-      this.ema.update(this.now() - this.srStart, 1);
+      const now = this.now();
+      this.requests!.add(1, now);
+      this.ema.update(now - this.srStart, 1);
     }
   }
 
@@ -202,10 +203,11 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
     this.consecutive++;
     let dead = this.maxConsecutive > 0 && this.consecutive >= this.maxConsecutive;
     if (this.ema !== undefined) {
-      this.requests!.add(1);
-      const stamp = this.now() - this.srStart;
+      const now = this.now();
+      this.requests!.add(1, now);
+      const stamp = now - this.srStart;
       const rate = this.ema.update(stamp, 0);
-      if (stamp >= this.srWindow && rate < this.srThreshold && this.requests!.sum >= this.srMinRequests) dead = true;
+      if (stamp >= this.srWindow && rate < this.srThreshold && this.requests!.sumAt(now) >= this.srMinRequests) dead = true;
     }
     return dead;
   }

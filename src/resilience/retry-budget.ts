@@ -50,14 +50,19 @@ export class WindowedCounter {
     this.headStart = now();
   }
 
-  add(v: number): void {
-    this.advance();
+  /** Adds `v` now (`now` saves a clock read when the caller has one). */
+  add(v: number, now: number = this.now()): void {
+    this.advance(now);
     this.buckets[this.head]! += v;
     this.total += v;
   }
 
   get sum(): number {
-    this.advance();
+    return this.sumAt(this.now());
+  }
+
+  sumAt(now: number): number {
+    this.advance(now);
     return this.total;
   }
 
@@ -67,8 +72,7 @@ export class WindowedCounter {
     this.headStart = this.now();
   }
 
-  private advance(): void {
-    const now = this.now();
+  private advance(now: number): void {
     const elapsed = now - this.headStart;
     if (elapsed < this.width) return;
     const steps = Math.floor(elapsed / this.width);
@@ -97,6 +101,7 @@ export class RetryBudget {
   private readonly window: WindowedCounter;
   private readonly reserve: number;
   private readonly depositAmount: number;
+  private readonly now: () => number;
 
   constructor(options: RetryBudgetOptions = {}) {
     const ttl = options.ttl ?? RETRY_BUDGET_DEFAULTS.ttl;
@@ -110,7 +115,8 @@ export class RetryBudget {
     this.percentCanRetry = pct;
     this.reserve = Math.floor(min * (ttl / 1000) * SCALE);
     this.depositAmount = Math.floor(pct * SCALE);
-    this.window = new WindowedCounter(ttl, options.slices ?? 10, options.now ?? Date.now);
+    this.now = options.now ?? Date.now;
+    this.window = new WindowedCounter(ttl, options.slices ?? 10, this.now);
   }
 
   /** Call once per request (not per retry). */
@@ -120,8 +126,9 @@ export class RetryBudget {
 
   /** Takes one retry's worth of tokens if there is one; false means: do not retry. */
   tryWithdraw(): boolean {
-    if (this.reserve + this.window.sum < SCALE) return false;
-    this.window.add(-SCALE);
+    const now = this.now();
+    if (this.reserve + this.window.sumAt(now) < SCALE) return false;
+    this.window.add(-SCALE, now);
     return true;
   }
 

@@ -172,7 +172,7 @@ test('success-rate trigger: a node at 50% trips once a full window has passed; o
     for (let i = 0; i < 80 && fa.state === 'alive'; i++) {
       clock.advance(50);
       await outcome(fa.call('x', ctx()));
-      if (fa.state === 'dead') deadAfter = (i + 1) * 50;
+      if ((fa.state as NodeState) === 'dead') deadAfter = (i + 1) * 50;
     }
     if (expectDead) {
       assert.equal(fa.state, 'dead', 'a 50% node is marked dead');
