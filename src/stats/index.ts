@@ -1,0 +1,14 @@
+export { Histogram, HISTOGRAM_BUCKETS, type HistogramSnapshot } from './histogram.js';
+export {
+  Counter,
+  Gauge,
+  StatsRegistry,
+  StatsScope,
+  type NodeState,
+  type ScopeSnapshot,
+  type StateChange,
+  type StatsRegistryOptions,
+  type StatsSnapshot,
+} from './registry.js';
+export { outcomeCode, statsLayer, USER_EXCEPTION, type StatsLayerOptions } from './layer.js';
+export { thriftReplyFailure } from './thrift.js';
