@@ -1,0 +1,94 @@
+// The registry's API and snapshot shape, and the stats layer inside a real client stack talking
+// to a real Thrift server: successes, declared exceptions, application errors, timeouts.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Thrift, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
+import { outcomeCode, StatsRegistry, statsLayer } from '../../src/stats/index.js';
+import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
+
+test('scopes, metrics and the JSON snapshot', () => {
+  const stats = new StatsRegistry({ stateHistory: 3 });
+  const client = stats.scope('client', 'UserService');
+  const node = client.scope('node', '10.0.0.1:9090');
+  assert.equal(stats.scope('client', 'UserService').scope('node', '10.0.0.1:9090'), node, 'scopes are memoized');
+  node.counter('requests').incr();
+  node.counter('requests').incr(2);
+  node.gauge('in_flight').incr();
+  node.histogram('latency_ms').add(1.2);
+  let poolSize = 3;
+  node.gaugeFn('pool_size', () => poolSize);
+  node.recordState('alive', 1000);
+  node.recordState('alive', 1500); // same state: not a change
+  node.recordState('dead', 2000);
+  node.recordState('probing', 3000);
+  node.recordState('alive', 4000); // history of 3: the first change is dropped
+  stats.scope('client', 'Empty'); // no metrics: left out
+
+  poolSize = 4;
+  const snap = stats.snapshot();
+  const round = JSON.parse(JSON.stringify(snap)) as typeof snap;
+  assert.deepEqual(round, snap, 'snapshot is plain JSON');
+  assert.deepEqual(Object.keys(snap.scopes), ['client=UserService/node=10.0.0.1:9090']);
+  const s = snap.scopes['client=UserService/node=10.0.0.1:9090']!;
+  assert.deepEqual(s.labels, { client: 'UserService', node: '10.0.0.1:9090' });
+  assert.deepEqual(s.counters, { requests: 3 });
+  assert.deepEqual(s.gauges, { in_flight: 1, pool_size: 4 });
+  assert.equal(s.histograms['latency_ms']!.count, 1);
+  assert.ok(Math.abs(s.histograms['latency_ms']!.p50 - 1.2) < 0.001);
+  assert.deepEqual(s.state, {
+    current: 'alive',
+    since: 4000,
+    changes: [
+      { state: 'dead', at: 2000 },
+      { state: 'probing', at: 3000 },
+      { state: 'alive', at: 4000 },
+    ],
+  });
+
+  node.remove();
+  assert.deepEqual(stats.snapshot().scopes, {});
+});
+
+describe('statsLayer in a real client stack', () => {
+  let server: ThriftServer;
+  let client: RichClient & ClientControl;
+  const stats = new StatsRegistry();
+  const scope = stats.scope('client', 'RichService');
+  before(async () => {
+    server = await Thrift.serve(RichService, makeRichHandler());
+    client = Thrift.newBuilder(RichService)
+      .withStack((s) => s.insertAfter('timeout', statsLayer(scope)))
+      .build(`tcp://127.0.0.1:${server.port}`);
+  });
+  after(async () => {
+    await client.$close();
+    await server.close();
+  });
+
+  test('counts outcomes by code; declared exceptions are successes', async () => {
+    assert.match(client.$stack.describe(), /timeout[\s\S]*stats[\s\S]*serializer/);
+    await client.ping!();
+    await client.echoString!('x');
+    await assert.rejects(client.lookup!('missing'), (e: unknown) => outcomeCode(e) === 'USER_EXCEPTION');
+    await assert.rejects(client.crash!('boom'), (e: unknown) => outcomeCode(e) === 'APPLICATION');
+    await assert.rejects(client.sleep!(500, 't', { timeout: 30 }), (e: unknown) => outcomeCode(e) === 'TIMEOUT');
+    const pending = client.sleep!(40, 'in flight');
+    assert.equal(stats.snapshot().scopes['client=RichService']!.gauges['in_flight'], 1);
+    await pending;
+
+    const s = stats.snapshot().scopes['client=RichService']!;
+    assert.deepEqual(s.counters, {
+      requests: 6,
+      successes: 4,
+      failures: 2,
+      user_exceptions: 1,
+      'failures.APPLICATION': 1,
+      'failures.TIMEOUT': 1,
+    });
+    assert.equal(s.gauges['in_flight'], 0);
+    const lat = s.histograms['latency_ms']!;
+    assert.equal(lat.count, 6);
+    assert.ok(lat.max >= 40 && lat.max < 1000, `max latency ${lat.max}`);
+    assert.ok(lat.min < 40);
+  });
+});
