@@ -40,8 +40,8 @@ function levelOf(node: BalancerNode): Level {
  * penalty (it sinks) and joins a down list. Unlike Scales, which rescans the whole down list on
  * every pick, each pick re-checks one down node (round robin), so the cost stays O(log n) however
  * many nodes are down; a node that came back is found within (down nodes) picks. When every node
- * is penalized (panic), the whole list is rescanned at most once per millisecond of `now` before
- * settling for a busy node, and always before answering undefined.
+ * is penalized (panic), the whole down list is rescanned before settling for a busy node or
+ * answering undefined: O(n) per pick then, as a scan is the only way to be sure none is open.
  */
 export class HeapPicker<N extends BalancerNode> implements Picker<N> {
   readonly name = 'heap';
@@ -50,7 +50,6 @@ export class HeapPicker<N extends BalancerNode> implements Picker<N> {
   private readonly entries = new WeakMap<N, Entry<N>>();
   private seq = 0;
   private probe = 0;
-  private lastRescan = Number.NaN;
 
   setNodes(nodes: readonly N[]): void {
     for (const e of this.heap) e.pos = -1;
@@ -75,7 +74,7 @@ export class HeapPicker<N extends BalancerNode> implements Picker<N> {
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  pick(now: number): N | undefined {
+  pick(): N | undefined {
     const heap = this.heap;
     if (heap.length === 0) return undefined;
     if (this.down.length > 0) this.probeDown();
@@ -91,10 +90,10 @@ export class HeapPicker<N extends BalancerNode> implements Picker<N> {
         this.setLevel(top, level);
         continue;
       }
-      // The top is penalized and still not open, so every node is penalized: panic mode.
-      if (!rescanned && (level === 2 || now !== this.lastRescan)) {
+      // The top is penalized and still not open, so every node is penalized: panic mode. One
+      // of them may have come back unnoticed; only a rescan can tell.
+      if (!rescanned) {
         rescanned = true;
-        this.lastRescan = now;
         if (this.rescanDown()) continue;
       }
       return level === 1 ? top.node : undefined;
