@@ -74,7 +74,7 @@ export class HeapPicker<N extends BalancerNode> implements Picker<N> {
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  pick(): N | undefined {
+  pick(_now?: number): N | undefined {
     const heap = this.heap;
     if (heap.length === 0) return undefined;
     if (this.down.length > 0) this.probeDown();
