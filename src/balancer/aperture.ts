@@ -63,7 +63,7 @@ export class AperturePicker<N extends BalancerNode> implements Picker<N> {
   private readonly rng: Rng;
 
   private ring: N[] = [];
-  private readonly tokens = new Map<string, number>();
+  private tokens = new Map<string, number>();
   private start = 0;
   private want: number;
   /** The open nodes of the window, in ring order. */
@@ -112,8 +112,7 @@ export class AperturePicker<N extends BalancerNode> implements Picker<N> {
   setNodes(nodes: readonly N[]): void {
     const tokens = new Map<string, number>();
     for (const node of nodes) tokens.set(node.key, this.tokens.get(node.key) ?? this.rng.nextU32());
-    this.tokens.clear();
-    for (const [k, t] of tokens) this.tokens.set(k, t);
+    this.tokens = tokens; // forget the departed
     this.ring = [...nodes].sort((a, b) => tokens.get(a.key)! - tokens.get(b.key)! || (a.key < b.key ? -1 : 1));
     const n = this.ring.length;
     this.start = n === 0 ? 0 : this.start % n;
