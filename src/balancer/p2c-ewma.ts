@@ -73,12 +73,11 @@ export class PeakEwmaPicker<N extends BalancerNode> extends TwoChoicePicker<N> {
     const s = this.byNode.get(node);
     if (s === undefined) return;
     const rtt = latencyMs > MIN_RTT ? latencyMs : MIN_RTT;
-    if (rtt > s.cost) s.cost = rtt;
+    const w = now > s.stamp ? Math.exp(-(now - s.stamp) / this.decayTime) : 1;
+    // Compared with the decayed average, what picks see now (Finagle's cost is decayed by reads).
+    if (rtt > s.cost * w) s.cost = rtt;
     else if (failed) return;
-    else {
-      const w = Math.exp(-Math.max(now - s.stamp, 0) / this.decayTime);
-      s.cost = s.cost * w + rtt * (1 - w);
-    }
+    else s.cost = s.cost * w + rtt * (1 - w);
     s.stamp = now;
   }
 

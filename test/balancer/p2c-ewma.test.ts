@@ -50,6 +50,9 @@ test('p2c-ewma: a sample above the average replaces it; one below pulls it with 
   assert.ok(Math.abs(p.latency(a!, 3000)! - before * w) < 1e-9);
   call(3000, 500, true);
   assert.equal(p.latency(a!, 3000), 500);
+  // "Above the average" means above its decayed value: 5 s later 500 has decayed to ~3.4.
+  call(8000, 30);
+  assert.equal(p.latency(a!, 8000), 30);
   // Sub-millisecond calls (Date.now() reports 0) count as 0.5 ms, not as "no sample".
   const [b] = makeNodes(1, 'b');
   p.setNodes([a!, b!]);
