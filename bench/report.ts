@@ -71,3 +71,22 @@ export function codecTable(rows: readonly CodecRow[]): string {
     [false, false, false, true, true, true],
   );
 }
+
+/**
+ * The client stack's cost: the full default stack (a) against the bare session (g), same codec,
+ * server and connection. Client CPU per call is the steadier of the two numbers on a shared box.
+ */
+export function stackOverheadTable(rows: readonly RpcRow[]): string {
+  const full = rows.find((r) => r.client === 'scales' && r.server === 'scales' && r.protocol === 'binary');
+  const bare = rows.find((r) => r.client === 'scales-bare');
+  if (full === undefined || bare === undefined) return '(not run)';
+  const pct = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(((a - b) / b) * 100).toFixed(1)} %` : '–');
+  return table(
+    ['measure', 'bare session', 'full stack', 'overhead', 'target'],
+    [
+      ['calls/s', int(bare.callsPerSec), int(full.callsPerSec), pct(bare.callsPerSec, full.callsPerSec), '< 15 %'],
+      ['client CPU µs/call', us(bare.clientCpuUs), us(full.clientCpuUs), pct(full.clientCpuUs, bare.clientCpuUs), ''],
+    ],
+    [false, true, true, true, false],
+  );
+}

@@ -9,7 +9,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCodecBench } from './codec.js';
-import { codecTable, header, rpcTable, transportTable } from './report.js';
+import { balancerTable, runBalancerBench } from './balancer.js';
+import { codecTable, header, rpcTable, stackOverheadTable, transportTable } from './report.js';
 import { runRpcBench } from './thrift-rpc.js';
 import { runTransportBench } from './transport.js';
 
@@ -37,6 +38,15 @@ emit(
     `client and server in separate processes, 1 s warm-up then ${seconds} s measured. Ratio = calls/s over (b) (or (f) for compact). ` +
     `Mismatches = replies that were not the echo of their request (must be 0).\n\n${rpcTable(rpc, ceiling.msgsPerSec)}`,
 );
+
+emit(
+  `## Client stack overhead\n\nThe full default client stack (timeout, stats, retries, serializer, p2c balancer, node stats, failure accrual, ` +
+    `one pipelined connection) against the serializer on a bare ThriftSession, same server, 100 in flight. ` +
+    `calls/s overhead = bare/full − 1; CPU overhead = full/bare − 1.\n\n${stackOverheadTable(rpc)}`,
+);
+
+const balancers = await runBalancerBench();
+emit(`## Load balancer pick cost\n\nOne pick + started + finished (what a call costs the balancer), in process, best of 3 rounds.\n\n${balancerTable(balancers)}`);
 
 const codec = await runCodecBench();
 emit(`## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffer → value; Scales' compiled codecs vs Apache's generated JS over TFramedTransport. Ratio = Scales / Apache.\n\n${codecTable(codec)}`);

@@ -14,7 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateApache } from './peers/apache.js';
 import type { LoadResult } from './peers/load.js';
 
-export type Impl = 'scales' | 'apache';
+/** `scales-bare` (client only): the codec and one ThriftSession with no stack, to measure the stack's overhead. */
+export type Impl = 'scales' | 'scales-bare' | 'apache';
 export type Protocol = 'binary' | 'compact';
 
 export interface RpcPair {
@@ -54,6 +55,7 @@ export const DEFAULT_PAIRS: readonly RpcPair[] = [
   { label: '(d) Apache → Scales', client: 'apache', server: 'scales', protocol: 'binary' },
   { label: '(e) Scales → Scales', client: 'scales', server: 'scales', protocol: 'compact' },
   { label: '(f) Apache → Apache', client: 'apache', server: 'apache', protocol: 'compact' },
+  { label: '(g) bare Scales session → Scales', client: 'scales-bare', server: 'scales', protocol: 'binary' },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

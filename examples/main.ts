@@ -30,7 +30,9 @@ const server = await Thrift.serve(UserService, handler, { port: 0 });
 console.log(`server: Thrift (framed, binary) on 127.0.0.1:${server.port}`);
 
 // --- client: typed methods, per-call timeout/deadline/signal -------------------------------
-const client = Thrift.newBuilder(UserService).withTimeout(1000).build(`tcp://127.0.0.1:${server.port}`);
+// withPoolSize(1): one connection carrying every call at once, matched by seqid (the default,
+// a watermark pool, is one call per connection as Finagle runs plain Thrift).
+const client = Thrift.newBuilder(UserService).withTimeout(1000).withPoolSize(1).build(`tcp://127.0.0.1:${server.port}`);
 console.log(`client stack:\n${client.$stack.describe().replace(/^/gm, '  ')}`);
 
 const ada = await client.createUser('Ada', 'ada@example.com');

@@ -7,3 +7,17 @@ export type { ClientControl } from './core/proxy.js';
 export type { ServerCallContext } from './core/server-context.js';
 export { parseDestination, parseAddress, formatAddress, type Address, type Destination } from './discovery/uri.js';
 export { timeoutLayer } from './resilience/timeout.js';
+export { StaticServerSet, type ServerSet } from './discovery/serverset.js';
+export { registerScheme, resolveDestination, type SchemeResolver, type ResolvedDestination } from './discovery/resolve.js';
+export type { ClientStackOptions, LoadBalancerConfig, LoadBalancerKind, PoolConfig, RetryConfig, HedgingConfig, FailureAccrualConfig } from './client/options.js';
+export {
+  RetryBudget,
+  constantBackoff,
+  equalJitterBackoff,
+  exponentialBackoff,
+  fullJitterBackoff,
+  noBackoff,
+  type Backoff,
+  type RetryBudgetOptions,
+} from './resilience/index.js';
+export { StatsRegistry, type StatsSnapshot, type ScopeSnapshot } from './stats/index.js';

@@ -1,11 +1,20 @@
 /**
  * RPC benchmark client process:
- *   node --import tsx bench/peers/client.ts <scales|apache> <binary|compact> <port>
+ *   node --import tsx bench/peers/client.ts <scales|scales-bare|apache> <binary|compact> <port>
+ * `scales` is the full default client stack (with one pipelined connection); `scales-bare` is the
+ * same codec and session with no stack around it (the stack-overhead baseline).
  * Runs the closed-loop load (env BENCH_IN_FLIGHT, BENCH_WARMUP_MS, BENCH_MEASURE_MS) over ONE
  * framed connection and prints one JSON line: a LoadResult. BENCH_SERVER_PID lets it read the
  * server's CPU time too.
  */
-import { Thrift } from '../../src/protocols/thrift/index.js';
+import { CallContext } from '../../src/core/service.js';
+import { makeProtocol, Thrift } from '../../src/protocols/thrift/index.js';
+import type { ThriftCall } from '../../src/protocols/thrift/messages.js';
+import { serializerLayer } from '../../src/protocols/thrift/serializer.js';
+import { ThriftSession } from '../../src/protocols/thrift/session.js';
+import { thriftFraming } from '../../src/protocols/thrift/framing.js';
+import type { Service } from '../../src/core/service.js';
+import { Connection } from '../../src/transport/index.js';
 import { otherProcessCpuUs, ownCpuUs } from './cpu.js';
 import { apacheProtocol, loadApache, type ApacheItem } from './apache.js';
 import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadOptions, type LoadResult } from './load.js';
@@ -40,6 +49,28 @@ async function runScales(): Promise<LoadResult> {
   }
 }
 
+/** One ThriftSession on one Connection, with only the serializer on top: no timeout, stats, retries, balancer, accrual or pool. */
+async function runScalesBare(): Promise<LoadResult> {
+  const Bench = await loadBenchService();
+  const proto = makeProtocol(scalesProtocol(protocol), undefined);
+  const conn = await Connection.connect('127.0.0.1', port, { framing: thriftFraming('framed', proto), maxFrameSize: 16 * 1024 * 1024 });
+  const session = new ThriftSession(conn, proto);
+  const service = serializerLayer(proto).make(session) as Service<ThriftCall, unknown>;
+  const method = Bench.methods['echo']!;
+  try {
+    return await runLoad<Item, Item>(
+      {
+        make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
+        send: (item) => service.call({ method, args: { item } }, new CallContext('echo', undefined, undefined)) as Promise<Item>,
+        check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
+      },
+      load,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
 async function runApache(): Promise<LoadResult> {
   const { thrift, Bench } = loadApache();
   const conn = thrift.createConnection('127.0.0.1', port, {
@@ -67,10 +98,10 @@ async function runApache(): Promise<LoadResult> {
   }
 }
 
-if ((impl !== 'scales' && impl !== 'apache') || !(port > 0)) {
-  process.stderr.write('usage: client.ts <scales|apache> <binary|compact> <port>\n');
+if ((impl !== 'scales' && impl !== 'scales-bare' && impl !== 'apache') || !(port > 0)) {
+  process.stderr.write('usage: client.ts <scales|scales-bare|apache> <binary|compact> <port>\n');
   process.exit(2);
 }
-const result = impl === 'scales' ? await runScales() : await runApache();
+const result = impl === 'scales' ? await runScales() : impl === 'scales-bare' ? await runScalesBare() : await runApache();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

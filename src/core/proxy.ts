@@ -1,6 +1,7 @@
 import { newCallContext, type CallOptions } from './context.js';
 import type { Service } from './service.js';
 import type { Stack } from './stack.js';
+import type { StatsRegistry } from '../stats/registry.js';
 
 /**
  * Control surface every Scales client carries next to its RPC methods. The `$` prefix cannot
@@ -9,6 +10,8 @@ import type { Stack } from './stack.js';
 export interface ClientControl {
   /** The stack this client was built from; `$stack.describe()` prints the roles in order. */
   readonly $stack: Stack;
+  /** Requests, outcomes by code, latency, per node and for the whole client. */
+  readonly $stats: StatsRegistry;
   /** Stops accepting calls and closes every connection. */
   $close(): Promise<void>;
 }
@@ -30,6 +33,8 @@ export function createClientProxy<Call, Client>(
   service: Service<Call, unknown>,
   stack: Stack,
   defaultTimeout: number | undefined,
+  stats: StatsRegistry,
+  onClose: () => void = noop,
 ): Client & ClientControl {
   const client: Record<string, unknown> = {};
   for (const m of methods) {
@@ -46,6 +51,15 @@ export function createClientProxy<Call, Client>(
     };
   }
   Object.defineProperty(client, '$stack', { value: stack, enumerable: false });
-  Object.defineProperty(client, '$close', { value: () => service.close(), enumerable: false });
+  Object.defineProperty(client, '$stats', { value: stats, enumerable: false });
+  Object.defineProperty(client, '$close', {
+    value: async () => {
+      await service.close();
+      onClose();
+    },
+    enumerable: false,
+  });
   return client as Client & ClientControl;
 }
+
+function noop(): void {}

@@ -32,7 +32,7 @@ export interface StatsLayerOptions<Rep> {
  * IDL says); `in_flight` gauge; `latency_ms` histogram for every outcome. A cancelled call is a
  * failure with code CANCELLED.
  */
-class StatsService<Req, Rep> implements Service<Req, Rep> {
+export class StatsService<Req, Rep> implements Service<Req, Rep> {
   private readonly requests: Counter;
   private readonly successes: Counter;
   private readonly failures: Counter;

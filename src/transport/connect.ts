@@ -7,6 +7,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Disable Nagle (default true): writes are already batched per event-loop turn. */
   noDelay?: boolean;
+  /** Keep our side open after the peer's FIN (default true; our Connection handles half-close itself). */
+  allowHalfOpen?: boolean;
 }
 
 /** `host:port`, with brackets around IPv6 literals. */
@@ -26,7 +28,7 @@ export function connectSocket(host: string, port: number, endpoint: string, opts
   }
   const timeoutMs = opts.connectTimeoutMs ?? 5000;
   return new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: opts.noDelay ?? true });
+    const socket = net.connect({ host, port, allowHalfOpen: opts.allowHalfOpen ?? true, noDelay: opts.noDelay ?? true });
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

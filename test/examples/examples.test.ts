@@ -24,7 +24,7 @@ test('the main example runs and prints its results', async () => {
   assert.match(stdout, /getUser\(1\) -> Ada/);
   assert.match(stdout, /getUser\(404\) -> UserNotFound: no user 404/);
   assert.match(stdout, /SCALES_ERR_TIMEOUT/);
-  assert.match(stdout, /1\. timeout .*\n.*2\. serializer/);
+  assert.match(stdout, /1\. stats .*\n.*2\. timeout .*\n.*3\. retries .*\n.*4\. serializer .*\n.*5\. loadbalancer .*p2c/);
   assert.match(stdout, /[\d,]+ calls\/s\s+p50 [\d.]+ ms/);
   assert.match(stdout, /done$/m);
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Thrift, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
-import { outcomeCode, StatsRegistry, statsLayer } from '../../src/stats/index.js';
+import { outcomeCode, StatsRegistry } from '../../src/stats/index.js';
 import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
 
 test('scopes, metrics and the JSON snapshot', () => {
@@ -49,16 +49,13 @@ test('scopes, metrics and the JSON snapshot', () => {
   assert.deepEqual(stats.snapshot().scopes, {});
 });
 
-describe('statsLayer in a real client stack', () => {
+describe('the stats role of a real client stack', () => {
   let server: ThriftServer;
   let client: RichClient & ClientControl;
   const stats = new StatsRegistry();
-  const scope = stats.scope('client', 'RichService');
   before(async () => {
     server = await Thrift.serve(RichService, makeRichHandler());
-    client = Thrift.newBuilder(RichService)
-      .withStack((s) => s.insertAfter('timeout', statsLayer(scope)))
-      .build(`tcp://127.0.0.1:${server.port}`);
+    client = Thrift.newBuilder(RichService).withStats(stats).withLabel('RichService').build(`tcp://127.0.0.1:${server.port}`);
   });
   after(async () => {
     await client.$close();
@@ -66,7 +63,8 @@ describe('statsLayer in a real client stack', () => {
   });
 
   test('counts outcomes by code; declared exceptions are successes', async () => {
-    assert.match(client.$stack.describe(), /timeout[\s\S]*stats[\s\S]*serializer/);
+    assert.match(client.$stack.describe(), /stats[\s\S]*timeout[\s\S]*serializer/);
+    assert.equal(client.$stats, stats);
     await client.ping!();
     await client.echoString!('x');
     await assert.rejects(client.lookup!('missing'), (e: unknown) => outcomeCode(e) === 'USER_EXCEPTION');
@@ -84,11 +82,21 @@ describe('statsLayer in a real client stack', () => {
       user_exceptions: 1,
       'failures.APPLICATION': 1,
       'failures.TIMEOUT': 1,
+      nodes_added: 1,
+      nodes_removed: 0,
     });
     assert.equal(s.gauges['in_flight'], 0);
     const lat = s.histograms['latency_ms']!;
     assert.equal(lat.count, 6);
     assert.ok(lat.max >= 40 && lat.max < 1000, `max latency ${lat.max}`);
     assert.ok(lat.min < 40);
+
+    // The node's own scope saw the same calls below the serializer: a declared exception is a
+    // plain reply there, and the timed-out call was abandoned on its connection.
+    const node = stats.snapshot().scopes[`client=RichService/node=127.0.0.1:${server.port}`]!;
+    assert.equal(node.counters['requests'], 6);
+    assert.equal(node.counters['failures.APPLICATION'], 1);
+    assert.equal(node.counters['failures.TIMEOUT'], 1);
+    assert.equal(node.state?.current, 'alive');
   });
 });

@@ -1,29 +1,38 @@
+import type net from 'node:net';
 import { Client, errors as undiciErrors } from 'undici';
 import {
-  ConnectError,
   ConnectionClosedError,
-  ConnectTimeoutError,
   FrameTooLargeError,
   ProtocolError,
   TimeoutError,
   type ScalesError,
 } from '../../core/errors.js';
 import type { CallContext, Status } from '../../core/service.js';
+import { formatAddress, type Address } from '../../discovery/uri.js';
+import { connectSocket } from '../../transport/connect.js';
 import { HttpResponse, type HttpRequest } from './messages.js';
 
 export interface HttpSessionOptions {
-  /** Connect timeout in ms (default 5000). */
-  connectTimeout?: number;
   /** Largest response body accepted, in bytes (default 16 MiB). */
   maxResponseBytes?: number;
   /** Idle keep-alive before the connection is dropped, in ms (default 4000, as undici). */
   keepAliveTimeout?: number;
 }
 
+/** Opens the TCP connection (bounded by `connectTimeout`), then wraps it in an HttpSession. */
+export async function connectHttp(a: Address, connectTimeout: number, options: HttpSessionOptions = {}): Promise<HttpSession> {
+  const endpoint = formatAddress(a);
+  const socket = await connectSocket(a.host, a.port, endpoint, { connectTimeoutMs: connectTimeout, allowHalfOpen: false });
+  return new HttpSession(endpoint, socket, options);
+}
+
 /**
- * One HTTP/1.1 connection to one node (an undici `Client` with pipelining 1): one call at a
- * time, which is what the watermark pool expects of it. Failures are mapped to ScalesErrors so
- * the layers above can tell "never written" (connect failures: safe to retry) from the rest.
+ * One HTTP/1.1 connection to one node: an undici `Client` (pipelining 1, so one call at a time,
+ * which is what the watermark pool expects) over a socket we connected ourselves. Connecting
+ * here rather than inside undici lets the pool see connect failures as connect failures (and
+ * back off), and makes a session exactly one TCP connection: once that socket is gone the
+ * session is closed, and undici is never allowed to reconnect behind the pool's back.
+ * Failures are mapped to ScalesErrors so the layers above can tell what is safe to retry.
  */
 export class HttpSession {
   private readonly client: Client;
@@ -33,15 +42,30 @@ export class HttpSession {
 
   constructor(
     readonly endpoint: string,
-    origin: string,
+    socket: net.Socket,
     options: HttpSessionOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
-    this.client = new Client(origin, {
+    let handedOut = false;
+    socket.once('close', () => {
+      this.dead = true;
+    });
+    this.client = new Client(`http://${endpoint}`, {
       pipelining: 1,
-      connect: { timeout: options.connectTimeout ?? 5000 },
       keepAliveTimeout: options.keepAliveTimeout ?? 4000,
       // Deadlines are ours (the timeout layer); undici's own 300 s timers stay as a backstop.
+      connect: (_opts, callback) => {
+        if (!handedOut && !socket.destroyed) {
+          handedOut = true;
+          callback(null, socket);
+          return;
+        }
+        this.dead = true;
+        callback(new ConnectionClosedError(`connection to ${endpoint} is gone`, { endpoint, unwritten: true }), null);
+      },
+    });
+    this.client.on('disconnect', () => {
+      this.dead = true;
     });
   }
 
@@ -73,6 +97,7 @@ export class HttpSession {
         size += chunk.length;
         if (size > this.maxResponseBytes) {
           res.body.destroy();
+          this.dead = true; // the rest of the body is still on the wire
           throw new FrameTooLargeError(size, this.maxResponseBytes, { endpoint: this.endpoint });
         }
         chunks.push(chunk);
@@ -92,18 +117,18 @@ export class HttpSession {
   }
 
   private mapError(err: unknown, ctx: CallContext): ScalesError | unknown {
-    if (ctx.cancelled !== undefined) return ctx.cancelled;
-    const endpoint = this.endpoint;
-    if (err instanceof FrameTooLargeError) return err;
-    if (err instanceof undiciErrors.ConnectTimeoutError) return new ConnectTimeoutError(`connect to ${endpoint} timed out`, { endpoint, cause: err });
-    const code = (err as { code?: string })?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') {
-      return new ConnectError(`connect to ${endpoint} failed: ${code}`, { endpoint, cause: err });
+    if (ctx.cancelled !== undefined) {
+      this.dead = true; // an abandoned exchange leaves the connection in an unknown state
+      return ctx.cancelled;
     }
+    const endpoint = this.endpoint;
+    if (err instanceof FrameTooLargeError || err instanceof ConnectionClosedError) return err;
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
       return new TimeoutError(`HTTP ${endpoint}: ${(err as Error).message}`, { endpoint, cause: err });
     }
-    if (err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE') {
+    const code = (err as { code?: string })?.code;
+    if (err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE' || err instanceof undiciErrors.ClientDestroyedError || err instanceof undiciErrors.ClientClosedError) {
+      this.dead = true;
       return new ConnectionClosedError(`connection to ${endpoint} closed: ${(err as Error).message}`, { endpoint, cause: err });
     }
     if (err instanceof undiciErrors.UndiciError) return new ProtocolError(`HTTP ${endpoint}: ${(err as Error).message}`, { endpoint, cause: err });

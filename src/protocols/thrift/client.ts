@@ -1,13 +1,15 @@
-import { Balancer } from '../../balancer/balancer.js';
-import { RoundRobinPicker } from '../../balancer/round-robin.js';
-import { StaticServerSet } from '../../discovery/serverset.js';
+import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
+import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { createClientProxy, type ClientControl, type ProxyMethod } from '../../core/proxy.js';
-import type { Service } from '../../core/service.js';
-import { layer, Stack, type StackLayer } from '../../core/stack.js';
-import { formatAddress, parseDestination, type Address } from '../../discovery/uri.js';
-import { PipelinePool, type PooledSession } from '../../pool/pipeline.js';
-import { timeoutLayer } from '../../resilience/timeout.js';
+import type { Stack } from '../../core/stack.js';
+import { resolveDestination } from '../../discovery/resolve.js';
+import type { ServerSet } from '../../discovery/serverset.js';
+import { formatAddress } from '../../discovery/uri.js';
+import { classifyThriftReply } from '../../resilience/classifier.js';
+import { thriftReplyFailure } from '../../stats/thrift.js';
+import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -16,16 +18,17 @@ import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { serializerLayer } from './serializer.js';
 import { ThriftSession } from './session.js';
 
-export interface ThriftClientOptions {
+export interface ThriftClientOptions extends ClientStackOptions {
   /** Wire protocol (default 'binary'). */
   protocol?: ThriftProtocolKind;
   /** 'framed' (default, TFramedTransport) or 'buffered' (TBufferedTransport, unframed). */
   transport?: ThriftTransportKind;
-  /** Default per-call timeout in ms (default: none; per-call options and inherited deadlines still apply). */
-  timeout?: number;
-  /** Connect timeout in ms (default 5000). */
-  connectTimeout?: number;
-  /** Connections per node (default 1: calls are pipelined and matched by seqid). */
+  /**
+   * Shorthand for `pool: { kind: 'pipeline', size }`: this many connections per node, each
+   * carrying many calls at once matched by seqid (every compliant Thrift server answers
+   * pipelined calls in order). Without it (and without `pool`) the pool is a watermark pool:
+   * one call per connection, as Finagle and Python Scales run Thrift.
+   */
   poolSize?: number;
   /** Largest frame sent or accepted, in bytes (default 16 MiB). */
   maxFrameSize?: number;
@@ -33,21 +36,25 @@ export interface ThriftClientOptions {
   maxAbandoned?: number;
 }
 
-type Session = PooledSession<ThriftRequest, ThriftReply>;
+/** Thrift's default pool: one call per connection, up to 8 connections per node. */
+export const THRIFT_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
 
 /**
  * `Thrift.newBuilder(Service).withTimeout(100).build('tcp://host:port')` — every option has a
- * `with...` method; `withStack` edits the stack by role name before it is built.
+ * `with...` method (the shared ones come from ClientBuilderBase); `withStack` edits the stack
+ * by role name before it is built.
  */
-export class ThriftClientBuilder<Client> {
+export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientBuilder<Client>, ThriftClientOptions> {
   constructor(
     private readonly service: ServiceDesc<Client>,
-    private readonly options: Readonly<ThriftClientOptions> = {},
-    private readonly stackEdits: readonly ((s: Stack) => Stack)[] = [],
-  ) {}
+    options: Readonly<ThriftClientOptions> = {},
+    stackEdits: readonly StackEdit[] = [],
+  ) {
+    super(options, stackEdits);
+  }
 
-  private with(patch: ThriftClientOptions): ThriftClientBuilder<Client> {
-    return new ThriftClientBuilder(this.service, { ...this.options, ...patch }, this.stackEdits);
+  protected copy(options: ThriftClientOptions, stackEdits: readonly StackEdit[]): ThriftClientBuilder<Client> {
+    return new ThriftClientBuilder(this.service, options, stackEdits);
   }
 
   withProtocol(protocol: ThriftProtocolKind): ThriftClientBuilder<Client> {
@@ -56,12 +63,7 @@ export class ThriftClientBuilder<Client> {
   withTransport(transport: ThriftTransportKind): ThriftClientBuilder<Client> {
     return this.with({ transport });
   }
-  withTimeout(timeout: number): ThriftClientBuilder<Client> {
-    return this.with({ timeout });
-  }
-  withConnectTimeout(connectTimeout: number): ThriftClientBuilder<Client> {
-    return this.with({ connectTimeout });
-  }
+  /** `poolSize` pipelined connections per node (see ThriftClientOptions.poolSize). */
   withPoolSize(poolSize: number): ThriftClientBuilder<Client> {
     return this.with({ poolSize });
   }
@@ -71,68 +73,60 @@ export class ThriftClientBuilder<Client> {
   withMaxAbandoned(maxAbandoned: number): ThriftClientBuilder<Client> {
     return this.with({ maxAbandoned });
   }
-  /** Insert, replace or remove roles: `b.withStack((s) => s.insertBefore('serializer', myLayer))`. */
-  withStack(edit: (stack: Stack) => Stack): ThriftClientBuilder<Client> {
-    return new ThriftClientBuilder(this.service, this.options, [...this.stackEdits, edit]);
-  }
 
   /** The stack `build(dest)` would use, e.g. to print it. */
-  stack(dest: string): Stack {
-    let stack = defaultStack(this.options, parseDestination(dest).addresses);
-    for (const edit of this.stackEdits) stack = edit(stack);
-    return stack;
+  stack(dest: string | ServerSet): Stack {
+    return this.make(dest).stack;
   }
 
-  build(dest: string): Client & ClientControl {
-    const stack = this.stack(dest);
+  build(dest: string | ServerSet): Client & ClientControl {
+    const { stack, stats, serverSet, owned } = this.make(dest);
     const top = stack.build<ThriftCall, unknown>();
-    return createClientProxy<ThriftCall, Client>(proxyMethods(this.service), top, stack, this.options.timeout);
+    return createClientProxy<ThriftCall, Client>(proxyMethods(this.service), top, stack, this.options.timeout, stats, () => {
+      if (owned) serverSet.close();
+    });
+  }
+
+  private make(dest: string | ServerSet): { stack: Stack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
+    const o = this.options;
+    checkOptions(o);
+    const { serverSet, label, owned } = resolveDestination(dest);
+    const built = clientStack(thriftParts(o), { ...o, pool: o.pool ?? (o.poolSize !== undefined ? { kind: 'pipeline', size: o.poolSize } : THRIFT_DEFAULT_POOL) }, serverSet, `${this.service.name}@${label}`);
+    return { stack: this.applyEdits(built.stack), stats: built.stats, serverSet, owned };
   }
 }
 
 function checkOptions(o: ThriftClientOptions): void {
+  checkStackOptions(o);
   const positive = (name: string, v: number | undefined): void => {
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   };
-  positive('timeout', o.timeout);
-  positive('connectTimeout', o.connectTimeout);
   positive('poolSize', o.poolSize);
   positive('maxFrameSize', o.maxFrameSize);
   positive('maxAbandoned', o.maxAbandoned);
+  if (o.poolSize !== undefined && o.pool !== undefined) throw new InvalidArgumentError('give either poolSize or pool, not both');
   if (o.transport !== undefined && o.transport !== 'framed' && o.transport !== 'buffered') {
     throw new InvalidArgumentError(`transport must be 'framed' or 'buffered', got '${String(o.transport)}'`);
   }
 }
 
-/** timeout → serializer → loadbalancer → pool → transport. */
-function defaultStack(o: ThriftClientOptions, addresses: readonly Address[]): Stack {
-  checkOptions(o);
+function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, ThriftReply> {
   const protocol = makeProtocol(o.protocol ?? 'binary', o.maxFrameSize);
   const transport = o.transport ?? 'framed';
   const framing = thriftFraming(transport, protocol);
   const maxFrameSize = o.maxFrameSize ?? 16 * 1024 * 1024;
-  const connectTimeoutMs = o.connectTimeout ?? 5000;
-
-  const connectTo = (a: Address) => async (): Promise<Session> => {
-    const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
-    return new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
+  return {
+    connect: async (a, connectTimeoutMs) => {
+      const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
+      return new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
+    },
+    transportDescription: `TCP, Thrift ${transport} ${protocol.name}, seqid-matched`,
+    serializer: serializerLayer(protocol),
+    defaultPool: THRIFT_DEFAULT_POOL,
+    multiplexed: true,
+    replyClass: classifyThriftReply,
+    nodeReplyFailure: thriftReplyFailure,
   };
-  // Below the balancer everything is per node: the terminal role yields a connector per address.
-  const transportLayer: StackLayer = {
-    role: 'transport',
-    description: `TCP, Thrift ${transport} ${protocol.name}, seqid-matched pipelining, connect timeout ${connectTimeoutMs} ms`,
-    make: () => connectTo,
-  };
-  const poolLayer: StackLayer = {
-    role: 'pool',
-    description: `pipelined, ${o.poolSize ?? 1} connection(s) per node`,
-    make: (connector) => (a: Address) => new PipelinePool<ThriftRequest, ThriftReply>((connector as typeof connectTo)(a), { size: o.poolSize ?? 1 }),
-  };
-  const label = addresses.map(formatAddress).join(',');
-  const balancerLayer = layer('loadbalancer', `round-robin over a live set of ${addresses.length} node(s)`, (makeNode: (a: Address) => Service<ThriftRequest, ThriftReply>) =>
-    new Balancer(new StaticServerSet(addresses), makeNode, new RoundRobinPicker(), label),
-  );
-  return new Stack([timeoutLayer(), serializerLayer(protocol), balancerLayer, poolLayer, transportLayer]);
 }
 
 function proxyMethods(service: ServiceDesc): ProxyMethod<ThriftCall>[] {

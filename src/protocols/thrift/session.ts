@@ -63,6 +63,11 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     return this.tags.inUse - this.abandonedCount;
   }
 
+  /** Abandoned calls whose late replies are still owed (a one-call-per-connection pool must not reuse the connection). */
+  get abandoned(): number {
+    return this.abandonedCount;
+  }
+
   get status(): Status {
     if (this.conn.closed) return 'closed';
     return this.conn.writableNeedsDrain ? 'busy' : 'open';

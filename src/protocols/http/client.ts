@@ -1,0 +1,165 @@
+import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import type { ClientStackOptions, PoolConfig } from '../../client/options.js';
+import { clientStack, type ProtocolParts } from '../../client/stack.js';
+import { newCallContext, type CallOptions } from '../../core/context.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type { Service } from '../../core/service.js';
+import type { Stack } from '../../core/stack.js';
+import { resolveDestination } from '../../discovery/resolve.js';
+import type { ServerSet } from '../../discovery/serverset.js';
+import type { StatsRegistry } from '../../stats/registry.js';
+import { HttpResponse, type HttpBody, type HttpMethod, type HttpRequest } from './messages.js';
+import { connectHttp } from './session.js';
+
+export interface HttpClientOptions extends ClientStackOptions {
+  /** Largest response body accepted, in bytes (default 16 MiB); more fails with FrameTooLargeError. */
+  maxResponseBytes?: number;
+  /** Idle time after which a kept-alive connection is closed, in ms (default 4000). */
+  keepAliveTimeout?: number;
+  /** Headers sent with every request (per-call headers win). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** Per-call options: the usual deadline/timeout/signal, plus headers. */
+export interface HttpCallOptions extends CallOptions {
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** A body: bytes or text as is; any other value is sent as JSON. */
+export type HttpRequestBody = HttpBody | Record<string, unknown> | readonly unknown[] | number | boolean | null;
+
+/** HTTP's default pool: one call per connection (HTTP/1.1), up to 8 connections per node. */
+export const HTTP_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect (safe to retry after a lost connection). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+function serverError(rep: unknown): string | undefined {
+  return rep instanceof HttpResponse && rep.status >= 500 ? 'HTTP_5XX' : undefined;
+}
+
+/**
+ * A load-balanced HTTP/1.1 client: `await client.get('/users/1', { timeout: 200 })`.
+ * Every status is a response (check `res.ok`); 5xx responses count as failures in stats and
+ * failure accrual, so a node answering 503 is avoided like one that refuses connections.
+ */
+export class HttpClient {
+  private readonly defaultHeaders: Readonly<Record<string, string>> | undefined;
+
+  /** @internal use Http.newClient / Http.newBuilder */
+  constructor(
+    private readonly service: Service<HttpRequest, HttpResponse>,
+    readonly $stack: Stack,
+    readonly $stats: StatsRegistry,
+    private readonly defaultTimeout: number | undefined,
+    options: HttpClientOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.defaultHeaders = options.headers;
+  }
+
+  get(path: string, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('GET', path, undefined, options);
+  }
+  head(path: string, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('HEAD', path, undefined, options);
+  }
+  options(path: string, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('OPTIONS', path, undefined, options);
+  }
+  delete(path: string, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('DELETE', path, undefined, options);
+  }
+  post(path: string, body?: HttpRequestBody, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('POST', path, body, options);
+  }
+  put(path: string, body?: HttpRequestBody, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('PUT', path, body, options);
+  }
+  patch(path: string, body?: HttpRequestBody, options?: HttpCallOptions): Promise<HttpResponse> {
+    return this.request('PATCH', path, body, options);
+  }
+
+  /** Any method; `path` must start with '/'. */
+  request(method: HttpMethod, path: string, body?: HttpRequestBody, options?: HttpCallOptions): Promise<HttpResponse> {
+    try {
+      if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidArgumentError(`HTTP path must start with '/', got ${JSON.stringify(path)}`);
+      const ctx = newCallContext(method, options, this.defaultTimeout);
+      let headers = this.defaultHeaders === undefined ? options?.headers : { ...this.defaultHeaders, ...options?.headers };
+      let payload: HttpBody | undefined;
+      if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) payload = body;
+      else {
+        payload = JSON.stringify(body);
+        if (!hasHeader(headers, 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
+      }
+      return this.service.call({ method, path, headers, body: payload }, ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async $close(): Promise<void> {
+    await this.service.close();
+    this.onClose();
+  }
+}
+
+function hasHeader(headers: Readonly<Record<string, string>> | undefined, name: string): boolean {
+  if (headers === undefined) return false;
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name) return true;
+  return false;
+}
+
+/** `Http.newBuilder().withTimeout(200).withLoadBalancer('p2c-ewma').build('tcp://h1:80,h2:80')`. */
+export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, HttpClientOptions> {
+  constructor(options: Readonly<HttpClientOptions> = {}, stackEdits: readonly StackEdit[] = []) {
+    super(options, stackEdits);
+  }
+
+  protected copy(options: HttpClientOptions, stackEdits: readonly StackEdit[]): HttpClientBuilder {
+    return new HttpClientBuilder(options, stackEdits);
+  }
+
+  withMaxResponseBytes(maxResponseBytes: number): HttpClientBuilder {
+    return this.with({ maxResponseBytes });
+  }
+  withHeaders(headers: Readonly<Record<string, string>>): HttpClientBuilder {
+    return this.with({ headers });
+  }
+
+  stack(dest: string | ServerSet): Stack {
+    return this.make(dest).stack;
+  }
+
+  build(dest: string | ServerSet): HttpClient {
+    const { stack, stats, serverSet, owned } = this.make(dest);
+    return new HttpClient(stack.build<HttpRequest, HttpResponse>(), stack, stats, this.options.timeout, this.options, () => {
+      if (owned) serverSet.close();
+    });
+  }
+
+  private make(dest: string | ServerSet): { stack: Stack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
+    const o = this.options;
+    for (const name of ['maxResponseBytes', 'keepAliveTimeout'] as const) {
+      const v = o[name];
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
+    }
+    const { serverSet, label, owned } = resolveDestination(dest);
+    const built = clientStack(httpParts(o), o, serverSet, `http@${label}`);
+    return { stack: this.applyEdits(built.stack), stats: built.stats, serverSet, owned };
+  }
+}
+
+function httpParts(o: HttpClientOptions): ProtocolParts<HttpRequest, HttpResponse> {
+  const sessionOptions = { maxResponseBytes: o.maxResponseBytes, keepAliveTimeout: o.keepAliveTimeout };
+  return {
+    connect: (a, connectTimeout) => connectHttp(a, connectTimeout, sessionOptions),
+    transportDescription: 'TCP, HTTP/1.1 (undici), one request per connection at a time',
+    defaultPool: HTTP_DEFAULT_POOL,
+    multiplexed: false,
+    replyClass: (rep) => (rep.status >= 500 ? 'failure' : 'success'),
+    nodeReplyFailure: serverError,
+    clientReplyFailure: serverError,
+    idempotentByDefault: (method) => IDEMPOTENT_METHODS.has(method),
+  };
+}
