@@ -1,0 +1,343 @@
+// Real-TCP plumbing for the pool tests: an Echo server that records what it received, a TCP
+// proxy we control (counts accepted connections, refuses or drops them on demand), a Connector
+// that opens a real Connection + ThriftSession, and echo requests encoded with the binary codec.
+// Nothing here fakes a connection: the recording session only counts calls before delegating.
+import net from 'node:net';
+import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
+import { ProtocolError } from '../../src/core/errors.js';
+import { CallContext, type Status } from '../../src/core/service.js';
+import type { Connector, PooledConnection } from '../../src/pool/types.js';
+import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
+import type { ServerCallContext } from '../../src/core/server-context.js';
+import { MessageType, T, type ServiceDesc, type StructDesc } from '../../src/protocols/thrift/descriptors.js';
+// server.js, not index.js: the index pulls in the client builder, which is not ours to depend on.
+import { serveThrift, type ThriftServer } from '../../src/protocols/thrift/server.js';
+import { thriftFraming } from '../../src/protocols/thrift/framing.js';
+import type { ThriftReply, ThriftRequest } from '../../src/protocols/thrift/messages.js';
+import { ThriftSession } from '../../src/protocols/thrift/session.js';
+import { Connection } from '../../src/transport/index.js';
+
+// ---- the Echo service ------------------------------------------------------------------------
+// The same IDL and handler as test/fixtures/echo-service.ts, built from descriptors.js directly:
+// that fixture imports the thrift index, which also loads the client builder (work in progress
+// elsewhere, not something the pool tests should depend on).
+//   struct EchoReply { 1: i64 id, 2: string payload }
+//   service Echo { EchoReply echo(1: i64 id, 2: i32 delayMs, 3: string payload) }
+
+export interface EchoReply {
+  id: bigint;
+  payload: string;
+}
+
+const EchoReplyDesc: StructDesc = {
+  name: 'EchoReply',
+  kind: 'struct',
+  fields: [
+    { id: 1, name: 'id', type: T.i64, requiredness: 'default' },
+    { id: 2, name: 'payload', type: T.string, requiredness: 'default' },
+  ],
+};
+
+export interface EchoHandler {
+  echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext): EchoReply | Promise<EchoReply>;
+}
+
+export const EchoService: ServiceDesc<unknown, EchoHandler> = {
+  name: 'Echo',
+  methods: {
+    echo: {
+      name: 'echo',
+      oneway: false,
+      params: ['id', 'delayMs', 'payload'],
+      args: {
+        name: 'echo_args',
+        kind: 'struct',
+        fields: [
+          { id: 1, name: 'id', type: T.i64, requiredness: 'default' },
+          { id: 2, name: 'delayMs', type: T.i32, requiredness: 'default' },
+          { id: 3, name: 'payload', type: T.string, requiredness: 'default' },
+        ],
+      },
+      result: {
+        name: 'echo_result',
+        kind: 'struct',
+        fields: [{ id: 0, name: 'success', type: T.struct(() => EchoReplyDesc), requiredness: 'optional' }],
+      },
+    },
+  },
+};
+
+/** Replies after `delayMs` (the caller chooses it, so tests control the race precisely). */
+function echoAfter(id: bigint, delayMs: number, payload: string): EchoReply | Promise<EchoReply> {
+  if (delayMs <= 0) return { id, payload };
+  return new Promise((resolve) => setTimeout(resolve, delayMs, { id, payload }));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 5 ms until it holds; throws `what` after `timeoutMs` (generous by design). */
+export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const stop = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > stop) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Settles a promise into a value or an error. */
+export function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+// ---- requests ----------------------------------------------------------------------------------
+
+/** An encoded `echo(id, delayMs, payload)` call; `id` is kept beside the bytes for bookkeeping. */
+export interface EchoRequest extends ThriftRequest {
+  readonly id: bigint;
+}
+
+const scratch = new BufferWriter(256);
+const echoMethod = EchoService.methods.echo!;
+
+export function echoRequest(id: bigint | number, delayMs = 0, payload = `p${String(id)}`): EchoRequest {
+  const big = BigInt(id);
+  BinaryProtocol.writeStruct(scratch, echoMethod.args, { id: big, delayMs, payload });
+  return { name: 'echo', oneway: false, body: scratch.takeCopy(), id: big };
+}
+
+/** Decodes an echo reply the way the serializer does. */
+export function decodeEcho(reply: ThriftReply): EchoReply {
+  if (reply.type !== MessageType.REPLY) throw new ProtocolError(`echo got message type ${reply.type}`);
+  const r = new BufferReader(reply.message, reply.offset);
+  const result = BinaryProtocol.readStruct(r, echoMethod.result) as { success?: EchoReply };
+  if (result.success === undefined) throw new ProtocolError('echo reply without success');
+  return result.success;
+}
+
+/** A call context as the timeout layer would hand it down (`timeoutMs` from now, or none). */
+export function ctx(timeoutMs?: number): CallContext {
+  return new CallContext('echo', timeoutMs === undefined ? undefined : Date.now() + timeoutMs, undefined);
+}
+
+/** A promise plus whether it has settled yet (to assert orders without timing). */
+export interface Tracked<T> {
+  readonly p: Promise<T>;
+  settled: boolean;
+}
+
+export function track<T>(p: Promise<T>): Tracked<T> {
+  const t: Tracked<T> = { p, settled: false };
+  p.then(
+    () => (t.settled = true),
+    () => (t.settled = true),
+  );
+  return t;
+}
+
+// ---- server ------------------------------------------------------------------------------------
+
+export interface Seen {
+  id: bigint;
+  /** The client end of the TCP connection as the server saw it (one per connection). */
+  peer: string;
+}
+
+export interface EchoServer {
+  readonly server: ThriftServer;
+  readonly port: number;
+  /** Every echo call the server received, in arrival order. */
+  readonly seen: Seen[];
+  ids(): bigint[];
+  /** Distinct connections that carried at least one call. */
+  peers(): Set<string>;
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startEchoServer(port = 0): Promise<EchoServer> {
+  const seen: Seen[] = [];
+  const handler: EchoHandler = {
+    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
+      seen.push({ id, peer: ctx.peer });
+      return echoAfter(id, delayMs, payload);
+    },
+  };
+  const server = await serveThrift(EchoService, handler, { port });
+  return {
+    server,
+    port: server.port,
+    seen,
+    ids: () => seen.map((s) => s.id),
+    peers: () => new Set(seen.map((s) => s.peer)),
+    close: (graceMs = 2000) => server.close(graceMs),
+  };
+}
+
+/** A port nothing listens on (bound, read, released). Racy by nature, fine on loopback tests. */
+export function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+// ---- proxy -------------------------------------------------------------------------------------
+
+/**
+ * A byte-for-byte TCP forwarder in front of the server, so a test can count the connections the
+ * pool really opens and cut them. `refuse()` stops listening (new connects are refused, open ones
+ * keep working), `accept()` listens again on the same port, `dropAll()` destroys every open pair.
+ */
+export class TcpProxy {
+  accepted = 0;
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  private server: net.Server | undefined;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  get live(): number {
+    return this.pairs.size;
+  }
+
+  async accept(): Promise<void> {
+    if (this.server !== undefined) return;
+    const server = net.createServer({ allowHalfOpen: true }, (client) => this.onConnection(client));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  /**
+   * Stops listening: connects are refused; connections already open are untouched. Resolves once
+   * the listening socket is gone, which (net.Server.close) is only after every open pair closed.
+   */
+  refuse(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s === undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Destroys every open connection (both halves), as a crashing server would. */
+  dropAll(): void {
+    for (const p of this.pairs) {
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    const closing = this.refuse();
+    this.dropAll();
+    await closing;
+  }
+
+  private onConnection(client: net.Socket): void {
+    this.accepted++;
+    const upstream = net.connect({ host: '127.0.0.1', port: this.targetPort, allowHalfOpen: true });
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    const done = (): void => {
+      client.destroy();
+      upstream.destroy();
+      this.pairs.delete(pair);
+    };
+    client.on('error', done);
+    upstream.on('error', done);
+    let closed = 0;
+    const onClose = (): void => {
+      if (++closed === 2) this.pairs.delete(pair);
+      else if (client.destroyed && upstream.destroyed) this.pairs.delete(pair);
+    };
+    client.on('close', onClose);
+    upstream.on('close', onClose);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
+
+// ---- connector ---------------------------------------------------------------------------------
+
+/** A real ThriftSession that also remembers which calls it carried and whether it was closed. */
+export class RecordingSession implements PooledConnection<EchoRequest, ThriftReply> {
+  readonly calls: bigint[] = [];
+  closeCalled = false;
+
+  constructor(
+    readonly index: number,
+    readonly session: ThriftSession,
+    private readonly log: bigint[] = [],
+  ) {}
+
+  get load(): number {
+    return this.session.load;
+  }
+
+  /** Forwarded when the session counts abandoned calls (so the pool sees what it would see bare). */
+  get abandoned(): number | undefined {
+    return (this.session as { abandoned?: number }).abandoned;
+  }
+
+  get status(): Status {
+    return this.session.status;
+  }
+
+  call(req: EchoRequest, ctx: CallContext): Promise<ThriftReply> {
+    this.calls.push(req.id);
+    this.log.push(req.id);
+    return this.session.call(req, ctx);
+  }
+
+  close(): Promise<void> {
+    this.closeCalled = true;
+    return this.session.close();
+  }
+}
+
+export interface TrackedConnector {
+  readonly connect: Connector<EchoRequest, ThriftReply>;
+  /** Every session opened, in order. */
+  readonly sessions: RecordingSession[];
+  /** Every call handed to any session, in dispatch order. */
+  readonly dispatched: bigint[];
+  /** Connect attempts made (failed ones included). */
+  attempts: number;
+  /** Sessions not closed yet (as the client side sees them). */
+  open(): number;
+}
+
+/** Connects a real Connection + ThriftSession (binary, framed) to 127.0.0.1:`port()`. */
+export function thriftConnector(port: () => number, opts: { delayMs?: number } = {}): TrackedConnector {
+  const protocol = BinaryProtocol;
+  const framing = thriftFraming('framed', protocol);
+  const tracked: TrackedConnector = {
+    sessions: [],
+    dispatched: [],
+    attempts: 0,
+    open: () => tracked.sessions.filter((s) => s.status !== 'closed').length,
+    connect: async () => {
+      tracked.attempts++;
+      if (opts.delayMs !== undefined) await sleep(opts.delayMs);
+      const p = port();
+      const conn = await Connection.connect('127.0.0.1', p, { framing, maxFrameSize: 1 << 20, connectTimeoutMs: 2000, endpoint: `127.0.0.1:${p}` });
+      const s = new RecordingSession(tracked.sessions.length, new ThriftSession(conn, protocol), tracked.dispatched);
+      tracked.sessions.push(s);
+      return s;
+    },
+  };
+  return tracked;
+}
