@@ -102,6 +102,9 @@ export class HttpSession {
         }
         chunks.push(chunk);
       }
+      // undici closes the socket after a HEAD (servers that send a body anyway) and on
+      // `connection: close`: say so now, before the pool offers this session to the next call.
+      if (req.method === 'HEAD' || /\bclose\b/i.test(String(res.headers['connection'] ?? ''))) this.dead = true;
       return new HttpResponse(res.statusCode, res.headers, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     } catch (err) {
       throw this.mapError(err, ctx);
