@@ -1,0 +1,153 @@
+// The shared client stack as users configure it: roles and their order per protocol, option
+// checks, stack edits by role name, destinations (strings, schemes, live ServerSets), and the
+// opt-in roles (hedging, no retries, no failure accrual) over real loopback servers.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { layer } from '../../src/core/stack.js';
+import type { CallContext, Service } from '../../src/core/service.js';
+import { registerScheme } from '../../src/discovery/resolve.js';
+import { StaticServerSet } from '../../src/discovery/serverset.js';
+import { Http } from '../../src/protocols/http/index.js';
+import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
+import { EchoService, echoHandler } from '../fixtures/echo-service.js';
+
+describe('stack shape', () => {
+  test('Thrift: stats, timeout, retries, serializer, balancer, then per node: stats, accrual, pool, transport', () => {
+    const stack = Thrift.newBuilder(EchoService).stack('tcp://127.0.0.1:9');
+    assert.deepEqual(stack.roles, ['stats', 'timeout', 'retries', 'serializer', 'loadbalancer', 'node-stats', 'failure-accrual', 'pool', 'transport']);
+    assert.match(stack.describe(), /5\. loadbalancer +p2c/);
+    assert.match(stack.describe(), /8\. pool +watermark/);
+  });
+
+  test('HTTP has no serializer; optional roles come and go with the options', () => {
+    assert.deepEqual(Http.newBuilder().stack('tcp://127.0.0.1:9').roles, ['stats', 'timeout', 'retries', 'loadbalancer', 'node-stats', 'failure-accrual', 'pool', 'transport']);
+    const lean = Http.newBuilder().withRetries(false).withFailureAccrual(false).withHedging({ delay: 20 }).stack('tcp://127.0.0.1:9');
+    assert.deepEqual(lean.roles, ['stats', 'timeout', 'hedging', 'loadbalancer', 'node-stats', 'pool', 'transport']);
+  });
+
+  test('the chosen balancer and pool are described with their effective settings', () => {
+    const s = Thrift.newBuilder(EchoService)
+      .withLoadBalancer({ kind: 'aperture', minSize: 2 })
+      .withPool({ kind: 'watermark', highWatermark: 3, maxWaiters: 7 })
+      .stack('tcp://127.0.0.1:9,127.0.0.1:10');
+    assert.match(s.get('loadbalancer')!.description, /aperture.*2 node/);
+    assert.match(s.get('pool')!.description, /1\.\.3 connections.*7 waiting/);
+    assert.match(Thrift.newBuilder(EchoService).withPoolSize(2).stack('tcp://127.0.0.1:9').get('pool')!.description, /pipeline: up to 2/);
+  });
+
+  test('withStack edits by role name', () => {
+    const mine = layer('audit', 'counts calls', (below: Service<unknown, unknown>) => below);
+    const s = Thrift.newBuilder(EchoService)
+      .withStack((st) => st.insertAfter('retries', mine))
+      .withStack((st) => st.remove('failure-accrual'))
+      .stack('tcp://127.0.0.1:9');
+    assert.deepEqual(s.roles.slice(0, 5), ['stats', 'timeout', 'retries', 'audit', 'serializer']);
+    assert.ok(!s.has('failure-accrual'));
+    assert.throws(() => Thrift.newBuilder(EchoService).withStack((st) => st.remove('nope')).stack('tcp://127.0.0.1:9'), /no stack role 'nope'/);
+  });
+
+  test('bad options fail when the client is built, naming the option', () => {
+    const b = Thrift.newBuilder(EchoService);
+    const dest = 'tcp://127.0.0.1:9';
+    assert.throws(() => b.withTimeout(0).build(dest), /timeout must be a positive number/);
+    assert.throws(() => b.withLoadBalancer('fastest' as 'p2c').build(dest), /loadBalancer must be one of/);
+    assert.throws(() => b.withLoadBalancer({ kind: 'p2c', maxEffort: 0 }).build(dest), InvalidArgumentError);
+    assert.throws(() => b.withPool({ kind: 'watermark', lowWatermark: 5, highWatermark: 2 }).build(dest), /lowWatermark/);
+    assert.throws(() => b.withPoolSize(2).withPool({ kind: 'singleton' }).build(dest), /either poolSize or pool/);
+    assert.throws(() => b.withHedging({ delay: 10 }).build(dest), /idempotent/);
+    assert.throws(() => b.withRetries({ maxRetries: -1 }).build(dest), /maxRetries/);
+    assert.throws(() => b.withRetryBudget({ percentCanRetry: -1 }).build(dest), /percentCanRetry/);
+    assert.throws(() => b.build('zk://zk1:2181/svc'), /unsupported destination scheme 'zk:\/\/'/);
+  });
+});
+
+describe('destinations', () => {
+  let server: ThriftServer;
+  before(async () => {
+    server = await Thrift.serve(EchoService, echoHandler);
+  });
+  after(() => server.close());
+
+  test('a registered scheme resolves to a ServerSet', async () => {
+    registerScheme('fixed', (rest) => new StaticServerSet([{ host: '127.0.0.1', port: Number(rest) }]));
+    const client = Thrift.newClient(EchoService, `fixed://${server.port}`, { timeout: 2000 });
+    try {
+      assert.equal((await client.echo(1n, 0, 'via scheme')).payload, 'via scheme');
+    } finally {
+      await client.$close();
+    }
+  });
+
+  test('a live ServerSet: a client built on an empty set fails with NoNodes until a node joins', async () => {
+    const set = new StaticServerSet([]);
+    const client = Thrift.newClient(EchoService, set, { timeout: 2000 });
+    try {
+      await assert.rejects(client.echo(1n, 0, 'x'), (e: unknown) => (e as { code?: string }).code === 'SCALES_ERR_NO_NODES');
+      set.update([{ host: '127.0.0.1', port: server.port }]);
+      assert.equal((await client.echo(2n, 0, 'joined')).payload, 'joined');
+      assert.equal(client.$stats.snapshot().scopes[`client=Echo@serverset`]?.gauges['nodes'], 1);
+    } finally {
+      await client.$close();
+    }
+  });
+});
+
+describe('hedging over real servers', () => {
+  let slow: ThriftServer;
+  let fast: ThriftServer;
+  before(async () => {
+    // The slow server sleeps 800 ms on every call, whatever the caller asked.
+    slow = await Thrift.serve(EchoService, { echo: (id, _d, p) => new Promise((r) => setTimeout(r, 800, { id, payload: `slow:${p}` })) });
+    fast = await Thrift.serve(EchoService, { echo: (id, _d, p) => ({ id, payload: `fast:${p}` }) });
+  });
+  after(async () => {
+    await slow.close(100);
+    await fast.close();
+  });
+
+  test('a backup request after the delay answers calls the slow node sits on', async () => {
+    const dest = `tcp://127.0.0.1:${slow.port},127.0.0.1:${fast.port}`;
+    const attempts: string[] = [];
+    const counter = layer('count', 'counts attempts', (below: Service<unknown, unknown>) => ({
+      status: 'open' as const,
+      close: () => below.close(),
+      call: (req: unknown, ctx: CallContext) => {
+        attempts.push(ctx.method);
+        return below.call(req, ctx);
+      },
+    }));
+    const client = Thrift.newBuilder(EchoService)
+      .withLoadBalancer('round-robin')
+      .withIdempotent(['echo'])
+      .withHedging({ delay: 50 })
+      .withRetryBudget({ percentCanRetry: 1, minRetriesPerSec: 100 })
+      .withStack((s) => s.insertAfter('hedging', counter))
+      .withTimeout(3000)
+      .build(dest);
+    try {
+      for (let i = 0; i < 6; i++) {
+        const t0 = Date.now();
+        const reply = await client.echo(BigInt(i), 0, `c${i}`);
+        assert.equal(reply.payload, `fast:c${i}`, 'the fast node answers every call, first or as the backup');
+        assert.ok(Date.now() - t0 < 600, `call ${i} took ${Date.now() - t0} ms: the backup did not win`);
+      }
+      const gauges = client.$stats.snapshot().scopes[`client=Echo@127.0.0.1:${slow.port},127.0.0.1:${fast.port}`]!.gauges;
+      assert.ok(gauges['backup_requests']! >= 2, `${gauges['backup_requests']} backups`);
+      assert.equal(gauges['backup_wins'], gauges['backup_requests']);
+      assert.equal(attempts.length, 6 + gauges['backup_requests']!);
+    } finally {
+      await client.$close();
+    }
+  });
+
+  test('without hedging the same calls wait for the slow node', async () => {
+    const client = Thrift.newBuilder(EchoService).withLoadBalancer('round-robin').withTimeout(3000).build(`tcp://127.0.0.1:${slow.port},127.0.0.1:${fast.port}`);
+    try {
+      const replies = await Promise.all([0, 1, 2, 3].map((i) => client.echo(BigInt(i), 0, `n${i}`)));
+      assert.ok(replies.some((r) => r.payload.startsWith('slow:')), 'round-robin sends some calls to the slow node');
+    } finally {
+      await client.$close();
+    }
+  });
+});
