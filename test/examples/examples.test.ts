@@ -28,3 +28,14 @@ test('the main example runs and prints its results', async () => {
   assert.match(stdout, /[\d,]+ calls\/s\s+p50 [\d.]+ ms/);
   assert.match(stdout, /done$/m);
 });
+
+test('the HTTP example balances over two servers and prints its stats', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/http.ts'], { cwd: root, timeout: 60_000 });
+  assert.match(stdout, /4\. loadbalancer +p2c-ewma/);
+  assert.match(stdout, /GET \/users\/1 -> 200 \{"server":"[ab]"/);
+  assert.match(stdout, /body seen by the server: \{"name":"Ada"\}/);
+  const served = JSON.parse(/served by: (\{.*\})/.exec(stdout)![1]!) as Record<string, number>;
+  assert.equal((served['a'] ?? 0) + (served['b'] ?? 0), 200);
+  assert.match(stdout, /stats: 202 requests, 202 successes/);
+  assert.match(stdout, /done$/m);
+});
