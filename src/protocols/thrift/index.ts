@@ -1,4 +1,5 @@
 import type { ClientControl } from '../../core/proxy.js';
+import type { ServerSet } from '../../discovery/serverset.js';
 import { ThriftClientBuilder, type ThriftClientOptions } from './client.js';
 import type { ServiceDesc } from './descriptors.js';
 import { serveThrift, type ThriftServer, type ThriftServerOptions } from './server.js';
@@ -9,7 +10,7 @@ import { serveThrift, type ThriftServer, type ThriftServerOptions } from './serv
  *   const server = await Thrift.serve(UserService, handler, { port: 9090 });
  */
 export const Thrift = {
-  newClient<Client>(service: ServiceDesc<Client>, dest: string, options?: ThriftClientOptions): Client & ClientControl {
+  newClient<Client>(service: ServiceDesc<Client>, dest: string | ServerSet, options?: ThriftClientOptions): Client & ClientControl {
     return new ThriftClientBuilder(service, options).build(dest);
   },
   newBuilder<Client>(service: ServiceDesc<Client>, options?: ThriftClientOptions): ThriftClientBuilder<Client> {
