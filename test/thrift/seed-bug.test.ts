@@ -9,11 +9,21 @@ import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import { TimeoutError } from '../../src/core/errors.js';
 import { EchoService, echoHandler } from '../fixtures/echo-service.js';
 
-const CALLS = 20_000;
-const CALLERS = 200;
+import type { ThriftClientOptions } from '../../src/protocols/thrift/index.js';
 
-for (const [protocol, transport] of [['binary', 'framed'], ['compact', 'buffered']] as const) {
-  describe(`timeouts never misroute replies (${protocol}/${transport})`, () => {
+// Half the calls time out on purpose here, which failure accrual would rightly read as a sick
+// node (and then fail calls fast); retries would blur the count. This test is about routing.
+const plain: ThriftClientOptions = { failureAccrual: false, retries: false };
+
+const cases = [
+  // Pipelined: many calls per connection, matched by seqid.
+  { protocol: 'binary', transport: 'framed', calls: 20_000, callers: 200, options: { ...plain, poolSize: 4 } },
+  { protocol: 'compact', transport: 'buffered', calls: 20_000, callers: 200, options: { ...plain, poolSize: 4 } },
+  // The one-call-per-connection pool under the same race: test/pool/watermark.test.ts.
+] as const satisfies readonly { protocol: string; transport: string; calls: number; callers: number; options: ThriftClientOptions }[];
+
+for (const { protocol, transport, calls: CALLS, callers: CALLERS, options } of cases) {
+  describe(`timeouts never misroute replies (${protocol}/${transport}, pipelined)`, () => {
     let server: ThriftServer;
     before(async () => {
       server = await Thrift.serve(EchoService, echoHandler, { protocol, transport });
@@ -21,7 +31,7 @@ for (const [protocol, transport] of [['binary', 'framed'], ['compact', 'buffered
     after(() => server.close());
 
     test(`${CALLS} calls, ${CALLERS} callers, 0-20 ms server delays, 5-15 ms timeouts`, async () => {
-      const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${server.port}`, { protocol, transport, poolSize: 4 });
+      const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${server.port}`, { protocol, transport, ...options });
       let next = 0n;
       let ok = 0;
       let timedOut = 0;
