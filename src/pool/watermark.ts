@@ -8,7 +8,11 @@ export interface WatermarkPoolOptions {
   lowWatermark?: number;
   /** Most connections to the node (default 8); more concurrent calls wait in the queue. */
   highWatermark?: number;
-  /** Calls allowed to wait for a connection (default 1000); more fail with OverloadedError. */
+  /**
+   * Calls allowed to queue for a connection beyond those the pool is opening (or may still open)
+   * connections for, i.e. once highWatermark connections are busy or on their way (default 1000);
+   * more fail at once with OverloadedError. 0: never queue (calls still open connections).
+   */
   maxWaiters?: number;
   /** Longest wait for a connection in ms (default 5000; the call's deadline also applies). */
   waitTimeout?: number;
@@ -27,6 +31,8 @@ class Slot<Req, Rep> {
   /** The call on this connection, while there is one. */
   ctx: CallContext | undefined = undefined;
   idleSince = 0;
+  /** close() was called on the connection (it happens once). */
+  discarded = false;
   readonly onReply: (rep: Rep) => Rep;
   readonly onError: (err: unknown) => never;
 
@@ -152,7 +158,11 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
 
   /**
    * Stops taking calls, fails the waiters (ClosedError, unwritten), closes idle connections, and
-   * resolves once in-flight calls are done — or after `graceMs`, when their connections are closed.
+   * lets in-flight calls finish for up to `graceMs`. Calls still running then are cut: their
+   * contexts are cancelled with a ClosedError (so their callers are freed at once; the request was
+   * sent, so it is not `unwritten`) and their connections closed. Resolves once every connection
+   * is closed (a connection still owed a late reply closes when it arrives, or when the
+   * connection's own close timeout passes).
    */
   close(graceMs: number = this.closeGrace): Promise<void> {
     if (this.closing !== undefined) return this.closing;
@@ -172,6 +182,10 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
           };
         });
         this.drained = undefined;
+      }
+      if (this.inUseCount > 0) {
+        const cut = new ClosedError(`connection pool${this.where()} closed: call still running after the ${graceMs} ms grace period`, { endpoint: this.endpoint });
+        for (const slot of [...this.slots]) slot.ctx?.cancel(cut);
       }
       for (const slot of [...this.slots]) closes.push(this.discard(slot));
       await Promise.all(closes);
@@ -229,7 +243,10 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
 
   private wait(req: Req, ctx: CallContext): Promise<Rep> {
     if (this.gate.backingOff && this.slots.size + this.connecting === 0) return Promise.reject(this.gate.fastFail());
-    if (this.waiting >= this.maxWaiters) {
+    // Waiters that connections being opened (or still allowed) will serve do not count against
+    // maxWaiters: a cold pool takes the same burst as a warm one.
+    const coverable = this.high - this.slots.size;
+    if (this.waiting - (coverable > 0 ? coverable : 0) >= this.maxWaiters) {
       return Promise.reject(
         new OverloadedError(`${this.waiting} calls already wait for a connection${this.where()} (maxWaiters ${this.maxWaiters}, highWatermark ${this.high})`, { endpoint: this.endpoint }),
       );
@@ -267,7 +284,12 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     const gate = this.gate;
     while (!this.closed && this.waiting > this.connecting && this.slots.size + this.connecting < this.high) {
       // While failing: nothing during backoff, then one probe connect at a time.
-      if (gate.failures > 0 && (gate.backingOff || this.connecting > 0)) return;
+      if (gate.failures > 0 && (gate.backingOff || this.connecting > 0)) {
+        // The last connection went away during the backoff: nothing can serve the waiters until
+        // it ends, and nothing would wake them then. Fail them fast, as new calls are.
+        if (gate.backingOff && this.slots.size + this.connecting === 0) this.failAllWaiters(gate.fastFail());
+        return;
+      }
       this.connecting++;
       this.connect().then(
         (conn) => this.connected(conn),
@@ -298,6 +320,8 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
 
   private discard(slot: Slot<Req, Rep>): Promise<void> {
     this.slots.delete(slot);
+    if (slot.discarded) return Promise.resolve();
+    slot.discarded = true;
     return slot.conn.close().catch(() => undefined);
   }
 

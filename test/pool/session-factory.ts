@@ -276,6 +276,8 @@ export class TcpProxy {
 export class RecordingSession implements PooledConnection<EchoRequest, ThriftReply> {
   readonly calls: bigint[] = [];
   closeCalled = false;
+  /** `Date.now()` when close() was first called. */
+  closedAt = 0;
 
   constructor(
     readonly index: number,
@@ -303,6 +305,7 @@ export class RecordingSession implements PooledConnection<EchoRequest, ThriftRep
   }
 
   close(): Promise<void> {
+    if (!this.closeCalled) this.closedAt = Date.now();
     this.closeCalled = true;
     return this.session.close();
   }
