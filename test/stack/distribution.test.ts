@@ -1,0 +1,131 @@
+// End-to-end load distribution over real backend processes (test/peers/scales_backend.ts), for
+// the Thrift and the HTTP client:
+// - 4 backends, one of them slow (+15 ms per reply): under steady concurrent load the
+//   load-aware pickers (p2c, heap, p2c-ewma) send it less than a third of its fair share;
+//   round-robin, which ignores load, gives it about a quarter of the calls (so the test can fail);
+// - aperture over 8 backends: one sequential caller is served by a small subset; 64 concurrent
+//   callers widen the window to clearly more servers.
+// Shares are counted from which server answered, and checked against the per-node stats.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { LoadBalancerConfig } from '../../src/client/options.js';
+import { startBackend, startBackendGroup, type Backend, type BackendGroup } from '../harness/backends.js';
+import { fmt, makeClient, nodeCounter, PROTOCOLS, runLoad, type Proto } from './dist-helpers.js';
+
+const SLOW_MS = 15;
+const CALLS = 3000;
+/** Calls per client before counting starts: connections opened, latency averages seeded. */
+const WARMUP = 600;
+const CONCURRENCY = 24;
+
+function dest(ports: readonly number[]): string {
+  return `tcp://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+}
+
+/**
+ * Warms a fresh client up with WARMUP calls, then counts `calls` more: answers per backend name,
+ * plus the per-node `requests` stats (which include the warm-up).
+ */
+async function distribute(proto: Proto, ports: readonly number[], lb: LoadBalancerConfig, label: string, calls: number, concurrency: number) {
+  const client = makeClient(proto, dest(ports), label, (b) => b.withLoadBalancer(lb));
+  try {
+    const warm = await runLoad(client.who, { concurrency, calls: WARMUP });
+    const r = await runLoad(client.who, { concurrency, calls });
+    for (const x of [warm, r]) assert.equal(x.failures.size, 0, `${label}: failures ${fmt(x.failures)}: ${String(x.firstErrors[0])}`);
+    assert.equal(r.ok, calls);
+    const perNode = nodeCounter(client.stats, label);
+    return { ...r, warm, perNode };
+  } finally {
+    await client.close();
+  }
+}
+
+for (const proto of PROTOCOLS) {
+  describe(`${proto}: load distribution over real backends`, () => {
+    // Four backend processes (d0 slow); the aperture's eight servers live in two processes of four.
+    let four: Backend[] = [];
+    let groups: BackendGroup[] = [];
+    let fourPorts: number[] = [];
+    let eightPorts: number[] = [];
+
+    before(async () => {
+      const t0 = Date.now();
+      [four, groups] = await Promise.all([
+        Promise.all([0, 1, 2, 3].map((i) => startBackend({ protocol: proto, name: `d${i}`, latencyMs: i === 0 ? SLOW_MS : 0 }))),
+        Promise.all(['a', 'b'].map((name) => startBackendGroup({ protocol: proto, name, latencyMs: 5, count: 4 }))),
+      ]);
+      fourPorts = four.map((b) => b.port);
+      eightPorts = groups.flatMap((g) => g.ports);
+      // Warm the backends' JIT (a cold backend answers in ms, not µs, and would hide the slow one).
+      const warm = makeClient(proto, dest([...fourPorts, ...eightPorts]), `${proto}-warmup`, (b) => b.withLoadBalancer('round-robin'));
+      const r = await runLoad(warm.who, { concurrency: 24, calls: 3000 });
+      await warm.close();
+      assert.equal(r.failures.size, 0, `warm-up: ${fmt(r.failures)}`);
+      console.log(`# ${proto}: backends up and warm in ${Date.now() - t0} ms`);
+    });
+
+    after(async () => {
+      await Promise.all([...four.map((b) => b.stop()), ...groups.map((g) => g.stop())]);
+    });
+
+    const slowShare = async (lb: LoadBalancerConfig, label: string) => {
+      const r = await distribute(proto, fourPorts, lb, label, CALLS, CONCURRENCY);
+      const slow = r.byServer.get('d0') ?? 0;
+      const share = slow / CALLS;
+      // The per-node stats agree with the answers (node keys are host:port; they include the warm-up).
+      for (const [i, b] of four.entries()) {
+        const answered = (r.byServer.get(`d${i}`) ?? 0) + (r.warm.byServer.get(`d${i}`) ?? 0);
+        assert.equal(r.perNode.get(`127.0.0.1:${b.port}`), answered, `per-node stats ${fmt(r.perNode)} vs answers ${fmt(r.byServer)} + warm-up ${fmt(r.warm.byServer)}`);
+      }
+      const sorted = new Map([...r.byServer].sort());
+      console.log(`# ${proto} ${label}: ${CALLS} calls (after ${WARMUP} warm-up) in ${r.elapsedMs} ms, answers ${fmt(sorted)}; slow d0 share ${(share * 100).toFixed(1)}% (fair 25%)`);
+      return share;
+    };
+
+    for (const kind of ['p2c', 'heap', 'p2c-ewma'] as const) {
+      test(`${kind}: the slow backend gets under a third of its fair share`, async () => {
+        const share = await slowShare(kind, `${proto}-${kind}`);
+        assert.ok(share < 0.25 / 3, `${kind}: slow backend served ${(share * 100).toFixed(1)}% of calls, want < ${((0.25 / 3) * 100).toFixed(1)}%`);
+      });
+    }
+
+    test('round-robin (control): the slow backend gets about its fair share', async () => {
+      const share = await slowShare('round-robin', `${proto}-round-robin`);
+      assert.ok(share > 0.2 && share < 0.3, `round-robin: slow backend served ${(share * 100).toFixed(1)}%, want ~25%`);
+    });
+
+    test('aperture: light load stays on a small subset, heavy load widens it', async () => {
+      const label = `${proto}-aperture`;
+      // smoothWindow 300 ms (default 5 s) so the window reacts within the test's seconds.
+      const client = makeClient(proto, dest(eightPorts), label, (b) => b.withLoadBalancer({ kind: 'aperture', minSize: 1, smoothWindow: 300 }));
+      try {
+        const light = await runLoad(client.who, { concurrency: 1, calls: 300 });
+        assert.equal(light.failures.size, 0, `light: ${fmt(light.failures)}`);
+        const heavy = await runLoad(client.who, { concurrency: 64, calls: 8000 });
+        assert.equal(heavy.failures.size, 0, `heavy: ${fmt(heavy.failures)}`);
+        // Once the load is gone the window narrows back (the smoothed load decays from ~64 to ~1 in ~1.3 s).
+        const t0 = Date.now();
+        const cool = await runLoad(client.who, { concurrency: 1, stop: () => Date.now() - t0 > 2500 });
+        assert.equal(cool.failures.size, 0, `cool-down: ${fmt(cool.failures)}`);
+        const coolTail = cool.order.slice(-150);
+        const heavyTail = heavy.order.slice(-4000);
+        const distinct = (names: readonly string[]) => new Set(names).size;
+        const count = (names: readonly string[]) => {
+          const m = new Map<string, number>();
+          for (const n of names) m.set(n, (m.get(n) ?? 0) + 1);
+          return new Map([...m].sort());
+        };
+        console.log(
+          `# ${proto} aperture: light (1 caller, 300 calls in ${light.elapsedMs} ms): ${fmt(count(light.order))}; ` +
+            `heavy (64 callers, ${heavy.ok} calls in ${heavy.elapsedMs} ms), last 4000: ${fmt(count(heavyTail))}; ` +
+            `cool-down (${cool.ok} calls in ${cool.elapsedMs} ms), last 150: ${fmt(count(coolTail))}`,
+        );
+        assert.ok(distinct(light.order) <= 2, `light load used ${distinct(light.order)} servers: ${fmt(count(light.order))}`);
+        assert.ok(distinct(heavyTail) >= 6, `heavy load used only ${distinct(heavyTail)} servers: ${fmt(count(heavyTail))}`);
+        assert.ok(distinct(coolTail) <= 2, `after the load dropped, ${distinct(coolTail)} servers: ${fmt(count(coolTail))}`);
+      } finally {
+        await client.close();
+      }
+    });
+  });
+}
