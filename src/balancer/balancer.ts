@@ -65,7 +65,9 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
     if (this.closed) return Promise.reject(new ClosedError(`client for ${this.label} is closed`));
-    const now = Date.now();
+    // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
+    // sub-ms calls, and a wall-clock step must not look like a slow call.
+    const now = performance.now();
     const node = this.picker.pick(now);
     if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
     node.load++;
@@ -73,7 +75,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     const picker = this.picker;
     const done = (failed: boolean): void => {
       node.load--;
-      const end = Date.now();
+      const end = performance.now();
       picker.finished(node, end - now, failed, end);
       if (node.draining && node.load === 0) void node.service.close();
     };

@@ -11,10 +11,10 @@ export const DEFAULT_DECAY_TIME = 10_000;
 const PENALTY = Number.MAX_SAFE_INTEGER / 2 ** 16;
 
 /**
- * Smallest latency sample, in ms. The Balancer measures with Date.now(), so calls under 1 ms
- * report 0; half the resolution keeps such a node from looking unsampled (cost 0 → penalty).
+ * Smallest latency sample, in ms: a 0 sample (a coarse clock, or a call that failed at once)
+ * must not make a node look unsampled (cost 0 → penalty).
  */
-const MIN_RTT = 0.5;
+const MIN_RTT = 0.01;
 
 export interface PeakEwmaOptions extends TwoChoiceOptions {
   /** Time constant of the latency average in ms (default 10 000, Finagle's). */

@@ -16,7 +16,8 @@ export interface BalancerNode {
 
 /**
  * A load-balancing algorithm. Pure logic over BalancerNodes: no I/O, no timers of its own
- * (time comes in through `now`), so it can be unit-tested and benchmarked in isolation.
+ * (time comes in through `now`: monotonic ms, the Balancer passes `performance.now()`), so it can
+ * be unit-tested and benchmarked in isolation.
  *
  * Rules every algorithm keeps:
  * - prefer nodes whose status is 'open'; when none is open, still return a non-closed node

@@ -53,14 +53,19 @@ test('p2c-ewma: a sample above the average replaces it; one below pulls it with 
   // "Above the average" means above its decayed value: 5 s later 500 has decayed to ~3.4.
   call(8000, 30);
   assert.equal(p.latency(a!, 8000), 30);
-  // Sub-millisecond calls (Date.now() reports 0) count as 0.5 ms, not as "no sample".
+  // A 0 ms sample counts as 0.01 ms, not as "no sample"; a sub-ms sample counts as itself.
   const [b] = makeNodes(1, 'b');
   p.setNodes([a!, b!]);
   b!.load++;
   p.started(b!, 4000);
   b!.load--;
   p.finished(b!, 0, false, 4000);
-  assert.equal(p.latency(b!, 4000), 0.5);
+  assert.equal(p.latency(b!, 4000), 0.01);
+  b!.load++;
+  p.started(b!, 4000);
+  b!.load--;
+  p.finished(b!, 0.25, false, 4000);
+  assert.equal(p.latency(b!, 4000), 0.25);
 });
 
 test('p2c-ewma: a new node gets one probe, then waits for its answer', () => {
