@@ -1,4 +1,4 @@
-import { ClosedError, InvalidArgumentError, OverloadedError } from '../core/errors.js';
+import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { ConnectGate, DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type Connector, type PooledConnection } from './types.js';
@@ -19,12 +19,16 @@ interface Waiter<Req, Rep> {
   readonly ctx: CallContext;
   readonly resolve: (rep: Rep) => void;
   readonly reject: (err: unknown) => void;
-  /** Cancelled while waiting: skipped when the connect lands. */
+  /** Cancelled (or its deadline passed) while waiting: skipped when the connect lands. */
   gone: boolean;
+  /** Fires at the call's deadline. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** How often close() looks at the session's load while in-flight calls finish. */
 const DRAIN_POLL_MS = 5;
+/** Longest delay setTimeout takes (longer ones fire at once): deadlines further out get no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One shared multiplexed session per node (Mux, pipelined Thrift): connected lazily on the first
@@ -115,10 +119,14 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
       return Promise.reject(new OverloadedError(`${this.live} calls already wait for the connection${this.where()} (maxWaiters ${this.maxWaiters})`, { endpoint: this.endpoint }));
     }
     return new Promise<Rep>((resolve, reject) => {
-      const w: Waiter<Req, Rep> = { req, ctx, resolve, reject, gone: false };
+      const w: Waiter<Req, Rep> = { req, ctx, resolve, reject, gone: false, timer: undefined };
       this.waiting.push(w);
       this.live++;
+      // The deadline applies while waiting too (a connect may take up to its connect timeout).
+      const remaining = ctx.remaining();
+      if (remaining < MAX_TIMER_MS) w.timer = setTimeout(() => this.waitExpired(w), remaining > 0 ? remaining : 0);
       ctx.onCancel((reason) => {
+        if (w.timer !== undefined) clearTimeout(w.timer);
         w.gone = true;
         this.live--;
         reject(reason);
@@ -149,7 +157,22 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
     );
   }
 
+  private waitExpired(w: Waiter<Req, Rep>): void {
+    w.timer = undefined;
+    if (w.gone) return;
+    w.gone = true;
+    this.live--;
+    w.ctx.onCancel(undefined);
+    const err = new TimeoutError(`${w.ctx.method}: deadline passed while waiting for the connection${this.where()}`, { endpoint: this.endpoint, unwritten: true });
+    w.ctx.cancel(err);
+    w.reject(err);
+  }
+
   private takeWaiters(): Waiter<Req, Rep>[] {
+    for (const w of this.waiting) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.timer = undefined;
+    }
     const waiting = this.waiting.filter((w) => !w.gone);
     this.waiting = [];
     this.live = 0;

@@ -26,6 +26,9 @@ export interface WatermarkPoolOptions {
   endpoint?: string;
 }
 
+/** Longest delay setTimeout takes (longer ones fire at once): waits further out get no timer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One connection and its two reply callbacks, made once per connection (not per call). */
 class Slot<Req, Rep> {
   /** The call on this connection, while there is one. */
@@ -257,7 +260,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
       const remaining = ctx.remaining();
       const byDeadline = remaining < this.waitTimeout;
       const delay = byDeadline ? remaining : this.waitTimeout;
-      if (delay !== Infinity) w.timer = setTimeout(() => this.waitExpired(w, byDeadline), delay > 0 ? delay : 0);
+      if (delay < MAX_TIMER_MS) w.timer = setTimeout(() => this.waitExpired(w, byDeadline), delay > 0 ? delay : 0);
       ctx.onCancel((reason) => {
         this.unlink(w);
         reject(reason);
