@@ -42,7 +42,7 @@ export class HttpSession {
 
   constructor(
     readonly endpoint: string,
-    socket: net.Socket,
+    private readonly socket: net.Socket,
     options: HttpSessionOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
@@ -74,7 +74,10 @@ export class HttpSession {
   }
 
   get status(): Status {
-    if (this.dead || this.client.closed || this.client.destroyed) return 'closed';
+    // The socket is destroyed (RST read) or the peer's FIN is in (it answers no more) before its
+    // 'close' event, which comes only in a later loop phase: until then a pool would hand this
+    // session out and the call would fail on a dead socket.
+    if (this.dead || this.socket.destroyed || this.socket.readableEnded || this.client.closed || this.client.destroyed) return 'closed';
     return 'open';
   }
 

@@ -1,7 +1,7 @@
 import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
-import { InvalidArgumentError } from '../../core/errors.js';
+import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
 import { createClientProxy, type ClientControl, type ProxyMethod } from '../../core/proxy.js';
 import type { Stack } from '../../core/stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
@@ -118,7 +118,12 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
   return {
     connect: async (a, connectTimeoutMs) => {
       const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
-      return new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
+      const session = new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
+      // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
+      // session would still look open to the pool, and the next call on it would fail with
+      // 'connection is closing' — an error that does not say the request was never sent.
+      conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
+      return session;
     },
     transportDescription: `TCP, Thrift ${transport} ${protocol.name}, seqid-matched`,
     serializer: serializerLayer(protocol),
