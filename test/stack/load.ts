@@ -7,6 +7,8 @@ import { isScalesError } from '../../src/core/errors.js';
 export interface CallRecord {
   readonly caller: number;
   readonly seq: number;
+  /** Position among all calls of this load by start (0, 1, 2...): finer than `start` ms. */
+  readonly order: number;
   readonly start: number;
   readonly end: number;
   readonly ok: boolean;
@@ -35,6 +37,7 @@ export class Load {
   private loops: Promise<void>[] = [];
   /** Calls started and not finished, by caller. */
   private readonly pending = new Map<number, number>();
+  private nextOrder = 0;
 
   constructor(
     private readonly call: CallFn,
@@ -60,6 +63,16 @@ export class Load {
     return this.pending.size;
   }
 
+  /** A mark for `startedAfter`: calls started from now on have `order >= mark()`. */
+  mark(): number {
+    return this.nextOrder;
+  }
+
+  /** Records of calls started after `mark` was taken. */
+  startedAfter(mark: number): CallRecord[] {
+    return this.records.filter((r) => r.order >= mark);
+  }
+
   /** Records of calls that started in [from, to). */
   started(from: number, to = Infinity): CallRecord[] {
     return this.records.filter((r) => r.start >= from && r.start < to);
@@ -73,14 +86,15 @@ export class Load {
   private async loop(caller: number): Promise<void> {
     for (let seq = 0; this.running; seq++) {
       const start = Date.now();
+      const order = this.nextOrder++;
       this.pending.set(caller, start);
       let rec: CallRecord;
       try {
         const server = await this.call(caller, seq);
-        rec = { caller, seq, start, end: Date.now(), ok: true, server };
+        rec = { caller, seq, order, start, end: Date.now(), ok: true, server };
       } catch (error) {
         const endpoint = isScalesError(error) ? error.endpoint : undefined;
-        rec = { caller, seq, start, end: Date.now(), ok: false, code: errorCode(error), endpoint, error };
+        rec = { caller, seq, order, start, end: Date.now(), ok: false, code: errorCode(error), endpoint, error };
       } finally {
         this.pending.delete(caller);
       }
