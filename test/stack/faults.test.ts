@@ -331,7 +331,7 @@ for (const proto of PROTOS) {
         downMsMax: downMs[downMs.length - 1],
         loneMsMax: Math.max(...lone.map((l) => l.ms)),
         loneSample: (lone[0]!.err as Error).message,
-        recordsBeforeRestart: failuresBefore,
+        callsBeforeRestart: failuresBefore,
         firstAnswerAfterReadyMs: revival,
         callsAfterRevival: after.length,
         failuresAfterRevival: afterFailures.length,
