@@ -117,9 +117,12 @@ export class HttpSession {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.dead = true;
-    return this.client.close().catch(() => this.client.destroy());
+    await this.client.close().catch(() => this.client.destroy());
+    // undici connects lazily: a session that never carried a request never gave it the socket,
+    // so closing the client leaves the socket open. Once the client is closed the socket is ours.
+    this.socket.destroy();
   }
 
   private mapError(err: unknown, ctx: CallContext): ScalesError | unknown {
