@@ -21,6 +21,9 @@ class Node<Req, Rep> implements BalancerNode {
   }
 }
 
+/** Extra picks a retry makes to find a node other than the one its last attempt failed on. */
+const REPICKS = 4;
+
 export interface BalancerOptions {
   /** Notified when a node joins or leaves (stats hook). */
   onMembership?: (event: 'added' | 'removed', key: string) => void;
@@ -34,6 +37,8 @@ export interface BalancerOptions {
 export class Balancer<Req, Rep> implements Service<Req, Rep> {
   private nodes: Node<Req, Rep>[] = [];
   private closed = false;
+  /** Per call, the node its last attempt failed on (so that a retry can go elsewhere). */
+  private readonly failedOn = new WeakMap<CallContext, Node<Req, Rep>>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -68,16 +73,22 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
     const now = performance.now();
-    const node = this.picker.pick(now);
+    let node = this.picker.pick(now);
     if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
+    // A retry (same context) should not go back to the node that just failed it: a node whose
+    // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
+    const failedOn = this.failedOn.get(ctx);
+    if (node === failedOn) node = this.pickOtherThan(failedOn, now);
     node.load++;
     this.picker.started(node, now);
     const picker = this.picker;
+    const picked = node;
     const done = (failed: boolean): void => {
-      node.load--;
+      picked.load--;
       const end = performance.now();
-      picker.finished(node, end - now, failed, end);
-      if (node.draining && node.load === 0) void node.service.close();
+      picker.finished(picked, end - now, failed, end);
+      if (failed) this.failedOn.set(ctx, picked); // before the layers above see the failure (this reaction runs first)
+      if (picked.draining && picked.load === 0) void picked.service.close();
     };
     const p = node.service.call(req, ctx);
     p.then(
@@ -85,6 +96,15 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
       () => done(true),
     );
     return p;
+  }
+
+  /** A few more picks for a node other than `avoid`; `avoid` itself when there seems to be none. */
+  private pickOtherThan(avoid: Node<Req, Rep>, now: number): Node<Req, Rep> {
+    for (let i = 0; i < REPICKS; i++) {
+      const n = this.picker.pick(now);
+      if (n !== undefined && n !== avoid) return n;
+    }
+    return avoid;
   }
 
   async close(): Promise<void> {
