@@ -7,14 +7,9 @@
  * framed connection and prints one JSON line: a LoadResult. BENCH_SERVER_PID lets it read the
  * server's CPU time too.
  */
-import { CallContext } from '../../src/core/service.js';
-import { makeProtocol, Thrift } from '../../src/protocols/thrift/index.js';
-import type { ThriftCall } from '../../src/protocols/thrift/messages.js';
-import { serializerLayer } from '../../src/protocols/thrift/serializer.js';
-import { ThriftSession } from '../../src/protocols/thrift/session.js';
-import { thriftFraming } from '../../src/protocols/thrift/framing.js';
 import type { Service } from '../../src/core/service.js';
-import { Connection } from '../../src/transport/index.js';
+import type { ThriftCall } from '../../src/protocols/thrift/messages.js';
+import { scalesModules } from './runtime.js';
 import { otherProcessCpuUs, ownCpuUs } from './cpu.js';
 import { apacheProtocol, loadApache, type ApacheItem } from './apache.js';
 import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadOptions, type LoadResult } from './load.js';
@@ -32,9 +27,11 @@ if (serverPid > 0) load.cpu = () => ({ client: ownCpuUs(), server: otherProcessC
 // Both libraries get the same list instance per call (neither copies it on our behalf).
 const values = ITEM_VALUES as number[];
 
+const m = await scalesModules();
+
 async function runScales(): Promise<LoadResult> {
-  const Bench = await loadBenchService();
-  const client = Thrift.newClient(Bench, `tcp://127.0.0.1:${port}`, { protocol: scalesProtocol(protocol), transport: 'framed', poolSize: 1 });
+  const Bench = await loadBenchService(m);
+  const client = m.thrift.Thrift.newClient(Bench, `tcp://127.0.0.1:${port}`, { protocol: scalesProtocol(protocol), transport: 'framed', poolSize: 1 });
   try {
     return await runLoad<Item, Item>(
       {
@@ -51,11 +48,12 @@ async function runScales(): Promise<LoadResult> {
 
 /** One ThriftSession on one Connection, with only the serializer on top: no timeout, stats, retries, balancer, accrual or pool. */
 async function runScalesBare(): Promise<LoadResult> {
-  const Bench = await loadBenchService();
-  const proto = makeProtocol(scalesProtocol(protocol), undefined);
-  const conn = await Connection.connect('127.0.0.1', port, { framing: thriftFraming('framed', proto), maxFrameSize: 16 * 1024 * 1024 });
-  const session = new ThriftSession(conn, proto);
-  const service = serializerLayer(proto).make(session) as Service<ThriftCall, unknown>;
+  const Bench = await loadBenchService(m);
+  const proto = m.thrift.makeProtocol(scalesProtocol(protocol), undefined);
+  const conn = await m.transport.Connection.connect('127.0.0.1', port, { framing: m.framing.thriftFraming('framed', proto), maxFrameSize: 16 * 1024 * 1024 });
+  const session = new m.session.ThriftSession(conn, proto);
+  const service = m.serializer.serializerLayer(proto).make(session) as Service<ThriftCall, unknown>;
+  const { CallContext } = m.service;
   const method = Bench.methods['echo']!;
   try {
     return await runLoad<Item, Item>(

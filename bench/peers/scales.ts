@@ -1,6 +1,7 @@
 /** Scales' side of the RPC benchmark: the Bench service loaded from bench/idl/bench.thrift. */
-import { loadIdl, type ServiceDesc, type ThriftProtocolKind } from '../../src/protocols/thrift/index.js';
+import type { ServiceDesc, ThriftProtocolKind } from '../../src/protocols/thrift/index.js';
 import { IDL_PATH } from './apache.js';
+import type { ScalesModules } from './runtime.js';
 
 export interface Item {
   id: bigint;
@@ -15,8 +16,8 @@ export interface BenchHandler {
   echo(item: Item): Item;
 }
 
-export async function loadBenchService(): Promise<ServiceDesc<BenchClient, BenchHandler>> {
-  const mod = await loadIdl(IDL_PATH);
+export async function loadBenchService(m: ScalesModules): Promise<ServiceDesc<BenchClient, BenchHandler>> {
+  const mod = await m.thrift.loadIdl(IDL_PATH);
   const svc = mod.services['Bench'];
   if (svc === undefined) throw new Error(`${IDL_PATH} declares no service Bench`);
   return svc as ServiceDesc<BenchClient, BenchHandler>;

@@ -3,15 +3,16 @@
  * Serves Bench.echo over framed TCP on a free loopback port, prints the port, and exits when its
  * stdin closes (so it never outlives the parent).
  */
-import { Thrift } from '../../src/protocols/thrift/index.js';
+import { scalesModules } from './runtime.js';
 import { apacheProtocol, loadApache, type ApacheItem } from './apache.js';
 import { loadBenchService, scalesProtocol, type Item } from './scales.js';
 
 const [impl, protocol = 'binary'] = process.argv.slice(2);
 
 async function serveScales(): Promise<number> {
-  const Bench = await loadBenchService();
-  const server = await Thrift.serve(Bench, { echo: (item: Item) => item }, { protocol: scalesProtocol(protocol), transport: 'framed' });
+  const m = await scalesModules();
+  const Bench = await loadBenchService(m);
+  const server = await m.thrift.Thrift.serve(Bench, { echo: (item: Item) => item }, { protocol: scalesProtocol(protocol), transport: 'framed' });
   return server.port;
 }
 

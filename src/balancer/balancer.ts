@@ -2,13 +2,16 @@ import { ClosedError, NoNodesError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import { formatAddress, type Address } from '../discovery/uri.js';
 import type { ServerSet } from '../discovery/serverset.js';
-import type { BalancerNode, Picker } from './types.js';
+import { isAttemptObserver, type AttemptObserver, type BalancerNode, type Picker } from './types.js';
 
 /** One node as the balancer keeps it: the node's own stack plus the load the picker reads. */
 class Node<Req, Rep> implements BalancerNode {
   load = 0;
   /** Removed from the set: takes no new calls, closes once its in-flight calls are done. */
   draining = false;
+  recorder: NodeRecorder | undefined = undefined;
+  /** The node's stack top when it takes outcomes from us (failure accrual). */
+  observer: AttemptObserver | undefined = undefined;
 
   constructor(
     readonly key: string,
@@ -21,12 +24,24 @@ class Node<Req, Rep> implements BalancerNode {
   }
 }
 
+/** The node objects a Balancer hands its Picker. */
+export type BalancedNode<Req, Rep> = Node<Req, Rep>;
+
 /** Extra picks a retry makes to find a node other than the one its last attempt failed on. */
 const REPICKS = 4;
+
+/** Sees every attempt on one node (per-node stats): told by the balancer, which times it anyway. */
+export interface NodeRecorder {
+  started(): void;
+  /** `outcome` is the reply when `ok`, else the rejection. */
+  finished(latencyMs: number, ok: boolean, outcome: unknown): void;
+}
 
 export interface BalancerOptions {
   /** Notified when a node joins or leaves (stats hook). */
   onMembership?: (event: 'added' | 'removed', key: string) => void;
+  /** Makes the recorder of a node that joins (per-node stats). */
+  nodeRecorder?: (key: string) => NodeRecorder;
 }
 
 /**
@@ -37,8 +52,6 @@ export interface BalancerOptions {
 export class Balancer<Req, Rep> implements Service<Req, Rep> {
   private nodes: Node<Req, Rep>[] = [];
   private closed = false;
-  /** Per call, the node its last attempt failed on (so that a retry can go elsewhere). */
-  private readonly failedOn = new WeakMap<CallContext, Node<Req, Rep>>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -72,28 +85,34 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     if (this.closed) return Promise.reject(new ClosedError(`client for ${this.label} is closed`));
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
-    const now = performance.now();
+    // The first attempt starts when the call did (no clock read); a retry reads the clock.
+    const now = ctx.attempts++ === 0 ? ctx.start : performance.now();
     let node = this.picker.pick(now);
     if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
     // A retry (same context) should not go back to the node that just failed it: a node whose
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
-    const failedOn = this.failedOn.get(ctx);
-    if (node === failedOn) node = this.pickOtherThan(failedOn, now);
+    const failedOn = ctx.failedOn;
+    if (node === failedOn) node = this.pickOtherThan(node, now);
     node.load++;
     this.picker.started(node, now);
+    const recorder = node.recorder;
+    if (recorder !== undefined) recorder.started();
+    const observer = node.observer;
     const picker = this.picker;
     const picked = node;
-    const done = (failed: boolean): void => {
+    const done = (ok: boolean, outcome: unknown): void => {
       picked.load--;
       const end = performance.now();
-      picker.finished(picked, end - now, failed, end);
-      if (failed) this.failedOn.set(ctx, picked); // before the layers above see the failure (this reaction runs first)
+      picker.finished(picked, end - now, !ok, end);
+      if (observer !== undefined) observer.attemptFinished(ok, outcome, ctx, performance.timeOrigin + end);
+      if (recorder !== undefined) recorder.finished(end - now, ok, outcome);
+      if (!ok) ctx.failedOn = picked; // before the layers above see the failure (this reaction runs first)
       if (picked.draining && picked.load === 0) void picked.service.close();
     };
     const p = node.service.call(req, ctx);
     p.then(
-      () => done(false),
-      () => done(true),
+      (rep) => done(true, rep),
+      (err: unknown) => done(false, err),
     );
     return p;
   }
@@ -132,7 +151,14 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
       }
     }
     for (const [key, address] of wanted) {
-      kept.push(new Node(key, address, this.makeNode(address)));
+      const service = this.makeNode(address);
+      const node = new Node(key, address, service);
+      node.recorder = this.options.nodeRecorder?.(key);
+      if (isAttemptObserver(service)) {
+        service.observeAttempts();
+        node.observer = service;
+      }
+      kept.push(node);
       this.options.onMembership?.('added', key);
     }
     this.nodes = kept;

@@ -1,8 +1,8 @@
 /**
  * The client stack every protocol shares, top (closest to the caller) first:
  *
- *   stats → timeout → retries → [hedging] → [serializer] → loadbalancer
- *     per node: node-stats → failure-accrual → pool → transport
+ *   stats → timeout → retries → [hedging] → [serializer] → loadbalancer (+ per-node stats)
+ *     per node: failure-accrual → pool → transport
  *
  * Why this order: client stats are outermost so they record exactly what the caller sees (one
  * outcome per call, retries included, a timeout counted when the caller is freed); the timeout
@@ -11,7 +11,8 @@
  * its verdict ('busy') steers picks, and above the pool so it sees connect failures and
  * timeouts of its own node.
  */
-import { Balancer } from '../balancer/balancer.js';
+import { AperturePicker } from '../balancer/aperture.js';
+import { Balancer, type BalancedNode } from '../balancer/balancer.js';
 import { checkPickerOptions, describePicker, makePicker } from '../balancer/pickers.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { CallContext, Service } from '../core/service.js';
@@ -27,7 +28,8 @@ import { FailureAccrualService } from '../resilience/failure-accrual.js';
 import { hedgingLayer } from '../resilience/hedging.js';
 import { retriesLayer } from '../resilience/retries.js';
 import { timeoutLayer } from '../resilience/timeout.js';
-import { StatsService, statsLayer } from '../stats/layer.js';
+import { statsLayer } from '../stats/layer.js';
+import { NodeStats } from '../stats/node.js';
 import { StatsRegistry, type StatsScope } from '../stats/registry.js';
 import { checkStackOptions, idempotentPredicate, loadBalancerParts, resolveBudget, type ClientStackOptions, type PoolConfig } from './options.js';
 import { perNodeLayer } from './per-node.js';
@@ -46,7 +48,7 @@ export interface ProtocolParts<Req, Rep> {
   readonly multiplexed: boolean;
   /** Node-level class of a resolved reply (below the serializer): default success. */
   readonly replyClass?: (rep: Rep) => ResponseClass;
-  /** Node-level stats failure code of a resolved reply, or undefined for success. */
+  /** Node-level stats failure code of a resolved reply (below the serializer), or undefined for success. */
   readonly nodeReplyFailure?: (rep: Rep) => string | undefined;
   /** Client-level stats failure code of a resolved reply (above the serializer). */
   readonly clientReplyFailure?: (rep: unknown) => string | undefined;
@@ -87,21 +89,27 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
     layers.push(hedging);
   }
   if (parts.serializer !== undefined) layers.push(parts.serializer);
-  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope));
-  layers.push(nodeStatsLayer<Req, Rep>(clientScope, parts));
+  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, parts.nodeReplyFailure as ((rep: unknown) => string | undefined) | undefined));
   if (o.failureAccrual !== false) layers.push(failureAccrualRole<Req, Rep>(o.failureAccrual ?? {}, parts, clientScope));
   layers.push(poolLayer<Req, Rep>(o.pool ?? parts.defaultPool, parts, clientScope));
   layers.push(transportLayer(parts, connectTimeout));
   return { stack: new Stack(layers), stats };
 }
 
-function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, label: string, scope: StatsScope): StackLayer {
+/**
+ * The balancer also records per-node stats: it already times every attempt and sees its outcome,
+ * so a separate per-node stats role would only add a promise and two clock reads per call.
+ */
+function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, label: string, scope: StatsScope, nodeReplyFailure: ((rep: unknown) => string | undefined) | undefined): StackLayer {
   const { kind, options } = loadBalancerParts(o.loadBalancer);
   checkPickerOptions(kind, options); // bad options fail when the stack is made, not at the first call
   const added = scope.counter('nodes_added');
   const removed = scope.counter('nodes_removed');
-  return layer('loadbalancer', `${describePicker(kind, options)}, over a live set (${serverSet.addresses.length} node(s) now)`, (makeNode: (a: Address) => Service<Req, Rep>) => {
-    const balancer = new Balancer<Req, Rep>(serverSet, makeNode, makePicker(kind, options), label, {
+  return layer('loadbalancer', `${describePicker(kind, options)}, over a live set (${serverSet.addresses.length} node(s) now); per-node stats`, (makeNode: (a: Address) => Service<Req, Rep>) => {
+    const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
+    if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
+    const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
+      nodeRecorder: (key) => new NodeStats(scope.scope('node', key), nodeReplyFailure),
       onMembership: (event, key) => {
         if (event === 'added') added.value++;
         else {
@@ -113,12 +121,6 @@ function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, la
     scope.gaugeFn('nodes', () => balancer.nodeKeys.length);
     return balancer;
   });
-}
-
-function nodeStatsLayer<Req, Rep>(scope: StatsScope, parts: ProtocolParts<Req, Rep>): StackLayer {
-  return perNodeLayer<Req, Rep>('node-stats', `per node: requests, outcomes by code, in-flight, latency, state changes`, (below, a) =>
-    new StatsService(below, scope.scope('node', formatAddress(a)), { replyFailure: parts.nodeReplyFailure }),
-  );
 }
 
 function failureAccrualRole<Req, Rep>(cfg: Exclude<ClientStackOptions['failureAccrual'], false | undefined>, parts: ProtocolParts<Req, Rep>, scope: StatsScope): StackLayer {

@@ -42,10 +42,9 @@ function checkMs(name: string, v: number | undefined): void {
 export function newCallContext(method: string, options: CallOptions | undefined, defaultTimeout: number | undefined): CallContext {
   let deadline: number | undefined;
   let signal: AbortSignal | undefined;
-  const now = Date.now();
   if (options !== undefined) {
     checkMs('timeout', options.timeout);
-    if (options.timeout !== undefined) deadline = now + options.timeout;
+    if (options.timeout !== undefined) deadline = Date.now() + options.timeout;
     if (options.deadline !== undefined) {
       if (typeof options.deadline !== 'number' || Number.isNaN(options.deadline)) {
         throw new InvalidArgumentError(`deadline must be a Date.now() timestamp, got ${String(options.deadline)}`);
@@ -54,7 +53,7 @@ export function newCallContext(method: string, options: CallOptions | undefined,
     }
     signal = options.signal;
   }
-  if (deadline === undefined && defaultTimeout !== undefined) deadline = now + defaultTimeout;
+  if (deadline === undefined && defaultTimeout !== undefined) deadline = Date.now() + defaultTimeout;
   const inherited = ambient.getStore();
   if (inherited !== undefined) {
     if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);

@@ -19,12 +19,29 @@ export class CallContext {
   readonly signal: AbortSignal | undefined;
   /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
   cancelled: ScalesError | undefined = undefined;
+  /** The node the call's last attempt failed on (set by the load balancer so a retry goes elsewhere). */
+  failedOn: unknown = undefined;
   private abandon: ((reason: ScalesError) => void) | undefined = undefined;
+
+  /**
+   * `performance.now()` when the call began. Layers time the call from it rather than each
+   * reading the clock again: on this kind of machine a clock read costs ~45 ns, and a stack that
+   * read it in every layer spent more on clocks than on anything else.
+   */
+  readonly start: number;
+  /** Attempts the load balancer has sent for this call (retries make more than one). */
+  attempts = 0;
 
   constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
     this.method = method;
     this.deadline = deadline;
     this.signal = signal;
+    this.start = performance.now();
+  }
+
+  /** `start` as a `Date.now()`-style timestamp (ms since the epoch). */
+  get startEpoch(): number {
+    return performance.timeOrigin + this.start;
   }
 
   /** Milliseconds left before the deadline (Infinity when there is none). */

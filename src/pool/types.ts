@@ -16,6 +16,12 @@ export interface PooledConnection<Req, Rep> extends Service<Req, Rep> {
    * through the call's context.
    */
   readonly abandoned?: number;
+  /**
+   * Closes at once, dropping whatever is still owed (late replies of abandoned calls). A pool
+   * discarding a connection that an abandoned call poisoned uses it, so the socket does not
+   * linger until the late reply arrives. Optional: without it the pool uses `close()`.
+   */
+  abort?(): void;
 }
 
 /** Opens one connection to the pool's node. Must bound its own time (connect timeout). */

@@ -218,10 +218,10 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     const conn = slot.conn;
     // A rejected call whose context was cancelled was abandoned mid-flight: its reply is still
     // owed on this connection. `abandoned`/`load` catch the same from the connection's side.
-    const reusable =
-      !this.closed && !(failed && ctx !== undefined && ctx.cancelled !== undefined) && conn.status !== 'closed' && conn.load === 0 && !((conn.abandoned ?? 0) > 0);
+    const poisoned = (failed && ctx !== undefined && ctx.cancelled !== undefined) || conn.load > 0 || (conn.abandoned ?? 0) > 0;
+    const reusable = !this.closed && !poisoned && conn.status !== 'closed';
     if (!reusable) {
-      void this.discard(slot);
+      void this.discard(slot, poisoned);
       if (this.closed) {
         if (this.inUseCount === 0 && this.drained !== undefined) this.drained();
       } else this.grow();
@@ -321,11 +321,17 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     if (this.slots.size + this.connecting === 0) this.failAllWaiters(e);
   }
 
-  private discard(slot: Slot<Req, Rep>): Promise<void> {
+  /** Closes the connection: gracefully, or at once (`abort`) when a reply is still owed on it. */
+  private discard(slot: Slot<Req, Rep>, poisoned = false): Promise<void> {
     this.slots.delete(slot);
     if (slot.discarded) return Promise.resolve();
     slot.discarded = true;
-    return slot.conn.close().catch(() => undefined);
+    const conn = slot.conn;
+    if (poisoned && conn.abort !== undefined) {
+      conn.abort();
+      return Promise.resolve();
+    }
+    return conn.close().catch(() => undefined);
   }
 
   private pruneIdle(): void {

@@ -14,6 +14,7 @@
  */
 import { NodeUnavailableError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
+import type { AttemptObserver } from '../balancer/types.js';
 import type { StackLayer } from '../core/stack.js';
 import { formatAddress, type Address } from '../discovery/uri.js';
 import { equalJitterBackoff, type Backoff } from './backoff.js';
@@ -79,8 +80,13 @@ class Ema {
 
 const DEFAULT_BACKOFF = equalJitterBackoff(5_000, 300_000);
 
+/** Epoch ms on the monotonic clock: the timebase the balancer reports in. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** Wraps one node's sub-stack. `key` names the node in errors and state callbacks. */
-export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
+export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, AttemptObserver {
   private _state: NodeState = 'alive';
   /** The probe call is in flight: everything else fails fast until it ends. */
   private probeInFlight = false;
@@ -89,6 +95,12 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
   private deaths = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The balancer reports outcomes (attemptFinished): no reaction of our own on alive calls. */
+  private observed = false;
+  /** The probe's context: its outcome is recorded by the probe's own reaction, not reported twice. */
+  private probeCtx: CallContext | undefined = undefined;
+  /** A clock was injected (tests): timestamps from the balancer are ignored. */
+  private readonly ownClock: boolean;
 
   private readonly maxConsecutive: number;
   private readonly srThreshold: number;
@@ -126,7 +138,8 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
     options: FailureAccrualOptions<Rep> = {},
   ) {
     this.maxConsecutive = options.consecutiveFailures ?? 5;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? epochNow;
+    this.ownClock = options.now !== undefined;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.classifyReply = options.classifier?.reply;
     this.classifyError = options.classifier?.error ?? classify;
@@ -155,9 +168,10 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
     const state = this._state;
-    if (state === 'alive') return this.below.call(req, ctx).then(this.onReply, this.onError);
+    if (state === 'alive') return this.observed ? this.below.call(req, ctx) : this.below.call(req, ctx).then(this.onReply, this.onError);
     if (state === 'probing' && !this.probeInFlight) {
       this.probeInFlight = true;
+      this.probeCtx = ctx;
       return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
     }
     const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
@@ -170,7 +184,20 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
     return this.below.close();
   }
 
-  private record(cls: ResponseClass, probe: boolean): void {
+  observeAttempts(): void {
+    this.observed = true;
+  }
+
+  attemptFinished(ok: boolean, outcome: unknown, ctx: CallContext, epochNow: number): void {
+    if (ctx === this.probeCtx) {
+      this.probeCtx = undefined;
+      return;
+    }
+    const cls = ok ? (this.classifyReply === undefined ? 'success' : this.classifyReply(outcome as Rep)) : this.classifyError(outcome);
+    this.record(cls, false, this.ownClock ? undefined : epochNow);
+  }
+
+  private record(cls: ResponseClass, probe: boolean, at?: number): void {
     if (this.closed) return;
     if (probe) {
       this.probeInFlight = false;
@@ -185,25 +212,25 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep> {
     }
     // Calls sent while alive that end once the node is dead or probing say nothing new.
     if (this._state !== 'alive') return;
-    if (cls === 'success') this.recordSuccess();
-    else if (cls === 'failure' && this.recordFailure()) this.markDead();
+    if (cls === 'success') this.recordSuccess(at);
+    else if (cls === 'failure' && this.recordFailure(at)) this.markDead();
   }
 
-  private recordSuccess(): void {
+  private recordSuccess(at?: number): void {
     this.consecutive = 0;
     if (this.ema !== undefined) {
-      const now = this.now();
+      const now = at ?? this.now();
       this.requests!.add(1, now);
       this.ema.update(now - this.srStart, 1);
     }
   }
 
   /** True when a policy says the node is dead. */
-  private recordFailure(): boolean {
+  private recordFailure(at?: number): boolean {
     this.consecutive++;
     let dead = this.maxConsecutive > 0 && this.consecutive >= this.maxConsecutive;
     if (this.ema !== undefined) {
-      const now = this.now();
+      const now = at ?? this.now();
       this.requests!.add(1, now);
       const stamp = now - this.srStart;
       const rate = this.ema.update(stamp, 0);

@@ -91,6 +91,11 @@ export class WindowedCounter {
   }
 }
 
+/** Epoch ms on the monotonic clock: the same timebase as `CallContext.startEpoch`. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 // Tokens are kept as integers (a retry = 1000 units) so deposits of 0.2 never drift, as Finagle does.
 const SCALE = 1000;
 
@@ -102,6 +107,8 @@ export class RetryBudget {
   private readonly reserve: number;
   private readonly depositAmount: number;
   private readonly now: () => number;
+  /** A clock was injected: timestamps from callers are ignored (they follow the real clock). */
+  private readonly ownClock: boolean;
 
   constructor(options: RetryBudgetOptions = {}) {
     const ttl = options.ttl ?? RETRY_BUDGET_DEFAULTS.ttl;
@@ -115,13 +122,14 @@ export class RetryBudget {
     this.percentCanRetry = pct;
     this.reserve = Math.floor(min * (ttl / 1000) * SCALE);
     this.depositAmount = Math.floor(pct * SCALE);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? epochNow;
+    this.ownClock = options.now !== undefined;
     this.window = new WindowedCounter(ttl, options.slices ?? 10, this.now);
   }
 
-  /** Call once per request (not per retry). */
-  deposit(): void {
-    if (this.depositAmount > 0) this.window.add(this.depositAmount);
+  /** Call once per request (not per retry); `at` (a `Date.now()` timestamp) saves a clock read. */
+  deposit(at?: number): void {
+    if (this.depositAmount > 0) this.window.add(this.depositAmount, at === undefined || this.ownClock ? this.now() : at);
   }
 
   /** Takes one retry's worth of tokens if there is one; false means: do not retry. */

@@ -63,7 +63,7 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
   call(req: Req, ctx: CallContext): Promise<Rep> {
     this.requests.value++;
     this.inFlight.value++;
-    const start = performance.now();
+    const start = ctx.start;
     let p: Promise<Rep>;
     try {
       p = this.below.call(req, ctx);

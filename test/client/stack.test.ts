@@ -7,23 +7,25 @@ import { InvalidArgumentError } from '../../src/core/errors.js';
 import { layer } from '../../src/core/stack.js';
 import type { CallContext, Service } from '../../src/core/service.js';
 import { registerScheme } from '../../src/discovery/resolve.js';
+import { perNodeLayer } from '../../src/client/per-node.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
 import { Http } from '../../src/protocols/http/index.js';
 import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import { EchoService, echoHandler } from '../fixtures/echo-service.js';
 
 describe('stack shape', () => {
-  test('Thrift: stats, timeout, retries, serializer, balancer, then per node: stats, accrual, pool, transport', () => {
+  test('Thrift: stats, timeout, retries, serializer, balancer, then per node: accrual, pool, transport', () => {
     const stack = Thrift.newBuilder(EchoService).stack('tcp://127.0.0.1:9');
-    assert.deepEqual(stack.roles, ['stats', 'timeout', 'retries', 'serializer', 'loadbalancer', 'node-stats', 'failure-accrual', 'pool', 'transport']);
+    assert.deepEqual(stack.roles, ['stats', 'timeout', 'retries', 'serializer', 'loadbalancer', 'failure-accrual', 'pool', 'transport']);
     assert.match(stack.describe(), /5\. loadbalancer +p2c/);
-    assert.match(stack.describe(), /8\. pool +watermark/);
+    assert.match(stack.describe(), /7\. pool +watermark/);
+    assert.match(stack.describe(), /5\. loadbalancer .*per-node stats/);
   });
 
   test('HTTP has no serializer; optional roles come and go with the options', () => {
-    assert.deepEqual(Http.newBuilder().stack('tcp://127.0.0.1:9').roles, ['stats', 'timeout', 'retries', 'loadbalancer', 'node-stats', 'failure-accrual', 'pool', 'transport']);
+    assert.deepEqual(Http.newBuilder().stack('tcp://127.0.0.1:9').roles, ['stats', 'timeout', 'retries', 'loadbalancer', 'failure-accrual', 'pool', 'transport']);
     const lean = Http.newBuilder().withRetries(false).withFailureAccrual(false).withHedging({ delay: 20 }).stack('tcp://127.0.0.1:9');
-    assert.deepEqual(lean.roles, ['stats', 'timeout', 'hedging', 'loadbalancer', 'node-stats', 'pool', 'transport']);
+    assert.deepEqual(lean.roles, ['stats', 'timeout', 'hedging', 'loadbalancer', 'pool', 'transport']);
   });
 
   test('the chosen balancer and pool are described with their effective settings', () => {
@@ -76,6 +78,20 @@ describe('destinations', () => {
       assert.equal((await client.echo(1n, 0, 'via scheme')).payload, 'via scheme');
     } finally {
       await client.$close();
+    }
+  });
+
+  test('an aperture client reports its window size; other balancers do not', async () => {
+    const dest = `tcp://127.0.0.1:${server.port}`;
+    const aperture = Thrift.newBuilder(EchoService).withLoadBalancer({ kind: 'aperture', minSize: 1 }).withLabel('ap').build(dest);
+    const p2c = Thrift.newBuilder(EchoService).withLabel('p2c').build(dest);
+    try {
+      await aperture.echo(1n, 0, 'a');
+      assert.equal(aperture.$stats.snapshot().scopes['client=ap']!.gauges['aperture_size'], 1);
+      assert.equal(p2c.$stats.snapshot().scopes['client=p2c']?.gauges['aperture_size'], undefined);
+    } finally {
+      await aperture.$close();
+      await p2c.$close();
     }
   });
 
@@ -150,4 +166,48 @@ describe('hedging over real servers', () => {
       await client.$close();
     }
   });
+});
+
+describe('failure accrual learns outcomes whichever way it sits', () => {
+  let failing: ThriftServer;
+  before(async () => {
+    failing = await Thrift.serve(EchoService, {
+      echo: () => {
+        throw new Error('always fails');
+      },
+    });
+  });
+  after(() => failing.close());
+
+  // Right under the balancer it takes outcomes from the balancer (no promise of its own); with
+  // another per-node role in between it must observe calls itself. Either way: dead after 5.
+  for (const between of [false, true]) {
+    test(between ? 'with a per-node role between balancer and accrual' : 'directly under the balancer', async () => {
+      const seen: string[] = [];
+      const spy = perNodeLayer('spy', 'records attempts', (below: Service<unknown, unknown>) => ({
+        get status() {
+          return below.status;
+        },
+        close: () => below.close(),
+        call: (req: unknown, ctx: CallContext) => {
+          seen.push(ctx.method);
+          return below.call(req, ctx);
+        },
+      }));
+      let b = Thrift.newBuilder(EchoService).withLabel('fa').withRetries(false).withFailureAccrual({ consecutiveFailures: 5, successRate: false });
+      if (between) b = b.withStack((st) => st.insertAfter('loadbalancer', spy));
+      const client = b.build(`tcp://127.0.0.1:${failing.port}`);
+      try {
+        for (let i = 0; i < 5; i++) await assert.rejects(client.echo(BigInt(i), 0, 'x'), /always fails/);
+        await assert.rejects(client.echo(9n, 0, 'x'), (e: unknown) => (e as { code?: string }).code === 'SCALES_ERR_NODE_UNAVAILABLE');
+        const node = client.$stats.snapshot().scopes[`client=fa/node=127.0.0.1:${failing.port}`]!;
+        assert.equal(node.state?.current, 'dead');
+        assert.equal(node.counters['failures.APPLICATION'], 5);
+        assert.equal(node.counters['failures.NODE_UNAVAILABLE'], 1);
+        assert.equal(seen.length, between ? 6 : 0);
+      } finally {
+        await client.$close();
+      }
+    });
+  }
 });

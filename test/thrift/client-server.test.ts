@@ -139,7 +139,7 @@ describe('failure behaviour', () => {
   });
 
   test('the stack prints its roles in order', () => {
-    assert.deepEqual(client.$stack.roles, ['stats', 'timeout', 'retries', 'serializer', 'loadbalancer', 'node-stats', 'failure-accrual', 'pool', 'transport']);
+    assert.deepEqual(client.$stack.roles, ['stats', 'timeout', 'retries', 'serializer', 'loadbalancer', 'failure-accrual', 'pool', 'transport']);
     assert.match(client.$stack.describe(), /^1\. stats .*\n2\. timeout .*\n3\. retries .*\n4\. serializer .*Thrift binary/);
   });
 });

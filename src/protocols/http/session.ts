@@ -117,6 +117,13 @@ export class HttpSession {
     }
   }
 
+  /** Destroys the connection now (an abandoned exchange left it in an unknown state). */
+  abort(): void {
+    this.dead = true;
+    void this.client.destroy().catch(() => undefined);
+    this.socket.destroy();
+  }
+
   async close(): Promise<void> {
     this.dead = true;
     await this.client.close().catch(() => this.client.destroy());

@@ -1,5 +1,5 @@
 import { BufferReader, BufferUnderflow } from '../../core/bytes.js';
-import { ConnectionClosedError, OverloadedError, ProtocolError, type ScalesError } from '../../core/errors.js';
+import { ClosedError, ConnectionClosedError, OverloadedError, ProtocolError, type ScalesError } from '../../core/errors.js';
 import type { CallContext, Service, Status } from '../../core/service.js';
 import { TagAllocator } from '../../core/tags.js';
 import type { Connection } from '../../transport/index.js';
@@ -93,6 +93,11 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
 
   close(): Promise<void> {
     return this.conn.end();
+  }
+
+  /** Destroys the connection now; abandoned calls' late replies are never read. */
+  abort(): void {
+    this.conn.close(new ClosedError('connection discarded by its pool', { endpoint: this.endpoint }));
   }
 
   private write(req: ThriftRequest, seqid: number): void {
