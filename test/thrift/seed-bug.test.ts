@@ -58,9 +58,10 @@ for (const { protocol, transport, calls: CALLS, callers: CALLERS, options } of c
       assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} replies reached the wrong caller`);
       assert.deepEqual(other.slice(0, 3), [], 'only timeouts may fail');
       assert.equal(ok + timedOut, CALLS);
-      // Both outcomes must be common, or the race this test is about did not happen.
-      assert.ok(timedOut > CALLS / 10, `only ${timedOut} timeouts: the race was not exercised`);
-      assert.ok(ok > CALLS / 10, `only ${ok} successes`);
+      // Both outcomes must be common, or the race this test is about did not happen (2 % each:
+      // on a loaded 2-core box with other test files running, latency shifts the mix a lot).
+      assert.ok(timedOut > CALLS / 50, `only ${timedOut} timeouts: the race was not exercised`);
+      assert.ok(ok > CALLS / 50, `only ${ok} successes`);
     });
   });
 }
