@@ -10,8 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCodecBench } from './codec.js';
 import { balancerTable, runBalancerBench } from './balancer.js';
+import { runStackBench, stackCostTable } from './stack.js';
 import { codecTable, header, rpcTable, stackOverheadTable, transportTable } from './report.js';
-import { runRpcBench } from './thrift-rpc.js';
+import { OVERHEAD_PAIRS, runRpcBench } from './thrift-rpc.js';
 import { runTransportBench } from './transport.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,15 +36,19 @@ const rpc = await runRpcBench({ seconds });
 emit(
   `## Thrift RPC: Scales vs Apache \`thrift\` npm\n\n` +
     `\`Item echo(1: Item item)\` (bench/idl/bench.thrift, ~95-byte struct), framed transport, 100 calls in flight on ONE connection, ` +
-    `client and server in separate processes, 1 s warm-up then ${seconds} s measured. Ratio = calls/s over (b) (or (f) for compact). ` +
+    `client and server in separate processes (Scales peers run the compiled package, dist/), 1 s warm-up then ${seconds} s measured. Ratio = calls/s over (b) (or (f) for compact). ` +
     `Mismatches = replies that were not the echo of their request (must be 0).\n\n${rpcTable(rpc, ceiling.msgsPerSec)}`,
 );
 
+const [bare, full] = await runRpcBench({ seconds: Math.max(1, seconds / 2), rounds: Number(process.env['BENCH_OVERHEAD_ROUNDS'] ?? 5), pairs: OVERHEAD_PAIRS });
 emit(
-  `## Client stack overhead\n\nThe full default client stack (timeout, stats, retries, serializer, p2c balancer, node stats, failure accrual, ` +
-    `one pipelined connection) against the serializer on a bare ThriftSession, same server, 100 in flight. ` +
-    `calls/s overhead = bare/full − 1; CPU overhead = full/bare − 1.\n\n${stackOverheadTable(rpc)}`,
+  `## Client stack overhead\n\nThe full default client stack (stats, timeout, retries, serializer, p2c balancer with per-node stats, failure accrual, ` +
+    `one pipelined connection) against the serializer on a bare ThriftSession: same server, 100 in flight, the two run back to back ` +
+    `in each of ${bare!.roundCallsPerSec.length} rounds. calls/s overhead = bare/full − 1; CPU overhead = full/bare − 1.\n\n${stackOverheadTable(full!, bare!)}`,
 );
+
+const stackCost = await runStackBench();
+emit(`## Client stack cost in process\n\nThe default stack over a session that answers at once (no I/O), 100 in flight, best of 3 rounds after a warm-up; removing one role shows what it costs.\n\n${stackCostTable(stackCost)}`);
 
 const balancers = await runBalancerBench();
 emit(`## Load balancer pick cost\n\nOne pick + started + finished (what a call costs the balancer), in process, best of 3 rounds.\n\n${balancerTable(balancers)}`);
@@ -53,7 +58,7 @@ emit(`## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffe
 
 emit(`_Finished in ${Math.round(process.uptime())} s; load avg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}._`);
 
-const bad = rpc.filter((r) => r.mismatches > 0 || r.errors > 0);
+const bad = [...rpc, bare!, full!].filter((r) => r.mismatches > 0 || r.errors > 0);
 if (out !== '-') writeFileSync(out, `${parts.join('\n\n')}\n`);
 if (bad.length > 0) {
   console.error(`FAILED: ${bad.map((r) => `${r.label} ${r.protocol}: ${r.mismatches} mismatches, ${r.errors} errors`).join('; ')}`);

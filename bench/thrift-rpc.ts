@@ -30,6 +30,8 @@ export interface RpcRow extends RpcPair, LoadResult {
   ratio: number;
   /** calls/s of every round; the row's other numbers come from the fastest one. */
   roundCallsPerSec: number[];
+  /** Client CPU µs per call of every round. */
+  roundClientCpuUs: number[];
 }
 
 export interface RpcBenchOptions {
@@ -55,7 +57,12 @@ export const DEFAULT_PAIRS: readonly RpcPair[] = [
   { label: '(d) Apache → Scales', client: 'apache', server: 'scales', protocol: 'binary' },
   { label: '(e) Scales → Scales', client: 'scales', server: 'scales', protocol: 'compact' },
   { label: '(f) Apache → Apache', client: 'apache', server: 'apache', protocol: 'compact' },
-  { label: '(g) bare Scales session → Scales', client: 'scales-bare', server: 'scales', protocol: 'binary' },
+];
+
+/** The stack-overhead pair: the bare session first, then the full stack, alternating every round. */
+export const OVERHEAD_PAIRS: readonly RpcPair[] = [
+  { label: 'bare Scales session → Scales', client: 'scales-bare', server: 'scales', protocol: 'binary' },
+  { label: 'full Scales client stack → Scales', client: 'scales', server: 'scales', protocol: 'binary' },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -136,6 +143,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcRow
       errors: all.reduce((n, r) => n + r.errors, 0),
       firstError: all.find((r) => r.firstError !== undefined)?.firstError,
       roundCallsPerSec: all.map((r) => r.callsPerSec),
+      roundClientCpuUs: all.map((r) => r.clientCpuUs),
     };
   });
   return results.map((r) => {

@@ -1,0 +1,81 @@
+/**
+ * The client stack's own cost per call, in process, without I/O: the default stack over a fake
+ * session that answers at once, against that fake session alone, and with one role removed at a
+ * time (what each role costs). 100 calls in flight, best of 3 rounds, the compiled dist/ code.
+ * Steadier than the RPC pairs on a shared machine, so it is the number to watch for regressions.
+ *   npx tsc -p tsconfig.build.json && npx tsx bench/stack.ts
+ */
+import { pathToFileURL } from 'node:url';
+import type { Service } from '../src/core/service.js';
+import type { PooledConnection } from '../src/pool/types.js';
+
+type StackModule = typeof import('../src/client/stack.js');
+type ServiceModule = typeof import('../src/core/service.js');
+type ServerSetModule = typeof import('../src/discovery/serverset.js');
+
+export interface StackCostRow {
+  readonly what: string;
+  readonly nsPerCall: number;
+}
+
+/** A session that answers every call at once (a resolved promise, as a session's own would be). */
+class InstantSession implements PooledConnection<number, number> {
+  readonly load = 0;
+  readonly status = 'open' as const;
+  call(req: number): Promise<number> {
+    return Promise.resolve(req);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
+  const base = new URL(`../${process.env['BENCH_FROM_SRC'] === '1' ? 'src' : 'dist'}/`, import.meta.url).href;
+  const { clientStack } = (await import(`${base}client/stack.js`)) as StackModule;
+  const { CallContext } = (await import(`${base}core/service.js`)) as ServiceModule;
+  const { StaticServerSet } = (await import(`${base}discovery/serverset.js`)) as ServerSetModule;
+  const session = new InstantSession();
+  const build = (without?: string): Service<number, number> => {
+    const parts = { connect: () => Promise.resolve(session), transportDescription: 'instant', defaultPool: { kind: 'singleton' as const }, multiplexed: true };
+    let { stack } = clientStack<number, number>(parts, {}, new StaticServerSet([{ host: '127.0.0.1', port: 1 }]), 'bench');
+    if (without !== undefined) stack = stack.remove(without);
+    return stack.build<number, number>();
+  };
+  const measure = async (svc: Service<number, number>): Promise<number> => {
+    let best = Infinity;
+    for (let round = 0; round < 3; round++) {
+      let i = 0;
+      const t0 = performance.now();
+      const worker = async (): Promise<void> => {
+        while (i < calls) {
+          i++;
+          await svc.call(i, new CallContext('m', undefined, undefined));
+        }
+      };
+      await Promise.all(Array.from({ length: 100 }, worker));
+      best = Math.min(best, ((performance.now() - t0) * 1e6) / calls);
+    }
+    return best;
+  };
+  const full = build();
+  await measure(full); // warm-up: the JIT sees the whole stack before anything is timed
+  const rows: StackCostRow[] = [{ what: 'the session alone (no stack)', nsPerCall: await measure(session) }];
+  rows.push({ what: 'full default stack', nsPerCall: await measure(full) });
+  for (const role of ['stats', 'retries', 'failure-accrual']) rows.push({ what: `full stack without '${role}'`, nsPerCall: await measure(build(role)) });
+  await full.close();
+  return rows;
+}
+
+export function stackCostTable(rows: readonly StackCostRow[]): string {
+  const alone = rows[0]!.nsPerCall;
+  return [
+    '| what | ns/call | over the session alone |',
+    '| --- | ---: | ---: |',
+    ...rows.map((r) => `| ${r.what} | ${Math.round(r.nsPerCall)} | ${r === rows[0] ? '' : `+${Math.round(r.nsPerCall - alone)} ns`} |`),
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(stackCostTable(await runStackBench()));
+}
