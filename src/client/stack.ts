@@ -29,7 +29,7 @@ import { hedgingLayer } from '../resilience/hedging.js';
 import { retriesLayer } from '../resilience/retries.js';
 import { timeoutLayer } from '../resilience/timeout.js';
 import { statsLayer } from '../stats/layer.js';
-import { NodeStats } from '../stats/node.js';
+import { CallStats } from '../stats/call-stats.js';
 import { StatsRegistry, type StatsScope } from '../stats/registry.js';
 import { checkStackOptions, idempotentPredicate, loadBalancerParts, resolveBudget, type ClientStackOptions, type PoolConfig } from './options.js';
 import { perNodeLayer } from './per-node.js';
@@ -109,7 +109,7 @@ function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, la
     const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
     if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
-      nodeRecorder: (key) => new NodeStats(scope.scope('node', key), nodeReplyFailure),
+      nodeRecorder: (key) => new CallStats(scope.scope('node', key), nodeReplyFailure),
       onMembership: (event, key) => {
         if (event === 'added') added.value++;
         else {

@@ -8,8 +8,8 @@ import { ProtocolError } from '../../src/core/errors.js';
 import { CallContext, type Status } from '../../src/core/service.js';
 import type { Connector, PooledConnection } from '../../src/pool/types.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
-import type { ServerCallContext } from '../../src/core/server-context.js';
-import { MessageType, T, type ServiceDesc, type StructDesc } from '../../src/protocols/thrift/descriptors.js';
+import { MessageType } from '../../src/protocols/thrift/descriptors.js';
+import { EchoService, echoHandler, type EchoHandler, type EchoReply } from '../fixtures/echo-service.js';
 // server.js, not index.js: the index pulls in the client builder, which is not ours to depend on.
 import { serveThrift, type ThriftServer } from '../../src/protocols/thrift/server.js';
 import { thriftFraming } from '../../src/protocols/thrift/framing.js';
@@ -17,61 +17,9 @@ import type { ThriftReply, ThriftRequest } from '../../src/protocols/thrift/mess
 import { ThriftSession } from '../../src/protocols/thrift/session.js';
 import { Connection } from '../../src/transport/index.js';
 
-// ---- the Echo service ------------------------------------------------------------------------
-// The same IDL and handler as test/fixtures/echo-service.ts, built from descriptors.js directly:
-// that fixture imports the thrift index, which also loads the client builder (work in progress
-// elsewhere, not something the pool tests should depend on).
-//   struct EchoReply { 1: i64 id, 2: string payload }
-//   service Echo { EchoReply echo(1: i64 id, 2: i32 delayMs, 3: string payload) }
+// ---- the Echo service: test/fixtures/echo-service.ts ---------------------------------------
 
-export interface EchoReply {
-  id: bigint;
-  payload: string;
-}
-
-const EchoReplyDesc: StructDesc = {
-  name: 'EchoReply',
-  kind: 'struct',
-  fields: [
-    { id: 1, name: 'id', type: T.i64, requiredness: 'default' },
-    { id: 2, name: 'payload', type: T.string, requiredness: 'default' },
-  ],
-};
-
-export interface EchoHandler {
-  echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext): EchoReply | Promise<EchoReply>;
-}
-
-export const EchoService: ServiceDesc<unknown, EchoHandler> = {
-  name: 'Echo',
-  methods: {
-    echo: {
-      name: 'echo',
-      oneway: false,
-      params: ['id', 'delayMs', 'payload'],
-      args: {
-        name: 'echo_args',
-        kind: 'struct',
-        fields: [
-          { id: 1, name: 'id', type: T.i64, requiredness: 'default' },
-          { id: 2, name: 'delayMs', type: T.i32, requiredness: 'default' },
-          { id: 3, name: 'payload', type: T.string, requiredness: 'default' },
-        ],
-      },
-      result: {
-        name: 'echo_result',
-        kind: 'struct',
-        fields: [{ id: 0, name: 'success', type: T.struct(() => EchoReplyDesc), requiredness: 'optional' }],
-      },
-    },
-  },
-};
-
-/** Replies after `delayMs` (the caller chooses it, so tests control the race precisely). */
-function echoAfter(id: bigint, delayMs: number, payload: string): EchoReply | Promise<EchoReply> {
-  if (delayMs <= 0) return { id, payload };
-  return new Promise((resolve) => setTimeout(resolve, delayMs, { id, payload }));
-}
+export type { EchoHandler, EchoReply };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -159,9 +107,9 @@ export interface EchoServer {
 export async function startEchoServer(port = 0): Promise<EchoServer> {
   const seen: Seen[] = [];
   const handler: EchoHandler = {
-    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
+    echo(id, delayMs, payload, ctx) {
       seen.push({ id, peer: ctx.peer });
-      return echoAfter(id, delayMs, payload);
+      return echoHandler.echo(id, delayMs, payload, ctx);
     },
   };
   const server = await serveThrift(EchoService, handler, { port });

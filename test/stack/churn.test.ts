@@ -16,6 +16,7 @@ import { StaticServerSet } from '../../src/discovery/serverset.js';
 import { formatAddress, type Address } from '../../src/discovery/uri.js';
 import { connectHttp } from '../../src/protocols/http/session.js';
 import { clientGauge, errorCode, fmt, makeClient, PROTOCOLS, runLoad, sleep, startCountingServer, until, type CountingServer, type DistClient, type LoadResult, type Proto } from './dist-helpers.js';
+import { Rng } from '../../src/balancer/random.js';
 
 const INITIAL = 6;
 const MIN_NODES = 2;
@@ -83,16 +84,10 @@ class Recorder<Req, Rep> implements Service<Req, Rep> {
   }
 }
 
-/** Small seeded PRNG (mulberry32) so a failing schedule can be replayed. */
+/** Deterministic uniform [0, 1) from a seed (the pickers' PRNG), so a failing run can be replayed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.float();
 }
 
 

@@ -3,17 +3,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bucketOf, Histogram, HISTOGRAM_BUCKETS } from '../../src/stats/histogram.js';
+import { Rng } from '../../src/balancer/random.js';
 
-/** Deterministic uniform [0, 1) (mulberry32). */
+/** Deterministic uniform [0, 1) from a seed (the pickers' PRNG), so a failing run can be replayed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.float();
 }
 
 function exact(sorted: number[], q: number): number {

@@ -1,14 +1,29 @@
 import type { Counter, Gauge, StatsScope } from './registry.js';
 import type { Histogram } from './histogram.js';
-import { outcomeCode, USER_EXCEPTION } from './layer.js';
+import { isScalesError } from '../core/errors.js';
+import { ThriftException } from '../protocols/thrift/descriptors.js';
+
+export const USER_EXCEPTION = 'USER_EXCEPTION';
 
 /**
- * One node's call stats, recorded by the load balancer as it starts and ends each attempt (it
- * already holds the node, the clock readings and the outcome, so this costs no promise, timer
- * or clock read of its own). Same names as the stats layer: `requests`, `successes`,
- * `failures`, `failures.<CODE>`, `user_exceptions`, `in_flight`, `latency_ms`.
+ * Outcome code of a rejection: the ScalesError code without its `SCALES_ERR_` prefix (`TIMEOUT`,
+ * `CONNECT`, `APPLICATION` for ThriftApplicationError...), `USER_EXCEPTION` for a declared Thrift
+ * exception, `UNKNOWN` for anything else (a bug, a foreign error).
  */
-export class NodeStats {
+export function outcomeCode(err: unknown): string {
+  if (isScalesError(err)) return err.code.startsWith('SCALES_ERR_') ? err.code.slice(11) : err.code;
+  if (err instanceof ThriftException) return USER_EXCEPTION;
+  return 'UNKNOWN';
+}
+
+/**
+ * The call counters of one scope: `requests`, `successes`, `failures`, `failures.<CODE>`,
+ * `user_exceptions` (declared exceptions: the server answered as the IDL says, so they count as
+ * successes too), `in_flight`, `latency_ms`. The stats layer feeds it for the client; the load
+ * balancer feeds one per node as it starts and ends each attempt (it already holds the clock
+ * readings and the outcome, so per-node stats cost no promise or clock read of their own).
+ */
+export class CallStats {
   private readonly requests: Counter;
   private readonly successes: Counter;
   private readonly failures: Counter;
