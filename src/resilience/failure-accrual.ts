@@ -80,6 +80,9 @@ class Ema {
 
 const DEFAULT_BACKOFF = equalJitterBackoff(5_000, 300_000);
 
+/** Stands for a resolved reply the classifier called a failure (the reply itself is not kept). */
+const REPLY_FAILURE = Symbol('reply failure');
+
 /** Epoch ms on the monotonic clock: the timebase the balancer reports in. */
 function epochNow(): number {
   return performance.timeOrigin + performance.now();
@@ -101,6 +104,8 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private probeCtx: CallContext | undefined = undefined;
   /** A clock was injected (tests): timestamps from the balancer are ignored. */
   private readonly ownClock: boolean;
+  /** The last failure seen: the cause of the NodeUnavailableErrors while the node is dead. */
+  private lastFailure: unknown = undefined;
 
   private readonly maxConsecutive: number;
   private readonly srThreshold: number;
@@ -116,19 +121,19 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private readonly onStateChange: ((state: NodeState, key: string) => void) | undefined;
   // Bound once, not per call.
   private readonly onReply = (rep: Rep): Rep => {
-    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), false);
+    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), false, undefined, rep);
     return rep;
   };
   private readonly onError = (err: unknown): never => {
-    this.record(this.classifyError(err), false);
+    this.record(this.classifyError(err), false, undefined, err);
     throw err;
   };
   private readonly onProbeReply = (rep: Rep): Rep => {
-    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), true);
+    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), true, undefined, rep);
     return rep;
   };
   private readonly onProbeError = (err: unknown): never => {
-    this.record(this.classifyError(err), true);
+    this.record(this.classifyError(err), true, undefined, err);
     throw err;
   };
 
@@ -175,7 +180,9 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
     }
     const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
-    return Promise.reject(new NodeUnavailableError(`${this.key} is unavailable (${why})`, { endpoint: this.key }));
+    const last = this.lastFailure;
+    const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
+    return Promise.reject(new NodeUnavailableError(`${this.key} is unavailable (${why}${after})`, { endpoint: this.key, cause: last instanceof Error ? last : undefined }));
   }
 
   close(): Promise<void> {
@@ -194,11 +201,13 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       return;
     }
     const cls = ok ? (this.classifyReply === undefined ? 'success' : this.classifyReply(outcome as Rep)) : this.classifyError(outcome);
-    this.record(cls, false, this.ownClock ? undefined : epochNow);
+    this.record(cls, false, this.ownClock ? undefined : epochNow, outcome);
   }
 
-  private record(cls: ResponseClass, probe: boolean, at?: number): void {
+  /** `outcome`: the reply or rejection, kept when it is a failure to explain later fast failures. */
+  private record(cls: ResponseClass, probe: boolean, at?: number, outcome?: unknown): void {
     if (this.closed) return;
+    if (cls === 'failure' && outcome !== undefined && !(outcome instanceof NodeUnavailableError)) this.lastFailure = outcome instanceof Error ? outcome : REPLY_FAILURE;
     if (probe) {
       this.probeInFlight = false;
       if (this._state !== 'probing') return;

@@ -199,7 +199,11 @@ describe('failure accrual learns outcomes whichever way it sits', () => {
       const client = b.build(`tcp://127.0.0.1:${failing.port}`);
       try {
         for (let i = 0; i < 5; i++) await assert.rejects(client.echo(BigInt(i), 0, 'x'), /always fails/);
-        await assert.rejects(client.echo(9n, 0, 'x'), (e: unknown) => (e as { code?: string }).code === 'SCALES_ERR_NODE_UNAVAILABLE');
+        await assert.rejects(client.echo(9n, 0, 'x'), (e: unknown) => {
+          const err = e as Error & { code?: string; cause?: unknown };
+          // The fast failure says why the node is down (here: TApplicationException replies).
+          return err.code === 'SCALES_ERR_NODE_UNAVAILABLE' && /last failure: a reply classified as a failure/.test(err.message);
+        });
         const node = client.$stats.snapshot().scopes[`client=fa/node=127.0.0.1:${failing.port}`]!;
         assert.equal(node.state?.current, 'dead');
         assert.equal(node.counters['failures.APPLICATION'], 5);
@@ -209,5 +213,28 @@ describe('failure accrual learns outcomes whichever way it sits', () => {
         await client.$close();
       }
     });
+  }
+});
+
+test('a node marked dead after connect failures says so, with the connect error as cause', async () => {
+  const probe = await Thrift.serve(EchoService, echoHandler);
+  const port = probe.port;
+  await probe.close(); // nothing listens there now
+  const client = Thrift.newBuilder(EchoService).withRetries(false).withConnectTimeout(1000).build(`tcp://127.0.0.1:${port}`);
+  try {
+    let last: unknown;
+    for (let i = 0; i < 8; i++) {
+      try {
+        await client.echo(1n, 0, 'x');
+      } catch (err) {
+        last = err;
+      }
+    }
+    const e = last as Error & { code?: string; cause?: unknown };
+    assert.equal(e.code, 'SCALES_ERR_NODE_UNAVAILABLE');
+    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port} is unavailable .*last failure: .*${port}`));
+    assert.equal((e.cause as { code?: string }).code, 'SCALES_ERR_CONNECT');
+  } finally {
+    await client.$close();
   }
 });
