@@ -117,13 +117,21 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     return p;
   }
 
-  /** A few more picks for a node other than `avoid`; `avoid` itself when there seems to be none. */
+  /**
+   * A few more picks for a node other than `avoid`; then (a deterministic picker such as the
+   * heap returns the same node every time) the least loaded open other node, by a scan that only
+   * retries landing on their failed node pay for; `avoid` itself when there is none.
+   */
   private pickOtherThan(avoid: Node<Req, Rep>, now: number): Node<Req, Rep> {
     for (let i = 0; i < REPICKS; i++) {
       const n = this.picker.pick(now);
       if (n !== undefined && n !== avoid) return n;
     }
-    return avoid;
+    let best: Node<Req, Rep> | undefined;
+    for (const n of this.nodes) {
+      if (n !== avoid && n.status === 'open' && (best === undefined || n.load < best.load)) best = n;
+    }
+    return best ?? avoid;
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Backoff } from '../resilience/backoff.js';
 import { ConnectGate, DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type Connector, type PooledConnection } from './types.js';
 
 export interface SingletonPoolOptions {
-  /** Calls allowed to wait for the connect in progress (default 1000); more fail with OverloadedError. */
+  /** Calls allowed to wait for the connect in progress (default 1000, at least 1); more fail with OverloadedError. */
   maxWaiters?: number;
   /** Delay before connect attempt n+1 after n consecutive failures (default: equal jitter 100 ms → 10 s). */
   backoff?: Backoff;
@@ -54,7 +54,8 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
     options: SingletonPoolOptions = {},
   ) {
     const maxWaiters = options.maxWaiters ?? 1000;
-    if (!(Number.isInteger(maxWaiters) && maxWaiters >= 0)) throw new InvalidArgumentError(`maxWaiters must be an integer >= 0, got ${String(maxWaiters)}`);
+    // Every call waits for the first connect, so 0 would make a cold pool unusable.
+    if (!(Number.isInteger(maxWaiters) && maxWaiters >= 1)) throw new InvalidArgumentError(`maxWaiters must be an integer >= 1 (calls wait for the connect), got ${String(maxWaiters)}`);
     const grace = options.closeGrace ?? DEFAULT_CLOSE_GRACE_MS;
     if (!(grace >= 0)) throw new InvalidArgumentError(`closeGrace must be a number of ms >= 0, got ${String(grace)}`);
     this.maxWaiters = maxWaiters;

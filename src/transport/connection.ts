@@ -102,6 +102,11 @@ export class Connection implements FrameSink {
     return this.isClosed;
   }
 
+  /** Closed, or half-closed by us (end() was called): no new message can be begun. */
+  get closing(): boolean {
+    return this.isClosed || this.ending;
+  }
+
   /** True while the socket refuses more bytes (writes still batch, up to maxWriteBufferBytes). */
   get writableNeedsDrain(): boolean {
     return this.waitingDrain;
@@ -117,7 +122,8 @@ export class Connection implements FrameSink {
   /** Starts a message; returns the mark to pass to endMessage/abortMessage. */
   beginMessage(): number {
     if (this.isClosed || this.ending) {
-      throw new ConnectionClosedError(this.isClosed ? 'connection is closed' : 'connection is closing', { endpoint: this.endpoint });
+      // Nothing of this message reached the socket: safe to send elsewhere.
+      throw new ConnectionClosedError(this.isClosed ? 'connection is closed' : 'connection is closing', { endpoint: this.endpoint, unwritten: true });
     }
     const w = this.writer;
     const mark = w.pos;

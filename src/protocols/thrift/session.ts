@@ -69,12 +69,12 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
   }
 
   get status(): Status {
-    if (this.conn.closed) return 'closed';
+    if (this.conn.closing) return 'closed';
     return this.conn.writableNeedsDrain ? 'busy' : 'open';
   }
 
   call(req: ThriftRequest, ctx: CallContext): Promise<ThriftReply> {
-    if (this.conn.closed) return Promise.reject(this.closedError());
+    if (this.conn.closing) return Promise.reject(this.closedError(true));
     if (ctx.cancelled !== undefined) return Promise.reject(ctx.cancelled);
     const seqid = req.oneway ? 0 : this.tags.acquire();
     if (seqid < 0) return Promise.reject(new OverloadedError('too many calls in flight on one connection', { endpoint: this.endpoint }));
@@ -170,10 +170,12 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     }
   }
 
-  private closedError(): ScalesError {
+  /** `unwritten`: for a call refused before it was written (safe to send elsewhere). */
+  private closedError(unwritten = false): ScalesError {
     const cause = this.closeError;
-    if (cause instanceof ConnectionClosedError) return cause;
-    return new ConnectionClosedError(cause ? `connection closed: ${cause.message}` : 'connection closed', { endpoint: this.endpoint, cause });
+    if (cause instanceof ConnectionClosedError && !unwritten) return cause;
+    const message = cause ? `connection closed: ${cause.message}` : this.conn.closed ? 'connection closed' : 'connection is closing';
+    return new ConnectionClosedError(message, { endpoint: this.endpoint, cause, unwritten });
   }
 }
 
