@@ -86,7 +86,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
     // The first attempt starts when the call did (no clock read); a retry reads the clock.
-    const now = ctx.attempts++ === 0 ? ctx.start : performance.now();
+    const now = ctx.attempts === 0 ? ctx.start : performance.now();
     let node = this.picker.pick(now);
     if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
     // A retry (same context) should not go back to the node that just failed it: a node whose
@@ -94,6 +94,8 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     const failedOn = ctx.failedOn;
     if (node === failedOn) node = this.pickOtherThan(node, now);
     node.load++;
+    ctx.attempts++;
+    ctx.pendingAttempts++;
     this.picker.started(node, now);
     const recorder = node.recorder;
     if (recorder !== undefined) recorder.started();
@@ -103,6 +105,8 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     const done = (ok: boolean, outcome: unknown): void => {
       picked.load--;
       const end = performance.now();
+      ctx.pendingAttempts--;
+      ctx.lastAttemptEnd = end;
       picker.finished(picked, end - now, !ok, end);
       if (observer !== undefined) observer.attemptFinished(ok, outcome, ctx, performance.timeOrigin + end);
       if (recorder !== undefined) recorder.finished(end - now, ok, outcome);

@@ -31,12 +31,25 @@ export class CallContext {
   readonly start: number;
   /** Attempts the load balancer has sent for this call (retries make more than one). */
   attempts = 0;
+  /** Attempts still in flight below the load balancer. */
+  pendingAttempts = 0;
+  /** `performance.now()` when the last attempt ended (the balancer's reading; the stats layer reuses it). */
+  lastAttemptEnd = 0;
 
   constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
     this.method = method;
     this.deadline = deadline;
     this.signal = signal;
     this.start = performance.now();
+  }
+
+  /**
+   * Now, for a layer above the balancer whose call just settled: the balancer's reading when the
+   * last attempt ended if no attempt is still in flight (it was taken microseconds ago, in the
+   * same reaction chain), else a fresh clock read.
+   */
+  settledAt(): number {
+    return this.attempts > 0 && this.pendingAttempts === 0 ? this.lastAttemptEnd : performance.now();
   }
 
   /** `start` as a `Date.now()`-style timestamp (ms since the epoch). */

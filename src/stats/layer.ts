@@ -41,11 +41,11 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
     // The two callbacks are the promise chain's own cost; the rest is field updates.
     return p.then(
       (rep) => {
-        stats.finished(performance.now() - ctx.start, true, rep);
+        stats.finished(ctx.settledAt() - ctx.start, true, rep);
         return rep;
       },
       (err: unknown) => {
-        stats.finished(performance.now() - ctx.start, false, err);
+        stats.finished(ctx.settledAt() - ctx.start, false, err);
         throw err;
       },
     );

@@ -100,6 +100,9 @@ describe('destinations', () => {
     const client = Thrift.newClient(EchoService, set, { timeout: 2000 });
     try {
       await assert.rejects(client.echo(1n, 0, 'x'), (e: unknown) => (e as { code?: string }).code === 'SCALES_ERR_NO_NODES');
+      const failed = client.$stats.snapshot().scopes['client=Echo@serverset']!;
+      assert.equal(failed.counters['failures.NO_NODES'], 1);
+      assert.ok(failed.histograms['latency_ms']!.min >= 0 && failed.histograms['latency_ms']!.max < 1000, 'a call that never reached a node still has a sane latency');
       set.update([{ host: '127.0.0.1', port: server.port }]);
       assert.equal((await client.echo(2n, 0, 'joined')).payload, 'joined');
       assert.equal(client.$stats.snapshot().scopes[`client=Echo@serverset`]?.gauges['nodes'], 1);
