@@ -42,7 +42,7 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
     if (without !== undefined) stack = stack.remove(without);
     return stack.build<number, number>();
   };
-  const measure = async (svc: Service<number, number>): Promise<number> => {
+  const measure = async (svc: Service<number, number>, deadlineMs?: number): Promise<number> => {
     let best = Infinity;
     for (let round = 0; round < 3; round++) {
       let i = 0;
@@ -50,7 +50,7 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
       const worker = async (): Promise<void> => {
         while (i < calls) {
           i++;
-          await svc.call(i, new CallContext('m', undefined, undefined));
+          await svc.call(i, new CallContext('m', deadlineMs === undefined ? undefined : Date.now() + deadlineMs, undefined));
         }
       };
       await Promise.all(Array.from({ length: 100 }, worker));
@@ -62,6 +62,7 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
   await measure(full); // warm-up: the JIT sees the whole stack before anything is timed
   const rows: StackCostRow[] = [{ what: 'the session alone (no stack)', nsPerCall: await measure(session) }];
   rows.push({ what: 'full default stack', nsPerCall: await measure(full) });
+  rows.push({ what: 'full default stack, every call with a 1 s deadline', nsPerCall: await measure(full, 1000) });
   for (const role of ['stats', 'retries', 'failure-accrual']) rows.push({ what: `full stack without '${role}'`, nsPerCall: await measure(build(role)) });
   await full.close();
   return rows;
