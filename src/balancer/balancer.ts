@@ -93,6 +93,8 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
     const failedOn = ctx.failedOn;
     if (node === failedOn) node = this.pickOtherThan(node, now);
+    // Pickers return a node that is not open only when none is (panic): the node should try anyway.
+    ctx.panic = node.status !== 'open';
     node.load++;
     ctx.attempts++;
     ctx.pendingAttempts++;

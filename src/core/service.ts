@@ -31,6 +31,11 @@ export class CallContext {
   readonly start: number;
   /** Attempts the load balancer has sent for this call (retries make more than one). */
   attempts = 0;
+  /**
+   * This attempt went to a node that is not 'open' because none is (the balancer's panic mode):
+   * layers below should still try rather than fail fast, as Finagle does.
+   */
+  panic = false;
   /** Attempts still in flight below the load balancer. */
   pendingAttempts = 0;
   /** `performance.now()` when the last attempt ended (the balancer's reading; the stats layer reuses it). */

@@ -1,8 +1,10 @@
 /**
  * Failure accrual: a per-node circuit breaker, after Finagle's FailureAccrualFactory. It marks its
- * node dead when the node keeps failing, fails calls fast while it is dead (status 'busy', so the
- * balancer avoids it), then after a jittered backoff lets exactly one probe call through: success
- * revives the node, failure marks it dead again for the next, longer, backoff.
+ * node dead when the node keeps failing (status 'busy', so the balancer avoids it) and fails
+ * calls fast while it is dead, then after a jittered backoff lets exactly one probe call through:
+ * success revives the node, failure marks it dead again for the next, longer, backoff. A call the
+ * balancer sent in panic mode (no node open: `ctx.panic`) is tried anyway, as Finagle's balancer
+ * does with busy nodes; its success revives the node.
  *
  *     alive ──(policy trips)──► dead ──(backoff elapsed)──► probing ──(probe succeeds)──► alive
  *                                 ▲                            │
@@ -106,6 +108,8 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private readonly ownClock: boolean;
   /** The last failure seen: the cause of the NodeUnavailableErrors while the node is dead. */
   private lastFailure: unknown = undefined;
+  /** Calls sent in panic mode while dead, whose outcome their own reaction records. */
+  private readonly panicCalls = new WeakSet<CallContext>();
 
   private readonly maxConsecutive: number;
   private readonly srThreshold: number;
@@ -179,6 +183,8 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       this.probeCtx = ctx;
       return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
     }
+    // The balancer found no open node: try anyway (Finagle's panic mode), every such call a probe.
+    if (ctx.panic) return this.panicCall(req, ctx);
     const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
     const last = this.lastFailure;
     const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
@@ -200,8 +206,37 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       this.probeCtx = undefined;
       return;
     }
+    if (this.panicCalls.delete(ctx)) return; // recorded by its own reaction
     const cls = ok ? (this.classifyReply === undefined ? 'success' : this.classifyReply(outcome as Rep)) : this.classifyError(outcome);
     this.record(cls, false, this.ownClock ? undefined : epochNow, outcome);
+  }
+
+  /**
+   * A call sent to this dead node because every node is down. A success revives the node (it
+   * answered); a failure changes nothing (it is already dead, its backoff runs on).
+   */
+  private panicCall(req: Req, ctx: CallContext): Promise<Rep> {
+    this.panicCalls.add(ctx);
+    const done = (cls: ResponseClass, outcome: unknown): void => {
+      if (!this.observed) this.panicCalls.delete(ctx); // else attemptFinished, which comes next, does
+      if (this.closed) return;
+      if (cls === 'failure') this.lastFailure = outcome instanceof Error ? outcome : REPLY_FAILURE;
+      else if (cls === 'success' && this._state !== 'alive') {
+        this.clearTimer();
+        this.probeInFlight = false;
+        this.revive();
+      }
+    };
+    return this.below.call(req, ctx).then(
+      (rep) => {
+        done(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), rep);
+        return rep;
+      },
+      (err: unknown) => {
+        done(this.classifyError(err), err);
+        throw err;
+      },
+    );
   }
 
   /** `outcome`: the reply or rejection, kept when it is a failure to explain later fast failures. */

@@ -173,17 +173,25 @@ describe('hedging over real servers', () => {
 
 describe('failure accrual learns outcomes whichever way it sits', () => {
   let failing: ThriftServer;
+  let healthy: ThriftServer;
+  let failingCalls = 0;
   before(async () => {
     failing = await Thrift.serve(EchoService, {
       echo: () => {
+        failingCalls++;
         throw new Error('always fails');
       },
     });
+    healthy = await Thrift.serve(EchoService, echoHandler);
   });
-  after(() => failing.close());
+  after(async () => {
+    await failing.close();
+    await healthy.close();
+  });
 
   // Right under the balancer it takes outcomes from the balancer (no promise of its own); with
-  // another per-node role in between it must observe calls itself. Either way: dead after 5.
+  // another per-node role in between it must observe calls itself. Either way: dead after 5, and
+  // then the failing node gets no more calls while the healthy one is open.
   for (const between of [false, true]) {
     test(between ? 'with a per-node role between balancer and accrual' : 'directly under the balancer', async () => {
       const seen: string[] = [];
@@ -197,21 +205,27 @@ describe('failure accrual learns outcomes whichever way it sits', () => {
           return below.call(req, ctx);
         },
       }));
+      const set = new StaticServerSet([{ host: '127.0.0.1', port: failing.port }]);
       let b = Thrift.newBuilder(EchoService).withLabel('fa').withRetries(false).withFailureAccrual({ consecutiveFailures: 5, successRate: false });
       if (between) b = b.withStack((st) => st.insertAfter('loadbalancer', spy));
-      const client = b.build(`tcp://127.0.0.1:${failing.port}`);
+      const client = b.build(set);
+      failingCalls = 0;
       try {
         for (let i = 0; i < 5; i++) await assert.rejects(client.echo(BigInt(i), 0, 'x'), /always fails/);
-        await assert.rejects(client.echo(9n, 0, 'x'), (e: unknown) => {
-          const err = e as Error & { code?: string; cause?: unknown };
-          // The fast failure says why the node is down (here: TApplicationException replies).
-          return err.code === 'SCALES_ERR_NODE_UNAVAILABLE' && /last failure: a reply classified as a failure/.test(err.message);
-        });
-        const node = client.$stats.snapshot().scopes[`client=fa/node=127.0.0.1:${failing.port}`]!;
-        assert.equal(node.state?.current, 'dead');
-        assert.equal(node.counters['failures.APPLICATION'], 5);
-        assert.equal(node.counters['failures.NODE_UNAVAILABLE'], 1);
-        assert.equal(seen.length, between ? 6 : 0);
+        const node = () => client.$stats.snapshot().scopes[`client=fa/node=127.0.0.1:${failing.port}`]!;
+        assert.equal(node().state?.current, 'dead');
+        // Alone in the set it is still tried (panic mode: no node is open), and still fails.
+        await assert.rejects(client.echo(5n, 0, 'x'), /always fails/);
+        assert.equal(failingCalls, 6);
+        // With a healthy node beside it, the dead one gets nothing.
+        set.update([
+          { host: '127.0.0.1', port: failing.port },
+          { host: '127.0.0.1', port: healthy.port },
+        ]);
+        for (let i = 0; i < 20; i++) assert.equal((await client.echo(BigInt(i), 0, 'ok')).payload, 'ok');
+        assert.equal(failingCalls, 6);
+        assert.equal(node().counters['failures.APPLICATION'], 6);
+        assert.equal(seen.length, between ? 26 : 0);
       } finally {
         await client.$close();
       }
@@ -219,24 +233,18 @@ describe('failure accrual learns outcomes whichever way it sits', () => {
   }
 });
 
-test('a node marked dead after connect failures says so, with the connect error as cause', async () => {
+test('every node down (nothing listening): calls still try, and fail fast naming the endpoint', async () => {
   const probe = await Thrift.serve(EchoService, echoHandler);
   const port = probe.port;
   await probe.close(); // nothing listens there now
-  const client = Thrift.newBuilder(EchoService).withRetries(false).withConnectTimeout(1000).build(`tcp://127.0.0.1:${port}`);
+  const client = Thrift.newBuilder(EchoService).withLabel('down').withRetries(false).withConnectTimeout(1000).withTimeout(5000).build(`tcp://127.0.0.1:${port}`);
   try {
-    let last: unknown;
     for (let i = 0; i < 8; i++) {
-      try {
-        await client.echo(1n, 0, 'x');
-      } catch (err) {
-        last = err;
-      }
+      const t0 = Date.now();
+      await assert.rejects(client.echo(1n, 0, 'x'), (e: unknown) => (e as { code?: string }).code === 'SCALES_ERR_CONNECT' && (e as Error).message.includes(`127.0.0.1:${port}`));
+      assert.ok(Date.now() - t0 < 1000, 'fails fast, well before the 5 s timeout');
     }
-    const e = last as Error & { code?: string; cause?: unknown };
-    assert.equal(e.code, 'SCALES_ERR_NODE_UNAVAILABLE');
-    assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port} is unavailable .*last failure: .*${port}`));
-    assert.equal((e.cause as { code?: string }).code, 'SCALES_ERR_CONNECT');
+    assert.equal(client.$stats.snapshot().scopes[`client=down/node=127.0.0.1:${port}`]!.state?.current, 'dead');
   } finally {
     await client.$close();
   }

@@ -227,3 +227,38 @@ test('layer: one accrual per node address, keyed host:port, with the role name',
   await a.close();
   await b.close();
 });
+
+test('a dead node fails fast naming its last failure (message and cause)', async () => {
+  const { fa } = accrual(new ScriptedService<string, string>(() => fail), constantBackoff(60_000));
+  await callN(fa, 5);
+  assert.equal(fa.state, 'dead');
+  const r = await outcome(fa.call('x', ctx()));
+  assert.ok(!r.ok && r.error instanceof NodeUnavailableError);
+  assert.match((r.error as Error).message, /10\.0\.0\.1:9090 is unavailable \(marked dead by failure accrual; last failure: reset\)/);
+  assert.ok((r.error as Error).cause instanceof ConnectionClosedError);
+  await fa.close();
+});
+
+test('panic mode (no node open): a dead node still takes the call; a success revives it, a failure changes nothing', async () => {
+  let healthy = false;
+  const below = new ScriptedService<string, string>(() => (healthy ? ok : fail));
+  const { fa, states } = accrual(below, constantBackoff(60_000));
+  await callN(fa, 5);
+  assert.equal(fa.state, 'dead');
+  const sent = below.attempts.length;
+  const panic = (): CallContext => {
+    const c = ctx();
+    c.panic = true;
+    return c;
+  };
+  const failed = await outcome(fa.call('x', panic()));
+  assert.ok(!failed.ok && failed.error instanceof ConnectionClosedError, 'tried, and failed like the node does');
+  assert.equal(below.attempts.length, sent + 1);
+  assert.equal(fa.state, 'dead');
+  healthy = true;
+  const r = await outcome(fa.call('x', panic()));
+  assert.deepEqual(r, { ok: true, value: 'ok' });
+  assert.equal(fa.state, 'alive');
+  assert.deepEqual(states, ['dead', 'alive']);
+  await fa.close();
+});
