@@ -1,3 +1,4 @@
+import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { ClosedError, NoNodesError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import { formatAddress, type Address } from '../discovery/uri.js';
@@ -110,7 +111,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
       ctx.pendingAttempts--;
       ctx.lastAttemptEnd = end;
       picker.finished(picked, end - now, !ok, end);
-      if (observer !== undefined) observer.attemptFinished(ok, outcome, ctx, performance.timeOrigin + end);
+      if (observer !== undefined) observer.attemptFinished(ok, outcome, ctx, TIME_ORIGIN + end);
       if (recorder !== undefined) recorder.finished(end - now, ok, outcome);
       if (!ok) ctx.failedOn = picked; // before the layers above see the failure (this reaction runs first)
       if (picked.draining && picked.load === 0) void picked.service.close();

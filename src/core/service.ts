@@ -1,3 +1,4 @@
+import { performance, TIME_ORIGIN } from './clock.js';
 import type { ScalesError } from './errors.js';
 
 /** `busy`: usable but saturated; `closed`: will never accept another call. */
@@ -59,7 +60,7 @@ export class CallContext {
 
   /** `start` as a `Date.now()`-style timestamp (ms since the epoch). */
   get startEpoch(): number {
-    return performance.timeOrigin + this.start;
+    return TIME_ORIGIN + this.start;
   }
 
   /** Milliseconds left before the deadline (Infinity when there is none). */

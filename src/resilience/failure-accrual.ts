@@ -14,6 +14,7 @@
  * `successRateWithinDuration(0.8, 30 s, minRequestThreshold 5).orElse(consecutiveFailures(5))`,
  * marking dead for `Backoff.equalJittered(5 s, 300 s)`.
  */
+import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { NodeUnavailableError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import type { AttemptObserver } from '../balancer/types.js';
@@ -87,7 +88,7 @@ const REPLY_FAILURE = Symbol('reply failure');
 
 /** Epoch ms on the monotonic clock: the timebase the balancer reports in. */
 function epochNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 /** Wraps one node's sub-stack. `key` names the node in errors and state callbacks. */

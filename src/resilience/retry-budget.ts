@@ -9,6 +9,7 @@
  *
  * Pure logic with an injectable clock; no timers.
  */
+import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 
 /** Finagle's defaults (RetryBudget.DefaultTtl / DefaultMinRetriesPerSec / DefaultPercentCanRetry). */
@@ -93,7 +94,7 @@ export class WindowedCounter {
 
 /** Epoch ms on the monotonic clock: the same timebase as `CallContext.startEpoch`. */
 function epochNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 // Tokens are kept as integers (a retry = 1000 units) so deposits of 0.2 never drift, as Finagle does.
