@@ -67,6 +67,8 @@ class Ema {
     if (this.empty) {
       this.value = x;
       this.empty = false;
+    } else if (x === this.value) {
+      // A healthy node's steady state (all successes, value 1): the average cannot move, so skip exp().
     } else {
       const w = Math.exp(-(stamp - this.last) / this.window);
       this.value = x * (1 - w) + this.value * w;
