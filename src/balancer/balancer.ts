@@ -94,34 +94,31 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
     const failedOn = ctx.failedOn;
     if (node === failedOn) node = this.pickOtherThan(node, now);
-    // Pickers return a node that is not open only when none is (panic): the node should try anyway.
-    ctx.panic = node.status !== 'open';
     node.load++;
     ctx.attempts++;
     ctx.pendingAttempts++;
     this.picker.started(node, now);
-    const recorder = node.recorder;
-    if (recorder !== undefined) recorder.started();
-    const observer = node.observer;
-    const picker = this.picker;
+    node.recorder?.started();
     const picked = node;
-    const done = (ok: boolean, outcome: unknown): void => {
-      picked.load--;
-      const end = performance.now();
-      ctx.pendingAttempts--;
-      ctx.lastAttemptEnd = end;
-      picker.finished(picked, end - now, !ok, end);
-      if (observer !== undefined) observer.attemptFinished(ok, outcome, ctx, TIME_ORIGIN + end);
-      if (recorder !== undefined) recorder.finished(end - now, ok, outcome);
-      if (!ok) ctx.failedOn = picked; // before the layers above see the failure (this reaction runs first)
-      if (picked.draining && picked.load === 0) void picked.service.close();
-    };
     const p = node.service.call(req, ctx);
     p.then(
-      (rep) => done(true, rep),
-      (err: unknown) => done(false, err),
+      (rep) => this.attemptEnded(picked, ctx, now, true, rep),
+      (err: unknown) => this.attemptEnded(picked, ctx, now, false, err),
     );
     return p;
+  }
+
+  /** One attempt on `node` settled: its load, the picker, per-node stats and failure accrual learn it. */
+  private attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown): void {
+    node.load--;
+    const end = performance.now();
+    ctx.pendingAttempts--;
+    ctx.lastAttemptEnd = end;
+    this.picker.finished(node, end - start, !ok, end);
+    node.observer?.attemptFinished(ok, outcome, ctx, TIME_ORIGIN + end);
+    node.recorder?.finished(end - start, ok, outcome);
+    if (!ok) ctx.failedOn = node; // before the layers above see the failure (this reaction runs first)
+    if (node.draining && node.load === 0) void node.service.close();
   }
 
   /**

@@ -24,7 +24,7 @@ import { SingletonPool } from '../pool/singleton.js';
 import type { Connector, PooledConnection } from '../pool/types.js';
 import { WatermarkPool } from '../pool/watermark.js';
 import type { ResponseClass } from '../resilience/classifier.js';
-import { FailureAccrualService } from '../resilience/failure-accrual.js';
+import { failureAccrualLayer } from '../resilience/failure-accrual.js';
 import { hedgingLayer } from '../resilience/hedging.js';
 import { retriesLayer } from '../resilience/retries.js';
 import { timeoutLayer } from '../resilience/timeout.js';
@@ -32,7 +32,6 @@ import { statsLayer } from '../stats/layer.js';
 import { CallStats } from '../stats/call-stats.js';
 import { StatsRegistry, type StatsScope } from '../stats/registry.js';
 import { checkStackOptions, idempotentPredicate, loadBalancerParts, resolveBudget, type ClientStackOptions, type PoolConfig } from './options.js';
-import { perNodeLayer } from './per-node.js';
 
 /** What a protocol contributes to the shared stack. */
 export interface ProtocolParts<Req, Rep> {
@@ -89,8 +88,16 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
     layers.push(hedging);
   }
   if (parts.serializer !== undefined) layers.push(parts.serializer);
-  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, parts.nodeReplyFailure as ((rep: unknown) => string | undefined) | undefined));
-  if (o.failureAccrual !== false) layers.push(failureAccrualRole<Req, Rep>(o.failureAccrual ?? {}, parts, clientScope));
+  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, parts.nodeReplyFailure as ((rep: unknown) => string | undefined) | undefined, o.failureAccrual !== false));
+  if (o.failureAccrual !== false) {
+    layers.push(
+      failureAccrualLayer<Req, Rep>({
+        ...o.failureAccrual,
+        classifier: parts.replyClass === undefined ? undefined : { reply: parts.replyClass },
+        onStateChange: (state, key) => clientScope.scope('node', key).recordState(state),
+      }),
+    );
+  }
   layers.push(poolLayer<Req, Rep>(o.pool ?? parts.defaultPool, parts, clientScope));
   layers.push(transportLayer(parts, connectTimeout));
   return { stack: new Stack(layers), stats };
@@ -100,7 +107,14 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
  * The balancer also records per-node stats: it already times every attempt and sees its outcome,
  * so a separate per-node stats role would only add a promise and two clock reads per call.
  */
-function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, label: string, scope: StatsScope, nodeReplyFailure: ((rep: unknown) => string | undefined) | undefined): StackLayer {
+function balancerLayer<Req, Rep>(
+  o: ClientStackOptions,
+  serverSet: ServerSet,
+  label: string,
+  scope: StatsScope,
+  nodeReplyFailure: ((rep: unknown) => string | undefined) | undefined,
+  withAccrual: boolean,
+): StackLayer {
   const { kind, options } = loadBalancerParts(o.loadBalancer);
   checkPickerOptions(kind, options); // bad options fail when the stack is made, not at the first call
   const added = scope.counter('nodes_added');
@@ -111,8 +125,10 @@ function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, la
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
       nodeRecorder: (key) => new CallStats(scope.scope('node', key), nodeReplyFailure),
       onMembership: (event, key) => {
-        if (event === 'added') added.value++;
-        else {
+        if (event === 'added') {
+          added.value++;
+          if (withAccrual) scope.scope('node', key).recordState('alive'); // changes come from failure accrual
+        } else {
           removed.value++;
           scope.scope('node', key).remove();
         }
@@ -120,22 +136,6 @@ function balancerLayer<Req, Rep>(o: ClientStackOptions, serverSet: ServerSet, la
     });
     scope.gaugeFn('nodes', () => balancer.nodeKeys.length);
     return balancer;
-  });
-}
-
-function failureAccrualRole<Req, Rep>(cfg: Exclude<ClientStackOptions['failureAccrual'], false | undefined>, parts: ProtocolParts<Req, Rep>, scope: StatsScope): StackLayer {
-  const sr = cfg.successRate === false ? 'no success-rate rule' : `success rate < ${cfg.successRate?.threshold ?? 0.8} over ${cfg.successRate?.window ?? 30_000} ms`;
-  const consecutive = cfg.consecutiveFailures ?? 5;
-  return perNodeLayer<Req, Rep>('failure-accrual', `marks a node dead after ${consecutive} consecutive failures or ${sr}; fails fast while dead; probes after a jittered backoff`, (below, a) => {
-    const key = formatAddress(a);
-    const nodeScope = scope.scope('node', key);
-    nodeScope.recordState('alive');
-    const service = new FailureAccrualService<Req, Rep>(below, key, {
-      ...cfg,
-      classifier: parts.replyClass === undefined ? undefined : { reply: parts.replyClass },
-      onStateChange: (state) => nodeScope.recordState(state),
-    });
-    return service;
   });
 }
 

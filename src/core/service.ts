@@ -30,13 +30,12 @@ export class CallContext {
    * read it in every layer spent more on clocks than on anything else.
    */
   readonly start: number;
-  /** Attempts the load balancer has sent for this call (retries make more than one). */
-  attempts = 0;
   /**
-   * This attempt went to a node that is not 'open' because none is (the balancer's panic mode):
-   * layers below should still try rather than fail fast, as Finagle does.
+   * Attempts the load balancer has sent for this call (retries make more than one). Below the
+   * balancer it is > 0, which tells a per-node layer that a balancer picked this node, and a
+   * balancer picks a node that is not open only when none is (panic mode).
    */
-  panic = false;
+  attempts = 0;
   /** Attempts still in flight below the load balancer. */
   pendingAttempts = 0;
   /** `performance.now()` when the last attempt ended (the balancer's reading; the stats layer reuses it). */

@@ -1,3 +1,4 @@
+import type { Address } from '../discovery/uri.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Service } from './service.js';
 
@@ -19,6 +20,22 @@ export function layer<Below, Req, Rep>(
   make: (below: Below) => Service<Req, Rep>,
 ): StackLayer {
   return { role, description, make: make as (below: unknown) => unknown };
+}
+
+/**
+ * A role of the per-node part of a stack (between the load balancer and the transport): it is
+ * made with a per-address maker below it and yields one, so every node gets its own instance,
+ * made by `wrap(below, address)`.
+ */
+export function perNodeLayer<Req, Rep>(role: string, description: string, wrap: (below: Service<Req, Rep>, address: Address) => Service<Req, Rep>): StackLayer {
+  return {
+    role,
+    description,
+    make: (below: unknown) => {
+      const makeBelow = below as (address: Address) => Service<Req, Rep>;
+      return (address: Address): Service<Req, Rep> => wrap(makeBelow(address), address);
+    },
+  };
 }
 
 /**

@@ -2,9 +2,9 @@
  * Failure accrual: a per-node circuit breaker, after Finagle's FailureAccrualFactory. It marks its
  * node dead when the node keeps failing (status 'busy', so the balancer avoids it) and fails
  * calls fast while it is dead, then after a jittered backoff lets exactly one probe call through:
- * success revives the node, failure marks it dead again for the next, longer, backoff. A call the
- * balancer sent in panic mode (no node open: `ctx.panic`) is tried anyway, as Finagle's balancer
- * does with busy nodes; its success revives the node.
+ * success revives the node, failure marks it dead again for the next, longer, backoff. A call a
+ * balancer sent while the node is dead (it does only when no node is open: panic mode) is tried
+ * anyway, as Finagle's balancer does with busy nodes; its success revives the node.
  *
  *     alive ──(policy trips)──► dead ──(backoff elapsed)──► probing ──(probe succeeds)──► alive
  *                                 ▲                            │
@@ -18,8 +18,8 @@ import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { NodeUnavailableError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import type { AttemptObserver } from '../balancer/types.js';
-import type { StackLayer } from '../core/stack.js';
-import { formatAddress, type Address } from '../discovery/uri.js';
+import { perNodeLayer, type StackLayer } from '../core/stack.js';
+import { formatAddress } from '../discovery/uri.js';
 import { equalJitterBackoff, type Backoff } from './backoff.js';
 import { classify, type ResponseClass, type ResponseClassifier } from './classifier.js';
 import { WindowedCounter } from './retry-budget.js';
@@ -186,8 +186,9 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       this.probeCtx = ctx;
       return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
     }
-    // The balancer found no open node: try anyway (Finagle's panic mode), every such call a probe.
-    if (ctx.panic) return this.panicCall(req, ctx);
+    // A balancer sent this call to a dead node, so no node is open (panic mode): try anyway, as
+    // Finagle does; a success revives the node. Without a balancer, fail fast.
+    if (ctx.attempts > 0) return this.panicCall(req, ctx);
     const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
     const last = this.lastFailure;
     const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
@@ -322,18 +323,10 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
 
 /**
  * The 'failure-accrual' role, for the per-node part of a stack (between the load balancer and
- * the pool): like the pool role, it is made with a per-address maker below it and yields one,
- * so every node gets its own FailureAccrualService keyed `host:port`.
+ * the pool): every node gets its own FailureAccrualService keyed `host:port`.
  */
 export function failureAccrualLayer<Req, Rep>(options: FailureAccrualOptions<Rep> = {}): StackLayer {
-  const sr = options.successRate === false ? 'off' : `success rate < ${options.successRate?.threshold ?? 0.8} over ${options.successRate?.window ?? 30_000} ms`;
-  const description = `marks a node dead after ${options.consecutiveFailures ?? 5} consecutive failures or ${sr}; probes after a jittered backoff`;
-  return {
-    role: 'failure-accrual',
-    description,
-    make: (below: unknown) => {
-      const makeNode = below as (address: Address) => Service<Req, Rep>;
-      return (address: Address): Service<Req, Rep> => new FailureAccrualService(makeNode(address), formatAddress(address), options);
-    },
-  };
+  const sr = options.successRate === false ? 'no success-rate rule' : `success rate < ${options.successRate?.threshold ?? 0.8} over ${options.successRate?.window ?? 30_000} ms`;
+  const description = `marks a node dead after ${options.consecutiveFailures ?? 5} consecutive failures or ${sr}; avoided while dead; probes after a jittered backoff`;
+  return perNodeLayer<Req, Rep>('failure-accrual', description, (below, address) => new FailureAccrualService(below, formatAddress(address), options));
 }

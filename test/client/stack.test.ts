@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { layer } from '../../src/core/stack.js';
+import { layer, perNodeLayer } from '../../src/core/stack.js';
 import type { CallContext, Service } from '../../src/core/service.js';
 import { registerScheme } from '../../src/discovery/resolve.js';
-import { perNodeLayer } from '../../src/client/per-node.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
 import { Http } from '../../src/protocols/http/index.js';
 import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';

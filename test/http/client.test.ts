@@ -141,6 +141,10 @@ describe('HTTP client over a real server', () => {
   test('bad input is a typed error, not a crash', async () => {
     await assert.rejects(client.get('no-slash'), InvalidArgumentError);
     await assert.rejects(client.get('/x', { timeout: -1 }), InvalidArgumentError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    await assert.rejects(client.post('/x', cyclic), InvalidArgumentError);
+    await assert.rejects(client.post('/x', { n: 1n }), /cannot be sent as JSON/);
     assert.throws(() => Http.newClient('tcp://127.0.0.1:0'), InvalidArgumentError);
     assert.throws(() => Http.newClient('ftp://h:1'), InvalidArgumentError);
     assert.throws(() => Http.newClient(`tcp://127.0.0.1:${port}`, { pool: { kind: 'singleton' } }), /watermark/);

@@ -9,8 +9,8 @@
 // - the calls in flight on a node when it was removed all finished successfully;
 // - a removed node's connections are all closed once it drained (server-side count → 0).
 import assert from 'node:assert/strict';
+import { perNodeLayer } from '../../src/core/stack.js';
 import { after, before, describe, test } from 'node:test';
-import { perNodeLayer } from '../../src/client/per-node.js';
 import type { CallContext, Service, Status } from '../../src/core/service.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
 import { formatAddress, type Address } from '../../src/discovery/uri.js';

@@ -89,7 +89,7 @@ export class HttpClient {
       let payload: HttpBody | undefined;
       if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) payload = body;
       else {
-        payload = JSON.stringify(body);
+        payload = toJson(body);
         if (!hasHeader(headers, 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
       }
       return this.service.call({ method, path, headers, body: payload }, ctx);
@@ -101,6 +101,15 @@ export class HttpClient {
   async $close(): Promise<void> {
     await this.service.close();
     this.onClose();
+  }
+}
+
+/** A body that is not bytes or text is sent as JSON; one JSON cannot encode (BigInt, cycles) is bad input. */
+function toJson(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    throw new InvalidArgumentError(`request body cannot be sent as JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -47,9 +47,6 @@ export class HttpSession {
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     let handedOut = false;
-    socket.once('close', () => {
-      this.dead = true;
-    });
     this.client = new Client(`http://${endpoint}`, {
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeout ?? 4000,
@@ -63,9 +60,6 @@ export class HttpSession {
         this.dead = true;
         callback(new ConnectionClosedError(`connection to ${endpoint} is gone`, { endpoint, unwritten: true }), null);
       },
-    });
-    this.client.on('disconnect', () => {
-      this.dead = true;
     });
   }
 
