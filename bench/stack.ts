@@ -6,7 +6,7 @@
  *   npx tsc -p tsconfig.build.json && npx tsx bench/stack.ts
  */
 import { pathToFileURL } from 'node:url';
-import type { Service } from '../src/core/service.js';
+import type { ReplyHandler, Service } from '../src/core/service.js';
 import type { PooledConnection } from '../src/pool/types.js';
 
 type StackModule = typeof import('../src/client/stack.js');
@@ -18,12 +18,21 @@ export interface StackCostRow {
   readonly nsPerCall: number;
 }
 
-/** A session that answers every call at once (a resolved promise, as a session's own would be). */
+/**
+ * A session that answers every call in the next microtask, through a promise when called alone
+ * and through the handler when the stack dispatches to it (a real session calls the handler from
+ * its read loop). The same delay both ways, so the difference is the stack; answering inside
+ * dispatch instead would leave no call in flight, and a timer is far dearer when it is the only
+ * one of its duration.
+ */
 class InstantSession implements PooledConnection<number, number> {
   readonly load = 0;
   readonly status = 'open' as const;
   call(req: number): Promise<number> {
-    return Promise.resolve(req);
+    return new Promise((resolve) => queueMicrotask(() => resolve(req)));
+  }
+  dispatch(req: number, _ctx: unknown, handler: ReplyHandler<number>): void {
+    queueMicrotask(() => handler.onReply(req));
   }
   close(): Promise<void> {
     return Promise.resolve();

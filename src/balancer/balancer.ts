@@ -1,6 +1,7 @@
 import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { ClosedError, NoNodesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { formatAddress, type Address } from '../discovery/uri.js';
 import type { ServerSet } from '../discovery/serverset.js';
 import { isAttemptObserver, type AttemptObserver, type BalancerNode, type Picker } from './types.js';
@@ -13,15 +14,39 @@ class Node<Req, Rep> implements BalancerNode {
   recorder: NodeRecorder | undefined = undefined;
   /** The node's stack top when it takes outcomes from us (failure accrual). */
   observer: AttemptObserver | undefined = undefined;
+  readonly down: Dispatcher<Req, Rep>;
 
   constructor(
     readonly key: string,
     readonly address: Address,
     readonly service: Service<Req, Rep>,
-  ) {}
+  ) {
+    this.down = dispatcherOf(service);
+  }
 
   get status(): Status {
     return this.draining ? 'closed' : this.service.status;
+  }
+}
+
+/** One attempt on one node: the balancer's bookkeeping first, then the layers above. */
+class AttemptHandler<Req, Rep> implements ReplyHandler<Rep> {
+  constructor(
+    private readonly balancer: Balancer<Req, Rep>,
+    private readonly node: Node<Req, Rep>,
+    private readonly ctx: CallContext,
+    private readonly start: number,
+    private readonly next: ReplyHandler<Rep>,
+  ) {}
+
+  onReply(rep: Rep): void {
+    this.balancer.attemptEnded(this.node, this.ctx, this.start, true, rep);
+    this.next.onReply(rep);
+  }
+
+  onError(err: unknown): void {
+    this.balancer.attemptEnded(this.node, this.ctx, this.start, false, err);
+    this.next.onError(err);
   }
 }
 
@@ -83,13 +108,17 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    if (this.closed) return Promise.reject(new ClosedError(`client for ${this.label} is closed`));
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    if (this.closed) return handler.onError(new ClosedError(`client for ${this.label} is closed`));
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
     // The first attempt starts when the call did (no clock read); a retry reads the clock.
     const now = ctx.attempts === 0 ? ctx.start : performance.now();
     let node = this.picker.pick(now);
-    if (node === undefined) return Promise.reject(new NoNodesError(`no node available for ${this.label}`));
+    if (node === undefined) return handler.onError(new NoNodesError(`no node available for ${this.label}`));
     // A retry (same context) should not go back to the node that just failed it: a node whose
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
     const failedOn = ctx.failedOn;
@@ -99,17 +128,11 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     ctx.pendingAttempts++;
     this.picker.started(node, now);
     node.recorder?.started();
-    const picked = node;
-    const p = node.service.call(req, ctx);
-    p.then(
-      (rep) => this.attemptEnded(picked, ctx, now, true, rep),
-      (err: unknown) => this.attemptEnded(picked, ctx, now, false, err),
-    );
-    return p;
+    node.down.dispatch(req, ctx, new AttemptHandler(this, node, ctx, now, handler));
   }
 
-  /** One attempt on `node` settled: its load, the picker, per-node stats and failure accrual learn it. */
-  private attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown): void {
+  /** @internal One attempt on `node` settled: its load, the picker, per-node stats and failure accrual learn it. */
+  attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown): void {
     node.load--;
     const end = performance.now();
     ctx.pendingAttempts--;
@@ -117,7 +140,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     this.picker.finished(node, end - start, !ok, end);
     node.observer?.attemptFinished(ok, outcome, ctx, TIME_ORIGIN + end);
     node.recorder?.finished(end - start, ok, outcome);
-    if (!ok) ctx.failedOn = node; // before the layers above see the failure (this reaction runs first)
+    if (!ok) ctx.failedOn = node; // before the layers above see the failure
     if (node.draining && node.load === 0) void node.service.close();
   }
 

@@ -81,9 +81,25 @@ export class CallContext {
   }
 }
 
+/**
+ * Receives the outcome of one call: exactly one of the two methods, exactly once, possibly
+ * before `dispatch` returns. Handlers must not throw.
+ */
+export interface ReplyHandler<Rep> {
+  onReply(reply: Rep): void;
+  onError(err: unknown): void;
+}
+
 /** A client-side service: one request in, one reply (or a typed error) out. */
 export interface Service<Req, Rep> {
   call(request: Req, ctx: CallContext): Promise<Rep>;
+  /**
+   * The same call with its outcome handed to `handler` instead of a promise. Optional; the
+   * stack's own layers offer it so that a call crosses the stack with one promise (the caller's)
+   * rather than one per layer: a promise and its reaction cost more than the work most layers
+   * do per call. Use `dispatchTo` (core/dispatch.ts), which falls back to `call`.
+   */
+  dispatch?(request: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void;
   readonly status: Status;
   /** Stop accepting calls; resolve once in-flight calls are done or failed. */
   close(): Promise<void>;

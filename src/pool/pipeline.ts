@@ -1,5 +1,6 @@
 import { ClosedError, type ScalesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { callByDispatch, dispatchTo } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 
 /** What the pool needs of a connection-level service. */
 export interface PooledSession<Req, Rep> extends Service<Req, Rep> {
@@ -36,10 +37,17 @@ export class PipelinePool<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    if (this.closed) return Promise.reject(new ClosedError('client is closed'));
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    if (this.closed) return handler.onError(new ClosedError('client is closed'));
     const s = this.pick();
-    if (s !== undefined) return s.call(req, ctx);
-    return this.open(ctx).then((session) => session.call(req, ctx));
+    if (s !== undefined) return s.dispatch !== undefined ? s.dispatch(req, ctx, handler) : dispatchTo(s, req, ctx, handler);
+    this.open(ctx).then(
+      (session) => dispatchTo(session, req, ctx, handler),
+      (err: unknown) => handler.onError(err),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { dispatchTo, settleInto } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { ConnectGate, DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type Connector, type PooledConnection } from './types.js';
 
@@ -90,6 +91,12 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
     const s = this.session;
     if (s !== undefined && s.status !== 'closed') return s.call(req, ctx);
     return this.callSlow(req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    const s = this.session;
+    if (s !== undefined && s.status !== 'closed') return s.dispatch !== undefined ? s.dispatch(req, ctx, handler) : dispatchTo(s, req, ctx, handler);
+    settleInto(this.callSlow(req, ctx), handler);
   }
 
   /**

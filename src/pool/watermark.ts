@@ -1,5 +1,6 @@
 import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError, type ScalesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { ConnectGate, DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type Connector, type PooledConnection } from './types.js';
 
@@ -29,28 +30,39 @@ export interface WatermarkPoolOptions {
 /** Longest delay setTimeout takes (longer ones fire at once): waits further out get no timer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** One connection and its two reply callbacks, made once per connection (not per call). */
-class Slot<Req, Rep> {
-  /** The call on this connection, while there is one. */
+/**
+ * One connection. It carries one call at a time, so it is also that call's reply handler: no
+ * allocation per call.
+ */
+class Slot<Req, Rep> implements ReplyHandler<Rep> {
+  /** The call on this connection, while there is one, and where its outcome goes. */
   ctx: CallContext | undefined = undefined;
+  next: ReplyHandler<Rep> | undefined = undefined;
   idleSince = 0;
   /** close() was called on the connection (it happens once). */
   discarded = false;
-  readonly onReply: (rep: Rep) => Rep;
-  readonly onError: (err: unknown) => never;
+  readonly down: Dispatcher<Req, Rep>;
 
   constructor(
     readonly conn: PooledConnection<Req, Rep>,
-    pool: WatermarkPool<Req, Rep>,
+    private readonly pool: WatermarkPool<Req, Rep>,
   ) {
-    this.onReply = (rep) => {
-      pool.release(this, false);
-      return rep;
-    };
-    this.onError = (err) => {
-      pool.release(this, true);
-      throw err;
-    };
+    this.down = dispatcherOf(conn);
+  }
+
+  // The connection goes back to the pool (maybe to the next waiter) before the caller hears.
+  onReply(rep: Rep): void {
+    const next = this.next!;
+    this.next = undefined;
+    this.pool.release(this, false);
+    next.onReply(rep);
+  }
+
+  onError(err: unknown): void {
+    const next = this.next!;
+    this.next = undefined;
+    this.pool.release(this, true);
+    next.onError(err);
   }
 }
 
@@ -63,8 +75,7 @@ class Waiter<Req, Rep> {
   constructor(
     readonly req: Req,
     readonly ctx: CallContext,
-    readonly resolve: (rep: Rep) => void,
-    readonly reject: (err: unknown) => void,
+    readonly handler: ReplyHandler<Rep>,
   ) {}
 }
 
@@ -148,15 +159,19 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    if (this.closed) return Promise.reject(this.closedError());
-    if (ctx.cancelled !== undefined) return Promise.reject(ctx.cancelled);
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    if (this.closed) return handler.onError(this.closedError());
+    if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
     const idle = this.idleSlots;
     while (idle.length > 0) {
       const slot = idle.pop()!;
-      if (slot.conn.status !== 'closed') return this.dispatch(slot, req, ctx);
+      if (slot.conn.status !== 'closed') return this.sendOn(slot, req, ctx, handler);
       this.slots.delete(slot); // closed by the peer while idle
     }
-    return this.wait(req, ctx);
+    this.wait(req, ctx, handler);
   }
 
   /**
@@ -198,16 +213,11 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
 
   // ---- internals (release is called by Slot) --------------------------------------------------
 
-  private dispatch(slot: Slot<Req, Rep>, req: Req, ctx: CallContext): Promise<Rep> {
+  private sendOn(slot: Slot<Req, Rep>, req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     slot.ctx = ctx;
+    slot.next = handler;
     this.inUseCount++;
-    let p: Promise<Rep>;
-    try {
-      p = slot.conn.call(req, ctx);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    return p.then(slot.onReply, slot.onError);
+    slot.down.dispatch(req, ctx, slot);
   }
 
   /** @internal The call on `slot` settled. */
@@ -236,7 +246,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     if (w !== undefined) {
       this.unlink(w);
       w.ctx.onCancel(undefined);
-      this.dispatch(slot, w.req, w.ctx).then(w.resolve, w.reject);
+      this.sendOn(slot, w.req, w.ctx, w.handler);
       return;
     }
     slot.idleSince = Date.now();
@@ -244,29 +254,27 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     if (this.reapTimer === undefined && this.slots.size + this.connecting > this.low) this.scheduleReap();
   }
 
-  private wait(req: Req, ctx: CallContext): Promise<Rep> {
-    if (this.gate.backingOff && this.slots.size + this.connecting === 0) return Promise.reject(this.gate.fastFail());
+  private wait(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    if (this.gate.backingOff && this.slots.size + this.connecting === 0) return handler.onError(this.gate.fastFail());
     // Waiters that connections being opened (or still allowed) will serve do not count against
     // maxWaiters: a cold pool takes the same burst as a warm one.
     const coverable = this.high - this.slots.size;
     if (this.waiting - (coverable > 0 ? coverable : 0) >= this.maxWaiters) {
-      return Promise.reject(
+      return handler.onError(
         new OverloadedError(`${this.waiting} calls already wait for a connection${this.where()} (maxWaiters ${this.maxWaiters}, highWatermark ${this.high})`, { endpoint: this.endpoint }),
       );
     }
-    return new Promise<Rep>((resolve, reject) => {
-      const w = new Waiter<Req, Rep>(req, ctx, resolve, reject);
-      this.link(w);
-      const remaining = ctx.remaining();
-      const byDeadline = remaining < this.waitTimeout;
-      const delay = byDeadline ? remaining : this.waitTimeout;
-      if (delay < MAX_TIMER_MS) w.timer = setTimeout(() => this.waitExpired(w, byDeadline), delay > 0 ? delay : 0);
-      ctx.onCancel((reason) => {
-        this.unlink(w);
-        reject(reason);
-      });
-      this.grow();
+    const w = new Waiter<Req, Rep>(req, ctx, handler);
+    this.link(w);
+    const remaining = ctx.remaining();
+    const byDeadline = remaining < this.waitTimeout;
+    const delay = byDeadline ? remaining : this.waitTimeout;
+    if (delay < MAX_TIMER_MS) w.timer = setTimeout(() => this.waitExpired(w, byDeadline), delay > 0 ? delay : 0);
+    ctx.onCancel((reason) => {
+      this.unlink(w);
+      handler.onError(reason);
     });
+    this.grow();
   }
 
   private waitExpired(w: Waiter<Req, Rep>, byDeadline: boolean): void {
@@ -276,9 +284,9 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     if (byDeadline) {
       const err = new TimeoutError(`${w.ctx.method}: deadline passed while waiting for a connection${this.where()}`, { endpoint: this.endpoint, unwritten: true });
       w.ctx.cancel(err);
-      w.reject(err);
+      w.handler.onError(err);
     } else {
-      w.reject(new OverloadedError(`no connection${this.where()} became free within ${this.waitTimeout} ms (highWatermark ${this.high})`, { endpoint: this.endpoint }));
+      w.handler.onError(new OverloadedError(`no connection${this.where()} became free within ${this.waitTimeout} ms (highWatermark ${this.high})`, { endpoint: this.endpoint }));
     }
   }
 
@@ -391,7 +399,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     for (let w = this.head; w !== undefined; w = this.head) {
       this.unlink(w);
       w.ctx.onCancel(undefined);
-      w.reject(err);
+      w.handler.onError(err);
     }
   }
 

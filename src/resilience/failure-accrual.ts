@@ -16,7 +16,8 @@
  */
 import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { NodeUnavailableError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { dispatcherOf, settleInto, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { AttemptObserver } from '../balancer/types.js';
 import { perNodeLayer, type StackLayer } from '../core/stack.js';
 import { formatAddress } from '../discovery/uri.js';
@@ -144,11 +145,14 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     throw err;
   };
 
+  private readonly down: Dispatcher<Req, Rep>;
+
   constructor(
     private readonly below: Service<Req, Rep>,
     readonly key: string,
     options: FailureAccrualOptions<Rep> = {},
   ) {
+    this.down = dispatcherOf(below);
     this.maxConsecutive = options.consecutiveFailures ?? 5;
     this.now = options.now ?? epochNow;
     this.ownClock = options.now !== undefined;
@@ -193,6 +197,12 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     const last = this.lastFailure;
     const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
     return Promise.reject(new NodeUnavailableError(`${this.key} is unavailable (${why}${after})`, { endpoint: this.key, cause: last instanceof Error ? last : undefined }));
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    // The common case passes straight through: the balancer reports the outcome to us.
+    if (this._state === 'alive' && this.observed) return this.down.dispatch(req, ctx, handler);
+    settleInto(this.call(req, ctx), handler);
   }
 
   close(): Promise<void> {

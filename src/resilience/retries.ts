@@ -9,7 +9,8 @@
  * the call at once.
  */
 import { InvalidArgumentError, type ScalesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
 import { noBackoff, type Backoff } from './backoff.js';
 import { isRetryable as defaultIsRetryable } from './classifier.js';
@@ -42,6 +43,30 @@ export interface RetriesOptions {
 
 const never = (): boolean => false;
 
+/** One call through the retries layer: the same handler carries every attempt. */
+class RetryHandler<Req, Rep> implements ReplyHandler<Rep> {
+  private attempt = 0;
+
+  constructor(
+    private readonly service: RetriesService<Req, Rep>,
+    readonly req: Req,
+    readonly ctx: CallContext,
+    readonly next: ReplyHandler<Rep>,
+  ) {}
+
+  onReply(rep: Rep): void {
+    this.next.onReply(rep);
+  }
+
+  onError(err: unknown): void {
+    this.service.retry(this, err, ++this.attempt);
+  }
+
+  send(): void {
+    this.service.send(this);
+  }
+}
+
 export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   private readonly budget: RetryBudget;
   private readonly backoff: Backoff;
@@ -49,11 +74,13 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   private readonly idempotent: (ctx: CallContext) => boolean;
   private readonly retryable: (err: unknown, idempotent: boolean) => boolean;
   readonly stats: RetryStats;
+  private readonly down: Dispatcher<Req, Rep>;
 
   constructor(
     private readonly below: Service<Req, Rep>,
     options: RetriesOptions = {},
   ) {
+    this.down = dispatcherOf(below);
     this.budget = options.budget ?? new RetryBudget();
     this.backoff = options.backoff ?? noBackoff;
     this.maxRetries = options.maxRetries ?? 2;
@@ -72,25 +99,30 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    this.stats.requests++;
-    this.budget.deposit(ctx.startEpoch);
-    // The first attempt pays one closure; the loop runs only after a failure (measured: ~35 ns
-    // less per call than an async method wrapping every attempt).
-    return this.below.call(req, ctx).then(undefined, (err: unknown) => this.retry(req, ctx, err));
+    return callByDispatch(this, req, ctx);
   }
 
-  private async retry(req: Req, ctx: CallContext, err: unknown): Promise<Rep> {
-    for (let attempt = 1; ; attempt++) {
-      const delay = this.retryDelay(err, ctx, attempt);
-      if (delay < 0) throw err;
-      this.stats.retries++;
-      if (delay > 0) await sleep(delay, ctx);
-      try {
-        return await this.below.call(req, ctx);
-      } catch (e) {
-        err = e;
-      }
-    }
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    this.stats.requests++;
+    this.budget.deposit(ctx.startEpoch);
+    this.down.dispatch(req, ctx, new RetryHandler(this, req, ctx, handler));
+  }
+
+  /** @internal Sends attempt n + 1 of a call through `h` after failed attempt n, or fails it. */
+  retry(h: RetryHandler<Req, Rep>, err: unknown, attempt: number): void {
+    const ctx = h.ctx;
+    const delay = this.retryDelay(err, ctx, attempt);
+    if (delay < 0) return h.next.onError(err);
+    this.stats.retries++;
+    if (delay > 0) return sleep(delay, h);
+    // Not from inside the failed attempt's own callback: the session failing it may be in the
+    // middle of failing its other calls too.
+    queueMicrotask(() => h.send());
+  }
+
+  /** @internal */
+  send(h: RetryHandler<Req, Rep>): void {
+    this.down.dispatch(h.req, h.ctx, h);
   }
 
   /** The wait before retrying after failed attempt `attempt`, or -1 for "do not retry". */
@@ -110,17 +142,15 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   }
 }
 
-/** Waits `ms`, holding the context's cancellation slot meanwhile. */
-function sleep(ms: number, ctx: CallContext): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ctx.onCancel(undefined);
-      resolve();
-    }, ms);
-    ctx.onCancel((reason: ScalesError) => {
-      clearTimeout(timer);
-      reject(reason);
-    });
+/** Waits `ms` before the next attempt, holding the context's cancellation slot meanwhile. */
+function sleep<Req, Rep>(ms: number, h: RetryHandler<Req, Rep>): void {
+  const timer = setTimeout(() => {
+    h.ctx.onCancel(undefined);
+    h.send();
+  }, ms);
+  h.ctx.onCancel((reason: ScalesError) => {
+    clearTimeout(timer);
+    h.next.onError(reason);
   });
 }
 

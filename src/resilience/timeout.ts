@@ -1,6 +1,66 @@
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
-import type { CallContext, Service, Status } from '../core/service.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
+
+/**
+ * One call with a deadline or a signal. It settles at the deadline even if a layer below ignores
+ * cancellation, so nothing waits forever; the outcome that arrives later is dropped here.
+ */
+class DeadlineHandler<Rep> implements ReplyHandler<Rep> {
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly ctx: CallContext,
+    private readonly next: ReplyHandler<Rep>,
+  ) {}
+
+  arm(remaining: number): void {
+    const ctx = this.ctx;
+    if (remaining !== Infinity) this.timer = setTimeout(timedOut, remaining, this, remaining);
+    const signal = ctx.signal;
+    if (signal !== undefined) {
+      this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason }));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  onReply(rep: Rep): void {
+    if (this.settle()) this.next.onReply(rep);
+  }
+
+  onError(err: unknown): void {
+    if (this.settle()) this.next.onError(err);
+  }
+
+  expire(after: number): void {
+    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(after)} ms`));
+  }
+
+  /** The deadline passed or the caller aborted: free the caller now, tell the holder to abandon. */
+  private fail(err: ScalesError): void {
+    if (!this.settle()) return;
+    const ctx = this.ctx;
+    ctx.cancel(err);
+    this.next.onError(ctx.cancelled ?? err);
+  }
+
+  /** True the first time (the outcome that counts). */
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.ctx.signal!.removeEventListener('abort', this.onAbort);
+    return true;
+  }
+}
+
+// A plain function with arguments: setTimeout then needs no closure per call.
+function timedOut(h: DeadlineHandler<unknown>, after: number): void {
+  h.expire(after);
+}
 
 /**
  * Enforces the call's deadline and the caller's AbortSignal: when either fires, the layer that
@@ -8,49 +68,30 @@ import { layer, type StackLayer } from '../core/stack.js';
  * connection below decides what to do with the late reply.
  */
 class TimeoutService<Req, Rep> implements Service<Req, Rep> {
-  constructor(private readonly below: Service<Req, Rep>) {}
+  private readonly down: Dispatcher<Req, Rep>;
+
+  constructor(private readonly below: Service<Req, Rep>) {
+    this.down = dispatcherOf(below);
+  }
 
   get status(): Status {
     return this.below.status;
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     const deadline = ctx.deadline;
     const signal = ctx.signal;
-    if (deadline === undefined && signal === undefined) return this.below.call(req, ctx);
-    if (signal?.aborted) return Promise.reject(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
+    if (deadline === undefined && signal === undefined) return this.down.dispatch(req, ctx, handler);
+    if (signal?.aborted) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
     const remaining = deadline === undefined ? Infinity : deadline - Date.now();
-    if (remaining <= 0) return Promise.reject(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
-    // Our own promise settles at the deadline even if a layer below ignores cancellation:
-    // nothing waits forever.
-    return new Promise<Rep>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let onAbort: (() => void) | undefined;
-      const settle = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
-      };
-      const fail = (err: ScalesError): void => {
-        settle();
-        ctx.cancel(err);
-        reject(ctx.cancelled ?? err);
-      };
-      if (remaining !== Infinity) timer = setTimeout(() => fail(new TimeoutError(`${ctx.method} timed out after ${Math.round(remaining)} ms`)), remaining);
-      if (signal !== undefined) {
-        onAbort = () => fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason }));
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      this.below.call(req, ctx).then(
-        (rep) => {
-          settle();
-          resolve(rep);
-        },
-        (err: unknown) => {
-          settle();
-          reject(err);
-        },
-      );
-    });
+    if (remaining <= 0) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
+    const h = new DeadlineHandler(ctx, handler);
+    h.arm(remaining);
+    this.down.dispatch(req, ctx, h);
   }
 
   close(): Promise<void> {

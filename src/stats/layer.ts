@@ -1,4 +1,5 @@
-import type { CallContext, Service, Status } from '../core/service.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
 import { CallStats } from './call-stats.js';
 import type { StatsScope } from './registry.js';
@@ -13,15 +14,36 @@ export interface StatsLayerOptions<Rep> {
   replyFailure?: (rep: Rep) => string | undefined;
 }
 
-/** Records every call passing through into a CallStats (latency from the call's own start). */
+/** Records one call's outcome (latency from the call's own start), then hands it on. */
+class StatsHandler<Rep> implements ReplyHandler<Rep> {
+  constructor(
+    private readonly stats: CallStats,
+    private readonly ctx: CallContext,
+    private readonly next: ReplyHandler<Rep>,
+  ) {}
+
+  onReply(rep: Rep): void {
+    this.stats.finished(this.ctx.settledAt() - this.ctx.start, true, rep);
+    this.next.onReply(rep);
+  }
+
+  onError(err: unknown): void {
+    this.stats.finished(this.ctx.settledAt() - this.ctx.start, false, err);
+    this.next.onError(err);
+  }
+}
+
+/** Records every call passing through into a CallStats. */
 export class StatsService<Req, Rep> implements Service<Req, Rep> {
   private readonly stats: CallStats;
+  private readonly down: Dispatcher<Req, Rep>;
 
   constructor(
     private readonly below: Service<Req, Rep>,
     scope: StatsScope,
     options: StatsLayerOptions<Rep>,
   ) {
+    this.down = dispatcherOf(below);
     this.stats = new CallStats(scope, options.replyFailure as ((rep: unknown) => string | undefined) | undefined);
   }
 
@@ -30,25 +52,12 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    const stats = this.stats;
-    stats.started();
-    let p: Promise<Rep>;
-    try {
-      p = this.below.call(req, ctx);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    // The two callbacks are the promise chain's own cost; the rest is field updates.
-    return p.then(
-      (rep) => {
-        stats.finished(ctx.settledAt() - ctx.start, true, rep);
-        return rep;
-      },
-      (err: unknown) => {
-        stats.finished(ctx.settledAt() - ctx.start, false, err);
-        throw err;
-      },
-    );
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    this.stats.started();
+    this.down.dispatch(req, ctx, new StatsHandler(this.stats, ctx, handler));
   }
 
   close(): Promise<void> {

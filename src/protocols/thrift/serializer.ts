@@ -1,6 +1,7 @@
 import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
 import { ProtocolError, type ScalesError } from '../../core/errors.js';
-import type { CallContext, Service, Status } from '../../core/service.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../../core/service.js';
 import { layer, type StackLayer } from '../../core/stack.js';
 import { decodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from './application-exception.js';
 import { MessageType, type MethodDesc } from './descriptors.js';
@@ -14,17 +15,24 @@ import type { ThriftProtocol } from './protocol.js';
 class ThriftSerializer implements Service<ThriftCall, unknown> {
   private readonly scratch = new BufferWriter(4096);
   private readonly reader = new BufferReader(Buffer.alloc(0));
+  private readonly down: Dispatcher<ThriftRequest, ThriftReply>;
 
   constructor(
     private readonly protocol: ThriftProtocol,
     private readonly below: Service<ThriftRequest, ThriftReply>,
-  ) {}
+  ) {
+    this.down = dispatcherOf(below);
+  }
 
   get status(): Status {
     return this.below.status;
   }
 
   call(c: ThriftCall, ctx: CallContext): Promise<unknown> {
+    return callByDispatch(this, c, ctx);
+  }
+
+  dispatch(c: ThriftCall, ctx: CallContext, handler: ReplyHandler<unknown>): void {
     const method = c.method;
     let body: Buffer;
     try {
@@ -32,18 +40,17 @@ class ThriftSerializer implements Service<ThriftCall, unknown> {
       body = this.scratch.takeCopy();
     } catch (err) {
       this.scratch.reset();
-      return Promise.reject(err);
+      return handler.onError(err);
     }
-    const sent = this.below.call({ name: method.name, oneway: method.oneway, body }, ctx);
-    if (method.oneway) return sent.then(discard);
-    return sent.then((reply) => this.decode(method, reply));
+    this.down.dispatch({ name: method.name, oneway: method.oneway, body }, ctx, new DecodeHandler(this, method, handler));
   }
 
   close(): Promise<void> {
     return this.below.close();
   }
 
-  private decode(method: MethodDesc, reply: ThriftReply): unknown {
+  /** @internal The method's result, or throws its declared exception / the error. */
+  decode(method: MethodDesc, reply: ThriftReply): unknown {
     const r = this.reader;
     r.buf = reply.message;
     r.pos = reply.offset;
@@ -73,11 +80,31 @@ class ThriftSerializer implements Service<ThriftCall, unknown> {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** Turns one raw reply into the method's result (or its exception) for the handler above. */
+class DecodeHandler implements ReplyHandler<ThriftReply> {
+  constructor(
+    private readonly serializer: ThriftSerializer,
+    private readonly method: MethodDesc,
+    private readonly next: ReplyHandler<unknown>,
+  ) {}
 
-function discard(): undefined {
-  return undefined;
+  onReply(reply: ThriftReply): void {
+    if (this.method.oneway) return this.next.onReply(undefined);
+    let result: unknown;
+    try {
+      result = this.serializer.decode(this.method, reply);
+    } catch (err) {
+      return this.next.onError(err);
+    }
+    this.next.onReply(result);
+  }
+
+  onError(err: unknown): void {
+    this.next.onError(err);
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export function asProtocolError(err: unknown, context: string): ScalesError {
   if (err instanceof BufferUnderflow) return new ProtocolError(`${context}: message truncated`);

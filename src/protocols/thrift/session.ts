@@ -1,6 +1,7 @@
 import { BufferReader, BufferUnderflow } from '../../core/bytes.js';
 import { ClosedError, ConnectionClosedError, OverloadedError, ProtocolError, type ScalesError } from '../../core/errors.js';
-import type { CallContext, Service, Status } from '../../core/service.js';
+import { callByDispatch } from '../../core/dispatch.js';
+import type { CallContext, ReplyHandler, Service, Status } from '../../core/service.js';
 import { TagAllocator } from '../../core/tags.js';
 import type { Connection } from '../../transport/index.js';
 import { MessageType } from './descriptors.js';
@@ -20,8 +21,7 @@ export interface ThriftSessionOptions {
 interface Pending {
   readonly name: string;
   readonly ctx: CallContext;
-  resolve: (reply: ThriftReply) => void;
-  reject: (err: ScalesError) => void;
+  readonly handler: ReplyHandler<ThriftReply>;
   /** The caller gave up; the seqid stays reserved until the late reply is read and dropped. */
   abandoned: boolean;
 }
@@ -74,21 +74,23 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
   }
 
   call(req: ThriftRequest, ctx: CallContext): Promise<ThriftReply> {
-    if (this.conn.closing) return Promise.reject(this.closedError(true));
-    if (ctx.cancelled !== undefined) return Promise.reject(ctx.cancelled);
+    return callByDispatch(this, req, ctx);
+  }
+
+  dispatch(req: ThriftRequest, ctx: CallContext, handler: ReplyHandler<ThriftReply>): void {
+    if (this.conn.closing) return handler.onError(this.closedError(true));
+    if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
     const seqid = req.oneway ? 0 : this.tags.acquire();
-    if (seqid < 0) return Promise.reject(new OverloadedError('too many calls in flight on one connection', { endpoint: this.endpoint }));
+    if (seqid < 0) return handler.onError(new OverloadedError('too many calls in flight on one connection', { endpoint: this.endpoint }));
     try {
       this.write(req, seqid);
     } catch (err) {
       if (!req.oneway) this.tags.release(seqid);
-      return Promise.reject(err);
+      return handler.onError(err);
     }
-    if (req.oneway) return Promise.resolve(ONEWAY_REPLY);
-    return new Promise<ThriftReply>((resolve, reject) => {
-      this.pending[seqid] = { name: req.name, ctx, resolve, reject, abandoned: false };
-      ctx.onCancel((reason) => this.abandon(seqid, reason));
-    });
+    if (req.oneway) return handler.onReply(ONEWAY_REPLY);
+    this.pending[seqid] = { name: req.name, ctx, handler, abandoned: false };
+    ctx.onCancel((reason) => this.abandon(seqid, reason));
   }
 
   close(): Promise<void> {
@@ -118,7 +120,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     if (p === undefined || p.abandoned) return;
     p.abandoned = true;
     this.abandonedCount++;
-    p.reject(reason);
+    p.handler.onError(reason);
     if (this.abandonedCount > this.maxAbandoned) {
       this.conn.close(new ProtocolError(`more than ${this.maxAbandoned} abandoned calls still unanswered: closing the connection`, { endpoint: this.endpoint }));
     }
@@ -149,7 +151,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
       return;
     }
     p.ctx.onCancel(undefined);
-    p.resolve({ type, message, offset: r.pos });
+    p.handler.onReply({ type, message, offset: r.pos });
   }
 
   private violation(message: string, cause?: unknown): void {
@@ -165,7 +167,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
       pending[i] = undefined;
       if (!p.abandoned) {
         p.ctx.onCancel(undefined);
-        p.reject(this.closedError());
+        p.handler.onError(this.closedError());
       }
     }
   }
