@@ -112,17 +112,15 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
-    if (this.closed) return handler.onError(new ClosedError(`client for ${this.label} is closed`));
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
     // The first attempt starts when the call did (no clock read); a retry reads the clock.
     const now = ctx.attempts === 0 ? ctx.start : performance.now();
-    let node = this.picker.pick(now);
-    if (node === undefined) return handler.onError(new NoNodesError(`no node available for ${this.label}`));
+    let node = this.closed ? undefined : this.picker.pick(now);
+    if (node === undefined) return this.refuse(handler);
     // A retry (same context) should not go back to the node that just failed it: a node whose
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
-    const failedOn = ctx.failedOn;
-    if (node === failedOn) node = this.pickOtherThan(node, now);
+    if (node === ctx.failedOn) node = this.pickOtherThan(node, now);
     node.load++;
     ctx.attempts++;
     ctx.pendingAttempts++;
@@ -131,10 +129,17 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     node.down.dispatch(req, ctx, new AttemptHandler(this, node, ctx, now, handler));
   }
 
+  private refuse(handler: ReplyHandler<Rep>): void {
+    handler.onError(this.closed ? new ClosedError(`client for ${this.label} is closed`) : new NoNodesError(`no node available for ${this.label}`));
+  }
+
   /** @internal One attempt on `node` settled: its load, the picker, per-node stats and failure accrual learn it. */
   attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown): void {
     node.load--;
-    const end = performance.now();
+    // A reply's arrival as its transport saw it (no clock read of ours), if it says; an earlier
+    // attempt's stamp is older than this attempt's start.
+    const replyAt = ctx.replyAt;
+    const end = ok && replyAt >= start ? replyAt : performance.now();
     ctx.pendingAttempts--;
     ctx.lastAttemptEnd = end;
     this.picker.finished(node, end - start, !ok, end);

@@ -40,6 +40,12 @@ export class CallContext {
   pendingAttempts = 0;
   /** `performance.now()` when the last attempt ended (the balancer's reading; the stats layer reuses it). */
   lastAttemptEnd = 0;
+  /**
+   * `performance.now()` when a transport read the reply of the current attempt, if it knows
+   * (ThriftSession: when the socket read that carried it). The balancer takes it as the end of
+   * a successful attempt instead of reading the clock again.
+   */
+  replyAt = 0;
 
   constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
     this.method = method;

@@ -114,6 +114,8 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private lastFailure: unknown = undefined;
   /** Calls sent in panic mode while dead, whose outcome their own reaction records. */
   private readonly panicCalls = new WeakSet<CallContext>();
+  /** Panic calls not yet finished: while 0 (always, but in panic mode) no call looks in the set. */
+  private panicPending = 0;
 
   private readonly maxConsecutive: number;
   private readonly srThreshold: number;
@@ -220,9 +222,15 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       this.probeCtx = undefined;
       return;
     }
-    if (this.panicCalls.delete(ctx)) return; // recorded by its own reaction
+    if (this.panicPending > 0 && this.forgetPanic(ctx)) return; // recorded by its own reaction
     const cls = ok ? (this.classifyReply === undefined ? 'success' : this.classifyReply(outcome as Rep)) : this.classifyError(outcome);
     this.record(cls, false, this.ownClock ? undefined : epochNow, outcome);
+  }
+
+  private forgetPanic(ctx: CallContext): boolean {
+    if (!this.panicCalls.delete(ctx)) return false;
+    this.panicPending--;
+    return true;
   }
 
   /**
@@ -231,8 +239,9 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
    */
   private panicCall(req: Req, ctx: CallContext): Promise<Rep> {
     this.panicCalls.add(ctx);
+    this.panicPending++;
     const done = (cls: ResponseClass, outcome: unknown): void => {
-      if (!this.observed) this.panicCalls.delete(ctx); // else attemptFinished, which comes next, does
+      if (!this.observed) this.forgetPanic(ctx); // else attemptFinished, which comes next, does
       if (this.closed) return;
       if (cls === 'failure') this.lastFailure = outcome instanceof Error ? outcome : REPLY_FAILURE;
       else if (cls === 'success' && this._state !== 'alive') {

@@ -30,14 +30,19 @@ export interface RetryBudgetOptions {
 
 /**
  * A sum over a sliding time window, kept in `slices` buckets: adding and reading are O(1)
- * amortised and allocation-free.
+ * amortised and allocation-free. The newest bucket lives in a field (`head`'s slot in `buckets`
+ * is written when the window moves on), so an add touches this object alone: it runs on every
+ * request, and on a busy process a second object is a second likely cache miss.
  */
 export class WindowedCounter {
   private readonly buckets: Float64Array;
   private readonly width: number;
   private head = 0;
   private headStart: number;
-  private total = 0;
+  /** The newest bucket's sum. */
+  private current = 0;
+  /** Sum of the older buckets. */
+  private older = 0;
 
   constructor(
     window: number,
@@ -53,9 +58,8 @@ export class WindowedCounter {
 
   /** Adds `v` now (`now` saves a clock read when the caller has one). */
   add(v: number, now: number = this.now()): void {
-    this.advance(now);
-    this.buckets[this.head]! += v;
-    this.total += v;
+    if (now - this.headStart >= this.width) this.advance(now);
+    this.current += v;
   }
 
   get sum(): number {
@@ -63,32 +67,37 @@ export class WindowedCounter {
   }
 
   sumAt(now: number): number {
-    this.advance(now);
-    return this.total;
+    if (now - this.headStart >= this.width) this.advance(now);
+    return this.older + this.current;
   }
 
   reset(): void {
     this.buckets.fill(0);
-    this.total = 0;
+    this.current = 0;
+    this.older = 0;
     this.headStart = this.now();
   }
 
   private advance(now: number): void {
-    const elapsed = now - this.headStart;
-    if (elapsed < this.width) return;
-    const steps = Math.floor(elapsed / this.width);
+    const steps = Math.floor((now - this.headStart) / this.width);
     const n = this.buckets.length;
+    this.headStart += steps * this.width;
     if (steps >= n) {
       this.buckets.fill(0);
-      this.total = 0;
-    } else {
-      for (let i = 0; i < steps; i++) {
-        this.head = (this.head + 1) % n;
-        this.total -= this.buckets[this.head]!;
-        this.buckets[this.head] = 0;
-      }
+      this.current = 0;
+      this.older = 0;
+      return;
     }
-    this.headStart += steps * this.width;
+    const buckets = this.buckets;
+    buckets[this.head] = this.current;
+    this.older += this.current;
+    this.current = 0;
+    for (let i = 0; i < steps; i++) {
+      this.head = (this.head + 1) % n;
+      // The slot the head moves into is the oldest bucket: it leaves the window.
+      this.older -= buckets[this.head]!;
+      buckets[this.head] = 0;
+    }
   }
 }
 

@@ -83,9 +83,13 @@ class TimeoutService<Req, Rep> implements Service<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    if (ctx.deadline === undefined && ctx.signal === undefined) this.down.dispatch(req, ctx, handler);
+    else this.dispatchWithDeadline(req, ctx, handler);
+  }
+
+  private dispatchWithDeadline(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     const deadline = ctx.deadline;
     const signal = ctx.signal;
-    if (deadline === undefined && signal === undefined) return this.down.dispatch(req, ctx, handler);
     if (signal?.aborted) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
     const remaining = deadline === undefined ? Infinity : deadline - Date.now();
     if (remaining <= 0) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));

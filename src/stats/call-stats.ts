@@ -1,4 +1,4 @@
-import type { Counter, Gauge, StatsScope } from './registry.js';
+import type { Counter, StatsScope } from './registry.js';
 import type { Histogram } from './histogram.js';
 import { isScalesError } from '../core/errors.js';
 import { ThriftException } from '../protocols/thrift/descriptors.js';
@@ -24,11 +24,13 @@ export function outcomeCode(err: unknown): string {
  * readings and the outcome, so per-node stats cost no promise or clock read of their own).
  */
 export class CallStats {
-  private readonly requests: Counter;
-  private readonly successes: Counter;
-  private readonly failures: Counter;
-  private readonly userExceptions: Counter;
-  private readonly inFlight: Gauge;
+  // Plain fields of this one object, read by the registry at snapshot time: the stats of a call
+  // then touch this object and the latency histogram, not one object per counter.
+  private requests = 0;
+  private successes = 0;
+  private failures = 0;
+  private userExceptions = 0;
+  private inFlight = 0;
   private readonly latency: Histogram;
   private readonly byCode = new Map<string, Counter>();
 
@@ -37,32 +39,37 @@ export class CallStats {
     /** A failure code for a resolved reply (HTTP 5xx, Thrift TApplicationException), or undefined. */
     private readonly replyFailure: ((rep: unknown) => string | undefined) | undefined,
   ) {
-    this.requests = scope.counter('requests');
-    this.successes = scope.counter('successes');
-    this.failures = scope.counter('failures');
-    this.userExceptions = scope.counter('user_exceptions');
-    this.inFlight = scope.gauge('in_flight');
+    scope.counterFn('requests', () => this.requests);
+    scope.counterFn('successes', () => this.successes);
+    scope.counterFn('failures', () => this.failures);
+    scope.counterFn('user_exceptions', () => this.userExceptions);
+    scope.gaugeFn('in_flight', () => this.inFlight);
     this.latency = scope.histogram('latency_ms');
   }
 
   started(): void {
-    this.requests.value++;
-    this.inFlight.value++;
+    this.requests++;
+    this.inFlight++;
   }
 
   finished(latencyMs: number, ok: boolean, outcome: unknown): void {
-    this.inFlight.value--;
+    this.inFlight--;
     this.latency.add(latencyMs);
     const code = ok ? (this.replyFailure === undefined ? undefined : this.replyFailure(outcome)) : outcomeCode(outcome);
-    if (code === undefined) this.successes.value++;
-    else if (code === USER_EXCEPTION) {
-      this.successes.value++;
-      this.userExceptions.value++;
-    } else {
-      this.failures.value++;
-      let c = this.byCode.get(code);
-      if (c === undefined) this.byCode.set(code, (c = this.scope.counter(`failures.${code}`)));
-      c.value++;
+    if (code === undefined) this.successes++;
+    else this.counted(code);
+  }
+
+  /** Off the success path (kept out of `finished` so that it stays small). */
+  private counted(code: string): void {
+    if (code === USER_EXCEPTION) {
+      this.successes++;
+      this.userExceptions++;
+      return;
     }
+    this.failures++;
+    let c = this.byCode.get(code);
+    if (c === undefined) this.byCode.set(code, (c = this.scope.counter(`failures.${code}`)));
+    c.value++;
   }
 }

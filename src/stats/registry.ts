@@ -69,6 +69,7 @@ export class StatsScope {
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
   private readonly gaugeFns = new Map<string, () => number>();
+  private readonly counterFns = new Map<string, (() => number)[]>();
   private readonly histograms = new Map<string, Histogram>();
   /** Ring buffer of state changes; `stateCount` of them are valid, ending at `stateNext - 1`. */
   private states: StateChange[] | undefined;
@@ -109,6 +110,16 @@ export class StatsScope {
     return g;
   }
 
+  /**
+   * A counter kept elsewhere (in a field of a hot-path object) and read at snapshot time. Several
+   * readers of one name add up, as increments of one shared `counter(name)` would.
+   */
+  counterFn(name: string, read: () => number): void {
+    const readers = this.counterFns.get(name);
+    if (readers === undefined) this.counterFns.set(name, [read]);
+    else readers.push(read);
+  }
+
   /** A gauge read at snapshot time (pool size, waiters...); replaces any earlier one of that name. */
   gaugeFn(name: string, read: () => number): void {
     this.gaugeFns.set(name, read);
@@ -143,9 +154,14 @@ export class StatsScope {
   }
 
   private own(): ScopeSnapshot | undefined {
-    if (this.counters.size + this.gauges.size + this.gaugeFns.size + this.histograms.size + this.stateCount === 0) return undefined;
+    if (this.counters.size + this.counterFns.size + this.gauges.size + this.gaugeFns.size + this.histograms.size + this.stateCount === 0) return undefined;
     const counters: Record<string, number> = {};
     for (const [k, c] of this.counters) counters[k] = c.value;
+    for (const [k, readers] of this.counterFns) {
+      let sum = counters[k] ?? 0;
+      for (const read of readers) sum += read();
+      counters[k] = sum;
+    }
     const gauges: Record<string, number> = {};
     for (const [k, g] of this.gauges) gauges[k] = g.value;
     for (const [k, read] of this.gaugeFns) gauges[k] = read();

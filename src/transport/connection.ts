@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { BufferWriter } from '../core/bytes.js';
+import { performance } from '../core/clock.js';
 import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ScalesError } from '../core/errors.js';
 import { connectSocket, formatEndpoint, type ConnectOptions } from './connect.js';
 import { scheduleFlush } from './flush-scheduling.js';
@@ -46,6 +47,11 @@ export class Connection implements FrameSink {
   }
 
   onMessage: (message: Buffer) => void = dropMessage;
+  /**
+   * `performance.now()` when the bytes being delivered now were read from the socket: one clock
+   * read per read, shared by every message in it (a reply's arrival time, for latency stats).
+   */
+  readAt = 0;
   onClose: (error: ScalesError | undefined) => void = ignoreClose;
   /**
    * The peer half-closed (sent FIN): it will send nothing more. Default: `end()` (flush, close
@@ -211,6 +217,7 @@ export class Connection implements FrameSink {
 
   private drainBuffered(): void {
     if (this.isClosed || this.readPaused) return;
+    this.readAt = performance.now();
     try {
       this.decoder.drain();
     } catch (err) {
@@ -222,6 +229,7 @@ export class Connection implements FrameSink {
 
   private onData(chunk: Buffer): void {
     if (this.isClosed || this.discardInput) return;
+    this.readAt = performance.now();
     try {
       this.decoder.push(chunk);
     } catch (err) {

@@ -6,6 +6,20 @@ import { Thrift, type ClientControl, type ThriftServer } from '../../src/protoco
 import { outcomeCode, StatsRegistry } from '../../src/stats/index.js';
 import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
 
+test('counters read at snapshot time add up with each other and with counter() of the same name', () => {
+  const stats = new StatsRegistry();
+  const scope = stats.scope('client', 'C');
+  let a = 2;
+  let b = 5;
+  scope.counterFn('requests', () => a);
+  scope.counterFn('requests', () => b);
+  scope.counter('requests').incr(10);
+  assert.equal(stats.snapshot().scopes['client=C']!.counters['requests'], 17);
+  a = 3;
+  b = 0;
+  assert.equal(stats.snapshot().scopes['client=C']!.counters['requests'], 13, 'read again at every snapshot');
+});
+
 test('scopes, metrics and the JSON snapshot', () => {
   const stats = new StatsRegistry({ stateHistory: 3 });
   const client = stats.scope('client', 'UserService');

@@ -151,6 +151,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
       return;
     }
     p.ctx.onCancel(undefined);
+    p.ctx.replyAt = this.conn.readAt;
     p.handler.onReply({ type, message, offset: r.pos });
   }
 
