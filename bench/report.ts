@@ -78,26 +78,25 @@ export function codecTable(rows: readonly CodecRow[]): string {
  * seconds of each other, so its ratio is far steadier than comparing best rounds on a shared box;
  * the median of the rounds' ratios is reported.
  */
-export function stackOverheadTable(full: RpcRow, bare: RpcRow): string {
+/** Each stacked run against the bare session of the same round: calls/s and client CPU per call. */
+export function stackOverheadTable(bare: RpcRow, stacked: readonly { what: string; row: RpcRow; target: string }[]): string {
   const median = (xs: number[]): number => {
     const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
     return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
   };
-  const rounds = Math.min(full.roundCallsPerSec.length, bare.roundCallsPerSec.length);
-  const tput: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    tput.push(bare.roundCallsPerSec[i]! / full.roundCallsPerSec[i]! - 1);
-    cpu.push(full.roundClientCpuUs[i]! / bare.roundClientCpuUs[i]! - 1);
-  }
   const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '–');
   const all = (xs: number[]): string => xs.map(pct).join(' / ');
-  return table(
-    ['measure', 'bare session (median)', 'full stack (median)', 'overhead, median of rounds', 'rounds', 'target'],
-    [
-      ['calls/s', int(median(bare.roundCallsPerSec)), int(median(full.roundCallsPerSec)), pct(median(tput)), all(tput), '< 15 %'],
-      ['client CPU µs/call', us(median(bare.roundClientCpuUs)), us(median(full.roundClientCpuUs)), pct(median(cpu)), all(cpu), ''],
-    ],
-    [false, true, true, true, false, false],
-  );
+  const rows: string[][] = [];
+  for (const { what, row, target } of stacked) {
+    const rounds = Math.min(row.roundCallsPerSec.length, bare.roundCallsPerSec.length);
+    const tput: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      tput.push(bare.roundCallsPerSec[i]! / row.roundCallsPerSec[i]! - 1);
+      cpu.push(row.roundClientCpuUs[i]! / bare.roundClientCpuUs[i]! - 1);
+    }
+    rows.push([`${what}: calls/s`, int(median(bare.roundCallsPerSec)), int(median(row.roundCallsPerSec)), pct(median(tput)), all(tput), target]);
+    rows.push([`${what}: client CPU µs/call`, us(median(bare.roundClientCpuUs)), us(median(row.roundClientCpuUs)), pct(median(cpu)), all(cpu), target]);
+  }
+  return table(['measure', 'bare session (median)', 'stacked (median)', 'overhead, median of rounds', 'rounds', 'target'], rows, [false, true, true, true, false, false]);
 }

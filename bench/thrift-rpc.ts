@@ -23,6 +23,8 @@ export interface RpcPair {
   client: Impl;
   server: Impl;
   protocol: Protocol;
+  /** Extra environment of the client process (bench/peers/client.ts reads BENCH_TIMEOUT_MS, BENCH_WITHOUT). */
+  clientEnv?: Readonly<Record<string, string>>;
 }
 
 export interface RpcRow extends RpcPair, LoadResult {
@@ -46,6 +48,12 @@ export interface RpcBenchOptions {
    */
   rounds?: number;
   pairs?: readonly RpcPair[];
+  /**
+   * Run the pairs in reverse order every other round (A B C, C B A, ...), so that neither side
+   * of a comparison always runs first (a slow start or a drift in the machine's load then hits
+   * both alike).
+   */
+  alternate?: boolean;
   /** Directory for `node --cpu-prof` output of every peer process (default env BENCH_CPU_PROF). */
   cpuProfDir?: string;
 }
@@ -59,10 +67,11 @@ export const DEFAULT_PAIRS: readonly RpcPair[] = [
   { label: '(f) Apache → Apache', client: 'apache', server: 'apache', protocol: 'compact' },
 ];
 
-/** The stack-overhead pair: the bare session first, then the full stack, alternating every round. */
+/** The stack-overhead runs: the bare session, the full default stack, and the full stack with a deadline on every call. */
 export const OVERHEAD_PAIRS: readonly RpcPair[] = [
   { label: 'bare Scales session → Scales', client: 'scales-bare', server: 'scales', protocol: 'binary' },
   { label: 'full Scales client stack → Scales', client: 'scales', server: 'scales', protocol: 'binary' },
+  { label: 'full stack, 1 s timeout on every call → Scales', client: 'scales', server: 'scales', protocol: 'binary', clientEnv: { BENCH_TIMEOUT_MS: '1000' } },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -91,13 +100,14 @@ async function firstLine(child: ChildProcess, what: string): Promise<string> {
 }
 
 /** Runs one pair: starts the server process, then the client process, and returns its result. */
-type PairOptions = Required<Omit<RpcBenchOptions, 'pairs' | 'cpuProfDir' | 'rounds'>> & { cpuProfDir?: string };
+type PairOptions = Required<Omit<RpcBenchOptions, 'pairs' | 'cpuProfDir' | 'rounds' | 'alternate'>> & { cpuProfDir?: string };
 
 export async function runPair(pair: RpcPair, o: PairOptions): Promise<LoadResult> {
   const server = peer('server.ts', [pair.server, pair.protocol], {}, o.cpuProfDir);
   try {
     const port = await firstLine(server, `${pair.server} server`);
     const client = peer('client.ts', [pair.client, pair.protocol, port], {
+      ...pair.clientEnv,
       BENCH_IN_FLIGHT: String(o.inFlight),
       BENCH_WARMUP_MS: String(o.warmupMs),
       BENCH_MEASURE_MS: String(Math.round(o.seconds * 1000)),
@@ -131,7 +141,11 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcRow
   if (pairs.some((p) => p.client === 'apache' || p.server === 'apache')) generateApache();
   const runs: LoadResult[][] = pairs.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < pairs.length; i++) runs[i]!.push(await runPair(pairs[i]!, o));
+    const reverse = options.alternate === true && round % 2 === 1;
+    for (let k = 0; k < pairs.length; k++) {
+      const i = reverse ? pairs.length - 1 - k : k;
+      runs[i]!.push(await runPair(pairs[i]!, o));
+    }
   }
   const results = pairs.map((pair, i) => {
     const all = runs[i]!;

@@ -31,7 +31,13 @@ const m = await scalesModules();
 
 async function runScales(): Promise<LoadResult> {
   const Bench = await loadBenchService(m);
-  const client = m.thrift.Thrift.newClient(Bench, `tcp://127.0.0.1:${port}`, { protocol: scalesProtocol(protocol), transport: 'framed', poolSize: 1 });
+  // BENCH_WITHOUT=stats,retries removes roles (to see what each costs); BENCH_TIMEOUT_MS sets a deadline on every call.
+  const without = (process.env['BENCH_WITHOUT'] ?? '').split(',').filter((r) => r !== '');
+  const timeout = process.env['BENCH_TIMEOUT_MS'] === undefined ? undefined : Number(process.env['BENCH_TIMEOUT_MS']);
+  let builder = m.thrift.Thrift.newBuilder(Bench).withProtocol(scalesProtocol(protocol)).withTransport('framed').withPoolSize(1);
+  if (timeout !== undefined) builder = builder.withTimeout(timeout);
+  for (const role of without) builder = builder.withStack((s) => s.remove(role));
+  const client = builder.build(`tcp://127.0.0.1:${port}`);
   try {
     return await runLoad<Item, Item>(
       {
