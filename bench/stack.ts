@@ -59,7 +59,9 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
       const worker = async (): Promise<void> => {
         while (i < calls) {
           i++;
-          await svc.call(i, new CallContext('m', deadlineMs === undefined ? undefined : Date.now() + deadlineMs, undefined));
+          // A deadline as the client proxy makes it: from one Date.now() reading, kept in the context.
+          const now = deadlineMs === undefined ? undefined : Date.now();
+          await svc.call(i, new CallContext('m', now === undefined ? undefined : now + deadlineMs!, undefined, now));
         }
       };
       await Promise.all(Array.from({ length: 100 }, worker));

@@ -42,9 +42,10 @@ function checkMs(name: string, v: number | undefined): void {
 export function newCallContext(method: string, options: CallOptions | undefined, defaultTimeout: number | undefined): CallContext {
   let deadline: number | undefined;
   let signal: AbortSignal | undefined;
+  let now: number | undefined;
   if (options !== undefined) {
     checkMs('timeout', options.timeout);
-    if (options.timeout !== undefined) deadline = Date.now() + options.timeout;
+    if (options.timeout !== undefined) deadline = (now = Date.now()) + options.timeout;
     if (options.deadline !== undefined) {
       if (typeof options.deadline !== 'number' || Number.isNaN(options.deadline)) {
         throw new InvalidArgumentError(`deadline must be a Date.now() timestamp, got ${String(options.deadline)}`);
@@ -53,11 +54,11 @@ export function newCallContext(method: string, options: CallOptions | undefined,
     }
     signal = options.signal;
   }
-  if (deadline === undefined && defaultTimeout !== undefined) deadline = Date.now() + defaultTimeout;
+  if (deadline === undefined && defaultTimeout !== undefined) deadline = (now = Date.now()) + defaultTimeout;
   const inherited = ambient.getStore();
   if (inherited !== undefined) {
     if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);
     if (inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
   }
-  return new CallContext(method, deadline, signal);
+  return new CallContext(method, deadline, signal, now);
 }

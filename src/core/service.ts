@@ -47,10 +47,17 @@ export class CallContext {
    */
   replyAt = 0;
 
-  constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
+  /**
+   * `Date.now()` as read when the context was made, if its maker read the wall clock (to turn a
+   * timeout into a deadline): the timeout layer starts its timer from it instead of reading again.
+   */
+  readonly createdAt: number | undefined;
+
+  constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined, createdAt?: number) {
     this.method = method;
     this.deadline = deadline;
     this.signal = signal;
+    this.createdAt = createdAt;
     this.start = performance.now();
   }
 

@@ -2,24 +2,35 @@ import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
+import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
 
 /**
  * One call with a deadline or a signal. It settles at the deadline even if a layer below ignores
  * cancellation, so nothing waits forever; the outcome that arrives later is dropped here.
  */
-class DeadlineHandler<Rep> implements ReplyHandler<Rep> {
+class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   private settled = false;
+  /** Only for a call its layer's DeadlineList refused (due before the list's tail). */
   private timer: NodeJS.Timeout | undefined = undefined;
   private onAbort: (() => void) | undefined = undefined;
+  private after = 0;
+  expiresAt = 0;
+  prevDeadline: DeadlineEntry | undefined = undefined;
+  nextDeadline: DeadlineEntry | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
 
   constructor(
     private readonly ctx: CallContext,
     private readonly next: ReplyHandler<Rep>,
   ) {}
 
-  arm(remaining: number): void {
+  arm(remaining: number, deadlines: DeadlineList): void {
     const ctx = this.ctx;
-    if (remaining !== Infinity) this.timer = setTimeout(timedOut, remaining, this, remaining);
+    if (remaining !== Infinity) {
+      this.after = remaining;
+      this.expiresAt = ctx.start + remaining;
+      if (!deadlines.add(this)) this.timer = setTimeout(timedOut, remaining, this);
+    }
     const signal = ctx.signal;
     if (signal !== undefined) {
       this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason }));
@@ -35,8 +46,8 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep> {
     if (this.settle()) this.next.onError(err);
   }
 
-  expire(after: number): void {
-    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(after)} ms`));
+  expire(): void {
+    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(this.after)} ms`));
   }
 
   /** The deadline passed or the caller aborted: free the caller now, tell the holder to abandon. */
@@ -51,15 +62,16 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep> {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
+    this.deadlineList?.remove(this);
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.onAbort !== undefined) this.ctx.signal!.removeEventListener('abort', this.onAbort);
     return true;
   }
 }
 
-// A plain function with arguments: setTimeout then needs no closure per call.
-function timedOut(h: DeadlineHandler<unknown>, after: number): void {
-  h.expire(after);
+// A plain function with an argument: setTimeout then needs no closure per call.
+function timedOut(h: DeadlineHandler<unknown>): void {
+  h.expire();
 }
 
 /**
@@ -69,6 +81,7 @@ function timedOut(h: DeadlineHandler<unknown>, after: number): void {
  */
 class TimeoutService<Req, Rep> implements Service<Req, Rep> {
   private readonly down: Dispatcher<Req, Rep>;
+  private readonly deadlines = new DeadlineList();
 
   constructor(private readonly below: Service<Req, Rep>) {
     this.down = dispatcherOf(below);
@@ -91,10 +104,10 @@ class TimeoutService<Req, Rep> implements Service<Req, Rep> {
     const deadline = ctx.deadline;
     const signal = ctx.signal;
     if (signal?.aborted) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
-    const remaining = deadline === undefined ? Infinity : deadline - Date.now();
+    const remaining = deadline === undefined ? Infinity : deadline - (ctx.createdAt ?? Date.now());
     if (remaining <= 0) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
     const h = new DeadlineHandler(ctx, handler);
-    h.arm(remaining);
+    h.arm(remaining, this.deadlines);
     this.down.dispatch(req, ctx, h);
   }
 

@@ -1,0 +1,81 @@
+/**
+ * Call deadlines kept in lists with one Node timer each, instead of a `setTimeout` and a
+ * `clearTimeout` per call (about 85 ns a call here, most of the timeout role's cost).
+ *
+ * A client's calls mostly share one timeout, so they arrive in the order they expire: the list
+ * only appends (an entry due before the tail is refused, and its caller uses its own timer) and
+ * its timer is armed for the head alone. A call that settles unlinks itself (O(1)); the timer is
+ * cleared when the list empties, so an idle client keeps no timer (nor the process) alive. When
+ * the timer fires, every due entry expires and the timer is armed again for the new head.
+ */
+import { performance } from '../core/clock.js';
+
+/** What a list holds: the links live in the entry itself (no allocation per call). */
+export interface DeadlineEntry {
+  /** `performance.now()` after which the entry expires. */
+  expiresAt: number;
+  prevDeadline: DeadlineEntry | undefined;
+  nextDeadline: DeadlineEntry | undefined;
+  /** The list the entry is in, if any. */
+  deadlineList: DeadlineList | undefined;
+  /** Called once, when the deadline passes while the entry is still in its list. */
+  expire(): void;
+}
+
+export class DeadlineList {
+  private head: DeadlineEntry | undefined = undefined;
+  private tail: DeadlineEntry | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private readonly onTimer = (): void => this.fire();
+
+  /** Entries in the list (for tests). */
+  size = 0;
+
+  /** Appends `e`, due at `e.expiresAt`; false (and not added) if it is due before the tail. */
+  add(e: DeadlineEntry): boolean {
+    if (this.tail !== undefined && e.expiresAt < this.tail.expiresAt) return false;
+    e.deadlineList = this;
+    e.nextDeadline = undefined;
+    e.prevDeadline = this.tail;
+    if (this.tail === undefined) this.head = e;
+    else this.tail.nextDeadline = e;
+    this.tail = e;
+    this.size++;
+    if (this.timer === undefined) this.arm(e.expiresAt, performance.now());
+    return true;
+  }
+
+  /** Takes `e` out (it settled); a no-op when it is not in this list. */
+  remove(e: DeadlineEntry): void {
+    if (e.deadlineList !== this) return;
+    e.deadlineList = undefined;
+    const prev = e.prevDeadline;
+    const next = e.nextDeadline;
+    if (prev === undefined) this.head = next;
+    else prev.nextDeadline = next;
+    if (next === undefined) this.tail = prev;
+    else next.prevDeadline = prev;
+    e.prevDeadline = e.nextDeadline = undefined;
+    this.size--;
+    if (this.head === undefined && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private arm(at: number, now: number): void {
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now)));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    // Armed for a head that has settled since, or a little early by our clock: what is not due
+    // yet waits for the next round.
+    for (let e = this.head; e !== undefined && e.expiresAt <= now; e = this.head) {
+      this.remove(e);
+      e.expire();
+    }
+    if (this.head !== undefined && this.timer === undefined) this.arm(this.head.expiresAt, now);
+  }
+}
