@@ -88,6 +88,26 @@ test('frames written byte by byte arrive whole; many frames in one chunk arrive 
   await listener.close();
 });
 
+test('readAt: every message of one socket read carries the time that read arrived', async () => {
+  const { conn, raw, listener } = await serverWithRawPeer();
+  const seen: { msg: string; readAt: number; at: number }[] = [];
+  conn.onMessage = (m) => seen.push({ msg: String(m), readAt: conn.readAt, at: performance.now() });
+  const before = performance.now();
+  raw.write(Buffer.concat([frame('a'), frame('b'), frame('c')]));
+  while (seen.length < 3) await tick(1);
+  await tick(20);
+  raw.write(frame('d'));
+  while (seen.length < 4) await tick(1);
+  assert.deepEqual(seen.map((s) => s.msg), ['a', 'b', 'c', 'd']);
+  for (const s of seen) assert.ok(s.readAt >= before && s.readAt <= s.at, `${s.msg}: read at ${s.readAt}, delivered at ${s.at}`);
+  // One read carried a, b and c (sent in one write on loopback); d came 20 ms later in another.
+  assert.equal(new Set(seen.slice(0, 3).map((s) => s.readAt)).size, 1);
+  assert.ok(seen[3]!.readAt - seen[0]!.readAt >= 19);
+  conn.close();
+  raw.destroy();
+  await listener.close();
+});
+
 test('a 4 GiB length prefix closes the connection at once without allocating it', async () => {
   const { conn, raw, listener } = await serverWithRawPeer();
   const before = process.memoryUsage().arrayBuffers;
