@@ -1,7 +1,8 @@
 /** Markdown for `npm run bench`: a header line and one table per section. */
 import os from 'node:os';
 import type { Row as CodecRow } from './codec.js';
-import type { RpcRow } from './thrift-rpc.js';
+import type { PhaseResult } from './peers/load.js';
+import type { PhasedRow, RpcRow } from './thrift-rpc.js';
 import type { TransportBenchResult } from './transport.js';
 
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
@@ -78,25 +79,35 @@ export function codecTable(rows: readonly CodecRow[]): string {
  * seconds of each other, so its ratio is far steadier than comparing best rounds on a shared box;
  * the median of the rounds' ratios is reported.
  */
-/** Each stacked run against the bare session of the same round: calls/s and client CPU per call. */
-export function stackOverheadTable(bare: RpcRow, stacked: readonly { what: string; row: RpcRow; target: string }[]): string {
-  const median = (xs: number[]): number => {
-    const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-    return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
-  const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '–');
-  const all = (xs: number[]): string => xs.map(pct).join(' / ');
-  const rows: string[][] = [];
-  for (const { what, row, target } of stacked) {
-    const rounds = Math.min(row.roundCallsPerSec.length, bare.roundCallsPerSec.length);
+function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '–');
+
+/** Overheads of each phased row against the first (the bare session), burst by burst and in total. */
+export function phasedOverheadTable(rows: readonly PhasedRow[], targets: readonly string[]): string {
+  const bare = rows[0]!;
+  const sum = (ps: readonly PhaseResult[], f: (p: PhaseResult) => number): number => ps.reduce((n, p) => n + f(p), 0);
+  const cpuPerCall = (ps: readonly PhaseResult[]): number => sum(ps, (p) => p.cpuUs) / sum(ps, (p) => p.calls);
+  const callsPerSec = (ps: readonly PhaseResult[]): number => sum(ps, (p) => p.calls) / sum(ps, (p) => p.seconds);
+  const out: string[][] = [];
+  rows.slice(1).forEach((row, k) => {
+    const n = Math.min(row.phases.length, bare.phases.length);
     const tput: number[] = [];
     const cpu: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      tput.push(bare.roundCallsPerSec[i]! / row.roundCallsPerSec[i]! - 1);
-      cpu.push(row.roundClientCpuUs[i]! / bare.roundClientCpuUs[i]! - 1);
+    for (let i = 0; i < n; i++) {
+      const b = bare.phases[i]!;
+      const r = row.phases[i]!;
+      tput.push(b.calls / b.seconds / (r.calls / r.seconds) - 1);
+      cpu.push(r.cpuUs / r.calls / (b.cpuUs / b.calls) - 1);
     }
-    rows.push([`${what}: calls/s`, int(median(bare.roundCallsPerSec)), int(median(row.roundCallsPerSec)), pct(median(tput)), all(tput), target]);
-    rows.push([`${what}: client CPU µs/call`, us(median(bare.roundClientCpuUs)), us(median(row.roundClientCpuUs)), pct(median(cpu)), all(cpu), target]);
-  }
-  return table(['measure', 'bare session (median)', 'stacked (median)', 'overhead, median of rounds', 'rounds', 'target'], rows, [false, true, true, true, false, false]);
+    const target = targets[k] ?? '';
+    out.push([`${row.label}: calls/s`, int(callsPerSec(bare.phases)), int(callsPerSec(row.phases)), pct(callsPerSec(bare.phases) / callsPerSec(row.phases) - 1), pct(median(tput)), target]);
+    out.push([`${row.label}: client CPU µs/call`, us2(cpuPerCall(bare.phases)), us2(cpuPerCall(row.phases)), pct(cpuPerCall(row.phases) / cpuPerCall(bare.phases) - 1), pct(median(cpu)), target]);
+  });
+  return table(['measure', 'bare session', 'stacked', 'overhead, all bursts', 'overhead, median of cycles', 'target'], out, [false, true, true, true, true, false]);
 }
+
+const us2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '–');

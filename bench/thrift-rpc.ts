@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateApache } from './peers/apache.js';
-import type { LoadResult } from './peers/load.js';
+import type { LoadResult, PhaseResult } from './peers/load.js';
 
 /** `scales-bare` (client only): the codec and one ThriftSession with no stack, to measure the stack's overhead. */
 export type Impl = 'scales' | 'scales-bare' | 'apache';
@@ -48,12 +48,6 @@ export interface RpcBenchOptions {
    */
   rounds?: number;
   pairs?: readonly RpcPair[];
-  /**
-   * Run the pairs in reverse order every other round (A B C, C B A, ...), so that neither side
-   * of a comparison always runs first (a slow start or a drift in the machine's load then hits
-   * both alike).
-   */
-  alternate?: boolean;
   /** Directory for `node --cpu-prof` output of every peer process (default env BENCH_CPU_PROF). */
   cpuProfDir?: string;
 }
@@ -67,7 +61,7 @@ export const DEFAULT_PAIRS: readonly RpcPair[] = [
   { label: '(f) Apache → Apache', client: 'apache', server: 'apache', protocol: 'compact' },
 ];
 
-/** The stack-overhead runs: the bare session, the full default stack, and the full stack with a deadline on every call. */
+/** The stack-overhead clients (runPhasedOverhead): the bare session, the full default stack, and the full stack with a deadline on every call. */
 export const OVERHEAD_PAIRS: readonly RpcPair[] = [
   { label: 'bare Scales session → Scales', client: 'scales-bare', server: 'scales', protocol: 'binary' },
   { label: 'full Scales client stack → Scales', client: 'scales', server: 'scales', protocol: 'binary' },
@@ -100,7 +94,7 @@ async function firstLine(child: ChildProcess, what: string): Promise<string> {
 }
 
 /** Runs one pair: starts the server process, then the client process, and returns its result. */
-type PairOptions = Required<Omit<RpcBenchOptions, 'pairs' | 'cpuProfDir' | 'rounds' | 'alternate'>> & { cpuProfDir?: string };
+type PairOptions = Required<Omit<RpcBenchOptions, 'pairs' | 'cpuProfDir' | 'rounds'>> & { cpuProfDir?: string };
 
 export async function runPair(pair: RpcPair, o: PairOptions): Promise<LoadResult> {
   const server = peer('server.ts', [pair.server, pair.protocol], {}, o.cpuProfDir);
@@ -141,11 +135,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcRow
   if (pairs.some((p) => p.client === 'apache' || p.server === 'apache')) generateApache();
   const runs: LoadResult[][] = pairs.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    const reverse = options.alternate === true && round % 2 === 1;
-    for (let k = 0; k < pairs.length; k++) {
-      const i = reverse ? pairs.length - 1 - k : k;
-      runs[i]!.push(await runPair(pairs[i]!, o));
-    }
+    for (let i = 0; i < pairs.length; i++) runs[i]!.push(await runPair(pairs[i]!, o));
   }
   const results = pairs.map((pair, i) => {
     const all = runs[i]!;
@@ -164,6 +154,87 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcRow
     const base = results.find((b) => b.client === 'apache' && b.server === 'apache' && b.protocol === r.protocol);
     return { ...r, ratio: base !== undefined ? r.callsPerSec / base.callsPerSec : NaN };
   });
+}
+
+/** One client's bursts in a phased run, in cycle order. */
+export interface PhasedRow {
+  readonly label: string;
+  readonly phases: readonly PhaseResult[];
+}
+
+export interface PhasedOptions {
+  /** Measured cycles (default 16): in each, every client runs one burst, in turn. */
+  cycles?: number;
+  /** Length of one burst in ms (default 250). */
+  phaseMs?: number;
+  inFlight?: number;
+  pairs?: readonly RpcPair[];
+}
+
+/** Lines of a child's stdout, one at a time. */
+function lineReader(child: ChildProcess, what: string): () => Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  const queued: string[] = [];
+  let waiting: ((line: string) => void) | undefined;
+  lines.on('line', (line) => {
+    if (waiting !== undefined) {
+      const w = waiting;
+      waiting = undefined;
+      w(line);
+    } else queued.push(line);
+  });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${what} exited (code ${String(code)})`);
+  });
+  exited.catch(() => undefined);
+  return () => (queued.length > 0 ? Promise.resolve(queued.shift()!) : Promise.race([new Promise<string>((r) => (waiting = r)), exited]));
+}
+
+/**
+ * The stack-overhead measurement: every client of `pairs` (default OVERHEAD_PAIRS) runs in its own
+ * process against ONE server, and they take turns in short bursts (A B C, then C B A, ...), so
+ * that a burst of load from elsewhere on a shared machine falls on all of them alike; runs of a
+ * few seconds one after the other differed by up to ±40 % here for that reason alone.
+ */
+export async function runPhasedOverhead(options: PhasedOptions = {}): Promise<PhasedRow[]> {
+  const pairs = options.pairs ?? OVERHEAD_PAIRS;
+  const cycles = options.cycles ?? 16;
+  const phaseMs = options.phaseMs ?? 250;
+  const server = peer('server.ts', ['scales', 'binary'], {}, undefined);
+  const clients: { child: ChildProcess; next: () => Promise<string> }[] = [];
+  try {
+    const port = await firstLine(server, 'scales server');
+    for (const pair of pairs) {
+      const child = peer('client.ts', [pair.client, pair.protocol, port], { ...pair.clientEnv, BENCH_PHASES: '1', BENCH_IN_FLIGHT: String(options.inFlight ?? 100) }, undefined);
+      const next = lineReader(child, `${pair.label} client`);
+      if ((await next()) !== 'READY') throw new Error(`${pair.label} client did not start`);
+      clients.push({ child, next });
+    }
+    const burst = async (i: number, ms: number): Promise<PhaseResult> => {
+      clients[i]!.child.stdin!.write(`run ${ms}\n`);
+      return JSON.parse(await clients[i]!.next()) as PhaseResult;
+    };
+    for (let i = 0; i < clients.length; i++) await burst(i, 1500); // warm-up: the JIT sees every path
+    const phases: PhaseResult[][] = pairs.map(() => []);
+    for (let c = 0; c < cycles; c++) {
+      for (let k = 0; k < clients.length; k++) {
+        const i = c % 2 === 0 ? k : clients.length - 1 - k;
+        phases[i]!.push(await burst(i, phaseMs));
+      }
+    }
+    return pairs.map((p, i) => ({ label: p.label, phases: phases[i]! }));
+  } finally {
+    for (const { child } of clients) {
+      child.stdin!.end('exit\n');
+      if (child.exitCode === null) await once(child, 'exit');
+    }
+    server.stdin!.end();
+    if (server.exitCode === null) {
+      const killer = setTimeout(() => server.kill(), 3000);
+      await once(server, 'exit');
+      clearTimeout(killer);
+    }
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

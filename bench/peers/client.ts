@@ -5,14 +5,15 @@
  * same codec and session with no stack around it (the stack-overhead baseline).
  * Runs the closed-loop load (env BENCH_IN_FLIGHT, BENCH_WARMUP_MS, BENCH_MEASURE_MS) over ONE
  * framed connection and prints one JSON line: a LoadResult. BENCH_SERVER_PID lets it read the
- * server's CPU time too.
+ * server's CPU time too. BENCH_PHASES=1: runs bursts on command instead (see runPhased).
  */
 import type { Service } from '../../src/core/service.js';
 import type { ThriftCall } from '../../src/protocols/thrift/messages.js';
 import { scalesModules } from './runtime.js';
 import { otherProcessCpuUs, ownCpuUs } from './cpu.js';
 import { apacheProtocol, loadApache, type ApacheItem } from './apache.js';
-import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadOptions, type LoadResult } from './load.js';
+import { createInterface } from 'node:readline';
+import { ITEM_NAME, ITEM_VALUES, runLoad, runPhase, sameValues, type CallShape, type LoadOptions, type LoadResult } from './load.js';
 import { loadBenchService, scalesProtocol, type Item } from './scales.js';
 
 const [impl, protocol = 'binary', portArg] = process.argv.slice(2);
@@ -29,7 +30,12 @@ const values = ITEM_VALUES as number[];
 
 const m = await scalesModules();
 
-async function runScales(): Promise<LoadResult> {
+interface Peer<Req, Rep> {
+  shape: CallShape<Req, Rep>;
+  close(): Promise<void>;
+}
+
+async function scalesPeer(): Promise<Peer<Item, Item>> {
   const Bench = await loadBenchService(m);
   // BENCH_WITHOUT=stats,retries removes roles (to see what each costs); BENCH_TIMEOUT_MS sets a deadline on every call.
   const without = (process.env['BENCH_WITHOUT'] ?? '').split(',').filter((r) => r !== '');
@@ -38,22 +44,18 @@ async function runScales(): Promise<LoadResult> {
   if (timeout !== undefined) builder = builder.withTimeout(timeout);
   for (const role of without) builder = builder.withStack((s) => s.remove(role));
   const client = builder.build(`tcp://127.0.0.1:${port}`);
-  try {
-    return await runLoad<Item, Item>(
-      {
-        make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-        send: (item) => client.echo(item),
-        check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-      },
-      load,
-    );
-  } finally {
-    await client.$close();
-  }
+  return {
+    shape: {
+      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
+      send: (item) => client.echo(item),
+      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
+    },
+    close: () => client.$close(),
+  };
 }
 
 /** One ThriftSession on one Connection, with only the serializer on top: no timeout, stats, retries, balancer, accrual or pool. */
-async function runScalesBare(): Promise<LoadResult> {
+async function scalesBarePeer(): Promise<Peer<Item, Item>> {
   const Bench = await loadBenchService(m);
   const proto = m.thrift.makeProtocol(scalesProtocol(protocol), undefined);
   const conn = await m.transport.Connection.connect('127.0.0.1', port, { framing: m.framing.thriftFraming('framed', proto), maxFrameSize: 16 * 1024 * 1024 });
@@ -61,18 +63,42 @@ async function runScalesBare(): Promise<LoadResult> {
   const service = m.serializer.serializerLayer(proto).make(session) as Service<ThriftCall, unknown>;
   const { CallContext } = m.service;
   const method = Bench.methods['echo']!;
+  return {
+    shape: {
+      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
+      send: (item) => service.call({ method, args: { item } }, new CallContext('echo', undefined, undefined)) as Promise<Item>,
+      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
+    },
+    close: () => session.close(),
+  };
+}
+
+async function runPeer<Req, Rep>(peer: Peer<Req, Rep>): Promise<LoadResult> {
   try {
-    return await runLoad<Item, Item>(
-      {
-        make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-        send: (item) => service.call({ method, args: { item } }, new CallContext('echo', undefined, undefined)) as Promise<Item>,
-        check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-      },
-      load,
-    );
+    return await runLoad(peer.shape, load);
   } finally {
-    await session.close();
+    await peer.close();
   }
+}
+
+/**
+ * BENCH_PHASES=1: wait for commands on stdin instead, one per line: `run <ms>` runs one burst
+ * (runPhase) and prints its PhaseResult as a JSON line; `exit` closes the client.
+ */
+async function runPhased<Req, Rep>(peer: Peer<Req, Rep>): Promise<void> {
+  const lines = createInterface({ input: process.stdin });
+  let first = 0;
+  process.stdout.write('READY\n');
+  for await (const line of lines) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd === 'exit') break;
+    if (cmd !== 'run') throw new Error(`unknown command '${line}'`);
+    const r = await runPhase(peer.shape, load.inFlight, Number(arg), ownCpuUs, first);
+    first += r.calls + r.errors + load.inFlight;
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+  }
+  lines.close();
+  await peer.close();
 }
 
 async function runApache(): Promise<LoadResult> {
@@ -106,6 +132,11 @@ if ((impl !== 'scales' && impl !== 'scales-bare' && impl !== 'apache') || !(port
   process.stderr.write('usage: client.ts <scales|scales-bare|apache> <binary|compact> <port>\n');
   process.exit(2);
 }
-const result = impl === 'scales' ? await runScales() : impl === 'scales-bare' ? await runScalesBare() : await runApache();
+if (process.env['BENCH_PHASES'] === '1') {
+  if (impl === 'apache') throw new Error('phased runs are for the Scales clients');
+  await runPhased(impl === 'scales' ? await scalesPeer() : await scalesBarePeer());
+  process.exit(0);
+}
+const result = impl === 'scales' ? await runPeer(await scalesPeer()) : impl === 'scales-bare' ? await runPeer(await scalesBarePeer()) : await runApache();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -116,3 +116,50 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** What one phase of a phased run did (see runPhase). */
+export interface PhaseResult {
+  calls: number;
+  seconds: number;
+  /** This process's CPU time over the phase, µs. */
+  cpuUs: number;
+  mismatches: number;
+  errors: number;
+  firstError?: string;
+}
+
+/**
+ * A short burst of the same closed loop: `inFlight` callers for `ms`, then until the calls in
+ * flight are answered. The stack-overhead benchmark gives the clients it compares such bursts in
+ * turn, so that load from elsewhere on the machine falls on all of them alike.
+ */
+export async function runPhase<Req, Rep>(shape: CallShape<Req, Rep>, inFlight: number, ms: number, cpuUs: () => number, first = 0): Promise<PhaseResult> {
+  let running = true;
+  let next = first;
+  let calls = 0;
+  let mismatches = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  async function caller(): Promise<void> {
+    while (running) {
+      const n = next++;
+      const req = shape.make(n);
+      try {
+        const reply = await shape.send(req);
+        if (!shape.check(n, req, reply)) mismatches++;
+        calls++;
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (errors > 1000) running = false;
+      }
+    }
+  }
+  const cpu0 = cpuUs();
+  const t0 = performance.now();
+  const timer = setTimeout(() => (running = false), ms);
+  await Promise.all(Array.from({ length: inFlight }, caller));
+  clearTimeout(timer);
+  const seconds = (performance.now() - t0) / 1000;
+  return { calls, seconds, cpuUs: cpuUs() - cpu0, mismatches, errors, ...(firstError !== undefined ? { firstError } : {}) };
+}
