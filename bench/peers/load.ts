@@ -51,6 +51,41 @@ export function sameValues(got: ArrayLike<number> | null | undefined): boolean {
   return true;
 }
 
+/** Outcomes of a closed loop's calls (replies that match are counted by the caller's `onReply`). */
+class Tally {
+  mismatches = 0;
+  errors = 0;
+  firstError: string | undefined = undefined;
+  /** Set after too many errors: a broken peer stops the loop instead of spinning. */
+  broken = false;
+}
+
+/**
+ * `inFlight` callers, each sending its next call as soon as its previous reply arrived, while
+ * `going()`; resolves once all have stopped. `onReply` gets each matching reply's latency in ms.
+ */
+function closedLoop<Req, Rep>(shape: CallShape<Req, Rep>, inFlight: number, first: number, going: () => boolean, tally: Tally, onReply: (latencyMs: number) => void): Promise<unknown> {
+  let next = first;
+  async function caller(): Promise<void> {
+    while (going() && !tally.broken) {
+      const n = next++;
+      const req = shape.make(n);
+      const t0 = performance.now();
+      try {
+        const reply = await shape.send(req);
+        const t1 = performance.now();
+        if (shape.check(n, req, reply)) onReply(t1 - t0);
+        else tally.mismatches++;
+      } catch (err) {
+        tally.errors++;
+        tally.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (tally.errors > 1000) tally.broken = true;
+      }
+    }
+  }
+  return Promise.all(Array.from({ length: inFlight }, caller));
+}
+
 export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptions): Promise<LoadResult> {
   // Latencies in microseconds, preallocated: recording must not allocate on the hot path.
   const capacity = Math.max(1 << 20, Math.ceil((o.measureMs / 1000) * 1_000_000));
@@ -59,33 +94,12 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
   let calls = 0;
   let measuring = false;
   let running = true;
-  let next = 0;
-  let mismatches = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-
-  async function caller(): Promise<void> {
-    while (running) {
-      const n = next++;
-      const req = shape.make(n);
-      const t0 = performance.now();
-      try {
-        const reply = await shape.send(req);
-        const t1 = performance.now();
-        if (!shape.check(n, req, reply)) mismatches++;
-        if (measuring) {
-          calls++;
-          if (recorded < capacity) latencies[recorded++] = (t1 - t0) * 1000;
-        }
-      } catch (err) {
-        errors++;
-        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (errors > 1000) running = false; // broken peer: stop instead of spinning
-      }
-    }
-  }
-
-  const callers = Array.from({ length: o.inFlight }, caller);
+  const tally = new Tally();
+  const loop = closedLoop(shape, o.inFlight, 0, () => running, tally, (ms) => {
+    if (!measuring) return;
+    calls++;
+    if (recorded < capacity) latencies[recorded++] = ms * 1000;
+  });
   await sleep(o.warmupMs);
   const cpu0 = o.cpu?.();
   measuring = true;
@@ -95,7 +109,7 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
   const seconds = (performance.now() - start) / 1000;
   const cpu1 = o.cpu?.();
   running = false;
-  await Promise.all(callers);
+  await loop;
 
   const sorted = latencies.subarray(0, recorded).sort();
   const pct = (p: number): number => (recorded === 0 ? NaN : sorted[Math.min(recorded - 1, Math.floor(p * recorded))]! / 1000);
@@ -105,11 +119,11 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
     callsPerSec: calls / seconds,
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
-    mismatches,
+    mismatches: tally.mismatches,
     clientCpuUs: cpu0 && cpu1 ? (cpu1.client - cpu0.client) / calls : NaN,
     serverCpuUs: cpu0 && cpu1 ? (cpu1.server - cpu0.server) / calls : NaN,
-    errors,
-    ...(firstError !== undefined ? { firstError } : {}),
+    errors: tally.errors,
+    ...(tally.firstError !== undefined ? { firstError: tally.firstError } : {}),
   };
 }
 
@@ -135,31 +149,14 @@ export interface PhaseResult {
  */
 export async function runPhase<Req, Rep>(shape: CallShape<Req, Rep>, inFlight: number, ms: number, cpuUs: () => number, first = 0): Promise<PhaseResult> {
   let running = true;
-  let next = first;
   let calls = 0;
-  let mismatches = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  async function caller(): Promise<void> {
-    while (running) {
-      const n = next++;
-      const req = shape.make(n);
-      try {
-        const reply = await shape.send(req);
-        if (!shape.check(n, req, reply)) mismatches++;
-        calls++;
-      } catch (err) {
-        errors++;
-        firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (errors > 1000) running = false;
-      }
-    }
-  }
+  const tally = new Tally();
   const cpu0 = cpuUs();
   const t0 = performance.now();
   const timer = setTimeout(() => (running = false), ms);
-  await Promise.all(Array.from({ length: inFlight }, caller));
+  await closedLoop(shape, inFlight, first, () => running, tally, () => calls++);
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
+  const { mismatches, errors, firstError } = tally;
   return { calls, seconds, cpuUs: cpuUs() - cpu0, mismatches, errors, ...(firstError !== undefined ? { firstError } : {}) };
 }
