@@ -112,5 +112,19 @@ describe('the stats role of a real client stack', () => {
     assert.equal(node.counters['failures.APPLICATION'], 1);
     assert.equal(node.counters['failures.TIMEOUT'], 1);
     assert.equal(node.state?.current, 'alive');
+    // Its latencies end when the reply's socket read arrived (ctx.replyAt), not at a later clock read.
+    const nodeLat = node.histograms['latency_ms']!;
+    assert.equal(nodeLat.count, 6);
+    assert.ok(nodeLat.max >= 40 && nodeLat.max <= lat.max + 0.1, `node max ${nodeLat.max} ms, client max ${lat.max} ms`);
+  });
+
+  test('a slow reply is timed as slow, at the client and at its node', async () => {
+    const before = stats.snapshot().scopes[`client=RichService/node=127.0.0.1:${server.port}`]!.histograms['latency_ms']!.count;
+    for (let i = 0; i < 3; i++) await client.sleep!(60, 'slow');
+    const snap = stats.snapshot();
+    const node = snap.scopes[`client=RichService/node=127.0.0.1:${server.port}`]!.histograms['latency_ms']!;
+    assert.equal(node.count, before + 3);
+    assert.ok(node.max >= 60 && node.max < 1000, `node max ${node.max} ms`);
+    assert.ok(node.p99 >= 60, `node p99 ${node.p99} ms`);
   });
 });
