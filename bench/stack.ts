@@ -59,9 +59,8 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
       const worker = async (): Promise<void> => {
         while (i < calls) {
           i++;
-          // A deadline as the client proxy makes it: from one Date.now() reading, kept in the context.
-          const now = deadlineMs === undefined ? undefined : Date.now();
-          await svc.call(i, new CallContext('m', now === undefined ? undefined : now + deadlineMs!, undefined, now));
+          // A deadline as the client proxy makes one from a timeout.
+          await svc.call(i, CallContext.expiring('m', deadlineMs, undefined, undefined));
         }
       };
       await Promise.all(Array.from({ length: 100 }, worker));

@@ -37,28 +37,29 @@ function checkMs(name: string, v: number | undefined): void {
 
 /**
  * The call's effective deadline: the earliest of the per-call timeout/deadline, the client's
- * default timeout, and the deadline inherited from the ambient (server request) context.
+ * default timeout (when the call gives neither), and the deadline inherited from the ambient
+ * (server request) context.
  */
 export function newCallContext(method: string, options: CallOptions | undefined, defaultTimeout: number | undefined): CallContext {
+  let timeout: number | undefined;
   let deadline: number | undefined;
   let signal: AbortSignal | undefined;
-  let now: number | undefined;
   if (options !== undefined) {
     checkMs('timeout', options.timeout);
-    if (options.timeout !== undefined) deadline = (now = Date.now()) + options.timeout;
+    timeout = options.timeout;
     if (options.deadline !== undefined) {
       if (typeof options.deadline !== 'number' || Number.isNaN(options.deadline)) {
         throw new InvalidArgumentError(`deadline must be a Date.now() timestamp, got ${String(options.deadline)}`);
       }
-      deadline = deadline === undefined ? options.deadline : Math.min(deadline, options.deadline);
+      deadline = options.deadline;
     }
     signal = options.signal;
   }
-  if (deadline === undefined && defaultTimeout !== undefined) deadline = (now = Date.now()) + defaultTimeout;
+  if (timeout === undefined && deadline === undefined) timeout = defaultTimeout;
   const inherited = ambient.getStore();
   if (inherited !== undefined) {
     if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);
     if (inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
   }
-  return new CallContext(method, deadline, signal, now);
+  return CallContext.expiring(method, timeout, deadline, signal);
 }

@@ -14,8 +14,12 @@ export type Status = 'open' | 'busy' | 'closed';
  */
 export class CallContext {
   readonly method: string;
-  /** Absolute deadline in `Date.now()` milliseconds, or undefined for none. */
-  readonly deadline: number | undefined;
+  /**
+   * `performance.now()` by which the call must be done, or undefined for none. Deadlines are kept
+   * on the monotonic clock: a step of the wall clock (NTP, a VM resumed) moves no timer, and a
+   * timeout becomes a deadline without a `Date.now()` read (~45 ns here).
+   */
+  private exp: number | undefined;
   /** The caller's own signal (already bridged into `cancel` by the timeout layer). */
   readonly signal: AbortSignal | undefined;
   /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
@@ -47,18 +51,43 @@ export class CallContext {
    */
   replyAt = 0;
 
-  /**
-   * `Date.now()` as read when the context was made, if its maker read the wall clock (to turn a
-   * timeout into a deadline): the timeout layer starts its timer from it instead of reading again.
-   */
-  readonly createdAt: number | undefined;
-
-  constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined, createdAt?: number) {
+  /** `deadline` is absolute, in `Date.now()` milliseconds (see `expiring` for a relative timeout). */
+  constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
     this.method = method;
-    this.deadline = deadline;
     this.signal = signal;
-    this.createdAt = createdAt;
     this.start = performance.now();
+    this.exp = deadline === undefined ? undefined : this.start + (deadline - Date.now());
+  }
+
+  /**
+   * A context that expires `timeoutMs` after it is made (undefined: no timeout), or at the
+   * absolute `deadline` (`Date.now()` ms) if that comes first. Reads the wall clock only for a
+   * `deadline`.
+   */
+  static expiring(method: string, timeoutMs: number | undefined, deadline: number | undefined, signal: AbortSignal | undefined): CallContext {
+    const ctx = new CallContext(method, deadline, signal);
+    if (timeoutMs !== undefined) {
+      const exp = ctx.start + timeoutMs;
+      if (ctx.exp === undefined || exp < ctx.exp) ctx.exp = exp;
+    }
+    return ctx;
+  }
+
+  /** A context for another attempt of the same call (a hedged backup): same method, deadline and signal, its own cancellation. */
+  child(): CallContext {
+    const c = new CallContext(this.method, undefined, this.signal);
+    c.exp = this.exp;
+    return c;
+  }
+
+  /** `performance.now()` by which the call must be done (see `exp`), or undefined. */
+  get expiresAt(): number | undefined {
+    return this.exp;
+  }
+
+  /** The deadline as a `Date.now()` timestamp (from `expiresAt`, as of now), or undefined. */
+  get deadline(): number | undefined {
+    return this.exp === undefined ? undefined : Date.now() + (this.exp - performance.now());
   }
 
   /**
@@ -77,7 +106,7 @@ export class CallContext {
 
   /** Milliseconds left before the deadline (Infinity when there is none). */
   remaining(): number {
-    return this.deadline === undefined ? Infinity : this.deadline - Date.now();
+    return this.exp === undefined ? Infinity : this.exp - performance.now();
   }
 
   /** The layer holding the call says how to abandon it; `undefined` when it lets go. */

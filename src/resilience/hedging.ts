@@ -13,7 +13,7 @@
  * call (the session drops its late reply, the connection stays open).
  */
 import { CancelledError, InvalidArgumentError, type ScalesError } from '../core/errors.js';
-import { CallContext, type Service, type Status } from '../core/service.js';
+import type { CallContext, Service, Status } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
 import { classify } from './classifier.js';
 import { RetryBudget } from './retry-budget.js';
@@ -59,7 +59,7 @@ class Race<Req, Rep> {
     private readonly resolve: (rep: Rep) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    this.first = new CallContext(parent.method, parent.deadline, parent.signal);
+    this.first = parent.child();
   }
 
   start(delay: number): void {
@@ -86,7 +86,7 @@ class Race<Req, Rep> {
     }
     stats.backups++;
     const p = this.parent;
-    this.second = new CallContext(p.method, p.deadline, p.signal);
+    this.second = p.child();
     this.pending++;
     this.send(this.second);
   };

@@ -9,6 +9,7 @@
  * the call at once.
  */
 import { InvalidArgumentError, type ScalesError } from '../core/errors.js';
+import { performance } from '../core/clock.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
@@ -132,7 +133,8 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
     if (!this.retryable(err, this.idempotent(ctx))) return -1;
     const delay = Math.max(0, this.backoff(attempt));
     // Never start a retry the deadline would cut short before it is even sent.
-    if (ctx.deadline !== undefined && Date.now() + delay >= ctx.deadline) return -1;
+    const expiresAt = ctx.expiresAt;
+    if (expiresAt !== undefined && performance.now() + delay >= expiresAt) return -1;
     // The budget last, so that tokens go only to retries that will really be sent.
     if (!this.budget.tryWithdraw()) {
       this.stats.budgetExhausted++;

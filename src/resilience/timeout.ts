@@ -1,3 +1,4 @@
+import { performance } from '../core/clock.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
@@ -24,12 +25,12 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     private readonly next: ReplyHandler<Rep>,
   ) {}
 
-  arm(remaining: number, deadlines: DeadlineList): void {
+  arm(expiresAt: number | undefined, deadlines: DeadlineList): void {
     const ctx = this.ctx;
-    if (remaining !== Infinity) {
-      this.after = remaining;
-      this.expiresAt = ctx.start + remaining;
-      if (!deadlines.add(this)) this.timer = setTimeout(timedOut, remaining, this);
+    if (expiresAt !== undefined) {
+      this.after = expiresAt - ctx.start;
+      this.expiresAt = expiresAt;
+      if (!deadlines.add(this)) this.timer = setTimeout(timedOut, Math.max(0, expiresAt - performance.now()), this);
     }
     const signal = ctx.signal;
     if (signal !== undefined) {
@@ -96,18 +97,18 @@ class TimeoutService<Req, Rep> implements Service<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
-    if (ctx.deadline === undefined && ctx.signal === undefined) this.down.dispatch(req, ctx, handler);
+    if (ctx.expiresAt === undefined && ctx.signal === undefined) this.down.dispatch(req, ctx, handler);
     else this.dispatchWithDeadline(req, ctx, handler);
   }
 
   private dispatchWithDeadline(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
-    const deadline = ctx.deadline;
+    const expiresAt = ctx.expiresAt;
     const signal = ctx.signal;
     if (signal?.aborted) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
-    const remaining = deadline === undefined ? Infinity : deadline - (ctx.createdAt ?? Date.now());
-    if (remaining <= 0) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
+    // Measured from the call's start (read microseconds ago, when the proxy made the context): no clock read.
+    if (expiresAt !== undefined && expiresAt <= ctx.start) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
     const h = new DeadlineHandler(ctx, handler);
-    h.arm(remaining, this.deadlines);
+    h.arm(expiresAt, this.deadlines);
     this.down.dispatch(req, ctx, h);
   }
 

@@ -2,16 +2,35 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newCallContext, runWithContext } from '../../src/core/context.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
+import { CallContext } from '../../src/core/service.js';
+
+// Deadlines are kept on the monotonic clock and shown as Date.now() times: allow for the clocks
+// being read a few microseconds apart (and rounding).
+const near = (got: number | undefined, want: number, what: string): void => assert.ok(got !== undefined && Math.abs(got - want) < 2, `${what}: ${got} vs ${want}`);
 
 test('the earliest of timeout, deadline, default and inherited deadline wins', () => {
   const now = Date.now();
   assert.equal(newCallContext('m', undefined, undefined).deadline, undefined);
   const d1 = newCallContext('m', undefined, 1000).deadline!;
-  assert.ok(d1 >= now + 1000 && d1 < now + 1100);
-  const d2 = newCallContext('m', { timeout: 50, deadline: now + 10 }, 1000).deadline!;
-  assert.equal(d2, now + 10);
+  assert.ok(d1 >= now + 999 && d1 < now + 1100);
+  near(newCallContext('m', { timeout: 50, deadline: now + 10 }, 1000).deadline, now + 10, 'per-call deadline before the timeout');
+  near(newCallContext('m', { timeout: 20, deadline: now + 500 }, 1000).deadline, now + 20, 'per-call timeout before the deadline');
   const inherited = runWithContext({ deadline: now + 5, signal: undefined }, () => newCallContext('m', { timeout: 1000 }, undefined));
-  assert.equal(inherited.deadline, now + 5, 'a nested call cannot outlive its parent request');
+  near(inherited.deadline, now + 5, 'a nested call cannot outlive its parent request');
+});
+
+test('a context counts down on the monotonic clock; a child shares its deadline and signal', async () => {
+  const ctx = CallContext.expiring('m', 80, undefined, undefined);
+  assert.equal(ctx.expiresAt, ctx.start + 80);
+  assert.ok(ctx.remaining() > 70 && ctx.remaining() <= 80);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.ok(ctx.remaining() > 0 && ctx.remaining() <= 51, `remaining ${ctx.remaining()}`);
+  const child = ctx.child();
+  assert.equal(child.expiresAt, ctx.expiresAt);
+  assert.notEqual(child, ctx);
+  assert.equal(new CallContext('m', undefined, undefined).remaining(), Infinity);
+  const abs = new CallContext('m', Date.now() + 100, undefined);
+  assert.ok(abs.remaining() > 95 && abs.remaining() <= 100);
 });
 
 test('signals combine with the inherited one', () => {
