@@ -139,7 +139,7 @@ export interface Service<Req, Rep> {
    * The same call with its outcome handed to `handler` instead of a promise. Optional; the
    * stack's own layers offer it so that a call crosses the stack with one promise (the caller's)
    * rather than one per layer: a promise and its reaction cost more than the work most layers
-   * do per call. Use `dispatchTo` (core/dispatch.ts), which falls back to `call`.
+   * do per call. Reach one through `dispatcherOf` (core/dispatch.ts), which falls back to `call`.
    */
   dispatch?(request: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void;
   readonly status: Status;
