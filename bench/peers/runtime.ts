@@ -23,7 +23,8 @@ export interface ScalesModules {
 }
 
 export async function scalesModules(): Promise<ScalesModules> {
-  const from = process.env['BENCH_FROM_SRC'] === '1' ? 'src' : 'dist';
+  // BENCH_DIST=<dir>: another build of the package (e.g. the code before a change, for an A/B run).
+  const from = process.env['BENCH_FROM_SRC'] === '1' ? 'src' : (process.env['BENCH_DIST'] ?? 'dist');
   const base = new URL(`../../${from}/`, import.meta.url).href;
   const load = <T>(path: string): Promise<T> => import(`${base}${path}`) as Promise<T>;
   const [thrift, service, serializer, session, framing, transport] = await Promise.all([

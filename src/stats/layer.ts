@@ -1,4 +1,4 @@
-import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import { dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
 import { CallStats } from './call-stats.js';
@@ -33,6 +33,26 @@ class StatsHandler<Rep> implements ReplyHandler<Rep> {
   }
 }
 
+/** StatsHandler for a call made by `call`: settles its promise. */
+class StatsPromiseHandler<Rep> implements ReplyHandler<Rep> {
+  constructor(
+    private readonly stats: CallStats,
+    private readonly ctx: CallContext,
+    private readonly resolve: (rep: Rep) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  onReply(rep: Rep): void {
+    this.stats.finished(this.ctx.settledAt() - this.ctx.start, true, rep);
+    this.resolve(rep);
+  }
+
+  onError(err: unknown): void {
+    this.stats.finished(this.ctx.settledAt() - this.ctx.start, false, err);
+    this.reject(err);
+  }
+}
+
 /** Records every call passing through into a CallStats. */
 export class StatsService<Req, Rep> implements Service<Req, Rep> {
   private readonly stats: CallStats;
@@ -52,7 +72,12 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    return callByDispatch(this, req, ctx);
+    // The outermost role: its handler settles the caller's promise itself (one object and one
+    // call fewer per call than a handler in front of callByDispatch's).
+    return new Promise<Rep>((resolve, reject) => {
+      this.stats.started();
+      this.down.dispatch(req, ctx, new StatsPromiseHandler(this.stats, ctx, resolve, reject));
+    });
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
