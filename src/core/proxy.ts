@@ -1,4 +1,5 @@
-import { newCallContext, type CallOptions } from './context.js';
+import { newCallContext } from './context.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Service } from './service.js';
 import type { Stack } from './stack.js';
 import type { StatsRegistry } from '../stats/registry.js';
@@ -20,8 +21,8 @@ export interface ProxyMethod<Call> {
   readonly name: string;
   /** Number of positional parameters; one more argument is taken as CallOptions. */
   readonly arity: number;
-  /** Builds the stack request from the positional arguments. */
-  readonly toCall: (args: readonly unknown[]) => Call;
+  /** Builds the stack request from the `arity` positional arguments. */
+  readonly toCall: (...args: unknown[]) => Call;
 }
 
 /**
@@ -37,19 +38,7 @@ export function createClientProxy<Call, Client>(
   onClose: () => void = noop,
 ): Client & ClientControl {
   const client: Record<string, unknown> = {};
-  for (const m of methods) {
-    const { name, arity, toCall } = m;
-    client[name] = function (...args: unknown[]): Promise<unknown> {
-      let options: CallOptions | undefined;
-      if (args.length > arity) options = args[arity] as CallOptions | undefined;
-      try {
-        const ctx = newCallContext(name, options, defaultTimeout);
-        return service.call(toCall(args), ctx);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-  }
+  for (const m of methods) client[m.name] = methodFunction(m, service, defaultTimeout);
   Object.defineProperty(client, '$stack', { value: stack, enumerable: false });
   Object.defineProperty(client, '$stats', { value: stats, enumerable: false });
   Object.defineProperty(client, '$close', {
@@ -63,3 +52,29 @@ export function createClientProxy<Call, Client>(
 }
 
 function noop(): void {}
+
+/**
+ * The client function of one method, compiled with its own positional parameters (a rest
+ * parameter would allocate an array per call): `(a0, ..., options) => service.call(...)`.
+ */
+function methodFunction<Call>(m: ProxyMethod<Call>, service: Service<Call, unknown>, defaultTimeout: number | undefined): (...args: unknown[]) => Promise<unknown> {
+  if (!(Number.isInteger(m.arity) && m.arity >= 0 && m.arity <= 255)) throw new InvalidArgumentError(`method ${m.name}: bad arity ${String(m.arity)}`);
+  const params = Array.from({ length: m.arity }, (_, i) => `a${i}`).join(', ');
+  const body = `return function (${params}${params === '' ? '' : ', '}options) {
+  try {
+    return service.call(toCall(${params}), newCallContext(name, options, defaultTimeout));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+};`;
+  const make = new Function('service', 'toCall', 'newCallContext', 'name', 'defaultTimeout', body) as (
+    svc: Service<Call, unknown>,
+    toCall: ProxyMethod<Call>['toCall'],
+    ctx: typeof newCallContext,
+    name: string,
+    timeout: number | undefined,
+  ) => (...args: unknown[]) => Promise<unknown>;
+  const fn = make(service, m.toCall, newCallContext, m.name, defaultTimeout);
+  Object.defineProperty(fn, 'name', { value: m.name }); // for stack traces
+  return fn;
+}

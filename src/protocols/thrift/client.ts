@@ -11,7 +11,7 @@ import { classifyThriftReply } from '../../resilience/classifier.js';
 import { thriftReplyFailure } from '../../stats/thrift.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
-import type { ServiceDesc } from './descriptors.js';
+import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
@@ -134,17 +134,23 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
   };
 }
 
+/**
+ * `(a0, a1, ...) => ({ method, args: { p0: a0, p1: a1, ... } })`, compiled: an object literal of
+ * a fixed shape, where a loop of keyed stores would build it one property at a time.
+ */
+function argsBuilder(method: MethodDesc, params: readonly string[]): (...args: unknown[]) => ThriftCall {
+  const names = params.map((_, i) => `a${i}`).join(', ');
+  const fields = params.map((p, i) => `${JSON.stringify(p)}: a${i}`).join(', ');
+  return new Function('method', `return (${names}) => ({ method, args: { ${fields} } });`)(method) as (...args: unknown[]) => ThriftCall;
+}
+
 function proxyMethods(service: ServiceDesc): ProxyMethod<ThriftCall>[] {
   return Object.values(service.methods).map((method) => {
     const params = method.params;
     return {
       name: method.name,
       arity: params.length,
-      toCall: (args: readonly unknown[]): ThriftCall => {
-        const obj: Record<string, unknown> = {};
-        for (let i = 0; i < params.length; i++) obj[params[i]!] = args[i];
-        return { method, args: obj };
-      },
+      toCall: argsBuilder(method, params),
     };
   });
 }
