@@ -41,9 +41,9 @@ emit(
 );
 
 // Several sets of processes, pooled: each process's JIT makes its own inlining choices, and one
-// set alone differed from the next by up to ±7 % here.
-const cycles = Number(process.env['BENCH_OVERHEAD_CYCLES'] ?? 12);
-const sets = Number(process.env['BENCH_OVERHEAD_SETS'] ?? 3);
+// set alone differed from the next by up to ±7 % here (two identical builds, by ±5 %).
+const cycles = Number(process.env['BENCH_OVERHEAD_CYCLES'] ?? 10);
+const sets = Number(process.env['BENCH_OVERHEAD_SETS'] ?? 5);
 const overhead: PhasedRow[] = [];
 for (let set = 0; set < sets; set++) {
   const rows = await runPhasedOverhead({ cycles, phaseMs: 250 });
