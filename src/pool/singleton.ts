@@ -101,7 +101,8 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
 
   /**
    * Stops taking calls, fails waiters (ClosedError, unwritten), lets in-flight calls finish for up
-   * to `graceMs`, then closes the session.
+   * to `graceMs`, then closes the session: gracefully when it is idle, else at once (`abort`, when
+   * the session has it), which fails the calls still running instead of waiting for them.
    */
   close(graceMs: number = this.closeGrace): Promise<void> {
     if (this.closing !== undefined) return this.closing;
@@ -113,7 +114,8 @@ export class SingletonPool<Req, Rep> implements Service<Req, Rep> {
       if (s === undefined) return;
       const until = Date.now() + graceMs;
       while (s.status !== 'closed' && s.load > 0 && Date.now() < until) await sleep(DRAIN_POLL_MS);
-      await s.close().catch(() => undefined);
+      if (s.status !== 'closed' && s.load > 0 && s.abort !== undefined) s.abort();
+      else await s.close().catch(() => undefined);
     })();
     return this.closing;
   }

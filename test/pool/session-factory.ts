@@ -224,6 +224,8 @@ export class TcpProxy {
 export class RecordingSession implements PooledConnection<EchoRequest, ThriftReply> {
   readonly calls: bigint[] = [];
   closeCalled = false;
+  /** abort() was called (the connection was cut, not ended). */
+  aborted = false;
   /** `Date.now()` when close() was first called. */
   closedAt = 0;
 
@@ -256,6 +258,14 @@ export class RecordingSession implements PooledConnection<EchoRequest, ThriftRep
     if (!this.closeCalled) this.closedAt = Date.now();
     this.closeCalled = true;
     return this.session.close();
+  }
+
+  /** Forwarded as well: a pool cuts a connection with it (closeCalled records either way). */
+  abort(): void {
+    this.aborted = true;
+    if (!this.closeCalled) this.closedAt = Date.now();
+    this.closeCalled = true;
+    this.session.abort();
   }
 }
 

@@ -186,6 +186,23 @@ describe('SingletonPool over real TCP', () => {
     }
   });
 
+  test('close(): a call still running after the grace fails at once, and the connection is cut', async () => {
+    const proxy = await makeProxy();
+    const c = thriftConnector(() => proxy.port);
+    const pool = makePool(c);
+    assert.equal(await echo(pool, 720), 720n);
+    const slow = track(echo(pool, 721, 3000));
+    await until(() => seenIds().includes(721n), 'in flight');
+    const t0 = Date.now();
+    await pool.close(100);
+    const res = await outcome(slow.p);
+    const took = Date.now() - t0;
+    assert.ok(!res.ok && isErr(ConnectionClosedError)(res.error), 'the running call failed');
+    assert.ok(took < 1500, `close and the cut call took ${took} ms (grace 100 ms, the call 3000 ms)`);
+    assert.ok(c.sessions[0]!.aborted, 'cut, not ended');
+    await until(() => proxy.live === 0, 'connection closed on the server side');
+  });
+
   test('close(): waiters fail with ClosedError, in-flight calls finish within grace, then the connection closes', async () => {
     const proxy = await makeProxy();
     const c = thriftConnector(() => proxy.port);
