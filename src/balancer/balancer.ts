@@ -39,14 +39,21 @@ class AttemptHandler<Req, Rep> implements ReplyHandler<Rep> {
     private readonly next: ReplyHandler<Rep>,
   ) {}
 
+  // `finally`: a throwing stats or classifier hook must not keep the outcome from the caller.
   onReply(rep: Rep): void {
-    this.balancer.attemptEnded(this.node, this.ctx, this.start, true, rep);
-    this.next.onReply(rep);
+    try {
+      this.balancer.attemptEnded(this.node, this.ctx, this.start, true, rep);
+    } finally {
+      this.next.onReply(rep);
+    }
   }
 
   onError(err: unknown): void {
-    this.balancer.attemptEnded(this.node, this.ctx, this.start, false, err);
-    this.next.onError(err);
+    try {
+      this.balancer.attemptEnded(this.node, this.ctx, this.start, false, err);
+    } finally {
+      this.next.onError(err);
+    }
   }
 }
 

@@ -70,12 +70,16 @@ export class DeadlineList {
   private fire(): void {
     this.timer = undefined;
     const now = performance.now();
-    // Armed for a head that has settled since, or a little early by our clock: what is not due
-    // yet waits for the next round.
-    for (let e = this.head; e !== undefined && e.expiresAt <= now; e = this.head) {
-      this.remove(e);
-      e.expire();
+    try {
+      // Armed for a head that has settled since, or a little early by our clock: what is not due
+      // yet waits for the next round.
+      for (let e = this.head; e !== undefined && e.expiresAt <= now; e = this.head) {
+        this.remove(e);
+        e.expire();
+      }
+    } finally {
+      // Even if an expiry threw: the entries after it still get their timer.
+      if (this.head !== undefined && this.timer === undefined) this.arm(this.head.expiresAt, now);
     }
-    if (this.head !== undefined && this.timer === undefined) this.arm(this.head.expiresAt, now);
   }
 }

@@ -111,8 +111,12 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
 
   /** @internal Sends attempt n + 1 of a call through `h` after failed attempt n, or fails it. */
   retry(h: RetryHandler<Req, Rep>, err: unknown, attempt: number): void {
-    const ctx = h.ctx;
-    const delay = this.retryDelay(err, ctx, attempt);
+    let delay: number;
+    try {
+      delay = this.retryDelay(err, h.ctx, attempt);
+    } catch (e) {
+      return h.next.onError(e); // a throwing isRetryable/idempotent predicate fails the call with its error
+    }
     if (delay < 0) return h.next.onError(err);
     this.stats.retries++;
     if (delay > 0) return sleep(delay, h);

@@ -124,6 +124,19 @@ test('under the timeout layer: the deadline ends the retries with a TimeoutError
   assert.ok(svc.attempts[2]!.cancelledWith instanceof TimeoutError);
 });
 
+test('a retry predicate that throws fails the call with its error (nothing hangs, nothing is resent)', async () => {
+  const svc = new ScriptedService<string, string>(() => unwritten);
+  const bug = new Error('predicate bug');
+  const r = new RetriesService(svc, {
+    idempotent: () => {
+      throw bug;
+    },
+  });
+  const res = await outcome(r.call('x', ctx()));
+  assert.ok(!res.ok && res.error === bug);
+  assert.equal(svc.attempts.length, 1);
+});
+
 test('the layer describes itself and shares its stats', () => {
   const layer = retriesLayer();
   assert.equal(layer.role, 'retries');

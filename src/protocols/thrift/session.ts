@@ -120,7 +120,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     if (p === undefined || p.abandoned) return;
     p.abandoned = true;
     this.abandonedCount++;
-    p.handler.onError(reason);
+    deliverError(p.handler, reason);
     if (this.abandonedCount > this.maxAbandoned) {
       this.conn.close(new ProtocolError(`more than ${this.maxAbandoned} abandoned calls still unanswered: closing the connection`, { endpoint: this.endpoint }));
     }
@@ -152,7 +152,11 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     }
     p.ctx.onCancel(undefined);
     p.ctx.replyAt = this.conn.readAt;
-    p.handler.onReply({ type, message, offset: r.pos });
+    try {
+      p.handler.onReply({ type, message, offset: r.pos });
+    } catch (err) {
+      reportHandlerBug(err);
+    }
   }
 
   private violation(message: string, cause?: unknown): void {
@@ -168,7 +172,7 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
       pending[i] = undefined;
       if (!p.abandoned) {
         p.ctx.onCancel(undefined);
-        p.handler.onError(this.closedError());
+        deliverError(p.handler, this.closedError());
       }
     }
   }
@@ -179,6 +183,24 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
     if (cause instanceof ConnectionClosedError && !unwritten) return cause;
     const message = cause ? `connection closed: ${cause.message}` : this.conn.closed ? 'connection closed' : 'connection is closing';
     return new ConnectionClosedError(message, { endpoint: this.endpoint, cause, unwritten });
+  }
+}
+
+/**
+ * A handler that throws is a bug above the session; it must not stop the session from reading
+ * the next reply or failing its other calls. The error is thrown again outside, where it is seen.
+ */
+function reportHandlerBug(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+function deliverError(handler: ReplyHandler<ThriftReply>, err: unknown): void {
+  try {
+    handler.onError(err);
+  } catch (bug) {
+    reportHandlerBug(bug);
   }
 }
 
