@@ -77,8 +77,10 @@ export class HttpSession {
 
   async call(req: HttpRequest, ctx: CallContext): Promise<HttpResponse> {
     if (ctx.cancelled !== undefined) throw ctx.cancelled;
-    const abort = new AbortController();
-    ctx.onCancel((reason) => abort.abort(reason));
+    // Abandoning the exchange cuts the connection (the request then fails, and mapError reports
+    // the cancel). undici would do the same for an aborted HTTP/1.1 request, and this way a call
+    // needs no AbortController (about a microsecond each).
+    ctx.onCancel(this.cut);
     this.inFlight++;
     try {
       const res = await this.client.request({
@@ -86,7 +88,6 @@ export class HttpSession {
         path: req.path,
         headers: req.headers,
         body: req.body,
-        signal: abort.signal,
       });
       const chunks: Buffer[] = [];
       let size = 0;
@@ -110,6 +111,8 @@ export class HttpSession {
       ctx.onCancel(undefined);
     }
   }
+
+  private readonly cut = (): void => this.abort();
 
   /** Destroys the connection now (an abandoned exchange left it in an unknown state). */
   abort(): void {
