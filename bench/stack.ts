@@ -8,6 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import type { ReplyHandler, Service } from '../src/core/service.js';
 import type { PooledConnection } from '../src/pool/types.js';
+import { loadScales } from './peers/runtime.js';
 
 type StackModule = typeof import('../src/client/stack.js');
 type ServiceModule = typeof import('../src/core/service.js');
@@ -40,10 +41,11 @@ class InstantSession implements PooledConnection<number, number> {
 }
 
 export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
-  const base = new URL(`../${process.env['BENCH_FROM_SRC'] === '1' ? 'src' : 'dist'}/`, import.meta.url).href;
-  const { clientStack } = (await import(`${base}client/stack.js`)) as StackModule;
-  const { CallContext } = (await import(`${base}core/service.js`)) as ServiceModule;
-  const { StaticServerSet } = (await import(`${base}discovery/serverset.js`)) as ServerSetModule;
+  const [{ clientStack }, { CallContext }, { StaticServerSet }] = await Promise.all([
+    loadScales<StackModule>('client/stack.js'),
+    loadScales<ServiceModule>('core/service.js'),
+    loadScales<ServerSetModule>('discovery/serverset.js'),
+  ]);
   const session = new InstantSession();
   const build = (without?: string): Service<number, number> => {
     const parts = { connect: () => Promise.resolve(session), transportDescription: 'instant', defaultPool: { kind: 'singleton' as const }, multiplexed: true };

@@ -35,6 +35,15 @@ interface Peer<Req, Rep> {
   close(): Promise<void>;
 }
 
+/** The echo call of both Scales clients: request n, and whether a reply is its echo. */
+function scalesShape(send: (item: Item) => Promise<Item>): CallShape<Item, Item> {
+  return {
+    make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
+    send,
+    check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
+  };
+}
+
 async function scalesPeer(): Promise<Peer<Item, Item>> {
   const Bench = await loadBenchService(m);
   // BENCH_WITHOUT=stats,retries removes roles (to see what each costs); BENCH_TIMEOUT_MS sets a deadline on every call.
@@ -45,11 +54,7 @@ async function scalesPeer(): Promise<Peer<Item, Item>> {
   for (const role of without) builder = builder.withStack((s) => s.remove(role));
   const client = builder.build(`tcp://127.0.0.1:${port}`);
   return {
-    shape: {
-      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-      send: (item) => client.echo(item),
-      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-    },
+    shape: scalesShape((item) => client.echo(item)),
     close: () => client.$close(),
   };
 }
@@ -64,11 +69,7 @@ async function scalesBarePeer(): Promise<Peer<Item, Item>> {
   const { CallContext } = m.service;
   const method = Bench.methods['echo']!;
   return {
-    shape: {
-      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-      send: (item) => service.call({ method, args: { item } }, new CallContext('echo', undefined, undefined)) as Promise<Item>,
-      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-    },
+    shape: scalesShape((item) => service.call({ method, args: { item } }, new CallContext('echo', undefined, undefined)) as Promise<Item>),
     close: () => session.close(),
   };
 }

@@ -22,11 +22,19 @@ export interface ScalesModules {
   readonly from: string;
 }
 
+/** Which Scales code the benchmarks run: `src`, `dist` or BENCH_DIST=<dir> (another build, e.g. the code before a change, for an A/B run). */
+export function scalesBuild(): string {
+  return process.env['BENCH_FROM_SRC'] === '1' ? 'src' : (process.env['BENCH_DIST'] ?? 'dist');
+}
+
+/** A module of that build, by its path below it (`client/stack.js`). */
+export function loadScales<T>(path: string): Promise<T> {
+  return import(new URL(`../../${scalesBuild()}/${path}`, import.meta.url).href) as Promise<T>;
+}
+
 export async function scalesModules(): Promise<ScalesModules> {
-  // BENCH_DIST=<dir>: another build of the package (e.g. the code before a change, for an A/B run).
-  const from = process.env['BENCH_FROM_SRC'] === '1' ? 'src' : (process.env['BENCH_DIST'] ?? 'dist');
-  const base = new URL(`../../${from}/`, import.meta.url).href;
-  const load = <T>(path: string): Promise<T> => import(`${base}${path}`) as Promise<T>;
+  const from = scalesBuild();
+  const load = loadScales;
   const [thrift, service, serializer, session, framing, transport] = await Promise.all([
     load<ThriftIndex>('protocols/thrift/index.js'),
     load<CoreService>('core/service.js'),

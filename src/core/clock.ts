@@ -10,3 +10,6 @@ export const TIME_ORIGIN: number = performance.timeOrigin;
 
 /** `performance.now()`: milliseconds, monotonic, sub-millisecond resolution. */
 export { performance };
+
+/** Longest delay `setTimeout` takes: a longer one (or Infinity) fires after 1 ms, with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

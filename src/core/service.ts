@@ -56,7 +56,8 @@ export class CallContext {
     this.method = method;
     this.signal = signal;
     this.start = performance.now();
-    this.exp = deadline === undefined ? undefined : this.start + (deadline - Date.now());
+    // An infinite deadline is none: nothing below has to tell Infinity from a time.
+    this.exp = deadline === undefined || deadline === Infinity ? undefined : this.start + (deadline - Date.now());
   }
 
   /**
@@ -66,7 +67,7 @@ export class CallContext {
    */
   static expiring(method: string, timeoutMs: number | undefined, deadline: number | undefined, signal: AbortSignal | undefined): CallContext {
     const ctx = new CallContext(method, deadline, signal);
-    if (timeoutMs !== undefined) {
+    if (timeoutMs !== undefined && timeoutMs !== Infinity) {
       const exp = ctx.start + timeoutMs;
       if (ctx.exp === undefined || exp < ctx.exp) ctx.exp = exp;
     }

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../core/clock.js';
 import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError } from '../core/errors.js';
 import { dispatchTo, settleInto } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
@@ -28,8 +29,6 @@ interface Waiter<Req, Rep> {
 
 /** How often close() looks at the session's load while in-flight calls finish. */
 const DRAIN_POLL_MS = 5;
-/** Longest delay setTimeout takes (longer ones fire at once): deadlines further out get no timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One shared multiplexed session per node (Mux, pipelined Thrift): connected lazily on the first

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../core/clock.js';
 import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError, type ScalesError } from '../core/errors.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
@@ -27,8 +28,6 @@ export interface WatermarkPoolOptions {
   endpoint?: string;
 }
 
-/** Longest delay setTimeout takes (longer ones fire at once): waits further out get no timer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One connection. It carries one call at a time, so it is also that call's reply handler: no

@@ -8,7 +8,7 @@
  * cleared when the list empties, so an idle client keeps no timer (nor the process) alive. When
  * the timer fires, every due entry expires and the timer is armed again for the new head.
  */
-import { performance } from '../core/clock.js';
+import { MAX_TIMER_MS, performance } from '../core/clock.js';
 
 /** What a list holds: the links live in the entry itself (no allocation per call). */
 export interface DeadlineEntry {
@@ -31,7 +31,7 @@ export class DeadlineList {
   /** Entries in the list (for tests). */
   size = 0;
 
-  /** Appends `e`, due at `e.expiresAt`; false (and not added) if it is due before the tail. */
+  /** Appends `e`, due at `e.expiresAt` (finite); false (and not added) if it is due before the tail. */
   add(e: DeadlineEntry): boolean {
     if (this.tail !== undefined && e.expiresAt < this.tail.expiresAt) return false;
     e.deadlineList = this;
@@ -63,8 +63,10 @@ export class DeadlineList {
     }
   }
 
+  // A head further out than a timer reaches gets a timer as long as one can be: firing early only
+  // means arming again.
   private arm(at: number, now: number): void {
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now)));
+    this.timer = setTimeout(this.onTimer, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now))));
   }
 
   private fire(): void {

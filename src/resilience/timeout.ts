@@ -1,4 +1,4 @@
-import { performance } from '../core/clock.js';
+import { MAX_TIMER_MS, performance } from '../core/clock.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
@@ -14,7 +14,6 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   /** Only for a call its layer's DeadlineList refused (due before the list's tail). */
   private timer: NodeJS.Timeout | undefined = undefined;
   private onAbort: (() => void) | undefined = undefined;
-  private after = 0;
   expiresAt = 0;
   prevDeadline: DeadlineEntry | undefined = undefined;
   nextDeadline: DeadlineEntry | undefined = undefined;
@@ -25,12 +24,12 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     private readonly next: ReplyHandler<Rep>,
   ) {}
 
+  /** `expiresAt`: finite, or undefined for a call with only a signal. */
   arm(expiresAt: number | undefined, deadlines: DeadlineList): void {
     const ctx = this.ctx;
     if (expiresAt !== undefined) {
-      this.after = expiresAt - ctx.start;
       this.expiresAt = expiresAt;
-      if (!deadlines.add(this)) this.timer = setTimeout(timedOut, Math.max(0, expiresAt - performance.now()), this);
+      if (!deadlines.add(this)) this.armOwnTimer();
     }
     const signal = ctx.signal;
     if (signal !== undefined) {
@@ -48,7 +47,13 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   }
 
   expire(): void {
-    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(this.after)} ms`));
+    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(this.expiresAt - this.ctx.start)} ms`));
+  }
+
+  /** For a call its list refused: a timer of its own, armed again if the deadline is beyond a timer's reach. */
+  armOwnTimer(): void {
+    const left = this.expiresAt - performance.now();
+    this.timer = left > MAX_TIMER_MS ? setTimeout(rearm, MAX_TIMER_MS, this) : setTimeout(timedOut, Math.max(0, left), this);
   }
 
   /** The deadline passed or the caller aborted: free the caller now, tell the holder to abandon. */
@@ -70,9 +75,13 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   }
 }
 
-// A plain function with an argument: setTimeout then needs no closure per call.
+// Plain functions with an argument: setTimeout then needs no closure per call.
 function timedOut(h: DeadlineHandler<unknown>): void {
   h.expire();
+}
+
+function rearm(h: DeadlineHandler<unknown>): void {
+  h.armOwnTimer();
 }
 
 /**

@@ -100,4 +100,23 @@ describe('timeout role', () => {
     await sleep(250); // past the first call's deadline: nothing fires for it
     assert.equal(timers(), before, 'no deadline timer (and the abandoned answer cancelled its own)');
   });
+
+  test("timeouts beyond a timer's reach (or infinite) neither fire early nor spin a timer", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(`${w.name}: ${w.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      const { svc } = make(() => 30);
+      // 2^33 ms goes into the list; 2^32 ms is due before it, so it takes a timer of its own.
+      const calls = [2 ** 33, 2 ** 32, Infinity].map((timeout, i) => svc.call(`c${i}`, newCallContext('m', { timeout }, undefined)));
+      assert.deepEqual(await Promise.all(calls), ['reply 1', 'reply 2', 'reply 3']);
+      assert.equal(newCallContext('m', { timeout: Infinity }, undefined).expiresAt, undefined, 'an infinite timeout is no deadline');
+      await sleep(20); // warnings are emitted on a later tick
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
