@@ -10,15 +10,15 @@
  */
 import type { CallContext, ReplyHandler, Service } from './service.js';
 
-export interface Dispatcher<Req, Rep> {
-  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void;
+export interface Dispatcher<Req, Rep, Ctx = CallContext> {
+  dispatch(req: Req, ctx: Ctx, handler: ReplyHandler<Rep>): void;
 }
 
 /** Reaches a service that only has `call`, through its promise. */
-class PromiseDispatcher<Req, Rep> implements Dispatcher<Req, Rep> {
-  constructor(private readonly svc: Service<Req, Rep>) {}
+class PromiseDispatcher<Req, Rep, Ctx> implements Dispatcher<Req, Rep, Ctx> {
+  constructor(private readonly svc: Service<Req, Rep, Ctx>) {}
 
-  dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+  dispatch(req: Req, ctx: Ctx, handler: ReplyHandler<Rep>): void {
     let p: Promise<Rep>;
     try {
       p = this.svc.call(req, ctx);
@@ -30,12 +30,12 @@ class PromiseDispatcher<Req, Rep> implements Dispatcher<Req, Rep> {
 }
 
 /** `svc` itself when it dispatches, else an adapter over its `call`. */
-export function dispatcherOf<Req, Rep>(svc: Service<Req, Rep>): Dispatcher<Req, Rep> {
-  return svc.dispatch !== undefined ? (svc as Dispatcher<Req, Rep>) : new PromiseDispatcher(svc);
+export function dispatcherOf<Req, Rep, Ctx = CallContext>(svc: Service<Req, Rep, Ctx>): Dispatcher<Req, Rep, Ctx> {
+  return svc.dispatch !== undefined ? (svc as Dispatcher<Req, Rep, Ctx>) : new PromiseDispatcher(svc);
 }
 
 /** Sends `req` down `svc` once (off the hot path: hot paths keep a `dispatcherOf`). */
-export function dispatchTo<Req, Rep>(svc: Service<Req, Rep>, req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+export function dispatchTo<Req, Rep, Ctx = CallContext>(svc: Service<Req, Rep, Ctx>, req: Req, ctx: Ctx, handler: ReplyHandler<Rep>): void {
   dispatcherOf(svc).dispatch(req, ctx, handler);
 }
 
@@ -48,6 +48,6 @@ export function settleInto<Rep>(p: Promise<Rep>, handler: ReplyHandler<Rep>): vo
 }
 
 /** `call` for a service that implements `dispatch`: the one promise of the call. */
-export function callByDispatch<Req, Rep>(svc: Dispatcher<Req, Rep>, req: Req, ctx: CallContext): Promise<Rep> {
+export function callByDispatch<Req, Rep, Ctx = CallContext>(svc: Dispatcher<Req, Rep, Ctx>, req: Req, ctx: Ctx): Promise<Rep> {
   return new Promise<Rep>((resolve, reject) => svc.dispatch(req, ctx, { onReply: resolve, onError: reject }));
 }

@@ -1,4 +1,5 @@
 import { performance, TIME_ORIGIN } from './clock.js';
+import { ContextValues, type ContextKey } from './context-key.js';
 import type { ScalesError } from './errors.js';
 
 /** `busy`: usable but saturated; `closed`: will never accept another call. */
@@ -81,6 +82,23 @@ export class CallContext {
     return c;
   }
 
+  /** This call's typed values (see ContextKey); made on first use. */
+  private vals: ContextValues | undefined = undefined;
+
+  /** The value of `key` for this call (its default when unset). */
+  get<T>(key: ContextKey<T>): T {
+    return this.vals === undefined ? key.defaultValue : this.vals.get(key);
+  }
+
+  set<T>(key: ContextKey<T>, value: T): void {
+    (this.vals ??= new ContextValues()).set(key, value);
+  }
+
+  /** The values set on this call, or undefined when none was (protocols propagate them). */
+  get values(): ContextValues | undefined {
+    return this.vals;
+  }
+
   /** `performance.now()` by which the call must be done (see `exp`), or undefined. */
   get expiresAt(): number | undefined {
     return this.exp;
@@ -127,22 +145,31 @@ export class CallContext {
 /**
  * Receives the outcome of one call: exactly one of the two methods, exactly once, possibly
  * before `dispatch` returns. Handlers must not throw.
+ *
+ * `at` is the `performance.now()` time the outcome became known, when the layer handing it on
+ * knows it without reading the clock (a transport: the socket read that carried the reply; the
+ * balancer: the end of the attempt). Layers above reuse it instead of reading the clock again
+ * (a read costs ~45 ns here); undefined or 0 means "not known, read the clock".
  */
 export interface ReplyHandler<Rep> {
-  onReply(reply: Rep): void;
-  onError(err: unknown): void;
+  onReply(reply: Rep, at?: number): void;
+  onError(err: unknown, at?: number): void;
 }
 
-/** A client-side service: one request in, one reply (or a typed error) out. */
-export interface Service<Req, Rep> {
-  call(request: Req, ctx: CallContext): Promise<Rep>;
+/**
+ * One request in, one reply (or a typed error) out: every role of a client stack, every filter
+ * of a server stack, a session, a pool. `Ctx` is the per-call context: `CallContext` on clients,
+ * the server's request context on servers.
+ */
+export interface Service<Req, Rep, Ctx = CallContext> {
+  call(request: Req, ctx: Ctx): Promise<Rep>;
   /**
    * The same call with its outcome handed to `handler` instead of a promise. Optional; the
    * stack's own layers offer it so that a call crosses the stack with one promise (the caller's)
    * rather than one per layer: a promise and its reaction cost more than the work most layers
    * do per call. Reach one through `dispatcherOf` (core/dispatch.ts), which falls back to `call`.
    */
-  dispatch?(request: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void;
+  dispatch?(request: Req, ctx: Ctx, handler: ReplyHandler<Rep>): void;
   readonly status: Status;
   /** Stop accepting calls; resolve once in-flight calls are done or failed. */
   close(): Promise<void>;

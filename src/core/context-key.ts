@@ -1,0 +1,85 @@
+/**
+ * Typed per-call values (connect-es's `createContextKey`, Finagle's `Contexts.local`/`broadcast`):
+ * a fact one layer (or the caller) records for a call and another layer reads, under a key that
+ * names its type, instead of a field of `CallContext` that only two layers understand.
+ *
+ * A key may say how it crosses the wire (`wire`): protocols that carry contexts with each call
+ * (Mux contexts, ZeroRPC headers) send the keys that have one and decode the ones they receive,
+ * so a value set by a caller reaches the server's handler and the calls it makes in turn.
+ */
+// Every key made, in order of creation (ids are indexes into it): few, made at module load.
+const registry: ContextKey<unknown>[] = [];
+
+/** How a key's value is written to and read from a protocol's per-call contexts. */
+export interface WireCodec<T> {
+  /** The context's name on the wire (Mux: e.g. `com.twitter.finagle.Retries`). */
+  readonly name: string;
+  encode(value: T): Buffer;
+  /** Throws on a malformed value: the receiving protocol drops that context, not the call. */
+  decode(bytes: Buffer): T;
+}
+
+export class ContextKey<T> {
+  /** Index into a context's value slots: keys are few and made once, at module load. */
+  readonly id: number;
+
+  constructor(
+    readonly name: string,
+    readonly defaultValue: T,
+    readonly wire?: WireCodec<T>,
+  ) {
+    this.id = registry.length;
+    registry.push(this as ContextKey<unknown>);
+  }
+}
+
+/** `const UserId = createContextKey<string | undefined>('user-id', undefined)`. */
+export function createContextKey<T>(name: string, defaultValue: T, wire?: WireCodec<T>): ContextKey<T> {
+  return new ContextKey(name, defaultValue, wire);
+}
+
+/**
+ * The value slots of one call. Allocated on the first `set`, so a call that carries no values
+ * costs nothing; reads of an unset key return its default.
+ */
+export class ContextValues {
+  private slots: unknown[] | undefined = undefined;
+  private setMask: boolean[] | undefined = undefined;
+
+  get<T>(key: ContextKey<T>): T {
+    const s = this.setMask;
+    return s !== undefined && s[key.id] === true ? (this.slots![key.id] as T) : key.defaultValue;
+  }
+
+  has(key: ContextKey<unknown>): boolean {
+    return this.setMask?.[key.id] === true;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): void {
+    if (this.slots === undefined) {
+      this.slots = [];
+      this.setMask = [];
+    }
+    this.slots[key.id] = value;
+    this.setMask![key.id] = true;
+  }
+
+  delete(key: ContextKey<unknown>): void {
+    if (this.setMask !== undefined && this.setMask[key.id] === true) {
+      this.setMask[key.id] = false;
+      this.slots![key.id] = undefined;
+    }
+  }
+
+  /** The keys set, with their values (for propagation). */
+  *entries(): IterableIterator<[ContextKey<unknown>, unknown]> {
+    const s = this.setMask;
+    if (s === undefined) return;
+    for (const key of registry) if (s[key.id] === true) yield [key, this.slots![key.id]];
+  }
+
+  /** Copies every value set here into `into` (a nested call inheriting the request's values). */
+  copyTo(into: ContextValues): void {
+    for (const [k, v] of this.entries()) into.set(k as ContextKey<unknown>, v);
+  }
+}
