@@ -1,5 +1,7 @@
 // `scales-rpc`: the protocol-independent core. Protocols live in subpaths (`scales-rpc/thrift`).
 export * from './core/errors.js';
+export { classifier, classifyError, defaultClassifier, outcomeCode, USER_EXCEPTION, type ClassifierParts, type ResponseClass, type ResponseClassifier } from './core/classify.js';
+export { ContextKey, createContextKey, type WireCodec } from './core/context-key.js';
 export { CallContext, type Service, type ServiceFactory, type Status } from './core/service.js';
 export { Stack, layer, type StackLayer } from './core/stack.js';
 export { currentContext, runWithContext, type AmbientContext, type CallOptions } from './core/context.js';

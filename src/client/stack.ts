@@ -23,7 +23,7 @@ import { PipelinePool } from '../pool/pipeline.js';
 import { SingletonPool } from '../pool/singleton.js';
 import type { Connector, PooledConnection } from '../pool/types.js';
 import { WatermarkPool } from '../pool/watermark.js';
-import type { ResponseClass } from '../resilience/classifier.js';
+import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { failureAccrualLayer } from '../resilience/failure-accrual.js';
 import { hedgingLayer } from '../resilience/hedging.js';
 import { retriesLayer } from '../resilience/retries.js';
@@ -45,12 +45,10 @@ export interface ProtocolParts<Req, Rep> {
   readonly defaultPool: PoolConfig;
   /** Sessions carry many calls at once (so singleton and pipeline pools are allowed). */
   readonly multiplexed: boolean;
-  /** Node-level class of a resolved reply (below the serializer): default success. */
-  readonly replyClass?: (rep: Rep) => ResponseClass;
-  /** Node-level stats failure code of a resolved reply (below the serializer), or undefined for success. */
-  readonly nodeReplyFailure?: (rep: Rep) => string | undefined;
-  /** Client-level stats failure code of a resolved reply (above the serializer). */
-  readonly clientReplyFailure?: (rep: unknown) => string | undefined;
+  /** What call outcomes mean, as the roles above the serializer see them (stats, retries, hedging). Default: `defaultClassifier`. */
+  readonly classifier?: ResponseClassifier;
+  /** What outcomes mean below the serializer, per endpoint (node stats, failure accrual). Default: `classifier`. */
+  readonly endpointClassifier?: ResponseClassifier;
   /** Idempotent by the protocol's own rules (HTTP GET...) when the options say nothing. */
   readonly idempotentByDefault?: (method: string) => boolean;
 }
@@ -73,27 +71,29 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
   const budget = resolveBudget(o.retryBudget);
   clientScope.gaugeFn('retry_budget_balance', () => budget.balance);
 
-  const layers: StackLayer[] = [statsLayer(clientScope, { replyFailure: parts.clientReplyFailure }), timeoutLayer()];
+  const classifier = parts.classifier ?? defaultClassifier;
+  const endpointClassifier = parts.endpointClassifier ?? classifier;
+  const layers: StackLayer[] = [statsLayer(clientScope, { classifier }), timeoutLayer()];
   if (o.retries !== false) {
-    const retries = retriesLayer({ budget, maxRetries: o.retries?.maxRetries, backoff: o.retries?.backoff, idempotent: isIdempotent });
+    const retries = retriesLayer({ budget, maxRetries: o.retries?.maxRetries, backoff: o.retries?.backoff, idempotent: isIdempotent, classifier });
     clientScope.gaugeFn('retries', () => retries.stats.retries);
     clientScope.gaugeFn('retries_budget_exhausted', () => retries.stats.budgetExhausted);
     layers.push(retries);
   }
   if (o.hedging !== undefined && o.hedging !== false) {
     if (isIdempotent === undefined) throw new InvalidArgumentError('hedging sends calls twice: name the idempotent methods (withIdempotent) to hedge');
-    const hedging = hedgingLayer({ delay: o.hedging.delay, budget, idempotent: isIdempotent });
+    const hedging = hedgingLayer({ delay: o.hedging.delay, budget, idempotent: isIdempotent, classifier });
     clientScope.gaugeFn('backup_requests', () => hedging.stats.backups);
     clientScope.gaugeFn('backup_wins', () => hedging.stats.backupWins);
     layers.push(hedging);
   }
   if (parts.serializer !== undefined) layers.push(parts.serializer);
-  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, parts.nodeReplyFailure as ((rep: unknown) => string | undefined) | undefined, o.failureAccrual !== false));
+  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, endpointClassifier, o.failureAccrual !== false));
   if (o.failureAccrual !== false) {
     layers.push(
       failureAccrualLayer<Req, Rep>({
         ...o.failureAccrual,
-        classifier: parts.replyClass === undefined ? undefined : { reply: parts.replyClass },
+        classifier: endpointClassifier,
         onStateChange: (state, key) => clientScope.scope('node', key).recordState(state),
       }),
     );
@@ -112,7 +112,7 @@ function balancerLayer<Req, Rep>(
   serverSet: ServerSet,
   label: string,
   scope: StatsScope,
-  nodeReplyFailure: ((rep: unknown) => string | undefined) | undefined,
+  endpointClassifier: ResponseClassifier,
   withAccrual: boolean,
 ): StackLayer {
   const { kind, options } = loadBalancerParts(o.loadBalancer);
@@ -123,7 +123,7 @@ function balancerLayer<Req, Rep>(
     const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
     if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
-      nodeRecorder: (key) => new CallStats(scope.scope('node', key), nodeReplyFailure),
+      nodeRecorder: (key) => new CallStats(scope.scope('node', key), endpointClassifier),
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;

@@ -2,7 +2,7 @@
  * Every failure Scales itself raises is a ScalesError with a stable `code` (safe to switch on),
  * the remote endpoint when one is involved, and the underlying `cause`.
  * Errors a remote handler raised on purpose (declared Thrift exceptions) are NOT ScalesErrors:
- * they arrive as the user's own exception types.
+ * they arrive as the user's own exception types, which extend DeclaredError.
  */
 export type ScalesErrorCode =
   | 'SCALES_ERR_TIMEOUT'
@@ -136,6 +136,13 @@ export class IdlError extends ScalesError {
     super('SCALES_ERR_IDL', message, options);
   }
 }
+
+/**
+ * Base of the errors a service declares in its interface (Thrift IDL exceptions, ...) and raises
+ * on purpose: an answer from the peer, not a failure of it. Protocols extend it; the generic
+ * layers count it as a success (stats `USER_EXCEPTION`) and never retry it.
+ */
+export class DeclaredError extends Error {}
 
 export function isScalesError(err: unknown): err is ScalesError {
   return err instanceof ScalesError;

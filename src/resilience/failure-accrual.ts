@@ -22,7 +22,7 @@ import type { AttemptObserver } from '../balancer/types.js';
 import { perNodeLayer, type StackLayer } from '../core/stack.js';
 import { formatAddress } from '../discovery/uri.js';
 import { equalJitterBackoff, type Backoff } from './backoff.js';
-import { classify, type ResponseClass, type ResponseClassifier } from './classifier.js';
+import { defaultClassifier, type ResponseClass, type ResponseClassifier } from '../core/classify.js';
 import { WindowedCounter } from './retry-budget.js';
 
 export type NodeState = 'alive' | 'dead' | 'probing';
@@ -48,8 +48,8 @@ export interface FailureAccrualOptions<Rep = unknown> {
   successRate?: SuccessRateOptions | false;
   /** How long to stay dead the n-th time in a row (default equalJitterBackoff(5 000, 300 000), Finagle's). */
   backoff?: Backoff;
-  /** Outcome classes (default: every reply succeeds, errors per `classify`). Below the Thrift serializer use `{ reply: classifyThriftReply }`. */
-  classifier?: ResponseClassifier<Rep>;
+  /** What outcomes mean: the protocol's classifier for what this role sees (raw replies, below a serializer). Default: every reply succeeds, errors by the default table. */
+  classifier?: ResponseClassifier;
   /** State changes, for stats and logs. */
   onStateChange?: (state: NodeState, key: string) => void;
   /** Clock for the success rate, in ms (default Date.now). Dead periods use setTimeout. */
@@ -126,24 +126,23 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private srStart: number;
   private readonly now: () => number;
   private readonly backoff: Backoff;
-  private readonly classifyReply: ((rep: Rep) => ResponseClass) | undefined;
-  private readonly classifyError: (err: unknown) => ResponseClass;
+  private readonly classifier: ResponseClassifier;
   private readonly onStateChange: ((state: NodeState, key: string) => void) | undefined;
   // Bound once, not per call.
   private readonly onReply = (rep: Rep): Rep => {
-    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), false, undefined, rep);
+    this.record(this.classOf(true, rep), false, undefined, rep);
     return rep;
   };
   private readonly onError = (err: unknown): never => {
-    this.record(this.classifyError(err), false, undefined, err);
+    this.record(this.classOf(false, err), false, undefined, err);
     throw err;
   };
   private readonly onProbeReply = (rep: Rep): Rep => {
-    this.record(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), true, undefined, rep);
+    this.record(this.classOf(true, rep), true, undefined, rep);
     return rep;
   };
   private readonly onProbeError = (err: unknown): never => {
-    this.record(this.classifyError(err), true, undefined, err);
+    this.record(this.classOf(false, err), true, undefined, err);
     throw err;
   };
 
@@ -159,8 +158,7 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     this.now = options.now ?? epochNow;
     this.ownClock = options.now !== undefined;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.classifyReply = options.classifier?.reply;
-    this.classifyError = options.classifier?.error ?? classify;
+    this.classifier = options.classifier ?? defaultClassifier;
     this.onStateChange = options.onStateChange;
     const sr = options.successRate === false ? undefined : (options.successRate ?? {});
     this.srThreshold = sr?.threshold ?? 0.8;
@@ -223,8 +221,14 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
       return;
     }
     if (this.panicPending > 0 && this.forgetPanic(ctx)) return; // recorded by its own reaction
-    const cls = ok ? (this.classifyReply === undefined ? 'success' : this.classifyReply(outcome as Rep)) : this.classifyError(outcome);
+    const cls = this.classOf(ok, outcome);
     this.record(cls, false, this.ownClock ? undefined : epochNow, outcome);
+  }
+
+  /** A retryable failure (refused before any work) is still a failure of this node. */
+  private classOf(ok: boolean, outcome: unknown): ResponseClass {
+    const cls = this.classifier.classify(ok, outcome);
+    return cls === 'retryable' ? 'failure' : cls;
   }
 
   private forgetPanic(ctx: CallContext): boolean {
@@ -252,11 +256,11 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     };
     return this.below.call(req, ctx).then(
       (rep) => {
-        done(this.classifyReply === undefined ? 'success' : this.classifyReply(rep), rep);
+        done(this.classOf(true, rep), rep);
         return rep;
       },
       (err: unknown) => {
-        done(this.classifyError(err), err);
+        done(this.classOf(false, err), err);
         throw err;
       },
     );

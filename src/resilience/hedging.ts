@@ -15,7 +15,7 @@
 import { CancelledError, InvalidArgumentError, type ScalesError } from '../core/errors.js';
 import type { CallContext, Service, Status } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
-import { classify } from './classifier.js';
+import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { RetryBudget } from './retry-budget.js';
 
 export class HedgingStats {
@@ -40,6 +40,8 @@ export interface HedgingOptions {
   /** Which calls may be hedged (default: all — adding the layer declares the client's calls idempotent, as with Finagle's filter). */
   idempotent?: (ctx: CallContext) => boolean;
   stats?: HedgingStats;
+  /** The protocol's classifier: a rejection it calls a success (a declared exception) is an answer that wins the race. */
+  classifier?: ResponseClassifier;
 }
 
 const always = (): boolean => true;
@@ -103,7 +105,7 @@ class Race<Req, Rep> {
     if (this.done) return;
     this.pending--;
     // A declared exception is an answer too: it wins like a reply.
-    const answered = ok || classify(value) === 'success';
+    const answered = ok || this.owner.classifier.classify(false, value) === 'success';
     if (!answered && this.pending > 0) return; // the other attempt may still answer
     this.finish();
     this.parent.onCancel(undefined);
@@ -126,6 +128,8 @@ export class HedgingService<Req, Rep> implements Service<Req, Rep> {
   readonly stats: HedgingStats;
   private readonly delay: number;
   private readonly idempotent: (ctx: CallContext) => boolean;
+  /** @internal */
+  readonly classifier: ResponseClassifier;
 
   constructor(
     readonly below: Service<Req, Rep>,
@@ -136,6 +140,7 @@ export class HedgingService<Req, Rep> implements Service<Req, Rep> {
     this.budget = options.budget ?? new RetryBudget({ percentCanRetry: 0.01 });
     this.stats = options.stats ?? new HedgingStats();
     this.idempotent = options.idempotent ?? always;
+    this.classifier = options.classifier ?? defaultClassifier;
   }
 
   get status(): Status {

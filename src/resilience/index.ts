@@ -11,7 +11,7 @@ export {
   type JitterOptions,
   type Random,
 } from './backoff.js';
-export { classify, classifyThriftReply, isRetryable, type ResponseClass, type ResponseClassifier } from './classifier.js';
+export { isRetryable } from './classifier.js';
 export { RETRY_BUDGET_DEFAULTS, RetryBudget, WindowedCounter, type RetryBudgetOptions } from './retry-budget.js';
 export {
   FailureAccrualService,

@@ -14,6 +14,7 @@ import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
 import { noBackoff, type Backoff } from './backoff.js';
+import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { isRetryable as defaultIsRetryable } from './classifier.js';
 import { RetryBudget } from './retry-budget.js';
 
@@ -36,8 +37,10 @@ export interface RetriesOptions {
   maxRetries?: number;
   /** Whether a call may run twice on the peer (default: none is): idempotent calls are also retried after a connection loss or protocol error. */
   idempotent?: (ctx: CallContext) => boolean;
-  /** Overrides the retry decision (default: classifier.isRetryable). */
+  /** Overrides the retry decision (default: `isRetryable` in resilience/classifier.ts). */
   isRetryable?: (err: unknown, idempotent: boolean) => boolean;
+  /** The protocol's classifier: a failure it calls `retryable` (a NACK) is retried whatever the method (default: none is). */
+  classifier?: ResponseClassifier;
   /** Counters to fill (default: a new RetryStats, also on the layer as `stats`). */
   stats?: RetryStats;
 }
@@ -74,6 +77,7 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   private readonly maxRetries: number;
   private readonly idempotent: (ctx: CallContext) => boolean;
   private readonly retryable: (err: unknown, idempotent: boolean) => boolean;
+  private readonly classifier: ResponseClassifier;
   readonly stats: RetryStats;
   private readonly down: Dispatcher<Req, Rep>;
 
@@ -88,6 +92,7 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
     if (!(Number.isInteger(this.maxRetries) && this.maxRetries >= 0)) throw new InvalidArgumentError(`maxRetries must be an integer >= 0, got ${String(options.maxRetries)}`);
     this.idempotent = options.idempotent ?? never;
     this.retryable = options.isRetryable ?? defaultIsRetryable;
+    this.classifier = options.classifier ?? defaultClassifier;
     this.stats = options.stats ?? new RetryStats();
   }
 
@@ -134,7 +139,7 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   private retryDelay(err: unknown, ctx: CallContext, attempt: number): number {
     if (attempt > this.maxRetries) return -1;
     if (ctx.cancelled !== undefined || ctx.signal?.aborted === true) return -1;
-    if (!this.retryable(err, this.idempotent(ctx))) return -1;
+    if (this.classifier.classify(false, err) !== 'retryable' && !this.retryable(err, this.idempotent(ctx))) return -1;
     const delay = Math.max(0, this.backoff(attempt));
     // Never start a retry the deadline would cut short before it is even sent.
     const expiresAt = ctx.expiresAt;

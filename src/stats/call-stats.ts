@@ -1,20 +1,6 @@
 import type { Counter, StatsScope } from './registry.js';
 import type { Histogram } from './histogram.js';
-import { isScalesError } from '../core/errors.js';
-import { ThriftException } from '../protocols/thrift/descriptors.js';
-
-export const USER_EXCEPTION = 'USER_EXCEPTION';
-
-/**
- * Outcome code of a rejection: the ScalesError code without its `SCALES_ERR_` prefix (`TIMEOUT`,
- * `CONNECT`, `APPLICATION` for ThriftApplicationError...), `USER_EXCEPTION` for a declared Thrift
- * exception, `UNKNOWN` for anything else (a bug, a foreign error).
- */
-export function outcomeCode(err: unknown): string {
-  if (isScalesError(err)) return err.code.startsWith('SCALES_ERR_') ? err.code.slice(11) : err.code;
-  if (err instanceof ThriftException) return USER_EXCEPTION;
-  return 'UNKNOWN';
-}
+import { defaultClassifier, USER_EXCEPTION, type ResponseClassifier } from '../core/classify.js';
 
 /**
  * The call counters of one scope: `requests`, `successes`, `failures`, `failures.<CODE>`,
@@ -36,8 +22,8 @@ export class CallStats {
 
   constructor(
     private readonly scope: StatsScope,
-    /** A failure code for a resolved reply (HTTP 5xx, Thrift TApplicationException), or undefined. */
-    private readonly replyFailure: ((rep: unknown) => string | undefined) | undefined,
+    /** The outcome codes: the protocol's classifier for what this scope sees (default: the default table). */
+    private readonly classifier: ResponseClassifier = defaultClassifier,
   ) {
     scope.counterFn('requests', () => this.requests);
     scope.counterFn('successes', () => this.successes);
@@ -55,7 +41,7 @@ export class CallStats {
   finished(latencyMs: number, ok: boolean, outcome: unknown): void {
     this.inFlight--;
     this.latency.add(latencyMs);
-    const code = ok ? (this.replyFailure === undefined ? undefined : this.replyFailure(outcome)) : outcomeCode(outcome);
+    const code = this.classifier.code(ok, outcome);
     if (code === undefined) this.successes++;
     else this.counted(code);
   }

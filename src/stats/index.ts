@@ -10,5 +10,4 @@ export {
   type StatsRegistryOptions,
   type StatsSnapshot,
 } from './registry.js';
-export { outcomeCode, statsLayer, USER_EXCEPTION, type StatsLayerOptions } from './layer.js';
-export { thriftReplyFailure } from './thrift.js';
+export { statsLayer, type StatsLayerOptions } from './layer.js';

@@ -1,17 +1,13 @@
 import { dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
+import type { ResponseClassifier } from '../core/classify.js';
 import { CallStats } from './call-stats.js';
 import type { StatsScope } from './registry.js';
 
-export { outcomeCode, USER_EXCEPTION } from './call-stats.js';
-
-export interface StatsLayerOptions<Rep> {
-  /**
-   * For layers that see raw replies (below the serializer): a failure code for a resolved reply,
-   * or undefined for a success. See `thriftReplyFailure`.
-   */
-  replyFailure?: (rep: Rep) => string | undefined;
+export interface StatsLayerOptions {
+  /** The protocol's classifier for what this layer sees (its outcome codes; default: the default table). */
+  classifier?: ResponseClassifier;
 }
 
 /** Records one call's outcome (latency from the call's own start), then hands it on. */
@@ -61,10 +57,10 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
   constructor(
     private readonly below: Service<Req, Rep>,
     scope: StatsScope,
-    options: StatsLayerOptions<Rep>,
+    options: StatsLayerOptions,
   ) {
     this.down = dispatcherOf(below);
-    this.stats = new CallStats(scope, options.replyFailure as ((rep: unknown) => string | undefined) | undefined);
+    this.stats = new CallStats(scope, options.classifier);
   }
 
   get status(): Status {
@@ -91,6 +87,6 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
 }
 
 /** Role 'stats': counts every call passing through into `scope` (see StatsService above). */
-export function statsLayer<Req = unknown, Rep = unknown>(scope: StatsScope, options: StatsLayerOptions<Rep> = {}): StackLayer {
+export function statsLayer<Req = unknown, Rep = unknown>(scope: StatsScope, options: StatsLayerOptions = {}): StackLayer {
   return layer('stats', `requests, outcomes by code, in-flight, latency into '${scope.path}'`, (below: Service<Req, Rep>) => new StatsService(below, scope, options));
 }

@@ -15,7 +15,10 @@ import {
 } from '../../src/core/errors.js';
 import { TApplicationExceptionType, ThriftApplicationError } from '../../src/protocols/thrift/application-exception.js';
 import { MessageType, ThriftException } from '../../src/protocols/thrift/descriptors.js';
-import { classify, classifyThriftReply, isRetryable } from '../../src/resilience/classifier.js';
+import { classifier, classifyError, defaultClassifier, outcomeCode } from '../../src/core/classify.js';
+import { thriftEndpointClassifier } from '../../src/protocols/thrift/classifier.js';
+import { isRetryable } from '../../src/resilience/classifier.js';
+const classify = classifyError;
 
 class NotFound extends ThriftException {
   constructor() {
@@ -60,8 +63,32 @@ test('isRetryable follows the documented table', () => {
   }
 });
 
-test('raw Thrift replies: EXCEPTION messages are node failures', () => {
+test('raw Thrift replies: EXCEPTION messages are node failures (code APPLICATION)', () => {
   const m = Buffer.alloc(0);
-  assert.equal(classifyThriftReply({ type: MessageType.EXCEPTION, message: m, offset: 0 }), 'failure');
-  assert.equal(classifyThriftReply({ type: MessageType.REPLY, message: m, offset: 0 }), 'success');
+  const exception = { type: MessageType.EXCEPTION, message: m, offset: 0 };
+  const reply = { type: MessageType.REPLY, message: m, offset: 0 };
+  assert.equal(thriftEndpointClassifier.classify(true, exception), 'failure');
+  assert.equal(thriftEndpointClassifier.code(true, exception), 'APPLICATION');
+  assert.equal(thriftEndpointClassifier.classify(true, reply), 'success');
+  assert.equal(thriftEndpointClassifier.code(true, reply), undefined);
+  assert.equal(thriftEndpointClassifier.classify(false, new TimeoutError()), 'failure');
+});
+
+test('stats codes: ScalesError code without prefix, USER_EXCEPTION for declared errors, UNKNOWN', () => {
+  assert.equal(outcomeCode(new TimeoutError()), 'TIMEOUT');
+  assert.equal(outcomeCode(new ThriftApplicationError(TApplicationExceptionType.INTERNAL_ERROR, 'x')), 'APPLICATION');
+  assert.equal(outcomeCode(new NotFound()), 'USER_EXCEPTION');
+  assert.equal(outcomeCode(new TypeError('bug')), 'UNKNOWN');
+  assert.equal(defaultClassifier.code(true, 'any reply'), undefined);
+  assert.equal(defaultClassifier.code(false, new NotFound()), 'USER_EXCEPTION');
+});
+
+test('a protocol overrides only what it names; the rest follows the default table', () => {
+  const nack = new OverloadedError('nack');
+  const c = classifier({ error: (e) => (e === nack ? 'retryable' : undefined), reply: (r) => (r === 'bad' ? 'failure' : 'success') });
+  assert.equal(c.classify(false, nack), 'retryable');
+  assert.equal(c.classify(false, new CancelledError()), 'ignored');
+  assert.equal(c.classify(false, new NotFound()), 'success');
+  assert.equal(c.classify(true, 'bad'), 'failure');
+  assert.equal(c.classify(true, 'good'), 'success');
 });

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Thrift, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
-import { outcomeCode, StatsRegistry } from '../../src/stats/index.js';
+import { outcomeCode } from '../../src/core/classify.js';
+import { StatsRegistry } from '../../src/stats/index.js';
 import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
 
 test('counters read at snapshot time add up with each other and with counter() of the same name', () => {

@@ -1,3 +1,4 @@
+import { classifier } from '../../core/classify.js';
 import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
 import type { ClientStackOptions, PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
@@ -34,9 +35,11 @@ export const HTTP_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect (safe to retry after a lost connection). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
-function serverError(rep: unknown): string | undefined {
-  return rep instanceof HttpResponse && rep.status >= 500 ? 'HTTP_5XX' : undefined;
-}
+/** Any status is a response, but a 5xx is the server failing: counted as a failure (code HTTP_5XX) by stats and failure accrual. */
+const HTTP_CLASSIFIER = classifier({
+  reply: (rep) => (rep instanceof HttpResponse && rep.status >= 500 ? 'failure' : 'success'),
+  replyCode: (rep) => (rep instanceof HttpResponse && rep.status >= 500 ? 'HTTP_5XX' : undefined),
+});
 
 /**
  * A load-balanced HTTP/1.1 client: `await client.get('/users/1', { timeout: 200 })`.
@@ -166,9 +169,7 @@ function httpParts(o: HttpClientOptions): ProtocolParts<HttpRequest, HttpRespons
     transportDescription: 'TCP, HTTP/1.1 (undici), one request per connection at a time',
     defaultPool: HTTP_DEFAULT_POOL,
     multiplexed: false,
-    replyClass: (rep) => (rep.status >= 500 ? 'failure' : 'success'),
-    nodeReplyFailure: serverError,
-    clientReplyFailure: serverError,
+    classifier: HTTP_CLASSIFIER,
     idempotentByDefault: (method) => IDEMPOTENT_METHODS.has(method),
   };
 }

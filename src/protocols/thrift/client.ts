@@ -7,11 +7,10 @@ import type { Stack } from '../../core/stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import { formatAddress } from '../../discovery/uri.js';
-import { classifyThriftReply } from '../../resilience/classifier.js';
-import { thriftReplyFailure } from '../../stats/thrift.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
+import { thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
@@ -129,8 +128,7 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
     serializer: serializerLayer(protocol),
     defaultPool: THRIFT_DEFAULT_POOL,
     multiplexed: true,
-    replyClass: classifyThriftReply,
-    nodeReplyFailure: thriftReplyFailure,
+    endpointClassifier: thriftEndpointClassifier,
   };
 }
 

@@ -8,6 +8,7 @@
  *   binary → Buffer (any Uint8Array accepted on write), list → Array, set → Set, map → Map,
  *   enum → number, struct/union → plain object, exception → instance of a ThriftException subclass.
  */
+import { DeclaredError } from '../../core/errors.js';
 
 /** Wire type ids shared by the binary protocol (the compact protocol maps them to its own). */
 export const TType = {
@@ -100,7 +101,7 @@ export interface ServiceDesc<Client = unknown, Handler = unknown> {
 }
 
 /** Base class of all declared Thrift exceptions (generated code extends it). */
-export class ThriftException extends Error {
+export class ThriftException extends DeclaredError {
   /** The IDL name of the exception type. */
   readonly thriftName: string;
 

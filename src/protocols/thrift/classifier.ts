@@ -1,0 +1,14 @@
+import { classifier, type ResponseClassifier } from '../../core/classify.js';
+import { MessageType } from './descriptors.js';
+import type { ThriftReply } from './messages.js';
+
+/**
+ * For the per-endpoint roles (failure accrual, node stats), which sit below the serializer and
+ * see raw messages: an EXCEPTION message (TApplicationException) is a failure of the node, code
+ * APPLICATION; a REPLY is a success, even when it carries a declared exception (the call-level
+ * roles above the serializer see that one as USER_EXCEPTION).
+ */
+export const thriftEndpointClassifier: ResponseClassifier = classifier({
+  reply: (rep) => ((rep as ThriftReply).type === MessageType.EXCEPTION ? 'failure' : 'success'),
+  replyCode: (rep) => ((rep as ThriftReply).type === MessageType.EXCEPTION ? 'APPLICATION' : undefined),
+});
