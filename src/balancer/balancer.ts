@@ -1,10 +1,18 @@
-import { performance, TIME_ORIGIN } from '../core/clock.js';
+import { performance } from '../core/clock.js';
+import { ContextKey } from '../core/context-key.js';
 import { ClosedError, NoNodesError } from '../core/errors.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
-import { formatAddress, type Address } from '../discovery/uri.js';
+import type { AttemptListener } from '../core/stack.js';
+import { endpointKey, type Endpoint } from '../discovery/endpoint.js';
 import type { ServerSet } from '../discovery/serverset.js';
-import { isAttemptObserver, type AttemptObserver, type BalancerNode, type Picker } from './types.js';
+import type { BalancerNode, Picker } from './types.js';
+
+/**
+ * The node a call's last attempt failed on: set by the balancer, read by the balancer when the
+ * same call comes back as a retry, so that it goes elsewhere. Private to this module.
+ */
+const FAILED_ON = new ContextKey<unknown>('scales.balancer.failed-on', undefined);
 
 /** One node as the balancer keeps it: the node's own stack plus the load the picker reads. */
 class Node<Req, Rep> implements BalancerNode {
@@ -12,16 +20,20 @@ class Node<Req, Rep> implements BalancerNode {
   /** Removed from the set: takes no new calls, closes once its in-flight calls are done. */
   draining = false;
   recorder: NodeRecorder | undefined = undefined;
-  /** The node's stack top when it takes outcomes from us (failure accrual). */
-  observer: AttemptObserver | undefined = undefined;
-  readonly down: Dispatcher<Req, Rep>;
+  /** Roles of the node's own stack that asked for every attempt's outcome when it was built (failure accrual). */
+  readonly listeners: AttemptListener[] = [];
+  service!: Service<Req, Rep>;
+  down!: Dispatcher<Req, Rep>;
 
   constructor(
     readonly key: string,
-    readonly address: Address,
-    readonly service: Service<Req, Rep>,
-  ) {
-    this.down = dispatcherOf(service);
+    readonly endpoint: Endpoint,
+  ) {}
+
+  /** Builds the node's stack; roles in it may register listeners meanwhile. */
+  build(makeNode: NodeMaker<Req, Rep>): void {
+    this.service = makeNode(this.endpoint, this.key, (l) => this.listeners.push(l));
+    this.down = dispatcherOf(this.service);
   }
 
   get status(): Status {
@@ -40,19 +52,22 @@ class AttemptHandler<Req, Rep> implements ReplyHandler<Rep> {
   ) {}
 
   // `finally`: a throwing stats or classifier hook must not keep the outcome from the caller.
-  onReply(rep: Rep): void {
+  // The attempt's end goes up as the outcome's time: the roles above need no clock read.
+  onReply(rep: Rep, at?: number): void {
+    let end = 0;
     try {
-      this.balancer.attemptEnded(this.node, this.ctx, this.start, true, rep);
+      end = this.balancer.attemptEnded(this.node, this.ctx, this.start, true, rep, at);
     } finally {
-      this.next.onReply(rep);
+      this.next.onReply(rep, end);
     }
   }
 
-  onError(err: unknown): void {
+  onError(err: unknown, at?: number): void {
+    let end = 0;
     try {
-      this.balancer.attemptEnded(this.node, this.ctx, this.start, false, err);
+      end = this.balancer.attemptEnded(this.node, this.ctx, this.start, false, err, at);
     } finally {
-      this.next.onError(err);
+      this.next.onError(err, end);
     }
   }
 }
@@ -69,6 +84,9 @@ export interface NodeRecorder {
   /** `outcome` is the reply when `ok`, else the rejection. */
   finished(latencyMs: number, ok: boolean, outcome: unknown): void;
 }
+
+/** Makes one node's stack; `listen` registers a role of it for every attempt's outcome. */
+export type NodeMaker<Req, Rep> = (endpoint: Endpoint, key: string, listen: (listener: AttemptListener) => void) => Service<Req, Rep>;
 
 export interface BalancerOptions {
   /** Notified when a node joins or leaves (stats hook). */
@@ -89,13 +107,13 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
 
   constructor(
     private readonly serverSet: ServerSet,
-    private readonly makeNode: (address: Address) => Service<Req, Rep>,
+    private readonly makeNode: NodeMaker<Req, Rep>,
     private readonly picker: Picker<Node<Req, Rep>>,
     private readonly label: string,
     private readonly options: BalancerOptions = {},
   ) {
     this.update(serverSet.addresses);
-    this.unsubscribe = serverSet.subscribe((addresses) => this.update(addresses));
+    this.unsubscribe = serverSet.subscribe((endpoints) => this.update(endpoints));
   }
 
   get status(): Status {
@@ -121,16 +139,16 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     // Monotonic and sub-millisecond: latency-aware pickers (peak EWMA) need real numbers for
     // sub-ms calls, and a wall-clock step must not look like a slow call.
-    // The first attempt starts when the call did (no clock read); a retry reads the clock.
-    const now = ctx.attempts === 0 ? ctx.start : performance.now();
+    // The first attempt starts when the call did (no clock read); a retry (its context carries
+    // the node it failed on) reads the clock.
+    const failedOn = ctx.get(FAILED_ON);
+    const now = failedOn === undefined ? ctx.start : performance.now();
     let node = this.closed ? undefined : this.picker.pick(now);
     if (node === undefined) return this.refuse(handler);
     // A retry (same context) should not go back to the node that just failed it: a node whose
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
-    if (node === ctx.failedOn) node = this.pickOtherThan(node, now);
+    if (node === failedOn) node = this.pickOtherThan(node, now);
     node.load++;
-    ctx.attempts++;
-    ctx.pendingAttempts++;
     this.picker.started(node, now);
     node.recorder?.started();
     node.down.dispatch(req, ctx, new AttemptHandler(this, node, ctx, now, handler));
@@ -140,20 +158,22 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     handler.onError(this.closed ? new ClosedError(`client for ${this.label} is closed`) : new NoNodesError(`no node available for ${this.label}`));
   }
 
-  /** @internal One attempt on `node` settled: its load, the picker, per-node stats and failure accrual learn it. */
-  attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown): void {
+  /**
+   * @internal One attempt on `node` settled: its load, the picker, per-node stats and the node's
+   * listeners learn it (the one place outcomes are recorded). Returns the attempt's end.
+   */
+  attemptEnded(node: Node<Req, Rep>, ctx: CallContext, start: number, ok: boolean, outcome: unknown, at: number | undefined): number {
     node.load--;
-    // A reply's arrival as its transport saw it (no clock read of ours), if it says; an earlier
-    // attempt's stamp is older than this attempt's start.
-    const replyAt = ctx.replyAt;
-    const end = ok && replyAt >= start ? replyAt : performance.now();
-    ctx.pendingAttempts--;
-    ctx.lastAttemptEnd = end;
-    this.picker.finished(node, end - start, !ok, end);
-    node.observer?.attemptFinished(ok, outcome, ctx, TIME_ORIGIN + end);
-    node.recorder?.finished(end - start, ok, outcome);
-    if (!ok) ctx.failedOn = node; // before the layers above see the failure
+    // The outcome's arrival as the layer below saw it (a socket read), when it says.
+    const end = at !== undefined && at >= start ? at : performance.now();
+    const latency = end - start;
+    this.picker.finished(node, latency, !ok, end);
+    node.recorder?.finished(latency, ok, outcome);
+    const listeners = node.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!.attemptEnded(ok, outcome, ctx, latency, end);
+    if (!ok) ctx.set(FAILED_ON, node); // before the layers above see the failure
     if (node.draining && node.load === 0) void node.service.close();
+    return end;
   }
 
   /**
@@ -182,10 +202,10 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     await Promise.all(nodes.map((n) => n.service.close().catch(() => undefined)));
   }
 
-  private update(addresses: readonly Address[]): void {
+  private update(endpoints: readonly Endpoint[]): void {
     if (this.closed) return;
-    const wanted = new Map<string, Address>();
-    for (const a of addresses) wanted.set(formatAddress(a), a);
+    const wanted = new Map<string, Endpoint>();
+    for (const e of endpoints) wanted.set(endpointKey(e), e);
     const kept: Node<Req, Rep>[] = [];
     for (const n of this.nodes) {
       if (wanted.has(n.key)) {
@@ -197,14 +217,10 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
         if (n.load === 0) void n.service.close();
       }
     }
-    for (const [key, address] of wanted) {
-      const service = this.makeNode(address);
-      const node = new Node(key, address, service);
+    for (const [key, endpoint] of wanted) {
+      const node = new Node<Req, Rep>(key, endpoint);
+      node.build(this.makeNode);
       node.recorder = this.options.nodeRecorder?.(key);
-      if (isAttemptObserver(service)) {
-        service.observeAttempts();
-        node.observer = service;
-      }
       kept.push(node);
       this.options.onMembership?.('added', key);
     }

@@ -1,4 +1,4 @@
-import type { CallContext, Status } from '../core/service.js';
+import type { Status } from '../core/service.js';
 
 /**
  * What a load-balancing algorithm sees of one node. The balancer owns these objects: it keeps
@@ -33,21 +33,4 @@ export interface Picker<N extends BalancerNode = BalancerNode> {
   started(node: N, now: number): void;
   /** A call on `node` ended after `latencyMs` (its load was just decremented). */
   finished(node: N, latencyMs: number, failed: boolean, now: number): void;
-}
-
-/**
- * A per-node service that can learn its calls' outcomes from the balancer instead of chaining a
- * promise reaction onto every call (failure accrual does): the balancer already waits for each
- * attempt and reads the clock when it ends, so this saves a promise hop and a clock read per
- * call. The balancer calls `observeAttempts()` once, when the service is the top of the node's
- * stack; a service never told keeps observing calls itself.
- */
-export interface AttemptObserver {
-  observeAttempts(): void;
-  /** One attempt ended: `outcome` is the reply when `ok`, else the rejection; `epochNow` is `Date.now()`-like ms. */
-  attemptFinished(ok: boolean, outcome: unknown, ctx: CallContext, epochNow: number): void;
-}
-
-export function isAttemptObserver(s: unknown): s is AttemptObserver {
-  return typeof (s as Partial<AttemptObserver>).observeAttempts === 'function' && typeof (s as Partial<AttemptObserver>).attemptFinished === 'function';
 }

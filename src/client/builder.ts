@@ -1,9 +1,10 @@
-import type { Stack } from '../core/stack.js';
+import type { ClientStack } from './client-stack.js';
 import type { RetryBudget, RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { ClientStackOptions, FailureAccrualConfig, HedgingConfig, LoadBalancerConfig, PoolConfig, RetryConfig } from './options.js';
 
-export type StackEdit = (stack: Stack) => Stack;
+/** An edit of a client's stacks by role name (`s.insertAfter(Role.retries, mine)`). */
+export type StackEdit = (stack: ClientStack) => ClientStack;
 
 /**
  * The `with...` methods every protocol's builder shares: each returns a new builder (builders
@@ -69,8 +70,10 @@ export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions
     return this.copy({ ...this.options }, [...this.stackEdits, edit]);
   }
 
-  protected applyEdits(stack: Stack): Stack {
+  /** The edits in order, then a check: a stack an edit broke fails here, naming the role, not at the first call. */
+  protected applyEdits(stack: ClientStack): ClientStack {
     for (const edit of this.stackEdits) stack = edit(stack);
+    stack.check();
     return stack;
   }
 }

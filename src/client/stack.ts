@@ -1,8 +1,8 @@
 /**
- * The client stack every protocol shares, top (closest to the caller) first:
+ * The client stacks every protocol shares (see ClientStack), top (closest to the caller) first:
  *
- *   stats → timeout → retries → [hedging] → [serializer] → loadbalancer (+ per-node stats)
- *     per node: failure-accrual → pool → transport
+ *   call stack:      stats → timeout → retries → [hedging] → [serializer] → loadbalancer | endpoint
+ *   endpoint stack:  failure-accrual → pool → transport        (one copy per endpoint)
  *
  * Why this order: client stats are outermost so they record exactly what the caller sees (one
  * outcome per call, retries included, a timeout counted when the caller is freed); the timeout
@@ -14,16 +14,16 @@
 import { AperturePicker } from '../balancer/aperture.js';
 import { Balancer, type BalancedNode } from '../balancer/balancer.js';
 import { checkPickerOptions, describePicker, makePicker } from '../balancer/pickers.js';
+import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { CallContext, Service } from '../core/service.js';
-import { layer, Stack, type StackLayer } from '../core/stack.js';
+import { Stack, type BuildContext, type StackLayer } from '../core/stack.js';
+import { endpointKey, type Endpoint } from '../discovery/endpoint.js';
 import type { ServerSet } from '../discovery/serverset.js';
-import { formatAddress, type Address } from '../discovery/uri.js';
 import { PipelinePool } from '../pool/pipeline.js';
 import { SingletonPool } from '../pool/singleton.js';
 import type { Connector, PooledConnection } from '../pool/types.js';
 import { WatermarkPool } from '../pool/watermark.js';
-import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { failureAccrualLayer } from '../resilience/failure-accrual.js';
 import { hedgingLayer } from '../resilience/hedging.js';
 import { retriesLayer } from '../resilience/retries.js';
@@ -31,12 +31,14 @@ import { timeoutLayer } from '../resilience/timeout.js';
 import { statsLayer } from '../stats/layer.js';
 import { CallStats } from '../stats/call-stats.js';
 import { StatsRegistry, type StatsScope } from '../stats/registry.js';
+import { ClientStack } from './client-stack.js';
 import { checkStackOptions, idempotentPredicate, loadBalancerParts, resolveBudget, type ClientStackOptions, type PoolConfig } from './options.js';
+import { CALL, CONNECTOR, Role, WIRE } from './roles.js';
 
 /** What a protocol contributes to the shared stack. */
 export interface ProtocolParts<Req, Rep> {
-  /** Opens one connection-level session to `address`; must reject within `connectTimeout` ms. */
-  readonly connect: (address: Address, connectTimeout: number) => Promise<PooledConnection<Req, Rep>>;
+  /** Opens one connection-level session to `endpoint`; must reject within `connectTimeout` ms. */
+  readonly connect: (endpoint: Endpoint, connectTimeout: number) => Promise<PooledConnection<Req, Rep>>;
   /** The transport role's description, e.g. `TCP, Thrift framed binary, seqid-matched`. */
   readonly transportDescription: string;
   /** The serializer role (above the balancer), if the protocol has one. */
@@ -51,10 +53,16 @@ export interface ProtocolParts<Req, Rep> {
   readonly endpointClassifier?: ResponseClassifier;
   /** Idempotent by the protocol's own rules (HTTP GET...) when the options say nothing. */
   readonly idempotentByDefault?: (method: string) => boolean;
+  /**
+   * 'balanced' (default): a load balancer over the destination's live set. 'single': the
+   * destination names exactly one endpoint whose driver owns the topology (a queue, a Kafka
+   * producer): one endpoint stack, no balancer.
+   */
+  readonly topology?: 'balanced' | 'single';
 }
 
 export interface BuiltClientStack {
-  readonly stack: Stack;
+  readonly stack: ClientStack;
   readonly stats: StatsRegistry;
 }
 
@@ -74,6 +82,8 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
   const classifier = parts.classifier ?? defaultClassifier;
   const endpointClassifier = parts.endpointClassifier ?? classifier;
   const layers: StackLayer[] = [statsLayer(clientScope, { classifier }), timeoutLayer()];
+  // What the sessions carry: encoded messages under a serializer, else the calls themselves.
+  const sessionKind = parts.serializer !== undefined ? WIRE : CALL;
   if (o.retries !== false) {
     const retries = retriesLayer({ budget, maxRetries: o.retries?.maxRetries, backoff: o.retries?.backoff, idempotent: isIdempotent, classifier });
     clientScope.gaugeFn('retries', () => retries.stats.retries);
@@ -88,9 +98,15 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
     layers.push(hedging);
   }
   if (parts.serializer !== undefined) layers.push(parts.serializer);
-  layers.push(balancerLayer<Req, Rep>(o, serverSet, label, clientScope, endpointClassifier, o.failureAccrual !== false));
-  if (o.failureAccrual !== false) {
-    layers.push(
+  const withAccrual = o.failureAccrual !== false;
+  layers.push(
+    parts.topology === 'single'
+      ? singleEndpointLayer<Req, Rep>(serverSet, label, sessionKind)
+      : balancerLayer<Req, Rep>(o, serverSet, label, clientScope, endpointClassifier, withAccrual, sessionKind),
+  );
+  const endpointLayers: StackLayer[] = [];
+  if (withAccrual) {
+    endpointLayers.push(
       failureAccrualLayer<Req, Rep>({
         ...o.failureAccrual,
         classifier: endpointClassifier,
@@ -98,9 +114,17 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
       }),
     );
   }
-  layers.push(poolLayer<Req, Rep>(o.pool ?? parts.defaultPool, parts, clientScope));
-  layers.push(transportLayer(parts, connectTimeout));
-  return { stack: new Stack(layers), stats };
+  endpointLayers.push(poolLayer<Req, Rep>(o.pool ?? parts.defaultPool, parts, clientScope, sessionKind));
+  endpointLayers.push(transportLayer(parts, connectTimeout));
+  const stack = new ClientStack(new Stack(layers, 'call stack', CALL), new Stack(endpointLayers, 'endpoint stack', sessionKind));
+  return { stack, stats };
+}
+
+/** Builds one copy of the endpoint stack for `endpoint` (what a topology role calls). */
+function endpointService<Req, Rep>(at: BuildContext, endpoint: Endpoint, key: string, listen?: BuildContext['listen']): Service<Req, Rep> {
+  const stack = at.endpointStack;
+  if (stack === undefined) throw new InvalidArgumentError('the topology role was built without an endpoint stack (build the client through ClientStack.build)');
+  return stack.build<Req, Rep>({ endpoint, key, listen });
 }
 
 /**
@@ -114,14 +138,16 @@ function balancerLayer<Req, Rep>(
   scope: StatsScope,
   endpointClassifier: ResponseClassifier,
   withAccrual: boolean,
+  sessionKind: string,
 ): StackLayer {
   const { kind, options } = loadBalancerParts(o.loadBalancer);
   checkPickerOptions(kind, options); // bad options fail when the stack is made, not at the first call
   const added = scope.counter('nodes_added');
   const removed = scope.counter('nodes_removed');
-  return layer('loadbalancer', `${describePicker(kind, options)}, over a live set (${serverSet.addresses.length} node(s) now); per-node stats`, (makeNode: (a: Address) => Service<Req, Rep>) => {
+  const make = (_below: unknown, at: BuildContext = {}): Service<Req, Rep> => {
     const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
     if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
+    const makeNode = (endpoint: Endpoint, key: string, listen: NonNullable<BuildContext['listen']>): Service<Req, Rep> => endpointService<Req, Rep>(at, endpoint, key, listen);
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
       nodeRecorder: (key) => new CallStats(scope.scope('node', key), endpointClassifier),
       onMembership: (event, key) => {
@@ -136,10 +162,25 @@ function balancerLayer<Req, Rep>(
     });
     scope.gaugeFn('nodes', () => balancer.nodeKeys.length);
     return balancer;
-  });
+  };
+  return { role: Role.loadbalancer, description: `${describePicker(kind, options)}, over a live set (${serverSet.addresses.length} node(s) now); per-node stats`, gives: sessionKind, make };
 }
 
-function poolLayer<Req, Rep>(cfg: PoolConfig, parts: ProtocolParts<Req, Rep>, scope: StatsScope): StackLayer {
+/**
+ * The 'endpoint' topology: one endpoint stack for the destination's only endpoint, no balancer
+ * (the protocol's driver owns the topology). The set must name exactly one endpoint.
+ */
+function singleEndpointLayer<Req, Rep>(serverSet: ServerSet, label: string, sessionKind: string): StackLayer {
+  const endpoints = serverSet.addresses;
+  // A wrong destination fails when the stack is made, not at the first call.
+  if (endpoints.length !== 1) throw new InvalidArgumentError(`${label}: this client talks to exactly one endpoint, the destination names ${endpoints.length}`);
+  const endpoint = endpoints[0]!;
+  const key = endpointKey(endpoint);
+  const make = (_below: unknown, at: BuildContext = {}): Service<Req, Rep> => endpointService<Req, Rep>(at, endpoint, key);
+  return { role: Role.endpoint, description: `one endpoint (${key}); the driver owns the topology`, gives: sessionKind, make };
+}
+
+function poolLayer<Req, Rep>(cfg: PoolConfig, parts: ProtocolParts<Req, Rep>, scope: StatsScope, sessionKind: string): StackLayer {
   if (!parts.multiplexed && cfg.kind !== 'watermark') {
     throw new InvalidArgumentError(`pool '${cfg.kind}' needs sessions that carry many calls at once; this protocol carries one call per connection: use 'watermark'`);
   }
@@ -151,13 +192,14 @@ function poolLayer<Req, Rep>(cfg: PoolConfig, parts: ProtocolParts<Req, Rep>, sc
     return `pipeline: up to ${cfg.size ?? 1} pipelined session(s) per node, least loaded first`;
   };
   return {
-    role: 'pool',
+    role: Role.pool,
     description: describe(),
-    make: (below: unknown) => {
-      const connectorFor = below as (a: Address) => Connector<Req, Rep>;
-      return (a: Address): Service<Req, Rep> => {
-        const endpoint = formatAddress(a);
-        const connector = connectorFor(a);
+    needs: CONNECTOR,
+    gives: sessionKind,
+    make: (below: unknown, at: BuildContext = {}): Service<Req, Rep> => {
+      const connector = below as Connector<Req, Rep>;
+      {
+        const endpoint = at.key ?? 'endpoint';
         const nodeScope = scope.scope('node', endpoint);
         if (cfg.kind === 'watermark') {
           const { kind: _kind, ...options } = cfg;
@@ -175,15 +217,20 @@ function poolLayer<Req, Rep>(cfg: PoolConfig, parts: ProtocolParts<Req, Rep>, sc
           return pool;
         }
         return new PipelinePool<Req, Rep>(() => connector(), { size: cfg.size });
-      };
+      }
     },
   };
 }
 
 function transportLayer<Req, Rep>(parts: ProtocolParts<Req, Rep>, connectTimeout: number): StackLayer {
   return {
-    role: 'transport',
+    role: Role.transport,
     description: `${parts.transportDescription}, connect timeout ${connectTimeout} ms`,
-    make: () => (a: Address): Connector<Req, Rep> => () => parts.connect(a, connectTimeout),
+    gives: CONNECTOR,
+    make: (_below: unknown, at: BuildContext = {}): Connector<Req, Rep> => {
+      const endpoint = at.endpoint as Endpoint | undefined;
+      if (endpoint === undefined) throw new InvalidArgumentError('the transport role belongs to an endpoint stack (built per endpoint)');
+      return () => parts.connect(endpoint, connectTimeout);
+    },
   };
 }

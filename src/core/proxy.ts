@@ -1,7 +1,7 @@
 import { newCallContext } from './context.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Service } from './service.js';
-import type { Stack } from './stack.js';
+import type { StackView } from './stack.js';
 import type { StatsRegistry } from '../stats/registry.js';
 
 /**
@@ -10,7 +10,7 @@ import type { StatsRegistry } from '../stats/registry.js';
  */
 export interface ClientControl {
   /** The stack this client was built from; `$stack.describe()` prints the roles in order. */
-  readonly $stack: Stack;
+  readonly $stack: StackView;
   /** Requests, outcomes by code, latency, per node and for the whole client. */
   readonly $stats: StatsRegistry;
   /** Stops accepting calls and closes every connection. */
@@ -32,7 +32,7 @@ export interface ProxyMethod<Call> {
 export function createClientProxy<Call, Client>(
   methods: readonly ProxyMethod<Call>[],
   service: Service<Call, unknown>,
-  stack: Stack,
+  stack: StackView,
   defaultTimeout: number | undefined,
   stats: StatsRegistry,
   onClose: () => void = noop,

@@ -25,8 +25,6 @@ export class CallContext {
   readonly signal: AbortSignal | undefined;
   /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
   cancelled: ScalesError | undefined = undefined;
-  /** The node the call's last attempt failed on (set by the load balancer so a retry goes elsewhere). */
-  failedOn: unknown = undefined;
   private abandon: ((reason: ScalesError) => void) | undefined = undefined;
 
   /**
@@ -35,23 +33,6 @@ export class CallContext {
    * read it in every layer spent more on clocks than on anything else.
    */
   readonly start: number;
-  /**
-   * Attempts the load balancer has sent for this call (retries make more than one). Below the
-   * balancer it is > 0, which tells a per-node layer that a balancer picked this node, and a
-   * balancer picks a node that is not open only when none is (panic mode).
-   */
-  attempts = 0;
-  /** Attempts still in flight below the load balancer. */
-  pendingAttempts = 0;
-  /** `performance.now()` when the last attempt ended (the balancer's reading; the stats layer reuses it). */
-  lastAttemptEnd = 0;
-  /**
-   * `performance.now()` when a transport read the reply of the current attempt, if it knows
-   * (ThriftSession: when the socket read that carried it). The balancer takes it as the end of
-   * a successful attempt instead of reading the clock again.
-   */
-  replyAt = 0;
-
   /** `deadline` is absolute, in `Date.now()` milliseconds (see `expiring` for a relative timeout). */
   constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
     this.method = method;
@@ -75,10 +56,11 @@ export class CallContext {
     return ctx;
   }
 
-  /** A context for another attempt of the same call (a hedged backup): same method, deadline and signal, its own cancellation. */
+  /** A context for another attempt of the same call (a hedged backup): same method, deadline, signal and values; its own cancellation. */
   child(): CallContext {
     const c = new CallContext(this.method, undefined, this.signal);
     c.exp = this.exp;
+    if (this.vals !== undefined) this.vals.copyTo((c.vals = new ContextValues()));
     return c;
   }
 
@@ -107,15 +89,6 @@ export class CallContext {
   /** The deadline as a `Date.now()` timestamp (from `expiresAt`, as of now), or undefined. */
   get deadline(): number | undefined {
     return this.exp === undefined ? undefined : Date.now() + (this.exp - performance.now());
-  }
-
-  /**
-   * Now, for a layer above the balancer whose call just settled: the balancer's reading when the
-   * last attempt ended if no attempt is still in flight (it was taken microseconds ago, in the
-   * same reaction chain), else a fresh clock read.
-   */
-  settledAt(): number {
-    return this.attempts > 0 && this.pendingAttempts === 0 ? this.lastAttemptEnd : performance.now();
   }
 
   /** `start` as a `Date.now()`-style timestamp (ms since the epoch). */

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { StaticServerSet, type ServerSet } from './serverset.js';
-import { formatAddress, parseDestination } from './uri.js';
+import { endpointKey } from './endpoint.js';
+import { parseDestination } from './uri.js';
 
 /** Turns the part after `scheme://` into a live ServerSet (e.g. a ZooKeeper watcher). */
 export type SchemeResolver = (rest: string, raw: string) => ServerSet;
@@ -30,7 +31,7 @@ export function resolveDestination(dest: string | ServerSet): ResolvedDestinatio
     if (dest === null || typeof dest !== 'object' || typeof dest.subscribe !== 'function') {
       throw new InvalidArgumentError('destination must be a string like tcp://host:port or a ServerSet');
     }
-    return { serverSet: dest, label: dest.addresses.map(formatAddress).join(',') || 'serverset', owned: false };
+    return { serverSet: dest, label: dest.addresses.map(endpointKey).join(',') || 'serverset', owned: false };
   }
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(dest.trim());
   const scheme = m?.[1]?.toLowerCase();
@@ -42,5 +43,5 @@ export function resolveDestination(dest: string | ServerSet): ResolvedDestinatio
     return { serverSet: resolver(m![2]!, dest), label: dest, owned: true };
   }
   const parsed = parseDestination(dest);
-  return { serverSet: new StaticServerSet(parsed.addresses), label: parsed.addresses.map(formatAddress).join(','), owned: true };
+  return { serverSet: new StaticServerSet(parsed.addresses), label: parsed.addresses.map(endpointKey).join(','), owned: true };
 }

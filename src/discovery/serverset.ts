@@ -1,36 +1,36 @@
-import type { Address } from './uri.js';
+import type { Endpoint } from './endpoint.js';
 
 /**
- * A live set of addresses. Nodes join and leave at any time; subscribers get the whole new set
+ * A live set of endpoints (the field keeps its first name, `addresses`). Nodes join and leave at any time; subscribers get the whole new set
  * on every change (balancers diff it against what they have).
  */
 export interface ServerSet {
-  readonly addresses: readonly Address[];
+  readonly addresses: readonly Endpoint[];
   /** Calls `listener` on every change (not with the current set); returns the unsubscribe. */
-  subscribe(listener: (addresses: readonly Address[]) => void): () => void;
+  subscribe(listener: (addresses: readonly Endpoint[]) => void): () => void;
   close(): void;
 }
 
 /** A set that changes only when its owner says so (`tcp://` destinations, tests). */
 export class StaticServerSet implements ServerSet {
-  private current: readonly Address[];
-  private readonly listeners = new Set<(addresses: readonly Address[]) => void>();
+  private current: readonly Endpoint[];
+  private readonly listeners = new Set<(addresses: readonly Endpoint[]) => void>();
 
-  constructor(addresses: readonly Address[]) {
+  constructor(addresses: readonly Endpoint[]) {
     this.current = [...addresses];
   }
 
-  get addresses(): readonly Address[] {
+  get addresses(): readonly Endpoint[] {
     return this.current;
   }
 
-  subscribe(listener: (addresses: readonly Address[]) => void): () => void {
+  subscribe(listener: (addresses: readonly Endpoint[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Replaces the set and notifies subscribers. */
-  update(addresses: readonly Address[]): void {
+  update(addresses: readonly Endpoint[]): void {
     this.current = [...addresses];
     for (const l of [...this.listeners]) l(this.current);
   }

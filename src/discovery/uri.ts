@@ -1,9 +1,8 @@
 import { InvalidArgumentError } from '../core/errors.js';
 
-export interface Address {
-  readonly host: string;
-  readonly port: number;
-}
+import type { Address } from './endpoint.js';
+
+export { formatAddress, type Address } from './endpoint.js';
 
 export interface Destination {
   readonly scheme: string;
@@ -12,10 +11,6 @@ export interface Destination {
   readonly raw: string;
 }
 
-/** `host:port` with IPv6 in brackets, as used in error messages and stats. */
-export function formatAddress(a: Address): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
 
 export function parseAddress(text: string, raw = text): Address {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text.trim());

@@ -16,11 +16,9 @@
  */
 import { performance, TIME_ORIGIN } from '../core/clock.js';
 import { NodeUnavailableError } from '../core/errors.js';
-import { dispatcherOf, settleInto, type Dispatcher } from '../core/dispatch.js';
+import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
-import type { AttemptObserver } from '../balancer/types.js';
-import { perNodeLayer, type StackLayer } from '../core/stack.js';
-import { formatAddress } from '../discovery/uri.js';
+import type { AttemptListener, BuildContext, StackLayer } from '../core/stack.js';
 import { equalJitterBackoff, type Backoff } from './backoff.js';
 import { defaultClassifier, type ResponseClass, type ResponseClassifier } from '../core/classify.js';
 import { WindowedCounter } from './retry-budget.js';
@@ -89,13 +87,40 @@ const DEFAULT_BACKOFF = equalJitterBackoff(5_000, 300_000);
 /** Stands for a resolved reply the classifier called a failure (the reply itself is not kept). */
 const REPLY_FAILURE = Symbol('reply failure');
 
-/** Epoch ms on the monotonic clock: the timebase the balancer reports in. */
+/** Epoch ms on the monotonic clock: the timebase outcomes are reported in. */
 function epochNow(): number {
   return TIME_ORIGIN + performance.now();
 }
 
+/** Without a balancer reporting outcomes: sees this node's calls end, then hands them on. */
+class ObservingHandler<Rep> implements ReplyHandler<Rep> {
+  constructor(
+    private readonly owner: FailureAccrualService<unknown, Rep>,
+    private readonly ctx: CallContext,
+    private readonly next: ReplyHandler<Rep>,
+  ) {}
+
+  onReply(rep: Rep, at?: number): void {
+    const end = at || performance.now();
+    try {
+      this.owner.attemptEnded(true, rep, this.ctx, end - this.ctx.start, end);
+    } finally {
+      this.next.onReply(rep, end);
+    }
+  }
+
+  onError(err: unknown, at?: number): void {
+    const end = at || performance.now();
+    try {
+      this.owner.attemptEnded(false, err, this.ctx, end - this.ctx.start, end);
+    } finally {
+      this.next.onError(err, end);
+    }
+  }
+}
+
 /** Wraps one node's sub-stack. `key` names the node in errors and state callbacks. */
-export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, AttemptObserver {
+export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, AttemptListener {
   private _state: NodeState = 'alive';
   /** The probe call is in flight: everything else fails fast until it ends. */
   private probeInFlight = false;
@@ -104,18 +129,20 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private deaths = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** The balancer reports outcomes (attemptFinished): no reaction of our own on alive calls. */
-  private observed = false;
-  /** The probe's context: its outcome is recorded by the probe's own reaction, not reported twice. */
+  /** The probe's context: its outcome is the probe's verdict. */
   private probeCtx: CallContext | undefined = undefined;
-  /** A clock was injected (tests): timestamps from the balancer are ignored. */
+  /** A clock was injected (tests): outcome times from below are ignored. */
   private readonly ownClock: boolean;
   /** The last failure seen: the cause of the NodeUnavailableErrors while the node is dead. */
   private lastFailure: unknown = undefined;
-  /** Calls sent in panic mode while dead, whose outcome their own reaction records. */
-  private readonly panicCalls = new WeakSet<CallContext>();
-  /** Panic calls not yet finished: while 0 (always, but in panic mode) no call looks in the set. */
-  private panicPending = 0;
+  /** Calls sent to this node while it is dead because no node is open (panic mode): rare. */
+  private readonly panicCalls = new Set<CallContext>();
+  /**
+   * A balancer above reports every attempt's outcome (`attemptEnded`), registered when the
+   * node's stack was built; without one, this role observes its calls itself. Either way the
+   * outcome reaches `attemptEnded`, the one place it is recorded.
+   */
+  private readonly reported: boolean;
 
   private readonly maxConsecutive: number;
   private readonly srThreshold: number;
@@ -128,23 +155,6 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   private readonly backoff: Backoff;
   private readonly classifier: ResponseClassifier;
   private readonly onStateChange: ((state: NodeState, key: string) => void) | undefined;
-  // Bound once, not per call.
-  private readonly onReply = (rep: Rep): Rep => {
-    this.record(this.classOf(true, rep), false, undefined, rep);
-    return rep;
-  };
-  private readonly onError = (err: unknown): never => {
-    this.record(this.classOf(false, err), false, undefined, err);
-    throw err;
-  };
-  private readonly onProbeReply = (rep: Rep): Rep => {
-    this.record(this.classOf(true, rep), true, undefined, rep);
-    return rep;
-  };
-  private readonly onProbeError = (err: unknown): never => {
-    this.record(this.classOf(false, err), true, undefined, err);
-    throw err;
-  };
 
   private readonly down: Dispatcher<Req, Rep>;
 
@@ -152,8 +162,12 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     private readonly below: Service<Req, Rep>,
     readonly key: string,
     options: FailureAccrualOptions<Rep> = {},
+    /** Set by a load balancer's node stack: it will report every attempt (see `reported`). */
+    reportedBy?: (listener: AttemptListener) => void,
   ) {
     this.down = dispatcherOf(below);
+    this.reported = reportedBy !== undefined;
+    reportedBy?.(this);
     this.maxConsecutive = options.consecutiveFailures ?? 5;
     this.now = options.now ?? epochNow;
     this.ownClock = options.now !== undefined;
@@ -183,26 +197,26 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   }
 
   call(req: Req, ctx: CallContext): Promise<Rep> {
-    const state = this._state;
-    if (state === 'alive') return this.observed ? this.below.call(req, ctx) : this.below.call(req, ctx).then(this.onReply, this.onError);
-    if (state === 'probing' && !this.probeInFlight) {
-      this.probeInFlight = true;
-      this.probeCtx = ctx;
-      return this.below.call(req, ctx).then(this.onProbeReply, this.onProbeError);
-    }
-    // A balancer sent this call to a dead node, so no node is open (panic mode): try anyway, as
-    // Finagle does; a success revives the node. Without a balancer, fail fast.
-    if (ctx.attempts > 0) return this.panicCall(req, ctx);
-    const why = state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
-    const last = this.lastFailure;
-    const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
-    return Promise.reject(new NodeUnavailableError(`${this.key} is unavailable (${why}${after})`, { endpoint: this.key, cause: last instanceof Error ? last : undefined }));
+    return callByDispatch(this, req, ctx);
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    const state = this._state;
+    if (state !== 'alive') {
+      if (state === 'probing' && !this.probeInFlight) {
+        this.probeInFlight = true;
+        this.probeCtx = ctx;
+      } else if (this.reported) {
+        // A balancer sent this call to a node it knows is down, so no node is open (panic
+        // mode): try anyway, as Finagle does; a success revives the node.
+        this.panicCalls.add(ctx);
+      } else {
+        return handler.onError(this.unavailable());
+      }
+    }
     // The common case passes straight through: the balancer reports the outcome to us.
-    if (this._state === 'alive' && this.observed) return this.down.dispatch(req, ctx, handler);
-    settleInto(this.call(req, ctx), handler);
+    if (this.reported) this.down.dispatch(req, ctx, handler);
+    else this.down.dispatch(req, ctx, new ObservingHandler(this, ctx, handler));
   }
 
   close(): Promise<void> {
@@ -211,18 +225,22 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     return this.below.close();
   }
 
-  observeAttempts(): void {
-    this.observed = true;
-  }
-
-  attemptFinished(ok: boolean, outcome: unknown, ctx: CallContext, epochNow: number): void {
+  /** One attempt on this node ended (told by the balancer, or by our own handler without one). */
+  attemptEnded(ok: boolean, outcome: unknown, ctx: unknown, _latencyMs: number, at: number): void {
+    const cls = this.classOf(ok, outcome);
     if (ctx === this.probeCtx) {
       this.probeCtx = undefined;
-      return;
+      return this.record(cls, true, undefined, outcome);
     }
-    if (this.panicPending > 0 && this.forgetPanic(ctx)) return; // recorded by its own reaction
-    const cls = this.classOf(ok, outcome);
-    this.record(cls, false, this.ownClock ? undefined : epochNow, outcome);
+    if (this.panicCalls.size > 0 && this.panicCalls.delete(ctx as CallContext)) return this.panicEnded(cls, outcome);
+    this.record(cls, false, this.ownClock ? undefined : TIME_ORIGIN + at, outcome);
+  }
+
+  private unavailable(): NodeUnavailableError {
+    const why = this._state === 'dead' ? 'marked dead by failure accrual' : 'probing after failures';
+    const last = this.lastFailure;
+    const after = last === undefined ? '' : `; last failure: ${last instanceof Error ? last.message : 'a reply classified as a failure'}`;
+    return new NodeUnavailableError(`${this.key} is unavailable (${why}${after})`, { endpoint: this.key, cause: last instanceof Error ? last : undefined });
   }
 
   /** A retryable failure (refused before any work) is still a failure of this node. */
@@ -231,39 +249,18 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
     return cls === 'retryable' ? 'failure' : cls;
   }
 
-  private forgetPanic(ctx: CallContext): boolean {
-    if (!this.panicCalls.delete(ctx)) return false;
-    this.panicPending--;
-    return true;
-  }
-
   /**
-   * A call sent to this dead node because every node is down. A success revives the node (it
-   * answered); a failure changes nothing (it is already dead, its backoff runs on).
+   * A call sent to this dead node because every node is down ended. A success revives the node
+   * (it answered); a failure changes nothing (it is already dead, its backoff runs on).
    */
-  private panicCall(req: Req, ctx: CallContext): Promise<Rep> {
-    this.panicCalls.add(ctx);
-    this.panicPending++;
-    const done = (cls: ResponseClass, outcome: unknown): void => {
-      if (!this.observed) this.forgetPanic(ctx); // else attemptFinished, which comes next, does
-      if (this.closed) return;
-      if (cls === 'failure') this.lastFailure = outcome instanceof Error ? outcome : REPLY_FAILURE;
-      else if (cls === 'success' && this._state !== 'alive') {
-        this.clearTimer();
-        this.probeInFlight = false;
-        this.revive();
-      }
-    };
-    return this.below.call(req, ctx).then(
-      (rep) => {
-        done(this.classOf(true, rep), rep);
-        return rep;
-      },
-      (err: unknown) => {
-        done(this.classOf(false, err), err);
-        throw err;
-      },
-    );
+  private panicEnded(cls: ResponseClass, outcome: unknown): void {
+    if (this.closed) return;
+    if (cls === 'failure') this.lastFailure = outcome instanceof Error ? outcome : REPLY_FAILURE;
+    else if (cls === 'success' && this._state !== 'alive') {
+      this.clearTimer();
+      this.probeInFlight = false;
+      this.revive();
+    }
   }
 
   /** `outcome`: the reply or rejection, kept when it is a failure to explain later fast failures. */
@@ -345,11 +342,15 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
 }
 
 /**
- * The 'failure-accrual' role, for the per-node part of a stack (between the load balancer and
- * the pool): every node gets its own FailureAccrualService keyed `host:port`.
+ * The 'failure-accrual' role of an endpoint stack (above the pool): every endpoint gets its own
+ * FailureAccrualService, which hears its attempts' outcomes from the balancer when there is one.
  */
 export function failureAccrualLayer<Req, Rep>(options: FailureAccrualOptions<Rep> = {}): StackLayer {
   const sr = options.successRate === false ? 'no success-rate rule' : `success rate < ${options.successRate?.threshold ?? 0.8} over ${options.successRate?.window ?? 30_000} ms`;
   const description = `marks a node dead after ${options.consecutiveFailures ?? 5} consecutive failures or ${sr}; avoided while dead; probes after a jittered backoff`;
-  return perNodeLayer<Req, Rep>('failure-accrual', description, (below, address) => new FailureAccrualService(below, formatAddress(address), options));
+  return {
+    role: 'failure-accrual',
+    description,
+    make: (below: unknown, at: BuildContext = {}) => new FailureAccrualService(below as Service<Req, Rep>, at.key ?? 'endpoint', options, at.listen),
+  };
 }

@@ -10,8 +10,8 @@
  */
 import { InvalidArgumentError, type ScalesError } from '../core/errors.js';
 import { performance } from '../core/clock.js';
-import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
-import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
+import { ForwardingService } from '../core/filter.js';
+import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import type { StackLayer } from '../core/stack.js';
 import { noBackoff, type Backoff } from './backoff.js';
 import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
@@ -58,12 +58,12 @@ class RetryHandler<Req, Rep> implements ReplyHandler<Rep> {
     readonly next: ReplyHandler<Rep>,
   ) {}
 
-  onReply(rep: Rep): void {
-    this.next.onReply(rep);
+  onReply(rep: Rep, at?: number): void {
+    this.next.onReply(rep, at);
   }
 
-  onError(err: unknown): void {
-    this.service.retry(this, err, ++this.attempt);
+  onError(err: unknown, at?: number): void {
+    this.service.retry(this, err, ++this.attempt, at);
   }
 
   send(): void {
@@ -71,7 +71,7 @@ class RetryHandler<Req, Rep> implements ReplyHandler<Rep> {
   }
 }
 
-export class RetriesService<Req, Rep> implements Service<Req, Rep> {
+export class RetriesService<Req, Rep> extends ForwardingService<Req, Rep> {
   private readonly budget: RetryBudget;
   private readonly backoff: Backoff;
   private readonly maxRetries: number;
@@ -79,13 +79,9 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   private readonly retryable: (err: unknown, idempotent: boolean) => boolean;
   private readonly classifier: ResponseClassifier;
   readonly stats: RetryStats;
-  private readonly down: Dispatcher<Req, Rep>;
 
-  constructor(
-    private readonly below: Service<Req, Rep>,
-    options: RetriesOptions = {},
-  ) {
-    this.down = dispatcherOf(below);
+  constructor(below: Service<Req, Rep>, options: RetriesOptions = {}) {
+    super(below);
     this.budget = options.budget ?? new RetryBudget();
     this.backoff = options.backoff ?? noBackoff;
     this.maxRetries = options.maxRetries ?? 2;
@@ -96,18 +92,6 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
     this.stats = options.stats ?? new RetryStats();
   }
 
-  get status(): Status {
-    return this.below.status;
-  }
-
-  close(): Promise<void> {
-    return this.below.close();
-  }
-
-  call(req: Req, ctx: CallContext): Promise<Rep> {
-    return callByDispatch(this, req, ctx);
-  }
-
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     this.stats.requests++;
     this.budget.deposit(ctx.startEpoch);
@@ -115,14 +99,14 @@ export class RetriesService<Req, Rep> implements Service<Req, Rep> {
   }
 
   /** @internal Sends attempt n + 1 of a call through `h` after failed attempt n, or fails it. */
-  retry(h: RetryHandler<Req, Rep>, err: unknown, attempt: number): void {
+  retry(h: RetryHandler<Req, Rep>, err: unknown, attempt: number, at: number | undefined): void {
     let delay: number;
     try {
       delay = this.retryDelay(err, h.ctx, attempt);
     } catch (e) {
       return h.next.onError(e); // a throwing isRetryable/idempotent predicate fails the call with its error
     }
-    if (delay < 0) return h.next.onError(err);
+    if (delay < 0) return h.next.onError(err, at);
     this.stats.retries++;
     if (delay > 0) return sleep(delay, h);
     // Not from inside the failed attempt's own callback: the session failing it may be in the

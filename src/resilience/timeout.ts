@@ -1,7 +1,7 @@
 import { MAX_TIMER_MS, performance } from '../core/clock.js';
-import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import { ForwardingService } from '../core/filter.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
-import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
+import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
 import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
 
@@ -38,12 +38,12 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     }
   }
 
-  onReply(rep: Rep): void {
-    if (this.settle()) this.next.onReply(rep);
+  onReply(rep: Rep, at?: number): void {
+    if (this.settle()) this.next.onReply(rep, at);
   }
 
-  onError(err: unknown): void {
-    if (this.settle()) this.next.onError(err);
+  onError(err: unknown, at?: number): void {
+    if (this.settle()) this.next.onError(err, at);
   }
 
   expire(): void {
@@ -89,21 +89,8 @@ function rearm(h: DeadlineHandler<unknown>): void {
  * holds the call is told to abandon it (see CallContext), so the caller is freed at once and the
  * connection below decides what to do with the late reply.
  */
-class TimeoutService<Req, Rep> implements Service<Req, Rep> {
-  private readonly down: Dispatcher<Req, Rep>;
+class TimeoutService<Req, Rep> extends ForwardingService<Req, Rep> {
   private readonly deadlines = new DeadlineList();
-
-  constructor(private readonly below: Service<Req, Rep>) {
-    this.down = dispatcherOf(below);
-  }
-
-  get status(): Status {
-    return this.below.status;
-  }
-
-  call(req: Req, ctx: CallContext): Promise<Rep> {
-    return callByDispatch(this, req, ctx);
-  }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     if (ctx.expiresAt === undefined && ctx.signal === undefined) this.down.dispatch(req, ctx, handler);
@@ -119,10 +106,6 @@ class TimeoutService<Req, Rep> implements Service<Req, Rep> {
     const h = new DeadlineHandler(ctx, handler);
     h.arm(expiresAt, this.deadlines);
     this.down.dispatch(req, ctx, h);
-  }
-
-  close(): Promise<void> {
-    return this.below.close();
   }
 }
 

@@ -1,5 +1,6 @@
-import { dispatcherOf, type Dispatcher } from '../core/dispatch.js';
-import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
+import { performance } from '../core/clock.js';
+import { ForwardingService } from '../core/filter.js';
+import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
 import type { ResponseClassifier } from '../core/classify.js';
 import { CallStats } from './call-stats.js';
@@ -18,14 +19,15 @@ class StatsHandler<Rep> implements ReplyHandler<Rep> {
     private readonly next: ReplyHandler<Rep>,
   ) {}
 
-  onReply(rep: Rep): void {
-    this.stats.finished(this.ctx.settledAt() - this.ctx.start, true, rep);
-    this.next.onReply(rep);
+  // `at`: when the outcome was known below (the balancer's attempt end, a socket read), else now.
+  onReply(rep: Rep, at?: number): void {
+    this.stats.finished((at || performance.now()) - this.ctx.start, true, rep);
+    this.next.onReply(rep, at);
   }
 
-  onError(err: unknown): void {
-    this.stats.finished(this.ctx.settledAt() - this.ctx.start, false, err);
-    this.next.onError(err);
+  onError(err: unknown, at?: number): void {
+    this.stats.finished((at || performance.now()) - this.ctx.start, false, err);
+    this.next.onError(err, at);
   }
 }
 
@@ -38,36 +40,27 @@ class StatsPromiseHandler<Rep> implements ReplyHandler<Rep> {
     private readonly reject: (err: unknown) => void,
   ) {}
 
-  onReply(rep: Rep): void {
-    this.stats.finished(this.ctx.settledAt() - this.ctx.start, true, rep);
+  onReply(rep: Rep, at?: number): void {
+    this.stats.finished((at || performance.now()) - this.ctx.start, true, rep);
     this.resolve(rep);
   }
 
-  onError(err: unknown): void {
-    this.stats.finished(this.ctx.settledAt() - this.ctx.start, false, err);
+  onError(err: unknown, at?: number): void {
+    this.stats.finished((at || performance.now()) - this.ctx.start, false, err);
     this.reject(err);
   }
 }
 
 /** Records every call passing through into a CallStats. */
-export class StatsService<Req, Rep> implements Service<Req, Rep> {
+export class StatsService<Req, Rep> extends ForwardingService<Req, Rep> {
   private readonly stats: CallStats;
-  private readonly down: Dispatcher<Req, Rep>;
 
-  constructor(
-    private readonly below: Service<Req, Rep>,
-    scope: StatsScope,
-    options: StatsLayerOptions,
-  ) {
-    this.down = dispatcherOf(below);
+  constructor(below: Service<Req, Rep>, scope: StatsScope, options: StatsLayerOptions) {
+    super(below);
     this.stats = new CallStats(scope, options.classifier);
   }
 
-  get status(): Status {
-    return this.below.status;
-  }
-
-  call(req: Req, ctx: CallContext): Promise<Rep> {
+  override call(req: Req, ctx: CallContext): Promise<Rep> {
     // The outermost role: its handler settles the caller's promise itself (one object and one
     // call fewer per call than a handler in front of callByDispatch's).
     return new Promise<Rep>((resolve, reject) => {
@@ -79,10 +72,6 @@ export class StatsService<Req, Rep> implements Service<Req, Rep> {
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     this.stats.started();
     this.down.dispatch(req, ctx, new StatsHandler(this.stats, ctx, handler));
-  }
-
-  close(): Promise<void> {
-    return this.below.close();
   }
 }
 

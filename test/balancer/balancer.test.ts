@@ -38,8 +38,8 @@ for (const kind of ['heap', 'p2c', 'p2c-ewma', 'aperture', 'round-robin'] as con
     const set = new StaticServerSet([addr(1), addr(2), addr(3)]);
     const balancer = new Balancer<string, string>(
       set,
-      (a) => {
-        const n = new KeyedNode(formatAddress(a), a.port === 1);
+      (_endpoint, key) => {
+        const n = new KeyedNode(key, key === '127.0.0.1:1');
         nodes.set(n.key, n);
         return n;
       },
@@ -78,7 +78,7 @@ test('a removed node takes no new calls and is closed once its in-flight calls e
   };
   const fast = new KeyedNode('127.0.0.1:2', false);
   const set = new StaticServerSet([addr(1)]);
-  const balancer = new Balancer<string, string>(set, (a) => (a.port === 1 ? slow : fast), makePicker('p2c', { seed: 1 }), 'test');
+  const balancer = new Balancer<string, string>(set, (_e, key) => (key === '127.0.0.1:1' ? slow : fast), makePicker('p2c', { seed: 1 }), 'test');
   const pending = balancer.call('x', new CallContext('m', undefined, undefined));
   set.update([addr(2)]);
   assert.equal(slow.closed, false, 'not closed while a call is in flight');

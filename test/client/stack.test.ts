@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { layer, perNodeLayer } from '../../src/core/stack.js';
+import { layer } from '../../src/core/stack.js';
 import type { CallContext, Service } from '../../src/core/service.js';
 import { registerScheme } from '../../src/discovery/resolve.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
 import { Http } from '../../src/protocols/http/index.js';
 import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
+import { Role } from '../../src/client/roles.js';
 import { EchoService, echoHandler } from '../fixtures/echo-service.js';
 
 describe('stack shape', () => {
@@ -46,6 +47,32 @@ describe('stack shape', () => {
     assert.deepEqual(s.roles.slice(0, 5), ['stats', 'timeout', 'retries', 'audit', 'serializer']);
     assert.ok(!s.has('failure-accrual'));
     assert.throws(() => Thrift.newBuilder(EchoService).withStack((st) => st.remove('nope')).stack('tcp://127.0.0.1:9'), /no stack role 'nope'/);
+  });
+
+  test('two stacks: the call stack ends in the topology, the endpoint stack is printed under it', () => {
+    const s = Thrift.newBuilder(EchoService).stack('tcp://127.0.0.1:9');
+    assert.deepEqual(s.call.roles, [Role.stats, Role.timeout, Role.retries, Role.serializer, Role.loadbalancer]);
+    assert.deepEqual(s.endpoint.roles, [Role.failureAccrual, Role.pool, Role.transport]);
+    assert.match(s.describe(), /5\. loadbalancer .*\n {3}per endpoint:\n6\. failure-accrual /);
+    // insertAfter the topology puts a role on top of every endpoint's stack.
+    const spy = layer('spy', 'per endpoint', (below: Service<unknown, unknown>) => below);
+    const edited = Thrift.newBuilder(EchoService).withStack((st) => st.insertAfter(Role.loadbalancer, spy)).stack('tcp://127.0.0.1:9');
+    assert.deepEqual(edited.endpoint.roles, ['spy', Role.failureAccrual, Role.pool, Role.transport]);
+  });
+
+  test('an edit that breaks the stack fails when the client is built, naming the roles (never at the first call)', () => {
+    const dest = 'tcp://127.0.0.1:9';
+    const b = Thrift.newBuilder(EchoService);
+    // No serializer: the proxy would send decoded calls to a stack of encoded messages.
+    assert.throws(() => b.withStack((s) => s.remove(Role.serializer)).build(dest), /call stack: its top \('stats'\) gives service<wire>, but its user needs service<call>/);
+    // No pool: failure accrual would get a connector instead of a service.
+    assert.throws(() => b.withStack((s) => s.remove(Role.pool)).build(dest), /endpoint stack: role 'failure-accrual' needs service<\*> below it, but 'transport' gives connector/);
+    // The topology and the transport are terminals: replaced, never removed.
+    assert.throws(() => b.withStack((s) => s.remove(Role.loadbalancer)).build(dest), /cannot remove 'loadbalancer': it is the terminal of the call stack/);
+    assert.throws(() => b.withStack((s) => s.remove(Role.transport)).build(dest), /cannot remove 'transport': it is the terminal of the endpoint stack/);
+    // A second serializer under the first: it would be handed encoded messages it cannot encode.
+    const again = Thrift.newBuilder(EchoService).stack(dest).get(Role.serializer)!;
+    assert.throws(() => b.withStack((s) => s.insertAfter(Role.serializer, { ...again, role: 'serializer2' })).build(dest), /role 'serializer' needs service<wire> below it, but 'serializer2' gives service<call>/);
   });
 
   test('bad options fail when the client is built, naming the option', () => {
@@ -194,7 +221,7 @@ describe('failure accrual learns outcomes whichever way it sits', () => {
   for (const between of [false, true]) {
     test(between ? 'with a per-node role between balancer and accrual' : 'directly under the balancer', async () => {
       const seen: string[] = [];
-      const spy = perNodeLayer('spy', 'records attempts', (below: Service<unknown, unknown>) => ({
+      const spy = layer('spy', 'records attempts', (below: Service<unknown, unknown>) => ({
         get status() {
           return below.status;
         },

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { formatAddress } from '../../src/discovery/endpoint.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CancelledError, ConnectionClosedError, NodeUnavailableError } from '../../src/core/errors.js';
@@ -207,8 +209,9 @@ test('layer: one accrual per node address, keyed host:port, with the role name',
   const terminal: StackLayer = {
     role: 'pool',
     description: 'fake per-node services',
-    make: () => (a: Address) => {
-      made.push(a.host);
+    gives: 'service<wire>',
+    make: (_below, at) => {
+      made.push((at!.endpoint as Address).host);
       return new ScriptedService<string, string>(() => fail);
     },
   };
@@ -216,7 +219,7 @@ test('layer: one accrual per node address, keyed host:port, with the role name',
   const stack = new Stack([failureAccrualLayer({ consecutiveFailures: 1, onStateChange: (s, key) => states.push(`${key} ${s}`) }), terminal]);
   assert.deepEqual(stack.roles, ['failure-accrual', 'pool']);
   assert.match(stack.describe(), /failure-accrual.*1 consecutive failures/);
-  const makeNode = stack.build<never, never>() as unknown as (a: Address) => FailureAccrualService<string, string>;
+  const makeNode = (e: Address): FailureAccrualService<string, string> => stack.build<string, string>({ endpoint: e, key: formatAddress(e) }) as FailureAccrualService<string, string>;
   const a = makeNode({ host: '::1', port: 80 });
   const b = makeNode({ host: 'b', port: 81 });
   await outcome(a.call('x', ctx()));
@@ -246,19 +249,37 @@ test('panic mode (no node open): a dead node still takes the call; a success rev
   await callN(fa, 5);
   assert.equal(fa.state, 'dead');
   const sent = below.attempts.length;
-  const panic = (): CallContext => {
-    const c = ctx();
-    c.attempts = 1; // what a balancer does: it picks a dead node only when none is open
-    return c;
-  };
-  const failed = await outcome(fa.call('x', panic()));
+  // Behind a balancer (which picks a dead node only when none is open), as the client stack
+  // builds it: the balancer reports each attempt's outcome to the node's accrual.
+  const reported = new FailureAccrualService(below, '10.0.0.1:9090', { backoff: constantBackoff(60_000), successRate: false, onStateChange: (s) => states.push(s) }, () => undefined);
+  const viaBalancer = (c: CallContext): Promise<string> =>
+    reported.call('x', c).then(
+      (rep) => {
+        reported.attemptEnded(true, rep, c, 0, performance.now());
+        return rep;
+      },
+      (err: unknown) => {
+        reported.attemptEnded(false, err, c, 0, performance.now());
+        throw err;
+      },
+    );
+  states.length = 0;
+  for (let i = 0; i < 5; i++) await outcome(viaBalancer(ctx()));
+  assert.equal(reported.state, 'dead');
+  assert.deepEqual(states, ['dead']);
+  const panic = ctx;
+  const failed = await outcome(viaBalancer(panic()));
   assert.ok(!failed.ok && failed.error instanceof ConnectionClosedError, 'tried, and failed like the node does');
-  assert.equal(below.attempts.length, sent + 1);
-  assert.equal(fa.state, 'dead');
+  assert.equal(below.attempts.length, sent + 6);
+  assert.equal(reported.state, 'dead');
+  // Standalone (no balancer reporting), the same dead node fails fast instead.
+  assert.ok(!(await outcome(fa.call('x', ctx()))).ok);
+  assert.equal(below.attempts.length, sent + 6, 'standalone: not sent');
   healthy = true;
-  const r = await outcome(fa.call('x', panic()));
+  const r = await outcome(viaBalancer(panic()));
   assert.deepEqual(r, { ok: true, value: 'ok' });
-  assert.equal(fa.state, 'alive');
+  assert.equal(reported.state, 'alive');
   assert.deepEqual(states, ['dead', 'alive']);
   await fa.close();
+  await reported.close();
 });

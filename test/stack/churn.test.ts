@@ -9,7 +9,7 @@
 // - the calls in flight on a node when it was removed all finished successfully;
 // - a removed node's connections are all closed once it drained (server-side count → 0).
 import assert from 'node:assert/strict';
-import { perNodeLayer } from '../../src/core/stack.js';
+import { layer } from '../../src/core/stack.js';
 import { after, before, describe, test } from 'node:test';
 import type { CallContext, Service, Status } from '../../src/core/service.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
@@ -130,7 +130,7 @@ async function churn(proto: Proto, servers: CountingServer[], sets: StaticServer
   const removed: CountingServer[] = [];
   const set = new StaticServerSet(members.map(addr));
   sets.push(set);
-  const recorderLayer = perNodeLayer<unknown, unknown>('dispatch-recorder', 'records attempts per node (test)', (below, a) => new Recorder(below, record(formatAddress(a)), attemptErrors));
+  const recorderLayer = layer('dispatch-recorder', 'records attempts per node (test)', (below: Service<unknown, unknown>, at) => new Recorder(below, record(at.key!), attemptErrors));
   const client = makeClient(proto, set, label, (b) => b.withStack((s) => s.insertAfter('loadbalancer', recorderLayer)));
 
   let stop = false;

@@ -1,3 +1,4 @@
+import { tcpAddress } from '../../discovery/endpoint.js';
 import { classifier } from '../../core/classify.js';
 import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
 import type { ClientStackOptions, PoolConfig } from '../../client/options.js';
@@ -5,7 +6,8 @@ import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { newCallContext, type CallOptions } from '../../core/context.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { Service } from '../../core/service.js';
-import type { Stack } from '../../core/stack.js';
+import type { ClientStack } from '../../client/client-stack.js';
+import type { StackView } from '../../core/stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import type { StatsRegistry } from '../../stats/registry.js';
@@ -52,7 +54,7 @@ export class HttpClient {
   /** @internal use Http.newClient / Http.newBuilder */
   constructor(
     private readonly service: Service<HttpRequest, HttpResponse>,
-    readonly $stack: Stack,
+    readonly $stack: StackView,
     readonly $stats: StatsRegistry,
     private readonly defaultTimeout: number | undefined,
     options: HttpClientOptions,
@@ -139,7 +141,7 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
     return this.with({ headers });
   }
 
-  stack(dest: string | ServerSet): Stack {
+  stack(dest: string | ServerSet): ClientStack {
     return this.make(dest).stack;
   }
 
@@ -150,7 +152,7 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
     });
   }
 
-  private make(dest: string | ServerSet): { stack: Stack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
+  private make(dest: string | ServerSet): { stack: ClientStack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
     const o = this.options;
     for (const name of ['maxResponseBytes', 'keepAliveTimeout'] as const) {
       const v = o[name];
@@ -165,7 +167,7 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
 function httpParts(o: HttpClientOptions): ProtocolParts<HttpRequest, HttpResponse> {
   const sessionOptions = { maxResponseBytes: o.maxResponseBytes, keepAliveTimeout: o.keepAliveTimeout };
   return {
-    connect: (a, connectTimeout) => connectHttp(a, connectTimeout, sessionOptions),
+    connect: (endpoint, connectTimeout) => connectHttp(tcpAddress(endpoint, 'HTTP over TCP'), connectTimeout, sessionOptions),
     transportDescription: 'TCP, HTTP/1.1 (undici), one request per connection at a time',
     defaultPool: HTTP_DEFAULT_POOL,
     multiplexed: false,

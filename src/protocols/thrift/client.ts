@@ -3,10 +3,10 @@ import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
 import { createClientProxy, type ClientControl, type ProxyMethod } from '../../core/proxy.js';
-import type { Stack } from '../../core/stack.js';
+import type { ClientStack } from '../../client/client-stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
-import { formatAddress } from '../../discovery/uri.js';
+import { formatAddress, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
@@ -74,7 +74,7 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
   }
 
   /** The stack `build(dest)` would use, e.g. to print it. */
-  stack(dest: string | ServerSet): Stack {
+  stack(dest: string | ServerSet): ClientStack {
     return this.make(dest).stack;
   }
 
@@ -86,7 +86,7 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
     });
   }
 
-  private make(dest: string | ServerSet): { stack: Stack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
+  private make(dest: string | ServerSet): { stack: ClientStack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
     const o = this.options;
     checkOptions(o);
     const { serverSet, label, owned } = resolveDestination(dest);
@@ -115,7 +115,8 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
   const framing = thriftFraming(transport, protocol);
   const maxFrameSize = o.maxFrameSize ?? 16 * 1024 * 1024;
   return {
-    connect: async (a, connectTimeoutMs) => {
+    connect: async (endpoint, connectTimeoutMs) => {
+      const a = tcpAddress(endpoint, 'Thrift over TCP');
       const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
       const session = new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the

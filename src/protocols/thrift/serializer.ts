@@ -1,7 +1,7 @@
 import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
 import { ProtocolError, type ScalesError } from '../../core/errors.js';
-import { callByDispatch, dispatcherOf, type Dispatcher } from '../../core/dispatch.js';
-import type { CallContext, ReplyHandler, Service, Status } from '../../core/service.js';
+import { ForwardingService } from '../../core/filter.js';
+import type { CallContext, ReplyHandler, Service } from '../../core/service.js';
 import { layer, type StackLayer } from '../../core/stack.js';
 import { decodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from './application-exception.js';
 import { MessageType, type MethodDesc } from './descriptors.js';
@@ -12,24 +12,15 @@ import type { ThriftProtocol } from './protocol.js';
  * Client side: encodes the call's argument struct, and turns the reply into the method's result,
  * its declared exception (thrown as the user's type) or a ThriftApplicationError.
  */
-class ThriftSerializer implements Service<ThriftCall, unknown> {
+class ThriftSerializer extends ForwardingService<ThriftCall, unknown, ThriftRequest, ThriftReply> {
   private readonly scratch = new BufferWriter(4096);
   private readonly reader = new BufferReader(Buffer.alloc(0));
-  private readonly down: Dispatcher<ThriftRequest, ThriftReply>;
 
   constructor(
     private readonly protocol: ThriftProtocol,
-    private readonly below: Service<ThriftRequest, ThriftReply>,
+    below: Service<ThriftRequest, ThriftReply>,
   ) {
-    this.down = dispatcherOf(below);
-  }
-
-  get status(): Status {
-    return this.below.status;
-  }
-
-  call(c: ThriftCall, ctx: CallContext): Promise<unknown> {
-    return callByDispatch(this, c, ctx);
+    super(below);
   }
 
   dispatch(c: ThriftCall, ctx: CallContext, handler: ReplyHandler<unknown>): void {
@@ -43,10 +34,6 @@ class ThriftSerializer implements Service<ThriftCall, unknown> {
       return handler.onError(err);
     }
     this.down.dispatch({ name: method.name, oneway: method.oneway, body }, ctx, new DecodeHandler(this, method, handler));
-  }
-
-  close(): Promise<void> {
-    return this.below.close();
   }
 
   /** @internal The method's result, or throws its declared exception / the error. */
@@ -88,19 +75,19 @@ class DecodeHandler implements ReplyHandler<ThriftReply> {
     private readonly next: ReplyHandler<unknown>,
   ) {}
 
-  onReply(reply: ThriftReply): void {
-    if (this.method.oneway) return this.next.onReply(undefined);
+  onReply(reply: ThriftReply, at?: number): void {
+    if (this.method.oneway) return this.next.onReply(undefined, at);
     let result: unknown;
     try {
       result = this.serializer.decode(this.method, reply);
     } catch (err) {
-      return this.next.onError(err);
+      return this.next.onError(err, at);
     }
-    this.next.onReply(result);
+    this.next.onReply(result, at);
   }
 
-  onError(err: unknown): void {
-    this.next.onError(err);
+  onError(err: unknown, at?: number): void {
+    this.next.onError(err, at);
   }
 }
 
@@ -113,5 +100,8 @@ export function asProtocolError(err: unknown, context: string): ScalesError {
 }
 
 export function serializerLayer(protocol: ThriftProtocol): StackLayer {
-  return layer('serializer', `encodes arguments and decodes results (Thrift ${protocol.name})`, (below: Service<ThriftRequest, ThriftReply>) => new ThriftSerializer(protocol, below));
+  return layer('serializer', `encodes arguments and decodes results (Thrift ${protocol.name})`, (below: Service<ThriftRequest, ThriftReply>) => new ThriftSerializer(protocol, below), {
+    needs: 'service<wire>',
+    gives: 'service<call>',
+  });
 }

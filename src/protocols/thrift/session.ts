@@ -151,9 +151,9 @@ export class ThriftSession implements Service<ThriftRequest, ThriftReply> {
       return;
     }
     p.ctx.onCancel(undefined);
-    p.ctx.replyAt = this.conn.readAt;
     try {
-      p.handler.onReply({ type, message, offset: r.pos });
+      // The reply's arrival is the socket read that carried it: layers above need no clock read.
+      p.handler.onReply({ type, message, offset: r.pos }, this.conn.readAt);
     } catch (err) {
       reportHandlerBug(err);
     }
