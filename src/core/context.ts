@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { ContextValues, type ContextKey } from './context-key.js';
 import { InvalidArgumentError } from './errors.js';
 import { CallContext } from './service.js';
 
@@ -16,6 +17,12 @@ export interface CallOptions {
 export interface AmbientContext {
   readonly deadline: number | undefined;
   readonly signal: AbortSignal | undefined;
+  /**
+   * Typed values of the request being served (a server puts what its protocol received here:
+   * inbound) or set by `withContextValue`: copied into every call made inside, where a protocol
+   * that carries contexts sends the keys that have a wire codec (outbound).
+   */
+  readonly values?: ContextValues;
 }
 
 const ambient = new AsyncLocalStorage<AmbientContext>();
@@ -27,6 +34,19 @@ export function runWithContext<T>(ctx: AmbientContext, fn: () => T): T {
 
 export function currentContext(): AmbientContext | undefined {
   return ambient.getStore();
+}
+
+/**
+ * Runs `fn` with `key` set to `value` for every call made inside it (and the calls those make on
+ * the server, when the key has a wire codec and the protocol carries contexts) — Finagle's
+ * `Contexts.broadcast.let`. The deadline and signal in effect stay as they are.
+ */
+export function withContextValue<T, R>(key: ContextKey<T>, value: T, fn: () => R): R {
+  const outer = ambient.getStore();
+  const values = new ContextValues();
+  outer?.values?.copyTo(values);
+  values.set(key, value);
+  return ambient.run({ deadline: outer?.deadline, signal: outer?.signal, values }, fn);
 }
 
 function checkMs(name: string, v: number | undefined): void {
@@ -57,9 +77,11 @@ export function newCallContext(method: string, options: CallOptions | undefined,
   }
   if (timeout === undefined && deadline === undefined) timeout = defaultTimeout;
   const inherited = ambient.getStore();
-  if (inherited !== undefined) {
-    if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);
-    if (inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
-  }
-  return CallContext.expiring(method, timeout, deadline, signal);
+  if (inherited === undefined) return CallContext.expiring(method, timeout, deadline, signal);
+  if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);
+  if (inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
+  const ctx = CallContext.expiring(method, timeout, deadline, signal);
+  const values = inherited.values;
+  if (values !== undefined) for (const [key, value] of values.entries()) ctx.set(key, value);
+  return ctx;
 }

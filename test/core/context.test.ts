@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newCallContext, runWithContext } from '../../src/core/context.js';
+import { createContextKey } from '../../src/core/context-key.js';
+import { newCallContext, runWithContext, withContextValue } from '../../src/core/context.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { CallContext } from '../../src/core/service.js';
 
@@ -46,4 +47,23 @@ test('bad options are typed errors', () => {
   assert.throws(() => newCallContext('m', { timeout: -1 }, undefined), InvalidArgumentError);
   assert.throws(() => newCallContext('m', { timeout: Number.NaN }, undefined), InvalidArgumentError);
   assert.throws(() => newCallContext('m', { deadline: Number.NaN }, undefined), InvalidArgumentError);
+});
+
+test('typed context values: defaults, set/get, inherited by calls made inside withContextValue, copied to hedged attempts', () => {
+  const Tenant = createContextKey<string>('test.tenant', 'none');
+  const Retries = createContextKey<number>('test.retries', 0, { name: 'test.Retries', encode: (n) => Buffer.from([n]), decode: (b) => b[0]! });
+  const plain = newCallContext('m', undefined, undefined);
+  assert.equal(plain.get(Tenant), 'none');
+  assert.equal(plain.values, undefined, 'no values: nothing allocated');
+  plain.set(Tenant, 'acme');
+  assert.equal(plain.get(Tenant), 'acme');
+  const inner = withContextValue(Tenant, 'acme', () => withContextValue(Retries, 2, () => newCallContext('n', undefined, undefined)));
+  assert.equal(inner.get(Tenant), 'acme');
+  assert.equal(inner.get(Retries), 2);
+  assert.deepEqual([...inner.values!.entries()].map(([k]) => k.name).sort(), ['test.retries', 'test.tenant']);
+  const child = inner.child();
+  child.set(Retries, 3);
+  assert.equal(child.get(Tenant), 'acme', 'a hedged attempt carries the call values');
+  assert.equal(inner.get(Retries), 2, 'its own copy');
+  assert.equal(newCallContext('after', undefined, undefined).get(Tenant), 'none', 'only inside');
 });
