@@ -113,7 +113,7 @@ describe('the stats role of a real client stack', () => {
     assert.equal(node.counters['failures.APPLICATION'], 1);
     assert.equal(node.counters['failures.TIMEOUT'], 1);
     assert.equal(node.state?.current, 'alive');
-    // Its latencies end when the reply's socket read arrived (ctx.replyAt), not at a later clock read.
+    // Its latencies end when the reply's socket read arrived (handed up as onReply(reply, at)), not at a later clock read.
     const nodeLat = node.histograms['latency_ms']!;
     assert.equal(nodeLat.count, 6);
     assert.ok(nodeLat.max >= 40 && nodeLat.max <= lat.max + 0.1, `node max ${nodeLat.max} ms, client max ${lat.max} ms`);

@@ -1,0 +1,59 @@
+import { BufferReader, BufferUnderflow } from '../../core/bytes.js';
+import type { TagSpace } from '../../core/tags.js';
+import type { MultiplexedCodec, SessionControl } from '../../session/codec.js';
+import type { Connection } from '../../transport/index.js';
+import { MessageType } from './descriptors.js';
+import type { ThriftReply, ThriftRequest } from './messages.js';
+import type { ThriftProtocol } from './protocol.js';
+
+/** Seqids from 1 (0 is a oneway call's), the most recently freed first: the cheapest order. */
+const THRIFT_TAGS: TagSpace = { first: 1, last: 0x7fffffff, order: 'recent' };
+
+const ONEWAY_REPLY: ThriftReply = { type: MessageType.REPLY, message: Buffer.alloc(0), offset: 0 };
+
+/**
+ * Plain Thrift on a multiplexed session: the seqid is the tag, and a reply must also name the
+ * method of the call holding its seqid, or the peer and we disagree about the stream.
+ */
+export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, ThriftReply> {
+  readonly tags = THRIFT_TAGS;
+  private readonly reader = new BufferReader(Buffer.alloc(0));
+
+  constructor(private readonly protocol: ThriftProtocol) {}
+
+  oneway(req: ThriftRequest): ThriftReply | undefined {
+    return req.oneway ? ONEWAY_REPLY : undefined;
+  }
+
+  write(conn: Connection, req: ThriftRequest, seqid: number): void {
+    const mark = conn.beginMessage();
+    try {
+      this.protocol.writeMessageHeader(conn.writer, req.name, req.oneway ? MessageType.ONEWAY : MessageType.CALL, seqid);
+      conn.writer.writeBytes(req.body);
+    } catch (err) {
+      conn.abortMessage(mark);
+      throw err;
+    }
+    conn.endMessage(mark);
+  }
+
+  read(message: Buffer, s: SessionControl<ThriftRequest, ThriftReply>): void {
+    const r = this.reader;
+    r.buf = message;
+    r.pos = 0;
+    r.end = message.length;
+    let name: string;
+    let type: MessageType;
+    let seqid: number;
+    try {
+      ({ name, type, seqid } = this.protocol.readMessageHeader(r));
+    } catch (err) {
+      return s.violation(err instanceof BufferUnderflow ? 'truncated reply header' : `bad reply header: ${(err as Error).message}`, err);
+    }
+    const req = s.request(seqid);
+    if (req === undefined) return s.violation(`reply for seqid ${seqid} (${name}) that no call is waiting for`);
+    if (req.name !== name) return s.violation(`reply for seqid ${seqid} names method '${name}' but the call was '${req.name}'`);
+    if (type !== MessageType.REPLY && type !== MessageType.EXCEPTION) return s.violation(`unexpected message type ${type} for seqid ${seqid}`);
+    s.reply(seqid, { type, message, offset: r.pos });
+  }
+}
