@@ -170,7 +170,9 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
       const cut = new ClosedError(`connection pool${this.where()} closed: call still running after the ${graceMs} ms grace period`, { endpoint: this.endpoint });
       for (const slot of [...this.slots]) slot.ctx?.cancel(cut);
     }
-    for (const slot of [...this.slots]) closes.push(this.discard(slot));
+    // A slot still carrying a call was just cut (its connection may hear of the cancel only
+    // later, through a promise): a reply is owed on it, so it is aborted, not ended.
+    for (const slot of [...this.slots]) closes.push(this.discard(slot, slot.ctx !== undefined));
     await Promise.all(closes);
   }
 
