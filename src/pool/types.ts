@@ -1,6 +1,7 @@
-import { ConnectError, isScalesError, type ScalesError } from '../core/errors.js';
 import type { Service } from '../core/service.js';
 import { equalJitterBackoff, type Backoff } from '../resilience/backoff.js';
+
+export { ConnectGate } from './gate.js';
 
 /**
  * What a pool needs of a connection-level service (ThriftSession satisfies it).
@@ -22,6 +23,12 @@ export interface PooledConnection<Req, Rep> extends Service<Req, Rep> {
    * linger until the late reply arrives. Optional: without it the pool uses `close()`.
    */
   abort?(): void;
+  /**
+   * Resolves once no call is in flight on the connection (at once when none is). A pool's
+   * `close(grace)` waits on it instead of polling `load`. Optional: without it the pool counts
+   * the calls it sends the connection itself (one small handler per call).
+   */
+  whenIdle?(): Promise<void>;
 }
 
 /** Opens one connection to the pool's node. Must bound its own time (connect timeout). */
@@ -34,59 +41,3 @@ export function defaultConnectBackoff(): Backoff {
 
 /** Default grace period of `close()`: in-flight calls get this long to finish (ms). */
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
-
-/**
- * Connect-failure state shared by the pools: after `n` consecutive failed connects no new
- * connect is tried for `backoff(n)` ms, and calls that would need one fail fast with a
- * ConnectError (unwritten) naming the last failure. One success resets it.
- */
-export class ConnectGate {
-  /** Consecutive failed connects. */
-  failures = 0;
-  /** `Date.now()` before which no connect is tried. */
-  retryAt = 0;
-  lastError: ScalesError | undefined = undefined;
-
-  constructor(
-    private readonly backoff: Backoff,
-    private readonly endpoint: string | undefined,
-  ) {}
-
-  /** True while connects are suspended (status 'busy'). */
-  get backingOff(): boolean {
-    return this.failures > 0 && Date.now() < this.retryAt;
-  }
-
-  succeeded(): void {
-    this.failures = 0;
-    this.retryAt = 0;
-    this.lastError = undefined;
-  }
-
-  /**
-   * Records a failed connect; returns it as a ScalesError (foreign errors become ConnectError).
-   * Failures landing while already backing off (parallel connects of one burst) count once, so
-   * 8 connects refused together do not jump straight to the backoff cap.
-   */
-  failed(err: unknown): ScalesError {
-    const e = isScalesError(err)
-      ? err
-      : new ConnectError(`cannot connect${this.endpoint === undefined ? '' : ` to ${this.endpoint}`}: ${(err as Error)?.message ?? String(err)}`, { endpoint: this.endpoint, cause: err });
-    this.lastError = e;
-    if (this.backingOff) return e;
-    this.failures++;
-    const delay = this.backoff(this.failures);
-    this.retryAt = Date.now() + (delay > 0 ? delay : 0);
-    return e;
-  }
-
-  /** The error for a call refused during backoff. */
-  fastFail(): ConnectError {
-    const wait = Math.max(0, this.retryAt - Date.now());
-    const last = this.lastError;
-    return new ConnectError(
-      `not connecting${this.endpoint === undefined ? '' : ` to ${this.endpoint}`} for another ${wait} ms after ${this.failures} failed attempt(s)${last === undefined ? '' : `: ${last.message}`}`,
-      { endpoint: this.endpoint, cause: last },
-    );
-  }
-}

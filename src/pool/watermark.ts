@@ -1,9 +1,11 @@
-import { MAX_TIMER_MS } from '../core/clock.js';
-import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError, type ScalesError } from '../core/errors.js';
-import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
-import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
+import { ClosedError, InvalidArgumentError } from '../core/errors.js';
+import { dispatcherOf, type Dispatcher } from '../core/dispatch.js';
+import type { CallContext, ReplyHandler, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
-import { ConnectGate, DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type Connector, type PooledConnection } from './types.js';
+import { count, ms, PoolBase } from './base.js';
+import { Grace, idleOrGrace } from './drain.js';
+import { InFlight } from './idle.js';
+import type { Connector, PooledConnection } from './types.js';
 
 export interface WatermarkPoolOptions {
   /** Connections kept open while idle, once opened (default 1; they are opened on demand). */
@@ -50,32 +52,19 @@ class Slot<Req, Rep> implements ReplyHandler<Rep> {
   }
 
   // The connection goes back to the pool (maybe to the next waiter) before the caller hears.
-  onReply(rep: Rep): void {
+  onReply(rep: Rep, at?: number): void {
     const next = this.next!;
     this.next = undefined;
     this.pool.release(this, false);
-    next.onReply(rep);
+    next.onReply(rep, at);
   }
 
-  onError(err: unknown): void {
+  onError(err: unknown, at?: number): void {
     const next = this.next!;
     this.next = undefined;
     this.pool.release(this, true);
-    next.onError(err);
+    next.onError(err, at);
   }
-}
-
-/** A call waiting for a connection; a node of the FIFO's doubly linked list (O(1) removal). */
-class Waiter<Req, Rep> {
-  prev: Waiter<Req, Rep> | undefined = undefined;
-  next: Waiter<Req, Rep> | undefined = undefined;
-  timer: NodeJS.Timeout | undefined = undefined;
-
-  constructor(
-    readonly req: Req,
-    readonly ctx: CallContext,
-    readonly handler: ReplyHandler<Rep>,
-  ) {}
 }
 
 /**
@@ -92,42 +81,39 @@ class Waiter<Req, Rep> {
  * - while connects keep failing, no connect is tried for a backoff period: status is 'busy' and
  *   calls that need a new connection fail fast with ConnectError (unwritten).
  */
-export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
+export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
   private readonly low: number;
   private readonly high: number;
-  private readonly maxWaiters: number;
-  private readonly waitTimeout: number;
   private readonly idleTime: number;
-  private readonly closeGrace: number;
-  private readonly endpoint: string | undefined;
-  private readonly gate: ConnectGate;
 
   private readonly slots = new Set<Slot<Req, Rep>>();
   /** Idle connections, least recently used first (reuse pops from the end). */
   private readonly idleSlots: Slot<Req, Rep>[] = [];
-  private inUseCount = 0;
+  /** Calls on connections: the slots count them, so close() needs no whenIdle of theirs. */
+  private readonly inFlight = new InFlight();
   private connecting = 0;
-  private head: Waiter<Req, Rep> | undefined = undefined;
-  private tail: Waiter<Req, Rep> | undefined = undefined;
-  private waiting = 0;
   private reapTimer: NodeJS.Timeout | undefined = undefined;
-  private closed = false;
-  private closing: Promise<void> | undefined = undefined;
-  private drained: (() => void) | undefined = undefined;
 
   constructor(
     private readonly connect: Connector<Req, Rep>,
     options: WatermarkPoolOptions = {},
   ) {
-    this.low = count('lowWatermark', options.lowWatermark ?? 1, 0);
-    this.high = count('highWatermark', options.highWatermark ?? 8, 1);
-    if (this.low > this.high) throw new InvalidArgumentError(`lowWatermark (${this.low}) must be <= highWatermark (${this.high})`);
-    this.maxWaiters = count('maxWaiters', options.maxWaiters ?? 1000, 0);
-    this.waitTimeout = ms('waitTimeout', options.waitTimeout ?? 5000);
+    const low = count('lowWatermark', options.lowWatermark ?? 1, 0);
+    const high = count('highWatermark', options.highWatermark ?? 8, 1);
+    if (low > high) throw new InvalidArgumentError(`lowWatermark (${low}) must be <= highWatermark (${high})`);
+    super({
+      maxWaiters: count('maxWaiters', options.maxWaiters ?? 1000, 0),
+      waitTimeout: ms('waitTimeout', options.waitTimeout ?? 5000),
+      backoff: options.backoff,
+      closeGrace: options.closeGrace,
+      endpoint: options.endpoint,
+      name: 'connection pool',
+      target: 'a connection',
+      limits: `, highWatermark ${high}`,
+    });
+    this.low = low;
+    this.high = high;
     this.idleTime = ms('idleTime', options.idleTime ?? 30_000);
-    this.closeGrace = ms('closeGrace', options.closeGrace ?? DEFAULT_CLOSE_GRACE_MS);
-    this.endpoint = options.endpoint;
-    this.gate = new ConnectGate(options.backoff ?? defaultConnectBackoff(), this.endpoint);
   }
 
   /** Connections open or being opened. */
@@ -144,21 +130,12 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
 
   /** Connections carrying a call. */
   get inUse(): number {
-    return this.inUseCount;
-  }
-
-  /** Calls waiting for a connection. */
-  get waiters(): number {
-    return this.waiting;
+    return this.inFlight.n;
   }
 
   get status(): Status {
     if (this.closed) return 'closed';
     return this.gate.backingOff ? 'busy' : 'open';
-  }
-
-  call(req: Req, ctx: CallContext): Promise<Rep> {
-    return callByDispatch(this, req, ctx);
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
@@ -174,40 +151,29 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
   }
 
   /**
-   * Stops taking calls, fails the waiters (ClosedError, unwritten), closes idle connections, and
-   * lets in-flight calls finish for up to `graceMs`. Calls still running then are cut: their
-   * contexts are cancelled with a ClosedError (so their callers are freed at once; the request was
-   * sent, so it is not `unwritten`) and their connections closed. Resolves once every connection
-   * is closed (a connection still owed a late reply closes when it arrives, or when the
-   * connection's own close timeout passes).
+   * Closes idle connections at once; a call still running after the grace is cut: its context
+   * is cancelled with a ClosedError (its caller is freed at once; the request was sent, so it is
+   * not `unwritten`) and its connection closed. A connection still owed a late reply closes
+   * when it arrives, or when the connection's own close timeout passes.
    */
-  close(graceMs: number = this.closeGrace): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    this.closed = true;
+  protected async drain(graceMs: number): Promise<void> {
     if (this.reapTimer !== undefined) clearTimeout(this.reapTimer);
     this.reapTimer = undefined;
-    this.failAllWaiters(this.closedError());
     const closes: Promise<void>[] = [];
     for (const slot of this.idleSlots.splice(0)) closes.push(this.discard(slot));
-    this.closing = (async () => {
-      if (this.inUseCount > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          this.drained = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.drained = undefined;
-      }
-      if (this.inUseCount > 0) {
-        const cut = new ClosedError(`connection pool${this.where()} closed: call still running after the ${graceMs} ms grace period`, { endpoint: this.endpoint });
-        for (const slot of [...this.slots]) slot.ctx?.cancel(cut);
-      }
-      for (const slot of [...this.slots]) closes.push(this.discard(slot));
-      await Promise.all(closes);
-    })();
-    return this.closing;
+    if (this.inFlight.n > 0) {
+      const grace = new Grace(graceMs);
+      await idleOrGrace(this.inFlight.idle(), grace);
+      grace.end();
+    }
+    if (this.inFlight.n > 0) {
+      const cut = new ClosedError(`connection pool${this.where()} closed: call still running after the ${graceMs} ms grace period`, { endpoint: this.endpoint });
+      for (const slot of [...this.slots]) slot.ctx?.cancel(cut);
+    }
+    // A slot still carrying a call was just cut (its connection may hear of the cancel only
+    // later, through a promise): a reply is owed on it, so it is aborted, not ended.
+    for (const slot of [...this.slots]) closes.push(this.discard(slot, slot.ctx !== undefined));
+    await Promise.all(closes);
   }
 
   // ---- internals (release is called by Slot) --------------------------------------------------
@@ -215,7 +181,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
   private sendOn(slot: Slot<Req, Rep>, req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     slot.ctx = ctx;
     slot.next = handler;
-    this.inUseCount++;
+    this.inFlight.enter();
     slot.down.dispatch(req, ctx, slot);
   }
 
@@ -223,7 +189,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
   release(slot: Slot<Req, Rep>, failed: boolean): void {
     const ctx = slot.ctx;
     slot.ctx = undefined;
-    this.inUseCount--;
+    this.inFlight.leave(); // a close() waiting for it resumes in a later microtask
     const conn = slot.conn;
     // A rejected call whose context was cancelled was abandoned mid-flight: its reply is still
     // owed on this connection. `abandoned`/`load` catch the same from the connection's side.
@@ -231,23 +197,14 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     const reusable = !this.closed && !poisoned && conn.status !== 'closed';
     if (!reusable) {
       void this.discard(slot, poisoned);
-      if (this.closed) {
-        if (this.inUseCount === 0 && this.drained !== undefined) this.drained();
-      } else this.grow();
-      return;
-    }
-    this.handOff(slot);
+      if (!this.closed) this.grow();
+    } else this.handOff(slot);
   }
 
   /** Gives a free connection to the first waiter, or parks it idle. */
   private handOff(slot: Slot<Req, Rep>): void {
-    const w = this.head;
-    if (w !== undefined) {
-      this.unlink(w);
-      w.ctx.onCancel(undefined);
-      this.sendOn(slot, w.req, w.ctx, w.handler);
-      return;
-    }
+    const w = this.queue.take();
+    if (w !== undefined) return this.sendOn(slot, w.req, w.ctx, w.handler);
     slot.idleSince = Date.now();
     this.idleSlots.push(slot);
     if (this.reapTimer === undefined && this.slots.size + this.connecting > this.low) this.scheduleReap();
@@ -258,46 +215,18 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     // Waiters that connections being opened (or still allowed) will serve do not count against
     // maxWaiters: a cold pool takes the same burst as a warm one.
     const coverable = this.high - this.slots.size;
-    if (this.waiting - (coverable > 0 ? coverable : 0) >= this.maxWaiters) {
-      return handler.onError(
-        new OverloadedError(`${this.waiting} calls already wait for a connection${this.where()} (maxWaiters ${this.maxWaiters}, highWatermark ${this.high})`, { endpoint: this.endpoint }),
-      );
-    }
-    const w = new Waiter<Req, Rep>(req, ctx, handler);
-    this.link(w);
-    const remaining = ctx.remaining();
-    const byDeadline = remaining < this.waitTimeout;
-    const delay = byDeadline ? remaining : this.waitTimeout;
-    if (delay < MAX_TIMER_MS) w.timer = setTimeout(() => this.waitExpired(w, byDeadline), delay > 0 ? delay : 0);
-    ctx.onCancel((reason) => {
-      this.unlink(w);
-      handler.onError(reason);
-    });
-    this.grow();
-  }
-
-  private waitExpired(w: Waiter<Req, Rep>, byDeadline: boolean): void {
-    w.timer = undefined;
-    this.unlink(w);
-    w.ctx.onCancel(undefined);
-    if (byDeadline) {
-      const err = new TimeoutError(`${w.ctx.method}: deadline passed while waiting for a connection${this.where()}`, { endpoint: this.endpoint, unwritten: true });
-      w.ctx.cancel(err);
-      w.handler.onError(err);
-    } else {
-      w.handler.onError(new OverloadedError(`no connection${this.where()} became free within ${this.waitTimeout} ms (highWatermark ${this.high})`, { endpoint: this.endpoint }));
-    }
+    if (this.enqueue(req, ctx, handler, this.maxWaiters + (coverable > 0 ? coverable : 0))) this.grow();
   }
 
   /** Opens connections for waiters not already covered by a connect in progress. */
   private grow(): void {
     const gate = this.gate;
-    while (!this.closed && this.waiting > this.connecting && this.slots.size + this.connecting < this.high) {
+    while (!this.closed && this.queue.size > this.connecting && this.slots.size + this.connecting < this.high) {
       // While failing: nothing during backoff, then one probe connect at a time.
       if (gate.failures > 0 && (gate.backingOff || this.connecting > 0)) {
         // The last connection went away during the backoff: nothing can serve the waiters until
         // it ends, and nothing would wake them then. Fail them fast, as new calls are.
-        if (gate.backingOff && this.slots.size + this.connecting === 0) this.failAllWaiters(gate.fastFail());
+        if (gate.backingOff && this.slots.size + this.connecting === 0) this.queue.failAll(gate.fastFail());
         return;
       }
       this.connecting++;
@@ -325,7 +254,7 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     this.connecting--;
     const e = this.gate.failed(err);
     // With no connection open or opening, nothing could ever serve the waiters.
-    if (this.slots.size + this.connecting === 0) this.failAllWaiters(e);
+    if (this.slots.size + this.connecting === 0) this.queue.failAll(e);
   }
 
   /** Closes the connection: gracefully, or at once (`abort`) when a reply is still owed on it. */
@@ -370,53 +299,4 @@ export class WatermarkPool<Req, Rep> implements Service<Req, Rep> {
     }
     if (this.slots.size + this.connecting > this.low) this.scheduleReap();
   }
-
-  private link(w: Waiter<Req, Rep>): void {
-    w.prev = this.tail;
-    if (this.tail === undefined) this.head = w;
-    else this.tail.next = w;
-    this.tail = w;
-    this.waiting++;
-  }
-
-  /** Removes `w` from the queue (no-op when it already left) and stops its timer. */
-  private unlink(w: Waiter<Req, Rep>): void {
-    if (w.timer !== undefined) {
-      clearTimeout(w.timer);
-      w.timer = undefined;
-    }
-    if (w.prev === undefined && this.head !== w) return;
-    if (w.prev === undefined) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === undefined) this.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = w.next = undefined;
-    this.waiting--;
-  }
-
-  private failAllWaiters(err: ScalesError): void {
-    for (let w = this.head; w !== undefined; w = this.head) {
-      this.unlink(w);
-      w.ctx.onCancel(undefined);
-      w.handler.onError(err);
-    }
-  }
-
-  private closedError(): ClosedError {
-    return new ClosedError(`connection pool${this.where()} is closed`, { endpoint: this.endpoint, unwritten: true });
-  }
-
-  private where(): string {
-    return this.endpoint === undefined ? '' : ` to ${this.endpoint}`;
-  }
-}
-
-function count(name: string, v: number, min: number): number {
-  if (!(Number.isInteger(v) && v >= min)) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(v)}`);
-  return v;
-}
-
-function ms(name: string, v: number): number {
-  if (!(v >= 0)) throw new InvalidArgumentError(`${name} must be a number of ms >= 0, got ${String(v)}`);
-  return v;
 }

@@ -269,6 +269,32 @@ export class RecordingSession implements PooledConnection<EchoRequest, ThriftRep
   }
 }
 
+/**
+ * The same, plus `whenIdle()` as a session offering it would: resolves when none of the calls it
+ * carries is pending any more (counted here from their promises).
+ */
+export class IdleRecordingSession extends RecordingSession {
+  private pending = 0;
+  private wake: (() => void)[] = [];
+  /** whenIdle() calls (the pool's drain asks for it instead of polling). */
+  idleAsked = 0;
+
+  override call(req: EchoRequest, ctx: CallContext): Promise<ThriftReply> {
+    this.pending++;
+    const p = super.call(req, ctx);
+    const done = (): void => {
+      if (--this.pending === 0) for (const f of this.wake.splice(0)) f();
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  whenIdle(): Promise<void> {
+    this.idleAsked++;
+    return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.wake.push(resolve));
+  }
+}
+
 export interface TrackedConnector {
   readonly connect: Connector<EchoRequest, ThriftReply>;
   /** Every session opened, in order. */
@@ -281,8 +307,11 @@ export interface TrackedConnector {
   open(): number;
 }
 
-/** Connects a real Connection + ThriftSession (binary, framed) to 127.0.0.1:`port()`. */
-export function thriftConnector(port: () => number, opts: { delayMs?: number } = {}): TrackedConnector {
+/**
+ * Connects a real Connection + ThriftSession (binary, framed) to 127.0.0.1:`port()`; with
+ * `whenIdle`, the sessions offer whenIdle() (else the pools count their calls themselves).
+ */
+export function thriftConnector(port: () => number, opts: { delayMs?: number; whenIdle?: boolean } = {}): TrackedConnector {
   const protocol = BinaryProtocol;
   const framing = thriftFraming('framed', protocol);
   const tracked: TrackedConnector = {
@@ -295,7 +324,8 @@ export function thriftConnector(port: () => number, opts: { delayMs?: number } =
       if (opts.delayMs !== undefined) await sleep(opts.delayMs);
       const p = port();
       const conn = await Connection.connect('127.0.0.1', p, { framing, maxFrameSize: 1 << 20, connectTimeoutMs: 2000, endpoint: `127.0.0.1:${p}` });
-      const s = new RecordingSession(tracked.sessions.length, new ThriftSession(conn, protocol), tracked.dispatched);
+      const Session = opts.whenIdle === true ? IdleRecordingSession : RecordingSession;
+      const s = new Session(tracked.sessions.length, new ThriftSession(conn, protocol), tracked.dispatched);
       tracked.sessions.push(s);
       return s;
     },
