@@ -35,6 +35,10 @@ class InstantSession implements PooledConnection<number, number> {
   dispatch(req: number, _ctx: unknown, handler: ReplyHandler<number>): void {
     queueMicrotask(() => handler.onReply(req));
   }
+  // Never busy after a settled call: a pool's graceful close need not count calls itself.
+  whenIdle(): Promise<void> {
+    return Promise.resolve();
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -21,7 +21,7 @@ export type LoadBalancerConfig = LoadBalancerKind | ({ kind: LoadBalancerKind } 
 export type PoolConfig =
   | ({ kind: 'watermark' } & Omit<WatermarkPoolOptions, 'endpoint'>)
   | ({ kind: 'singleton' } & Omit<SingletonPoolOptions, 'endpoint'>)
-  | ({ kind: 'pipeline' } & PipelinePoolOptions);
+  | ({ kind: 'pipeline' } & Omit<PipelinePoolOptions, 'endpoint'>);
 
 export interface RetryConfig {
   /** Most retries per call (default 2, i.e. 3 attempts at most, as Finagle's MethodBuilder). */

@@ -216,7 +216,11 @@ function poolLayer<Req, Rep>(cfg: PoolConfig, parts: ProtocolParts<Req, Rep>, sc
           nodeScope.gaugeFn('pool_waiters', () => pool.waiters);
           return pool;
         }
-        return new PipelinePool<Req, Rep>(() => connector(), { size: cfg.size });
+        const { kind: _kind, ...options } = cfg;
+        const pool = new PipelinePool<Req, Rep>(() => connector(), { ...options, endpoint });
+        nodeScope.gaugeFn('connections', () => pool.size);
+        nodeScope.gaugeFn('pool_waiters', () => pool.waiters);
+        return pool;
       }
     },
   };
