@@ -6,6 +6,7 @@ import type { Connection } from '../../transport/index.js';
 import { encodeApplicationException, TApplicationExceptionType } from './application-exception.js';
 import { MessageType, ThriftException, type MethodDesc, type ServiceDesc } from './descriptors.js';
 import type { ThriftProtocol } from './protocol.js';
+import { describeError, isInstance, report, thenOf } from '../../server/safe.js';
 
 export interface ServerConnectionOptions {
   /** Handlers running at once on one connection; reading pauses at the limit (default 128). */
@@ -50,7 +51,7 @@ export class ServerConnection {
       if (this.inFlight === 0) void conn.end();
     };
     conn.onClose = (err) => {
-      if (err !== undefined) options.onError?.(err, `connection ${conn.endpoint}`);
+      if (err !== undefined) report(options.onError, err, `connection ${conn.endpoint}`);
       this.controller?.abort(err ?? new ProtocolError('connection closed'));
       onClosed();
     };
@@ -94,7 +95,7 @@ export class ServerConnection {
       }
       args = this.protocol.readStruct(r, method.args) as Record<string, unknown>;
     } catch (err) {
-      const reason = err instanceof BufferUnderflow ? new ProtocolError('truncated call message') : err instanceof ProtocolError ? err : new ProtocolError(`bad call message: ${(err as Error).message}`, { cause: err });
+      const reason = err instanceof BufferUnderflow ? new ProtocolError('truncated call message') : err instanceof ProtocolError ? err : new ProtocolError(`bad call message: ${describeError(err)}`, { cause: err });
       this.conn.close(new ProtocolError(`${reason.message} from ${this.conn.endpoint}`, { endpoint: this.conn.endpoint, cause: reason }));
       return;
     } finally {
@@ -112,32 +113,48 @@ export class ServerConnection {
     argv[params.length] = ctx;
     const fn = this.handler[method.name]!;
     let result: unknown;
+    let then: ReturnType<typeof thenOf>;
     try {
       result = this.options.propagateContext ? runWithContext(ctx, () => fn.apply(this.handler, argv)) : fn.apply(this.handler, argv);
+      // Reading `then` runs user code too (a getter, a Proxy trap): a throw there is the call's failure.
+      then = thenOf(result);
     } catch (err) {
       if (!oneway) this.replyError(method, seqid, err);
-      else this.options.onError?.(err, `oneway ${method.name}`);
+      else report(this.options.onError, err, `oneway ${method.name}`);
       return;
     }
-    if (oneway) {
-      if (isPromiseLike(result)) result.then(undefined, (err: unknown) => this.options.onError?.(err, `oneway ${method.name}`));
+    if (then === undefined) {
+      if (!oneway) this.replySuccess(method, seqid, result);
       return;
     }
-    if (!isPromiseLike(result)) {
-      this.replySuccess(method, seqid, result);
-      return;
-    }
-    this.began();
-    result.then(
-      (value) => {
+    // A thenable may call back twice, or both ways, or throw after calling back: one reply only.
+    let settled = false;
+    if (!oneway) this.began();
+    const onValue = (value: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (!oneway) {
         this.replySuccess(method, seqid, value);
         this.finished();
-      },
-      (err: unknown) => {
-        this.replyError(method, seqid, err);
-        this.finished();
-      },
-    );
+      }
+    };
+    const onFailure = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (oneway) {
+        report(this.options.onError, err, `oneway ${method.name}`);
+        return;
+      }
+      this.replyError(method, seqid, err);
+      this.finished();
+    };
+    try {
+      const chained = then.call(result, onValue, onFailure);
+      // A native promise's chained promise rejects if a callback threw: never leave it unhandled.
+      if (chained instanceof Promise) chained.catch(ignore);
+    } catch (err) {
+      onFailure(err);
+    }
   }
 
   /** Graceful shutdown: read no more calls, finish the running ones, then close our side. */
@@ -176,8 +193,8 @@ export class ServerConnection {
       this.protocol.writeStruct(conn.writer, method.result, { success: value });
     } catch (err) {
       conn.abortMessage(mark);
-      this.options.onError?.(err, `encoding the result of ${method.name}`);
-      this.writeException(method.name, seqid, TApplicationExceptionType.INTERNAL_ERROR, `${method.name} returned a value that does not match its IDL type: ${(err as Error).message}`);
+      report(this.options.onError, err, `encoding the result of ${method.name}`);
+      this.writeException(method.name, seqid, TApplicationExceptionType.INTERNAL_ERROR, `${method.name} returned a value that does not match its IDL type: ${describeError(err)}`);
       return;
     }
     this.end(mark, method.name, seqid);
@@ -185,26 +202,22 @@ export class ServerConnection {
 
   private replyError(method: MethodDesc, seqid: number, err: unknown): void {
     if (this.conn.closed) return;
-    if (err instanceof ThriftException) {
-      for (const f of method.result.fields) {
-        if (f.id !== 0 && f.type.kind === 'struct' && f.type.struct().name === err.thriftName) {
-          const conn = this.conn;
-          const mark = conn.beginMessage();
-          try {
-            this.protocol.writeMessageHeader(conn.writer, method.name, MessageType.REPLY, seqid);
-            this.protocol.writeStruct(conn.writer, method.result, { [f.name]: err });
-          } catch (encodeErr) {
-            conn.abortMessage(mark);
-            this.options.onError?.(encodeErr, `encoding the exception of ${method.name}`);
-            break;
-          }
-          this.end(mark, method.name, seqid);
-          return;
-        }
+    const field = declaredField(method, err);
+    if (field !== undefined) {
+      const conn = this.conn;
+      const mark = conn.beginMessage();
+      try {
+        this.protocol.writeMessageHeader(conn.writer, method.name, MessageType.REPLY, seqid);
+        this.protocol.writeStruct(conn.writer, method.result, { [field]: err });
+        this.end(mark, method.name, seqid);
+        return;
+      } catch (encodeErr) {
+        conn.abortMessage(mark);
+        report(this.options.onError, encodeErr, `encoding the exception of ${method.name}`);
       }
     }
-    this.options.onError?.(err, `handler ${method.name}`);
-    const detail = this.options.exposeErrors ? `: ${(err as Error)?.message ?? String(err)}` : '';
+    report(this.options.onError, err, `handler ${method.name}`);
+    const detail = this.options.exposeErrors ? `: ${describeError(err)}` : '';
     this.writeException(method.name, seqid, TApplicationExceptionType.INTERNAL_ERROR, `Internal error processing ${method.name}${detail}`);
   }
 
@@ -217,7 +230,7 @@ export class ServerConnection {
       encodeApplicationException(this.protocol, conn.writer, type, message);
     } catch (err) {
       conn.abortMessage(mark);
-      this.options.onError?.(err, 'encoding an application exception');
+      report(this.options.onError, err, 'encoding an application exception');
       return;
     }
     this.end(mark, undefined, seqid);
@@ -229,12 +242,12 @@ export class ServerConnection {
       this.conn.endMessage(mark);
     } catch (err) {
       if (err instanceof FrameTooLargeError && method !== undefined) {
-        this.options.onError?.(err, `reply to ${method}`);
+        report(this.options.onError, err, `reply to ${method}`);
         this.writeException(method, seqid, TApplicationExceptionType.INTERNAL_ERROR, `reply to ${method} too large: ${err.message}`);
         return;
       }
       // Reply too large or the client stopped reading: that connection is beyond saving.
-      this.conn.close(err instanceof ProtocolError ? err : new ProtocolError(`cannot send reply: ${(err as Error).message}`, { cause: err, endpoint: this.conn.endpoint }));
+      this.conn.close(err instanceof ProtocolError ? err : new ProtocolError(`cannot send reply: ${describeError(err)}`, { cause: err, endpoint: this.conn.endpoint }));
     }
   }
 }
@@ -257,6 +270,19 @@ class ThriftServerContext implements ServerCallContext {
 
 const EMPTY = Buffer.alloc(0);
 
-function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+function ignore(): void {}
+
+/** The result field a declared exception goes in, or undefined (not declared, or asking threw). */
+function declaredField(method: MethodDesc, err: unknown): string | undefined {
+  if (!isInstance(err, ThriftException)) return undefined;
+  let name: unknown;
+  try {
+    name = err.thriftName;
+  } catch {
+    return undefined;
+  }
+  for (const f of method.result.fields) {
+    if (f.id !== 0 && f.type.kind === 'struct' && f.type.struct().name === name) return f.name;
+  }
+  return undefined;
 }
