@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ContextValues } from './context-key.js';
 import { InvalidArgumentError } from './errors.js';
 import { CallContext } from './service.js';
 
@@ -16,6 +17,8 @@ export interface CallOptions {
 export interface AmbientContext {
   readonly deadline: number | undefined;
   readonly signal: AbortSignal | undefined;
+  /** Typed per-call values of the request being served, if any. */
+  readonly values?: ContextValues;
 }
 
 const ambient = new AsyncLocalStorage<AmbientContext>();
