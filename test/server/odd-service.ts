@@ -19,7 +19,7 @@ export interface OddClient {
 /** Loosely typed: every method may fail with anything. */
 export type OddHandler = Record<'fail' | 'fire' | 'fired' | 'echo', (...args: never[]) => unknown>;
 
-function method(name: string, oneway: boolean, params: [string, number, typeof T.string][], success: typeof T.string | typeof T.i32 | undefined): MethodDesc {
+export function method(name: string, oneway: boolean, params: [string, number, typeof T.string][], success: typeof T.string | typeof T.i32 | undefined): MethodDesc {
   return {
     name,
     oneway,
