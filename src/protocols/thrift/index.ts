@@ -23,6 +23,7 @@ export const Thrift = {
 
 export { ThriftClientBuilder, type ThriftClientOptions } from './client.js';
 export { serveThrift, type ThriftServer, type ThriftServerOptions } from './server.js';
+export { isOverloadRejection, OVERLOADED_PREFIX } from './server-codec.js';
 export { T, TType, MessageType, ThriftException } from './descriptors.js';
 export type { TypeDesc, FieldDesc, StructDesc, MethodDesc, ServiceDesc, FieldRequiredness } from './descriptors.js';
 export type { ThriftProtocol, MessageHeader, DecodeLimits } from './protocol.js';

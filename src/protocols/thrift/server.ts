@@ -1,10 +1,17 @@
-import type net from 'node:net';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { Connection, listenTcp } from '../../transport/index.js';
+import type { Stack } from '../../core/stack.js';
+import { ServerDispatcher } from '../../server/dispatcher.js';
+import type { HandlerFn } from '../../server/filters/handler.js';
+import { logToStderr } from '../../server/filters/logging.js';
+import { listenStream } from '../../server/listen.js';
+import type { ErrorHook } from '../../server/safe.js';
+import { serverStack, type ServerService } from '../../server/stack.js';
+import { StatsRegistry } from '../../stats/registry.js';
+import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
-import { ServerConnection } from './server-connection.js';
+import { ThriftServerCodec, type ThriftServerRequest } from './server-codec.js';
 
 export interface ThriftServerOptions {
   /** Address to bind (default 127.0.0.1). */
@@ -15,13 +22,29 @@ export interface ThriftServerOptions {
   transport?: ThriftTransportKind;
   /** Largest frame accepted or sent (default 16 MiB). */
   maxFrameSize?: number;
-  /** Handlers running at once per connection before reading pauses (default 128). */
+  /** Handlers running at once per connection before its reading pauses (default 128). */
   maxConcurrentPerConnection?: number;
-  /** Deadline given to each request, in ms after it arrived (default none). */
+  /**
+   * Handlers running at once in the whole server (oneway included); past it a request is answered
+   * at once with an overload rejection (see isOverloadRejection). Default: no limit.
+   */
+  maxConcurrent?: number;
+  /**
+   * Each request must be answered this many ms after it arrived (default none): then its
+   * `ctx.signal` aborts and the caller gets a timeout error; the handler's late result is dropped.
+   */
   requestTimeout?: number;
+  /** Run handlers inside an ambient context so nested client calls inherit the deadline (default true). */
   propagateContext?: boolean;
+  /** Put handler error messages into INTERNAL_ERROR replies (default true; turn off to hide internals). */
   exposeErrors?: boolean;
-  onError?: (err: unknown, where: string) => void;
+  /**
+   * Handler crashes, protocol errors and failed connections. Default: one line each on stderr
+   * (console.error); `false` silences them. A hook that throws is ignored.
+   */
+  onError?: ErrorHook | false;
+  /** Registry for the server's stats (scope `server=<service name>`; default: a registry of its own). */
+  stats?: StatsRegistry;
 }
 
 export interface ThriftServer {
@@ -29,48 +52,64 @@ export interface ThriftServer {
   readonly port: number;
   /** Connections open now. */
   readonly connections: number;
+  /** Where the server counts requests, outcomes by code, in_flight and latency_ms. */
+  readonly stats: StatsRegistry;
+  /** The server's roles, in order (`stack.describe()` prints them). */
+  readonly stack: Stack;
   /** Stops accepting, lets running handlers reply (bounded by `graceMs`, default 5000), then closes. */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Serves `handler` (an object with one method per IDL method) over Thrift. */
 export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}): Promise<ThriftServer> {
+  const methods = new Map<string, HandlerFn>();
   for (const name of Object.keys(service.methods)) {
-    if (typeof (handler as Record<string, unknown>)[name] !== 'function') {
-      throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
-    }
+    const fn = (handler as Record<string, unknown>)[name];
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
+    methods.set(name, fn as HandlerFn);
   }
+  checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
+  checkLimit('maxConcurrent', options.maxConcurrent);
+  checkLimit('requestTimeout', options.requestTimeout);
   const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize);
-  const framing = thriftFraming(options.transport ?? 'framed', protocol);
-  const maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
-  const connOptions = {
-    maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 128,
+  const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
+  const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
+  const stats = options.stats ?? new StatsRegistry();
+  const stack = serverStack<ThriftServerRequest>({
+    serviceName: service.name,
+    target: handler,
+    methods,
+    stats: stats.scope('server', service.name),
     requestTimeout: options.requestTimeout,
-    propagateContext: options.propagateContext ?? true,
+    maxConcurrent: options.maxConcurrent,
+    onError,
+    defaultLogger: options.onError === undefined,
+    isDeclared: (req, err) => codec.isDeclared(req, err),
     exposeErrors: options.exposeErrors ?? true,
-    onError: options.onError,
-  };
-  const live = new Set<ServerConnection>();
-  const listener = await listenTcp({
+    propagateContext: options.propagateContext ?? true,
+  });
+  const dispatcher = new ServerDispatcher<Connection, ThriftServerRequest>(codec, stack.build() as unknown as ServerService<ThriftServerRequest>, {
+    maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 128,
+    onError,
+  });
+  const listening = await listenStream(dispatcher, {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
-    onConnection: (socket: net.Socket) => {
-      const conn = new Connection(socket, { framing, maxFrameSize, endpoint: `${socket.remoteAddress}:${socket.remotePort}` });
-      const served: ServerConnection = new ServerConnection(conn, protocol, service as ServiceDesc, handler as Record<string, (...a: unknown[]) => unknown>, connOptions, () => live.delete(served));
-      live.add(served);
-    },
+    framing: thriftFraming(options.transport ?? 'framed', protocol),
+    maxFrameSize: options.maxFrameSize ?? 16 * 1024 * 1024,
   });
   return {
-    host: listener.host,
-    port: listener.port,
+    host: listening.host,
+    port: listening.port,
     get connections() {
-      return live.size;
+      return listening.connections;
     },
-    async close(graceMs = 5000) {
-      const closing = listener.close(graceMs);
-      await Promise.race([Promise.all([...live].map((c) => c.drain())), new Promise((r) => setTimeout(r, graceMs).unref())]);
-      for (const c of live) c.conn.close();
-      await closing;
-    },
+    stats,
+    stack,
+    close: (graceMs) => listening.close(graceMs),
   };
+}
+
+function checkLimit(name: string, v: number | undefined): void {
+  if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
 }

@@ -1,0 +1,116 @@
+import { performance } from '../core/clock.js';
+import type { AmbientContext } from '../core/context.js';
+import { ContextValues, type ContextKey } from '../core/context-key.js';
+import type { ScalesError } from '../core/errors.js';
+import type { ServerCallContext } from '../core/server-context.js';
+import type { ReplyHandler } from '../core/service.js';
+import type { ServerRequest } from './codec.js';
+
+/** What a request context needs from the session that read it. */
+export interface RequestOwner<Req extends ServerRequest> {
+  readonly peer: string;
+  /** The session's transport is gone (a signal made now starts aborted). */
+  readonly closed: boolean;
+  /** Abort `ctx` when the caller disconnects or the server stops (only contexts whose signal was made). */
+  watch(ctx: ServerRequestContext<Req>): void;
+  /** The outcome, once: write it (the end of the server stack's handler chain). */
+  settle(ctx: ServerRequestContext<Req>, ok: boolean, outcome: unknown): void;
+}
+
+/**
+ * One request being served: what the handler sees as its last argument (`ServerCallContext`),
+ * the ambient context its nested client calls inherit, typed per-call values, and the handler at
+ * the end of the server stack's chain (its `onReply`/`onError` write the answer), so a request
+ * costs one object here.
+ *
+ * The AbortSignal is made only when someone reads `signal` (an AbortController costs ~1 µs): the
+ * handler, a nested client call, or the deadline role... which aborts `abort(reason)` without
+ * making one when nobody has looked.
+ */
+export class ServerRequestContext<Req extends ServerRequest = ServerRequest> implements ServerCallContext, AmbientContext, ReplyHandler<unknown> {
+  readonly method: string;
+  /** `performance.now()` when the request was read. */
+  readonly start: number;
+  /** Set once the answer is decided (written, or dropped for oneway): later outcomes are ignored. */
+  settled = false;
+  private exp: number | undefined;
+  private controller: AbortController | undefined = undefined;
+  private reason: ScalesError | undefined = undefined;
+  private vals: ContextValues | undefined;
+
+  constructor(
+    private readonly owner: RequestOwner<Req>,
+    readonly request: Req,
+    start: number,
+  ) {
+    this.method = request.method;
+    this.start = start;
+    this.vals = request.values;
+    const d = request.deadline;
+    this.exp = d === undefined || d === Infinity ? undefined : start + (d - Date.now());
+  }
+
+  /** `performance.now()` by which the request must be answered, or undefined. */
+  get expiresAt(): number | undefined {
+    return this.exp;
+  }
+
+  /** The deadline as a `Date.now()` time, or undefined. */
+  get deadline(): number | undefined {
+    return this.exp === undefined ? undefined : Date.now() + (this.exp - performance.now());
+  }
+
+  /** Moves the deadline earlier (never later). */
+  tighten(expiresAt: number): void {
+    if (this.exp === undefined || expiresAt < this.exp) this.exp = expiresAt;
+  }
+
+  get peer(): string {
+    return this.owner.peer;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+      else if (!this.settled) this.owner.watch(this);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborted already (deadline, disconnect, shutdown): the reason, else undefined. */
+  get aborted(): ScalesError | undefined {
+    return this.reason;
+  }
+
+  /** Aborts the request's signal (made or not yet); the first reason wins. */
+  abort(reason: ScalesError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  /** The value of `key` for this request (its default when unset). */
+  get<T>(key: ContextKey<T>): T {
+    return this.vals === undefined ? key.defaultValue : this.vals.get(key);
+  }
+
+  set<T>(key: ContextKey<T>, value: T): void {
+    (this.vals ??= new ContextValues()).set(key, value);
+  }
+
+  /** The values set on (or received with) this request, or undefined when none were. */
+  get values(): ContextValues | undefined {
+    return this.vals;
+  }
+
+  /** @internal the top of the server stack hands the outcome here */
+  onReply(value: unknown): void {
+    this.owner.settle(this, true, value);
+  }
+
+  /** @internal */
+  onError(err: unknown): void {
+    this.owner.settle(this, false, err);
+  }
+}

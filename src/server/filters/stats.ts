@@ -1,0 +1,50 @@
+import { performance } from '../../core/clock.js';
+import type { ReplyHandler } from '../../core/service.js';
+import { CallStats } from '../../stats/call-stats.js';
+import type { StatsScope } from '../../stats/registry.js';
+import type { ServerRequest } from '../codec.js';
+import type { ServerRequestContext } from '../context.js';
+import { ServerFilter, serverLayer, type ServerService } from '../filter.js';
+
+/** Records one request's outcome (latency from when it was read), then hands it on. */
+class StatsHandler implements ReplyHandler<unknown> {
+  constructor(
+    private readonly stats: CallStats,
+    private readonly start: number,
+    private readonly next: ReplyHandler<unknown>,
+  ) {}
+
+  onReply(value: unknown): void {
+    this.stats.finished(performance.now() - this.start, true, value);
+    this.next.onReply(value);
+  }
+
+  onError(err: unknown): void {
+    try {
+      // Classifying runs `instanceof` on what may still be a user value (a declared exception).
+      this.stats.finished(performance.now() - this.start, false, err);
+    } catch {
+      // A value whose prototype chain throws: uncounted, still answered.
+    }
+    this.next.onError(err);
+  }
+}
+
+/** Role 'stats': requests, successes, failures by code, in_flight, latency_ms of the server. */
+export class ServerStatsFilter<Req extends ServerRequest> extends ServerFilter<Req> {
+  private readonly stats: CallStats;
+
+  constructor(below: ServerService<Req>, scope: StatsScope) {
+    super(below);
+    this.stats = new CallStats(scope, undefined);
+  }
+
+  dispatch(req: Req, ctx: ServerRequestContext<Req>, handler: ReplyHandler<unknown>): void {
+    this.stats.started();
+    this.down.dispatch(req, ctx, new StatsHandler(this.stats, ctx.start, handler));
+  }
+}
+
+export function serverStatsLayer<Req extends ServerRequest>(scope: StatsScope) {
+  return serverLayer<Req>('stats', `requests, successes, failures by code, in_flight, latency_ms into '${scope.path}'`, (below) => new ServerStatsFilter(below, scope));
+}

@@ -1,0 +1,15 @@
+export { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from './codec.js';
+export { ServerRequestContext, type RequestOwner } from './context.js';
+export { ServerDispatcher, type ServerDispatcherOptions } from './dispatcher.js';
+export { ServerFilter, serverLayer, type ServerService } from './filter.js';
+export { ConcurrencyFilter } from './filters/concurrency.js';
+export { DeadlineFilter } from './filters/deadline.js';
+export { ErrorsFilter, type DeclaredCheck } from './filters/errors.js';
+export { HandlerService, type HandlerFn } from './filters/handler.js';
+export { LoggingFilter, logToStderr } from './filters/logging.js';
+export { ServerStatsFilter } from './filters/stats.js';
+export { listenStream, type StreamServer, type StreamServerOptions } from './listen.js';
+export { describeError, type ErrorHook } from './safe.js';
+export { ServerSession } from './session.js';
+export { serverStack, type ServerStackOptions } from './stack.js';
+export { StreamSession } from './stream-session.js';

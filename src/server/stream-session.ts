@@ -1,0 +1,119 @@
+import type net from 'node:net';
+import { ConnectionClosedError, ProtocolError, ScalesError } from '../core/errors.js';
+import type { Connection } from '../transport/connection.js';
+import { UnknownMethod, type ServerRequest } from './codec.js';
+import type { ServerDispatcher } from './dispatcher.js';
+import { describeError, isInstance, report } from './safe.js';
+import { ServerSession } from './session.js';
+
+// Why reading is paused (a bit each): it resumes only once none is left.
+const CONCURRENCY = 1;
+const WRITES = 2;
+const DRAIN = 4;
+
+/**
+ * Serves one byte-stream connection (framed `Connection`: Thrift, Mux): reads messages, runs them
+ * concurrently, answers each as its handler settles (in any order; the protocol's ids match them).
+ *
+ * Reading pauses while `maxConcurrentPerConnection` requests run, while the connection's writes
+ * are blocked (the peer does not read its answers: without this a client that never reads would
+ * make the server buffer answers up to the write limit), and for good once draining.
+ * Malformed input closes this connection only.
+ */
+export class StreamSession<Req extends ServerRequest> extends ServerSession<Connection, Req> {
+  private pausedFor = 0;
+  private ending = false;
+  private drained: Promise<void> | undefined;
+  private onDrained: (() => void) | undefined;
+
+  constructor(dispatcher: ServerDispatcher<Connection, Req>, conn: Connection, socket: net.Socket) {
+    super(dispatcher, conn, conn.endpoint);
+    conn.onMessage = (m) => this.onMessage(m);
+    conn.onPeerEnd = () => {
+      // Half-close: the peer sent its last call; answer what runs, then close our side.
+      this.ending = true;
+      if (this.inFlight === 0) void this.end();
+    };
+    conn.onClose = (err) => this.onClosed(err);
+    // The connection does not tell its owner when writes flow again; the socket does (after the
+    // connection's own 'drain' listener, which was added first, has flushed its batch).
+    socket.on('drain', () => {
+      if ((this.pausedFor & WRITES) !== 0 && !conn.writableNeedsDrain) this.unpause(WRITES);
+    });
+    dispatcher.add(this);
+  }
+
+  get closed(): boolean {
+    return this.out.closed;
+  }
+
+  close(err?: ScalesError): void {
+    this.out.close(err);
+  }
+
+  private onMessage(message: Buffer): void {
+    const conn = this.out;
+    let r: Req | UnknownMethod | undefined;
+    try {
+      r = this.dispatcher.codec.decode(message, conn);
+    } catch (err) {
+      const reason = isInstance(err, ScalesError) ? err : new ProtocolError(`bad message: ${describeError(err)}`, { cause: err });
+      conn.close(new ProtocolError(`${reason.message} from ${this.peer}`, { endpoint: this.peer, cause: reason }));
+      return;
+    }
+    if (r === undefined) return;
+    if (r instanceof UnknownMethod) return this.answerUnknown(r);
+    this.serve(r, conn.readAt);
+    if (this.inFlight >= this.dispatcher.maxConcurrentPerConnection) this.pause(CONCURRENCY);
+    if (conn.writableNeedsDrain) this.pause(WRITES);
+  }
+
+  protected settled(): void {
+    if ((this.pausedFor & CONCURRENCY) !== 0 && this.inFlight < this.dispatcher.maxConcurrentPerConnection) this.unpause(CONCURRENCY);
+    if (this.ending && this.inFlight === 0) void this.end();
+  }
+
+  drain(): Promise<void> {
+    if (this.drained !== undefined) return this.drained;
+    this.ending = true;
+    this.pause(DRAIN);
+    if (!this.out.closing) {
+      try {
+        this.dispatcher.codec.writeDrain?.(this.out);
+      } catch (err) {
+        report(this.dispatcher.onError, err, `drain notice to ${this.peer}`);
+      }
+    }
+    this.drained = this.inFlight === 0 ? this.end() : new Promise((resolve) => (this.onDrained = resolve));
+    return this.drained;
+  }
+
+  private end(): Promise<void> {
+    const ended = this.out.end();
+    const done = this.onDrained;
+    if (done !== undefined) {
+      this.onDrained = undefined;
+      ended.then(done, done);
+    }
+    return ended;
+  }
+
+  private pause(why: number): void {
+    if (this.pausedFor === 0) this.out.pauseReading();
+    this.pausedFor |= why;
+  }
+
+  private unpause(why: number): void {
+    this.pausedFor &= ~why;
+    if (this.pausedFor === 0) this.out.resumeReading();
+  }
+
+  private onClosed(err: ScalesError | undefined): void {
+    if (err !== undefined) report(this.dispatcher.onError, err, `connection ${this.peer}`);
+    this.abortAll(err ?? new ConnectionClosedError(`the caller ${this.peer} is gone`, { endpoint: this.peer }));
+    this.dispatcher.remove(this);
+    const done = this.onDrained;
+    this.onDrained = undefined;
+    done?.();
+  }
+}
