@@ -1,4 +1,5 @@
 import { performance } from '../core/clock.js';
+import type { ResponseClassifier } from '../core/classify.js';
 import { ContextKey } from '../core/context-key.js';
 import { ClosedError, NoNodesError } from '../core/errors.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
@@ -93,6 +94,12 @@ export interface BalancerOptions {
   onMembership?: (event: 'added' | 'removed', key: string) => void;
   /** Makes the recorder of a node that joins (per-node stats). */
   nodeRecorder?: (key: string) => NodeRecorder;
+  /**
+   * What the endpoints' replies mean (the protocol's endpoint classifier): a reply it does not
+   * call a success (a Thrift EXCEPTION message, an HTTP 5xx) counts as a failed attempt for the
+   * picker, and a retry avoids that node. Default: every reply is a success.
+   */
+  classifier?: ResponseClassifier;
 }
 
 /**
@@ -167,11 +174,13 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     // The outcome's arrival as the layer below saw it (a socket read), when it says.
     const end = at !== undefined && at >= start ? at : performance.now();
     const latency = end - start;
-    this.picker.finished(node, latency, !ok, end);
+    const classifier = this.options.classifier;
+    const failed = !ok || (classifier !== undefined && classifier.classify(true, outcome) !== 'success');
+    this.picker.finished(node, latency, failed, end);
     node.recorder?.finished(latency, ok, outcome);
     const listeners = node.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]!.attemptEnded(ok, outcome, ctx, latency, end);
-    if (!ok) ctx.set(FAILED_ON, node); // before the layers above see the failure
+    if (failed) ctx.set(FAILED_ON, node); // before the layers above see the failure
     if (node.draining && node.load === 0) void node.service.close();
     return end;
   }

@@ -150,6 +150,7 @@ function balancerLayer<Req, Rep>(
     const makeNode = (endpoint: Endpoint, key: string, listen: NonNullable<BuildContext['listen']>): Service<Req, Rep> => endpointService<Req, Rep>(at, endpoint, key, listen);
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
       nodeRecorder: (key) => new CallStats(scope.scope('node', key), endpointClassifier),
+      classifier: endpointClassifier,
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;

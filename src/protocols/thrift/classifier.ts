@@ -1,6 +1,16 @@
 import { classifier, type ResponseClassifier } from '../../core/classify.js';
 import { MessageType } from './descriptors.js';
 import type { ThriftReply } from './messages.js';
+import { isOverloadRejection } from './server-codec.js';
+
+/**
+ * For the call-level roles (retries, hedging, stats): the default table, and a server's overload
+ * answer (`Overloaded: ...`, the request did not run) is `retryable`: sent to another node whatever
+ * the method's idempotency, within the retry budget.
+ */
+export const thriftClassifier: ResponseClassifier = classifier({
+  error: (err) => (isOverloadRejection(err) ? 'retryable' : undefined),
+});
 
 /**
  * For the per-endpoint roles (failure accrual, node stats), which sit below the serializer and

@@ -10,7 +10,7 @@ import { formatAddress, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
-import { thriftEndpointClassifier } from './classifier.js';
+import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
@@ -129,6 +129,7 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
     serializer: serializerLayer(protocol),
     defaultPool: THRIFT_DEFAULT_POOL,
     multiplexed: true,
+    classifier: thriftClassifier,
     endpointClassifier: thriftEndpointClassifier,
   };
 }
