@@ -34,3 +34,27 @@ export {
   type RetryBudgetOptions,
 } from './resilience/index.js';
 export { StatsRegistry, type StatsSnapshot, type ScopeSnapshot } from './stats/index.js';
+
+// Extension points for a protocol's sessions and servers (see docs/architecture.md, "Adding a protocol").
+export { MultiplexedSession, SerialSession, SessionBase, UNTAGGED, type MultiplexedCodec, type SessionCodec, type SessionControl, type SessionOptions } from './session/index.js';
+export type { TagSpace } from './core/tags.js';
+export {
+  MAX_ECHOED_NAME,
+  UnknownMethod,
+  ServerDispatcher,
+  ServerRequestContext,
+  serverStack,
+  listenStream,
+  logToStderr,
+  describeError,
+  type ServerCodec,
+  type ServerErrorKind,
+  type ServerRequest,
+  type ServerService,
+  type ServerStackOptions,
+  type ServerDispatcherOptions,
+  type StreamServer,
+  type StreamServerOptions,
+  type HandlerFn,
+  type ErrorHook,
+} from './server/index.js';
