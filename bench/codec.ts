@@ -84,7 +84,7 @@ function structToApache(desc: StructDesc, v: Record<string, unknown>, classes: R
 function measure(fn: () => void, ms: number): number {
   for (let i = 0; i < 2000; i++) fn();
   let ops = 0;
-  let batch = 1000;
+  const batch = 1000;
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(ms) * 1_000_000n;
   let now = start;

@@ -47,7 +47,7 @@ const sets = Number(process.env['BENCH_OVERHEAD_SETS'] ?? 5);
 const overhead: PhasedRow[] = [];
 for (let set = 0; set < sets; set++) {
   const rows = await runPhasedOverhead({ cycles, phaseMs: 250 });
-  rows.forEach((r, i) => (overhead[i] = { label: r.label, phases: [...(overhead[i]?.phases ?? []), ...r.phases] }));
+  for (const [i, r] of rows.entries()) overhead[i] = { label: r.label, phases: [...(overhead[i]?.phases ?? []), ...r.phases] };
 }
 emit(
   `## Client stack overhead\n\nThe full default client stack (stats, timeout, retries, serializer, p2c balancer with per-node stats, failure accrual, ` +

@@ -98,7 +98,7 @@ function rawSend(socket: net.Socket, payload: Buffer): void {
 function rawFrames(socket: net.Socket, onFrame: (m: Buffer) => void, onClose: () => void): void {
   let pending: Buffer | undefined;
   socket.on('data', (chunk: Buffer) => {
-    let buf = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+    const buf = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
     let off = 0;
     while (buf.length - off >= 4) {
       const end = off + 4 + buf.readUInt32BE(off);

@@ -113,7 +113,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly serverSet: ServerSet,
+    serverSet: ServerSet,
     private readonly makeNode: NodeMaker<Req, Rep>,
     private readonly picker: Picker<Node<Req, Rep>>,
     private readonly label: string,

@@ -38,7 +38,7 @@ export class TagAllocator implements Tags {
   inUse = 0;
 
   constructor(
-    private readonly first = 1,
+    first = 1,
     private readonly max = 0x7fffffff,
   ) {
     this.next = first;

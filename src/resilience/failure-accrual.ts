@@ -39,7 +39,7 @@ export interface SuccessRateOptions {
   minRequests?: number;
 }
 
-export interface FailureAccrualOptions<Rep = unknown> {
+export interface FailureAccrualOptions {
   /** Consecutive failures that mark the node dead (default 5, Finagle's DefaultConsecutiveFailures); 0 disables. */
   consecutiveFailures?: number;
   /** The success-rate trigger (defaults above); `false` disables it. */
@@ -161,7 +161,7 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
   constructor(
     private readonly below: Service<Req, Rep>,
     readonly key: string,
-    options: FailureAccrualOptions<Rep> = {},
+    options: FailureAccrualOptions = {},
     /** Set by a load balancer's node stack: it will report every attempt (see `reported`). */
     reportedBy?: (listener: AttemptListener) => void,
   ) {
@@ -345,7 +345,7 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
  * The 'failure-accrual' role of an endpoint stack (above the pool): every endpoint gets its own
  * FailureAccrualService, which hears its attempts' outcomes from the balancer when there is one.
  */
-export function failureAccrualLayer<Req, Rep>(options: FailureAccrualOptions<Rep> = {}): StackLayer {
+export function failureAccrualLayer<Req, Rep>(options: FailureAccrualOptions = {}): StackLayer {
   const sr = options.successRate === false ? 'no success-rate rule' : `success rate < ${options.successRate?.threshold ?? 0.8} over ${options.successRate?.window ?? 30_000} ms`;
   const description = `marks a node dead after ${options.consecutiveFailures ?? 5} consecutive failures or ${sr}; avoided while dead; probes after a jittered backoff`;
   return {

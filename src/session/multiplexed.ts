@@ -36,7 +36,7 @@ export class MultiplexedSession<Req, Rep> extends SessionBase<Req, Rep> {
 
   protected find(tag: number): Slot<Req, Rep> | undefined {
     const slot = this.slots[tag];
-    return slot !== undefined && slot.busy ? slot : undefined;
+    return slot?.busy ? slot : undefined;
   }
 
   protected take(tag: number): Slot<Req, Rep> | undefined {

@@ -65,7 +65,7 @@ export class Histogram {
   /** Records one value; negative values count as 0, NaN is ignored. */
   add(value: number): void {
     if (!(value >= 0)) {
-      if (value !== value) return;
+      if (Number.isNaN(value)) return;
       value = 0;
     }
     let u = Math.floor(value * this.perUnit);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AperturePicker, type ApertureOptions } from '../../src/balancer/aperture.js';
-import { count, FakeNode, makeNodes, sequential, simulate } from './fake-nodes.js';
+import { count, type FakeNode, makeNodes, sequential, simulate } from './fake-nodes.js';
 
 function aperture(nodes: readonly FakeNode[], options: ApertureOptions = {}): AperturePicker<FakeNode> {
   const p = new AperturePicker<FakeNode>({ seed: 17, ...options });

@@ -7,7 +7,7 @@ import { makePicker } from '../../src/balancer/pickers.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
 import { CallContext, type Service, type Status } from '../../src/core/service.js';
 import { StaticServerSet } from '../../src/discovery/serverset.js';
-import { formatAddress, type Address } from '../../src/discovery/uri.js';
+import type { Address } from '../../src/discovery/uri.js';
 
 /** A node service that answers with its own key, or fails every call when `failing`. */
 class KeyedNode implements Service<string, string> {

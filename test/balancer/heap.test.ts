@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HeapPicker } from '../../src/balancer/heap.js';
 import { Rng } from '../../src/balancer/random.js';
-import { FakeNode, finishCall, makeNodes, sequential, startCall, type Call } from './fake-nodes.js';
+import { type FakeNode, finishCall, makeNodes, sequential, startCall, type Call } from './fake-nodes.js';
 
 function minOpenLoad(nodes: readonly FakeNode[]): number {
   return Math.min(...nodes.filter((n) => n.status === 'open').map((n) => n.load));

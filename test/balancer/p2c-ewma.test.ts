@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { P2CPicker } from '../../src/balancer/p2c.js';
 import { PeakEwmaPicker } from '../../src/balancer/p2c-ewma.js';
 import type { Picker } from '../../src/balancer/types.js';
-import { count, FakeNode, finishCall, makeNodes, simulate, startCall, total } from './fake-nodes.js';
+import { count, type FakeNode, finishCall, makeNodes, simulate, startCall, total } from './fake-nodes.js';
 
 /** One call at a time, so every node has load 0 when picked: only latency can tell them apart. */
 function slowShare(picker: Picker<FakeNode>): number {

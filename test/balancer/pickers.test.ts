@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../src/core/errors.js';
 import { describePicker, makePicker, type PickerKind, type PickerOptions } from '../../src/balancer/pickers.js';
 import { Rng } from '../../src/balancer/random.js';
 import type { Picker } from '../../src/balancer/types.js';
-import { chiSquare, count, FakeNode, finishCall, makeNodes, sequential, simulate, startCall, total, type Call } from './fake-nodes.js';
+import { chiSquare, count, type FakeNode, finishCall, makeNodes, sequential, simulate, startCall, total, type Call } from './fake-nodes.js';
 
 type Kind = PickerKind | 'round-robin';
 const ALL: readonly Kind[] = ['round-robin', 'heap', 'p2c', 'p2c-ewma', 'aperture'];

@@ -105,7 +105,7 @@ describe('HTTP client over a real server', () => {
   test('50 concurrent calls: every caller gets its own response over at most 8 kept-alive connections', async () => {
     const opened = connections;
     const all = await Promise.all(Array.from({ length: 50 }, (_, i) => client.get(`/c/${i}?delay=5`)));
-    all.forEach((res, i) => assert.equal(res.json<Seen>().url, `/c/${i}?delay=5`));
+    for (const [i, res] of all.entries()) assert.equal(res.json<Seen>().url, `/c/${i}?delay=5`);
     assert.ok(connections - opened <= 8, `${connections - opened} new connections (highWatermark is 8)`);
     const again = connections;
     for (let i = 0; i < 10; i++) await client.get(`/seq/${i}`);

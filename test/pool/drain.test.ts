@@ -7,7 +7,7 @@ import type { CallContext, Service } from '../../src/core/service.js';
 import { SingletonPool } from '../../src/pool/singleton.js';
 import { WatermarkPool } from '../../src/pool/watermark.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';
-import { ctx, decodeEcho, echoRequest, IdleRecordingSession, outcome, startEchoServer, thriftConnector, track, until, type EchoRequest, type EchoServer } from './session-factory.js';
+import { ctx, decodeEcho, echoRequest, type IdleRecordingSession, outcome, startEchoServer, thriftConnector, track, until, type EchoRequest, type EchoServer } from './session-factory.js';
 
 type Pool = Service<EchoRequest, ThriftReply> & { close(graceMs?: number): Promise<void> };
 

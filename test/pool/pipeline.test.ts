@@ -2,7 +2,7 @@
 // from the pool base: bounded waiters, connect backoff, and a close with a grace period.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClosedError, ConnectError, ConnectionClosedError, OverloadedError, ScalesError, TimeoutError } from '../../src/core/errors.js';
+import { ClosedError, ConnectError, ConnectionClosedError, OverloadedError, type ScalesError, TimeoutError } from '../../src/core/errors.js';
 import type { CallContext } from '../../src/core/service.js';
 import { PipelinePool, type PipelinePoolOptions } from '../../src/pool/pipeline.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';

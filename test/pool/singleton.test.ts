@@ -2,7 +2,7 @@
 // through a TCP proxy where a test counts, refuses or cuts connections.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CancelledError, ClosedError, ConnectError, ConnectionClosedError, OverloadedError, ScalesError, TimeoutError } from '../../src/core/errors.js';
+import { CancelledError, ClosedError, ConnectError, ConnectionClosedError, OverloadedError, type ScalesError, TimeoutError } from '../../src/core/errors.js';
 import type { CallContext } from '../../src/core/service.js';
 import { SingletonPool, type SingletonPoolOptions } from '../../src/pool/singleton.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';

@@ -43,7 +43,9 @@ describe('WaiterQueue', () => {
   test('one timer for many waiters sharing a timeout; they expire together, in order', async () => {
     const q = new WaiterQueue<string, string>(30, expiredError);
     const handlers = Array.from({ length: 200 }, rec);
-    const timers = countTimers(() => handlers.forEach((h, i) => q.add(`r${i}`, ctx(), h)));
+    const timers = countTimers(() => {
+      for (const [i, h] of handlers.entries()) q.add(`r${i}`, ctx(), h);
+    });
     assert.equal(timers, 1, 'setTimeout calls for 200 waiters');
     assert.equal(q.timersArmed, 1);
     assert.equal(q.size, 200);
@@ -57,7 +59,7 @@ describe('WaiterQueue', () => {
     const q = new WaiterQueue<string, string>(Infinity, expiredError);
     const order: number[] = [];
     const ctxs = [80, 20, 50, Infinity].map((t) => ctx(t === Infinity ? undefined : t));
-    ctxs.forEach((c, i) => q.add(`r${i}`, c, { onReply: () => assert.fail(), onError: () => order.push(i) }));
+    for (const [i, c] of ctxs.entries()) q.add(`r${i}`, c, { onReply: () => assert.fail(), onError: () => order.push(i) });
     // Re-armed only when a new earliest arrives (80, then 20): never once per waiter.
     assert.equal(q.timersArmed, 2);
     await sleep(120);
@@ -71,7 +73,7 @@ describe('WaiterQueue', () => {
     const q = new WaiterQueue<string, string>(1000, expiredError);
     const cs = [ctx(), ctx(), ctx()];
     const hs = [rec(), rec(), rec()];
-    cs.forEach((c, i) => q.add(`r${i}`, c, hs[i]!));
+    for (const [i, c] of cs.entries()) q.add(`r${i}`, c, hs[i]!);
     const reason = new CancelledError('gave up');
     cs[1]!.cancel(reason);
     assert.deepEqual(hs[1]!.errors, [reason]);
@@ -101,7 +103,7 @@ describe('WaiterQueue', () => {
   test('failAll empties the queue and clears the timer', () => {
     const q = new WaiterQueue<string, string>(50, expiredError);
     const hs = [rec(), rec()];
-    hs.forEach((h, i) => q.add(`r${i}`, ctx(), h));
+    for (const [i, h] of hs.entries()) q.add(`r${i}`, ctx(), h);
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     q.failAll(new ClosedError('closed', { unwritten: true }));
     const afterwards = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

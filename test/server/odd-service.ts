@@ -90,18 +90,21 @@ export function failWith(kind: string, how: string): unknown {
       return new Promise((_, reject) => setImmediate(() => reject(odd())));
     case 'then-getter': // reading `then` throws
       return {
+        // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point of this case
         get then(): never {
           throw odd();
         },
       };
     case 'then-throws': // `then` is a function that throws
       return {
+        // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point of this case
         then(): never {
           throw odd();
         },
       };
     case 'then-twice': // rejects twice, then resolves: one reply only
       return {
+        // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is the point of this case
         then(ok: (v: unknown) => void, fail: (e: unknown) => void) {
           fail(odd());
           fail(odd());

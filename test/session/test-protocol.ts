@@ -37,8 +37,7 @@ function parse(message: Buffer): { kind: string; tag: number; text: string } {
 export class TestCodec implements MultiplexedCodec<TestReq, string> {
   pings = 0;
   constructor(
-    readonly tags: TagSpace = RECENT,
-    private readonly discard = false,
+    readonly tags: TagSpace = RECENT,readonly discard = false,
   ) {
     if (discard) this.abandoned = (tag, _req, s) => writeFrame(s.conn, 'X', tag, '');
   }

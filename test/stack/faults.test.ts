@@ -314,7 +314,7 @@ for (const proto of PROTOS) {
       // ~0.3-0.4 s; bound 5 s.
       const failuresBefore = load.records.length;
       const b2 = await restart(bs[1]!, 'b2', 5);
-      const tReady = Date.now();
+      const _tReady = Date.now();
       const revival = await waitFor(() => load.records.some((r) => r.ok && r.server === 'b2'), 'the restarted server to answer', 5000);
       const tRevived = Date.now();
       await sleep(1000);

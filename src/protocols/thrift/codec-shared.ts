@@ -442,7 +442,7 @@ function compileDecoder(dialect: Dialect, desc: StructDesc): StructDecoder {
     });
   }
   lines.push(`const o = {};`);
-  fields.forEach((fd, i) => lines.push(`if (f${i} !== undefined) ${assign('o', fd.name, `f${i}`)}`));
+  for (const [i, fd] of fields.entries()) lines.push(`if (f${i} !== undefined) ${assign('o', fd.name, `f${i}`)}`);
   lines.push(desc.create ? `return C(o);` : `return o;`);
   const src = `return function decode_${ident(desc.name)}(r, d, L) {\n${lines.join('\n')}\n};`;
   return build(src, g, desc) as StructDecoder;

@@ -3,7 +3,6 @@
  * exception classes, client/handler interfaces) and the same descriptors `loadIdl()` builds.
  */
 import { FileNames, safeIdent } from './codegen-names.js';
-import { typeName } from './consts.js';
 import type { ConstVal, Decl, EnumDecl, FieldDecl, FunctionDecl, IdlFile, IdlProgram, IdlType, ServiceDecl, StructDecl } from './model.js';
 
 export interface CodegenOptions {

@@ -50,11 +50,11 @@ function toVal(scope: ConstScope, node: ConstValue): ConstVal {
     case SyntaxType.BooleanLiteral:
       return { kind: 'bool', value: node.value };
     case SyntaxType.IntConstant:
-      return { kind: 'int', value: parseInt(node.value.value) };
+      return { kind: 'int', value: parseIntLiteral(node.value.value) };
     case SyntaxType.DoubleConstant:
       return { kind: 'double', value: Number(node.value.value) };
     case SyntaxType.StringLiteral:
-      return { kind: 'string', value: unescape(scope, scope.rawText(node.loc), node.loc.start) };
+      return { kind: 'string', value: unescapeLiteral(scope, scope.rawText(node.loc), node.loc.start) };
     case SyntaxType.ConstList:
       return { kind: 'list', elems: node.elements.map((e) => toVal(scope, e)) };
     case SyntaxType.ConstMap:
@@ -67,7 +67,8 @@ function toVal(scope: ConstScope, node: ConstValue): ConstVal {
   }
 }
 
-function parseInt(text: string): bigint {
+/** A Thrift integer literal (any size, optional sign) as a bigint. */
+function parseIntLiteral(text: string): bigint {
   const neg = text.startsWith('-');
   const body = neg || text.startsWith('+') ? text.slice(1) : text;
   const v = BigInt(body);
@@ -77,7 +78,7 @@ function parseInt(text: string): bigint {
 const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', "'": "'", n: '\n', r: '\r', t: '\t' };
 
 /** Apache Thrift's escapes: \\ \" \' \n \r \t; anything else is an error, as in the thrift compiler. */
-function unescape(scope: ConstScope, raw: string, loc: SourceLoc): string {
+function unescapeLiteral(scope: ConstScope, raw: string, loc: SourceLoc): string {
   const body = raw.slice(1, -1);
   if (!body.includes('\\')) return body;
   return body.replace(/\\(.?)/gs, (_m, c: string) => {
