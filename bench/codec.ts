@@ -57,7 +57,11 @@ function generateApache(): Record<string, ApacheCtor> {
 function toApache(t: TypeDesc, v: unknown, classes: Record<string, ApacheCtor>, Int64: new (hex: string) => unknown): unknown {
   switch (t.kind) {
     case 'i64':
-      return new Int64(BigInt.asUintN(64, v as bigint).toString(16).padStart(16, '0'));
+      return new Int64(
+        BigInt.asUintN(64, v as bigint)
+          .toString(16)
+          .padStart(16, '0'),
+      );
     case 'list':
       return (v as unknown[]).map((e) => toApache(t.elem, e, classes, Int64));
     case 'set':
@@ -149,7 +153,10 @@ export async function runCodecBench(opts: { ms?: number } = {}): Promise<Row[]> 
         o.read(new ApacheProto(new thrift.TFramedTransport(apacheBody)));
         sink = o;
       };
-      for (const [op, a, b] of [['encode', oursEncode, apacheEncode], ['decode', oursDecode, apacheDecode]] as const) {
+      for (const [op, a, b] of [
+        ['encode', oursEncode, apacheEncode],
+        ['decode', oursDecode, apacheDecode],
+      ] as const) {
         const oursOps = measure(a, ms);
         const apacheOps = measure(b, ms);
         rows.push({ case: c.name, protocol: kind, op, oursOpsPerSec: oursOps, apacheOpsPerSec: apacheOps, ratio: oursOps / apacheOps });

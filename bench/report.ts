@@ -18,7 +18,10 @@ function table(head: readonly string[], rows: readonly (readonly string[])[], ri
 
 export function header(seconds: number): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   return (
     `${new Date().toISOString()} · ${cpus[0]?.model ?? 'unknown CPU'} · ${cpus.length} cores · Node ${process.version} · ` +
     `${os.platform()} ${os.release()} · load avg at start ${load} · ${seconds} s measured per RPC pair`
@@ -62,7 +65,11 @@ export function rpcTable(rows: readonly RpcRow[], ceilingMsgsPerSec?: number): s
     String(r.mismatches),
     r.errors === 0 ? '0' : `${r.errors} (${r.firstError ?? '?'})`,
   ]);
-  return table(head, body, head.map((h) => h !== 'pair' && h !== 'protocol'));
+  return table(
+    head,
+    body,
+    head.map((h) => h !== 'pair' && h !== 'protocol'),
+  );
 }
 
 export function codecTable(rows: readonly CodecRow[]): string {

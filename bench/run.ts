@@ -30,7 +30,9 @@ emit('# Scales benchmarks');
 emit(header(seconds));
 
 const ceiling = await runTransportBench({ durationMs: Math.min(3000, seconds * 1000) });
-emit(`## Transport ceiling\n\nRaw pipelined echo of ${ceiling.frameBytes}-byte frames, ${ceiling.inFlight} in flight, client and echo server in separate processes, no RPC layer.\n\n${transportTable(ceiling)}`);
+emit(
+  `## Transport ceiling\n\nRaw pipelined echo of ${ceiling.frameBytes}-byte frames, ${ceiling.inFlight} in flight, client and echo server in separate processes, no RPC layer.\n\n${transportTable(ceiling)}`,
+);
 
 const rpc = await runRpcBench({ seconds });
 emit(
@@ -60,15 +62,24 @@ emit(
 );
 
 const stackCost = await runStackBench();
-emit(`## Client stack cost in process\n\nThe default stack over a session that answers at once (no I/O), 100 in flight, best of 3 rounds after a warm-up; removing one role shows what it costs.\n\n${stackCostTable(stackCost)}`);
+emit(
+  `## Client stack cost in process\n\nThe default stack over a session that answers at once (no I/O), 100 in flight, best of 3 rounds after a warm-up; removing one role shows what it costs.\n\n${stackCostTable(stackCost)}`,
+);
 
 const balancers = await runBalancerBench();
 emit(`## Load balancer pick cost\n\nOne pick + started + finished (what a call costs the balancer), in process, best of 3 rounds.\n\n${balancerTable(balancers)}`);
 
 const codec = await runCodecBench();
-emit(`## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffer → value; Scales' compiled codecs vs Apache's generated JS over TFramedTransport. Ratio = Scales / Apache.\n\n${codecTable(codec)}`);
+emit(
+  `## Codecs (in process)\n\nEncode = struct → owned Buffer, decode = Buffer → value; Scales' compiled codecs vs Apache's generated JS over TFramedTransport. Ratio = Scales / Apache.\n\n${codecTable(codec)}`,
+);
 
-emit(`_Finished in ${Math.round(process.uptime())} s; load avg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}._`);
+emit(
+  `_Finished in ${Math.round(process.uptime())} s; load avg at end ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}._`,
+);
 
 const bad = [
   ...rpc.map((r) => ({ what: `${r.label} ${r.protocol}`, mismatches: r.mismatches, errors: r.errors })),

@@ -100,13 +100,18 @@ export async function runPair(pair: RpcPair, o: PairOptions): Promise<LoadResult
   const server = peer('server.ts', [pair.server, pair.protocol], {}, o.cpuProfDir);
   try {
     const port = await firstLine(server, `${pair.server} server`);
-    const client = peer('client.ts', [pair.client, pair.protocol, port], {
-      ...pair.clientEnv,
-      BENCH_IN_FLIGHT: String(o.inFlight),
-      BENCH_WARMUP_MS: String(o.warmupMs),
-      BENCH_MEASURE_MS: String(Math.round(o.seconds * 1000)),
-      BENCH_SERVER_PID: String(server.pid),
-    }, o.cpuProfDir);
+    const client = peer(
+      'client.ts',
+      [pair.client, pair.protocol, port],
+      {
+        ...pair.clientEnv,
+        BENCH_IN_FLIGHT: String(o.inFlight),
+        BENCH_WARMUP_MS: String(o.warmupMs),
+        BENCH_MEASURE_MS: String(Math.round(o.seconds * 1000)),
+        BENCH_SERVER_PID: String(server.pid),
+      },
+      o.cpuProfDir,
+    );
     client.stdin!.end();
     const line = await firstLine(client, `${pair.client} client`);
     await once(client, 'exit');

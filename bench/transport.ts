@@ -139,10 +139,14 @@ export async function runTransportBench(options: TransportBenchOptions = {}): Pr
       const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
       await once(socket, 'connect');
       send = () => rawSend(socket, payload);
-      rawFrames(socket, () => {
-        received++;
-        if (running) send();
-      }, () => undefined);
+      rawFrames(
+        socket,
+        () => {
+          received++;
+          if (running) send();
+        },
+        () => undefined,
+      );
       stop = async () => void socket.destroy();
     } else {
       const conn = await Connection.connect('127.0.0.1', port, { framing: { kind: 'length-prefixed' } });

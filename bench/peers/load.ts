@@ -95,11 +95,18 @@ export async function runLoad<Req, Rep>(shape: CallShape<Req, Rep>, o: LoadOptio
   let measuring = false;
   let running = true;
   const tally = new Tally();
-  const loop = closedLoop(shape, o.inFlight, 0, () => running, tally, (ms) => {
-    if (!measuring) return;
-    calls++;
-    if (recorded < capacity) latencies[recorded++] = ms * 1000;
-  });
+  const loop = closedLoop(
+    shape,
+    o.inFlight,
+    0,
+    () => running,
+    tally,
+    (ms) => {
+      if (!measuring) return;
+      calls++;
+      if (recorded < capacity) latencies[recorded++] = ms * 1000;
+    },
+  );
   await sleep(o.warmupMs);
   const cpu0 = o.cpu?.();
   measuring = true;
@@ -154,7 +161,14 @@ export async function runPhase<Req, Rep>(shape: CallShape<Req, Rep>, inFlight: n
   const cpu0 = cpuUs();
   const t0 = performance.now();
   const timer = setTimeout(() => (running = false), ms);
-  await closedLoop(shape, inFlight, first, () => running, tally, () => calls++);
+  await closedLoop(
+    shape,
+    inFlight,
+    first,
+    () => running,
+    tally,
+    () => calls++,
+  );
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   const { mismatches, errors, firstError } = tally;

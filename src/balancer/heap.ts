@@ -116,7 +116,7 @@ export class HeapPicker<N extends BalancerNode> implements Picker<N> {
       if (e.pos !== i) return `entry ${e.node.key} at ${i} records position ${e.pos}`;
       if (e.key !== e.node.load + e.level * PENALTY) return `entry ${e.node.key} has a stale key`;
       if (i > 0 && this.less(e, heap[(i - 1) >> 1]!)) return `entry ${e.node.key} at ${i} is below its parent`;
-      if ((e.level > 0) !== (this.down[e.downPos] === e)) return `entry ${e.node.key} is misfiled in the down list`;
+      if (e.level > 0 !== (this.down[e.downPos] === e)) return `entry ${e.node.key} is misfiled in the down list`;
     }
     for (const e of this.down) if (e.level === 0 || e.pos < 0) return `down list holds ${e.node.key} (level ${e.level}, pos ${e.pos})`;
     return undefined;

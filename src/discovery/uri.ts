@@ -11,7 +11,6 @@ export interface Destination {
   readonly raw: string;
 }
 
-
 export function parseAddress(text: string, raw = text): Address {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s/[\]]+)):(\d{1,5})$/.exec(text.trim());
   if (m === null) throw new InvalidArgumentError(`bad address '${text}' in '${raw}': expected host:port`);
@@ -30,7 +29,10 @@ export function parseDestination(dest: string): Destination {
   const scheme = m ? m[1]!.toLowerCase() : 'tcp';
   const rest = m ? m[2]! : dest.trim();
   if (scheme !== 'tcp') throw new InvalidArgumentError(`unsupported destination scheme '${scheme}://' in '${dest}' (supported: tcp://)`);
-  const parts = rest.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = rest
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (parts.length === 0) throw new InvalidArgumentError(`destination '${dest}' names no address`);
   return { scheme, addresses: parts.map((p) => parseAddress(p, dest)), raw: dest };
 }

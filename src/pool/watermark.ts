@@ -30,7 +30,6 @@ export interface WatermarkPoolOptions {
   endpoint?: string;
 }
 
-
 /**
  * One connection. It carries one call at a time, so it is also that call's reply handler: no
  * allocation per call.

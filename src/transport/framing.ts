@@ -35,9 +35,7 @@ export interface FrameDecoder {
 }
 
 export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: number, endpoint: string | undefined): FrameDecoder {
-  return framing.kind === 'length-prefixed'
-    ? new LengthPrefixedDecoder(sink, maxFrameSize, endpoint)
-    : new MeasuredDecoder(framing.measure, sink, maxFrameSize, endpoint);
+  return framing.kind === 'length-prefixed' ? new LengthPrefixedDecoder(sink, maxFrameSize, endpoint) : new MeasuredDecoder(framing.measure, sink, maxFrameSize, endpoint);
 }
 
 export class LengthPrefixedDecoder implements FrameDecoder {

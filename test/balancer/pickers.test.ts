@@ -197,9 +197,16 @@ test('makePicker: bad options are InvalidArgumentErrors that say what is wrong',
     ['p2c', { maxEfort: 3 }, /unknown option 'maxEfort'/],
   ];
   for (const [kind, options, message] of bad) {
-    assert.throws(() => makePicker(kind, options as PickerOptions), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message), `${kind} ${JSON.stringify(options)}`);
+    assert.throws(
+      () => makePicker(kind, options as PickerOptions),
+      (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message),
+      `${kind} ${JSON.stringify(options)}`,
+    );
   }
-  assert.throws(() => makePicker('least-loaded' as Kind), (e: unknown) => e instanceof InvalidArgumentError && /unknown kind 'least-loaded'/.test(e.message));
+  assert.throws(
+    () => makePicker('least-loaded' as Kind),
+    (e: unknown) => e instanceof InvalidArgumentError && /unknown kind 'least-loaded'/.test(e.message),
+  );
   // Valid edge values pass, and undefined values are as good as absent.
   makePicker('aperture', { minSize: 1, lowLoad: 0, highLoad: 0.1, smoothWindow: 0, jitter: 0, maxEffort: 1, seed: -3 });
   makePicker('heap', { decayTime: undefined });

@@ -46,7 +46,13 @@ describe('stack shape', () => {
       .stack('tcp://127.0.0.1:9');
     assert.deepEqual(s.roles.slice(0, 5), ['stats', 'timeout', 'retries', 'audit', 'serializer']);
     assert.ok(!s.has('failure-accrual'));
-    assert.throws(() => Thrift.newBuilder(EchoService).withStack((st) => st.remove('nope')).stack('tcp://127.0.0.1:9'), /no stack role 'nope'/);
+    assert.throws(
+      () =>
+        Thrift.newBuilder(EchoService)
+          .withStack((st) => st.remove('nope'))
+          .stack('tcp://127.0.0.1:9'),
+      /no stack role 'nope'/,
+    );
   });
 
   test('two stacks: the call stack ends in the topology, the endpoint stack is printed under it', () => {
@@ -56,7 +62,9 @@ describe('stack shape', () => {
     assert.match(s.describe(), /5\. loadbalancer .*\n {3}per endpoint:\n6\. failure-accrual /);
     // insertAfter the topology puts a role on top of every endpoint's stack.
     const spy = layer('spy', 'per endpoint', (below: Service<unknown, unknown>) => below);
-    const edited = Thrift.newBuilder(EchoService).withStack((st) => st.insertAfter(Role.loadbalancer, spy)).stack('tcp://127.0.0.1:9');
+    const edited = Thrift.newBuilder(EchoService)
+      .withStack((st) => st.insertAfter(Role.loadbalancer, spy))
+      .stack('tcp://127.0.0.1:9');
     assert.deepEqual(edited.endpoint.roles, ['spy', Role.failureAccrual, Role.pool, Role.transport]);
   });
 
@@ -72,7 +80,10 @@ describe('stack shape', () => {
     assert.throws(() => b.withStack((s) => s.remove(Role.transport)).build(dest), /cannot remove 'transport': it is the terminal of the endpoint stack/);
     // A second serializer under the first: it would be handed encoded messages it cannot encode.
     const again = Thrift.newBuilder(EchoService).stack(dest).get(Role.serializer)!;
-    assert.throws(() => b.withStack((s) => s.insertAfter(Role.serializer, { ...again, role: 'serializer2' })).build(dest), /role 'serializer' needs service<wire> below it, but 'serializer2' gives service<call>/);
+    assert.throws(
+      () => b.withStack((s) => s.insertAfter(Role.serializer, { ...again, role: 'serializer2' })).build(dest),
+      /role 'serializer' needs service<wire> below it, but 'serializer2' gives service<call>/,
+    );
   });
 
   test('bad options fail when the client is built, naming the option', () => {
@@ -190,7 +201,10 @@ describe('hedging over real servers', () => {
     const client = Thrift.newBuilder(EchoService).withLoadBalancer('round-robin').withTimeout(3000).build(`tcp://127.0.0.1:${slow.port},127.0.0.1:${fast.port}`);
     try {
       const replies = await Promise.all([0, 1, 2, 3].map((i) => client.echo(BigInt(i), 0, `n${i}`)));
-      assert.ok(replies.some((r) => r.payload.startsWith('slow:')), 'round-robin sends some calls to the slow node');
+      assert.ok(
+        replies.some((r) => r.payload.startsWith('slow:')),
+        'round-robin sends some calls to the slow node',
+      );
     } finally {
       await client.$close();
     }

@@ -55,7 +55,7 @@ test('no generic folder imports from src/protocols/', () => {
   assert.deepEqual(offenders, []);
 });
 
-test("the core entry point (src/index.ts) reaches no protocol module", () => {
+test('the core entry point (src/index.ts) reaches no protocol module', () => {
   const seen = new Set<string>();
   const stack = [path.join(src, 'index.ts')];
   while (stack.length > 0) {

@@ -23,7 +23,7 @@ test('smallest free first (Mux), checked against a plain scan over random acquir
     return -1;
   };
   let seed = 7;
-  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   for (let i = 0; i < 20_000; i++) {
     if (held.size > 0 && (held.size === 199 || rand(100) < 45)) {
       const all = [...held];

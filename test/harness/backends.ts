@@ -71,7 +71,23 @@ export interface BackendGroup {
 /** `count` servers (same protocol, mode and latency) in ONE backend process, on free ports. */
 export async function startBackendGroup(opts: Omit<BackendOptions, 'port'> & { count: number }): Promise<BackendGroup> {
   const name = opts.name ?? `g${Math.random().toString(36).slice(2, 8)}`;
-  const args = ['--import', 'tsx', SCRIPT, '--protocol', opts.protocol, '--port', '0', '--latency-ms', String(opts.latencyMs ?? 0), '--mode', opts.mode ?? 'serve', '--name', name, '--count', String(opts.count)];
+  const args = [
+    '--import',
+    'tsx',
+    SCRIPT,
+    '--protocol',
+    opts.protocol,
+    '--port',
+    '0',
+    '--latency-ms',
+    String(opts.latencyMs ?? 0),
+    '--mode',
+    opts.mode ?? 'serve',
+    '--name',
+    name,
+    '--count',
+    String(opts.count),
+  ];
   const proc = await startProcess({ cmd: process.execPath, args, ready: /^READY ([\d,]+)$/, timeoutMs: 20_000, graceMs: 1000 });
   const ports = proc.readyMatch![1]!.split(',').map(Number);
   return {

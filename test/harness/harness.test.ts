@@ -103,8 +103,12 @@ describe('generateThrift', () => {
     assert.ok(existsSync(join(out.path, 'scales_test/shared/ttypes.py')));
 
     const js = await generateThrift('js:node,ts,es6', RICH_IDL);
-    assert.deepEqual(readdirSync(js).filter((f) => f.endsWith('.js')).sort(),
-      ['BaseService.js', 'RichService.js', 'rich_types.js', 'shared_types.js']);
+    assert.deepEqual(
+      readdirSync(js)
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+      ['BaseService.js', 'RichService.js', 'rich_types.js', 'shared_types.js'],
+    );
   });
 
   it('a different IDL gets a different cache entry; a broken IDL fails with the compiler message', async (t) => {

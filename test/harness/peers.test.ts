@@ -4,15 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  describeRun,
-  runApacheNodeClient,
-  runPyClient,
-  startApacheNodeServer,
-  startPyServer,
-  type ClientRun,
-  type PeerOptions,
-} from './peers.js';
+import { describeRun, runApacheNodeClient, runPyClient, startApacheNodeServer, startPyServer, type ClientRun, type PeerOptions } from './peers.js';
 
 function assertAllPassed(run: ClientRun, minChecks: number): void {
   assert.equal(run.failed, 0, describeRun(run));
@@ -49,8 +41,13 @@ describe('apache-node client -> python server', () => {
       t.after(() => srv.stop());
       const run = await runApacheNodeClient({ port: srv.port, ...combo });
       assertAllPassed(run, 60);
-      assert.deepEqual(run.lines.filter((l) => l.skipped).map((l) => l.check).sort(),
-        ['echoAll rich pointNames', 'echoDouble -0.0', 'echoPointMap struct keys']);
+      assert.deepEqual(
+        run.lines
+          .filter((l) => l.skipped)
+          .map((l) => l.check)
+          .sort(),
+        ['echoAll rich pointNames', 'echoDouble -0.0', 'echoPointMap struct keys'],
+      );
     });
   }
 });
@@ -69,13 +66,17 @@ describe('python client -> apache-node server', () => {
     const srv = await startApacheNodeServer({});
     t.after(() => srv.stop());
     const run = await runPyClient({ port: srv.port });
-    assert.deepEqual(run.failures.map((f) => f.check).sort(), [
-      'crash', // UNKNOWN instead of INTERNAL_ERROR
-      'echoAll rich', // map<Point,_> collapses
-      'echoDouble -0.0', // sign dropped
-      'echoPointMap struct keys',
-      'unknown method', // type field never written
-    ], describeRun(run));
+    assert.deepEqual(
+      run.failures.map((f) => f.check).sort(),
+      [
+        'crash', // UNKNOWN instead of INTERNAL_ERROR
+        'echoAll rich', // map<Point,_> collapses
+        'echoDouble -0.0', // sign dropped
+        'echoPointMap struct keys',
+        'unknown method', // type field never written
+      ],
+      describeRun(run),
+    );
     assert.equal(run.exitCode, 1);
   });
 });

@@ -118,7 +118,10 @@ function parseRun(what: string, r: { code: number | null; stdout: string; stderr
   }
   if (!summary) {
     const why = r.timedOut ? 'timed out' : `exited with code ${r.code}`;
-    const last = lines.slice(-5).map((l) => JSON.stringify(l)).join('\n');
+    const last = lines
+      .slice(-5)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
     throw new Error(`${what} ${why} before its summary\n--- last checks ---\n${last}\n--- stderr ---\n${r.stderr.slice(-3000)}`);
   }
   const failures = lines.filter((l) => !l.ok);
@@ -129,8 +132,7 @@ function parseRun(what: string, r: { code: number | null; stdout: string; stderr
 /** Runs py_rich_client.py against host:port; resolves with every check (it does not throw on failed checks). */
 export async function runPyClient(opts: PyClientOptions): Promise<ClientRun> {
   const gen = await pyGenDir();
-  const args = [join(PEERS_DIR, 'py_rich_client.py'), '--gen-dir', gen, '--host', opts.host ?? '127.0.0.1',
-    '--port', String(opts.port), '--profile', opts.profile ?? 'full', ...peerArgs(opts)];
+  const args = [join(PEERS_DIR, 'py_rich_client.py'), '--gen-dir', gen, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--profile', opts.profile ?? 'full', ...peerArgs(opts)];
   const r = await runProcess({ cmd: PYTHON, args, timeoutMs: opts.timeoutMs ?? 60_000 });
   return parseRun('py_rich_client', r);
 }
@@ -138,8 +140,7 @@ export async function runPyClient(opts: PyClientOptions): Promise<ClientRun> {
 /** Runs apache_node_client.mjs (npm `thrift`) against host:port. */
 export async function runApacheNodeClient(opts: ClientOptions): Promise<ClientRun> {
   const gen = await jsGenDir();
-  const args = [join(PEERS_DIR, 'apache_node_client.mjs'), '--gen-dir', gen, '--host', opts.host ?? '127.0.0.1',
-    '--port', String(opts.port), ...peerArgs(opts)];
+  const args = [join(PEERS_DIR, 'apache_node_client.mjs'), '--gen-dir', gen, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), ...peerArgs(opts)];
   const r = await runProcess({ cmd: process.execPath, args, env: nodeEnv(), timeoutMs: opts.timeoutMs ?? 60_000 });
   return parseRun('apache_node_client', r);
 }

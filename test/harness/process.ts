@@ -161,9 +161,7 @@ export function startProcess(opts: StartOptions): Promise<ProcessHandle> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      void handle.stop().then(() =>
-        reject(new Error(`${why}: ${describe(opts)}\n--- last output ---\n${log.tail(30)}`)),
-      );
+      void handle.stop().then(() => reject(new Error(`${why}: ${describe(opts)}\n--- last output ---\n${log.tail(30)}`)));
     };
     const succeed = (): void => {
       if (settled) return;

@@ -51,12 +51,7 @@ function idlClosure(idl: string, includeDirs: readonly string[]): string[] {
  * `outDir` (a copy of it) when given. Python output is importable with that dir on sys.path; JS
  * output is CommonJS that needs `thrift` and `node-int64` resolvable (set NODE_PATH).
  */
-export async function generateThrift(
-  lang: ThriftLang,
-  idl: string,
-  outDir?: string,
-  includeDirs: readonly string[] = [],
-): Promise<string> {
+export async function generateThrift(lang: ThriftLang, idl: string, outDir?: string, includeDirs: readonly string[] = []): Promise<string> {
   const version = await thriftVersion();
   const hash = createHash('sha256').update(`${lang}\0${version}\0`);
   for (const file of idlClosure(idl, includeDirs)) hash.update(`${file}\0`).update(readFileSync(file)).update('\0');
@@ -83,7 +78,10 @@ export async function generateThrift(
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
       const e = err as Error & { stdout?: string; stderr?: string };
-      const said = [e.stderr, e.stdout].map((s) => s?.trim()).filter(Boolean).join('\n'); // errors go to stdout
+      const said = [e.stderr, e.stdout]
+        .map((s) => s?.trim())
+        .filter(Boolean)
+        .join('\n'); // errors go to stdout
       throw new Error(`thrift --gen ${lang} ${idl} failed: ${said || e.message}`);
     }
   }

@@ -101,9 +101,7 @@ describe('line protocol from the public extension points', () => {
 
   test('failure accrual: a dead server is marked dead and avoided; calls keep succeeding on the other', async () => {
     const doomed = await serveLine(handlerFor('doomed', seen), { quiet: true });
-    const client = new LineClientBuilder(methods)
-      .withFailureAccrual({ consecutiveFailures: 2, successRate: false })
-      .build<Api>(`tcp://127.0.0.1:${doomed.port},127.0.0.1:${a.port}`, 2);
+    const client = new LineClientBuilder(methods).withFailureAccrual({ consecutiveFailures: 2, successRate: false }).build<Api>(`tcp://127.0.0.1:${doomed.port},127.0.0.1:${a.port}`, 2);
     try {
       await Promise.all(Array.from({ length: 10 }, () => client.who()));
       await doomed.close(10);

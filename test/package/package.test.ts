@@ -13,8 +13,9 @@ const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 test('scales-rpc, scales-rpc/thrift and scales-rpc/http resolve to dist with their exports', async () => {
-  const script = "const core = await import('scales-rpc'); const t = await import('scales-rpc/thrift'); const h = await import('scales-rpc/http');" +
-    "console.log(JSON.stringify([typeof core.ScalesError, typeof core.Stack, typeof core.StaticServerSet, typeof core.RetryBudget, typeof t.Thrift.newClient, typeof t.loadIdl, typeof h.Http.newClient, typeof h.Http.newBuilder().withLoadBalancer]))";
+  const script =
+    "const core = await import('scales-rpc'); const t = await import('scales-rpc/thrift'); const h = await import('scales-rpc/http');" +
+    'console.log(JSON.stringify([typeof core.ScalesError, typeof core.Stack, typeof core.StaticServerSet, typeof core.RetryBudget, typeof t.Thrift.newClient, typeof t.loadIdl, typeof h.Http.newClient, typeof h.Http.newBuilder().withLoadBalancer]))';
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
   assert.deepEqual(JSON.parse(stdout), Array(8).fill('function'));
 });

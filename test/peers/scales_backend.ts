@@ -34,8 +34,7 @@ process.on('SIGUSR2', () => console.log(`COUNT ${requests} ${accepted}`));
 
 /** Starts one server of the chosen protocol and mode; resolves to its port. */
 async function serveOne(port: number, name: string): Promise<number> {
-  const listen = (server: net.Server | http.Server): Promise<number> =>
-    new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  const listen = (server: net.Server | http.Server): Promise<number> => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
   if (mode === 'reset') {
     const server = net.createServer((s) => {
       accepted++;

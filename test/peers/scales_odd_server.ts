@@ -9,7 +9,14 @@ import { failWith, OddService } from '../server/odd-service.js';
 
 const { values } = parseArgs({ options: { hook: { type: 'string', default: 'default' } } });
 let fired = 0;
-const hook = values.hook === 'throw' ? () => { throw Object.create(null); } : values.hook === 'none' ? () => undefined : undefined;
+const hook =
+  values.hook === 'throw'
+    ? () => {
+        throw Object.create(null);
+      }
+    : values.hook === 'none'
+      ? () => undefined
+      : undefined;
 const server = await Thrift.serve(
   OddService,
   {

@@ -182,12 +182,18 @@ describe('pools on the shared base (fake connections)', () => {
       conns[0]!.answer();
       await tick();
       assert.equal(closing.settled, false, `${kind}: one call still in flight`);
-      assert.ok(conns.every((x) => !x.aborted), kind);
+      assert.ok(
+        conns.every((x) => !x.aborted),
+        kind,
+      );
       (conns[1] ?? conns[0]!).answer();
       assert.deepEqual([await a, await b], ['re:A', 're:B']);
       await tick(); // no timer: only the reactions to the last reply
       assert.equal(closing.settled, true, `${kind}: close resolved right after the last call ended`);
-      assert.ok(conns.every((x) => x.closed && !x.aborted), `${kind}: closed gracefully`);
+      assert.ok(
+        conns.every((x) => x.closed && !x.aborted),
+        `${kind}: closed gracefully`,
+      );
       if (kind.endsWith('whenIdle')) assert.equal((conns[0] as IdleFakeConn).idleAsked, 1, `${kind}: asked the connection, did not count`);
     }
   });
@@ -196,11 +202,7 @@ describe('pools on the shared base (fake connections)', () => {
     for (const kind of ['watermark', 'singleton', 'pipeline'] as const) {
       const c = manualConnector(() => new IdleFakeConn());
       const pool =
-        kind === 'watermark'
-          ? new WatermarkPool<string, string>(c.connect)
-          : kind === 'singleton'
-            ? new SingletonPool<string, string>(c.connect)
-            : new PipelinePool<string, string>(c.connect);
+        kind === 'watermark' ? new WatermarkPool<string, string>(c.connect) : kind === 'singleton' ? new SingletonPool<string, string>(c.connect) : new PipelinePool<string, string>(c.connect);
       const a = outcome(pool.call('A', ctx()));
       c.land();
       await tick();

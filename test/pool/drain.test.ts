@@ -39,7 +39,10 @@ describe('close(grace) over real TCP', () => {
       assert.equal(await b.p, BigInt(idb));
       await new Promise((r) => setImmediate(r));
       // Every session is closed (gracefully) in the same turn as the last reply: no poll tick.
-      assert.ok(c.sessions.every((s) => s.closeCalled && !s.aborted), 'closed right after the last reply');
+      assert.ok(
+        c.sessions.every((s) => s.closeCalled && !s.aborted),
+        'closed right after the last reply',
+      );
       const t0 = Date.now();
       await closing.p;
       assert.ok(Date.now() - t0 < 1000, 'then close resolves as the sockets close');

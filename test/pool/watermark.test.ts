@@ -80,7 +80,11 @@ describe('WatermarkPool over real TCP', () => {
       assert.equal(pool.size, 4, 'four connects started for ten calls');
       assert.equal(pool.waiters, 10);
       const ids = await Promise.all(calls);
-      assert.deepEqual(ids, Array.from({ length: 10 }, (_, i) => BigInt(100 + i)), 'each call got its own reply');
+      assert.deepEqual(
+        ids,
+        Array.from({ length: 10 }, (_, i) => BigInt(100 + i)),
+        'each call got its own reply',
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -129,7 +133,11 @@ describe('WatermarkPool over real TCP', () => {
         ok.every((t) => !t.settled),
         `${round}: shed at once, while the others still run`,
       );
-      assert.deepEqual(await Promise.all(ok.map((t) => t.p)), [0, 1, 2, 3, 4].map((i) => BigInt(base + i)), `${round}: the five within bounds all succeed`);
+      assert.deepEqual(
+        await Promise.all(ok.map((t) => t.p)),
+        [0, 1, 2, 3, 4].map((i) => BigInt(base + i)),
+        `${round}: the five within bounds all succeed`,
+      );
       assert.ok(!seenIds().includes(BigInt(base + 5)), `${round}: the shed call never reached the server`);
     }
     assert.equal(c.attempts, 2, 'the warm round reused the two connections');
@@ -247,8 +255,7 @@ describe('WatermarkPool over real TCP', () => {
           if (err instanceof TimeoutError) {
             timeouts++;
             timedOut.push(id);
-          }
-          else unexpected.push(err);
+          } else unexpected.push(err);
         }
         // Think time 0-120 ms keeps the offered load near what 4 connections serve. Without it 46
         // callers always queue, FIFO hands every free connection to the waiter with the least

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import {
-  backoffDelays,
-  cappedBackoff,
-  constantBackoff,
-  equalJitterBackoff,
-  exponentialBackoff,
-  fullJitterBackoff,
-  noBackoff,
-} from '../../src/resilience/backoff.js';
+import { backoffDelays, cappedBackoff, constantBackoff, equalJitterBackoff, exponentialBackoff, fullJitterBackoff, noBackoff } from '../../src/resilience/backoff.js';
 
 const first = (it: Iterator<number>, n: number): number[] => Array.from({ length: n }, () => it.next().value as number);
 
@@ -38,7 +30,10 @@ test('equal jitter is Finagle equalJittered: base first, then [h, 2h) with h dou
   assert.equal(low(1), 5000);
   assert.equal(high(1), 5000, 'the first delay is not jittered');
   assert.deepEqual([2, 3, 4].map(low), [5000, 10_000, 20_000]);
-  assert.deepEqual([2, 3, 4].map((n) => Math.round(high(n))), [10_000, 20_000, 40_000]);
+  assert.deepEqual(
+    [2, 3, 4].map((n) => Math.round(high(n))),
+    [10_000, 20_000, 40_000],
+  );
   assert.equal(high(8), 300_000, 'capped');
   assert.equal(low(2000), 300_000, 'no overflow at large attempts');
   assert.ok(Number.isFinite(high(2000)));

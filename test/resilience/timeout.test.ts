@@ -89,7 +89,10 @@ describe('timeout role', () => {
     const [l, s] = await Promise.all([long, short]);
     assert.ok(s >= 59 && s < 250, `the 60 ms call failed after ${s.toFixed(0)} ms`);
     assert.ok(l >= 299 && l < 1000, `the 300 ms call failed after ${l.toFixed(0)} ms`);
-    assert.ok(node.attempts.every((a) => a.cancelledWith instanceof TimeoutError), 'the node was told to abandon both');
+    assert.ok(
+      node.attempts.every((a) => a.cancelledWith instanceof TimeoutError),
+      'the node was told to abandon both',
+    );
   });
 
   test('a call answered in time is not failed later, and leaves no timer behind', async () => {

@@ -32,8 +32,24 @@ export function method(name: string, oneway: boolean, params: [string, number, t
 export const OddService: ServiceDesc<OddClient, OddHandler> = {
   name: 'Odd',
   methods: {
-    fail: method('fail', false, [['kind', 1, T.string], ['how', 2, T.string]], T.string),
-    fire: method('fire', true, [['kind', 1, T.string], ['how', 2, T.string]], undefined),
+    fail: method(
+      'fail',
+      false,
+      [
+        ['kind', 1, T.string],
+        ['how', 2, T.string],
+      ],
+      T.string,
+    ),
+    fire: method(
+      'fire',
+      true,
+      [
+        ['kind', 1, T.string],
+        ['how', 2, T.string],
+      ],
+      undefined,
+    ),
     fired: method('fired', false, [], T.i32),
     echo: method('echo', false, [['s', 1, T.string]], T.string),
   },

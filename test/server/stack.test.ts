@@ -186,7 +186,10 @@ describe('stats', () => {
     assert.equal(scope.counters['failures.TIMEOUT'], 1);
     assert.equal(scope.counters['failures.OVERLOADED'], 1);
     assert.equal(scope.histograms['latency_ms']!.count, 6);
-    assert.ok(errors.some((e) => e.where === 'handler fail' && /crash boom/.test(String(e.err))), 'the crash was reported');
+    assert.ok(
+      errors.some((e) => e.where === 'handler fail' && /crash boom/.test(String(e.err))),
+      'the crash was reported',
+    );
     assert.ok(!errors.some((e) => e.err instanceof Nope), 'a declared exception is not a crash');
   });
 
@@ -205,10 +208,7 @@ describe('drain', () => {
     await until(() => gates.started.includes('r'), 'the handler');
     const closing = s.close(5000);
     await sleep(50);
-    await assert.rejects(
-      new Promise((resolve, reject) => net.connect(s.port, '127.0.0.1').once('connect', resolve).once('error', reject)),
-      'no new connections once closing',
-    );
+    await assert.rejects(new Promise((resolve, reject) => net.connect(s.port, '127.0.0.1').once('connect', resolve).once('error', reject)), 'no new connections once closing');
     let closed = false;
     void closing.then(() => (closed = true));
     await sleep(50);

@@ -153,7 +153,7 @@ describe('MultiplexedSession', () => {
     const e = s.call({ payload: 'hold-t5' }, ctx());
     await until(() => tagsOf('hold-t4', 'hold-t5').length === 2, 'two more calls');
     assert.deepEqual(tagsOf('hold-t4', 'hold-t5'), [2, 5]);
-    assert.equal(s.load, 3, "t3, t4, t5: the abandoned call is not load");
+    assert.equal(s.load, 3, 't3, t4, t5: the abandoned call is not load');
     assert.equal(s.abandoned, 1);
     server.release('hold-t2'); // the late reply for tag 3: read and dropped, tag 3 free again
     await until(() => s.abandoned === 0, 'the late reply is dropped');

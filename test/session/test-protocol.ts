@@ -37,7 +37,8 @@ function parse(message: Buffer): { kind: string; tag: number; text: string } {
 export class TestCodec implements MultiplexedCodec<TestReq, string> {
   pings = 0;
   constructor(
-    readonly tags: TagSpace = RECENT,readonly discard = false,
+    readonly tags: TagSpace = RECENT,
+    readonly discard = false,
   ) {
     if (discard) this.abandoned = (tag, _req, s) => writeFrame(s.conn, 'X', tag, '');
   }
@@ -111,9 +112,7 @@ export async function startTestServer(opts: { inOrder?: boolean } = {}): Promise
       const delay = Number(text.slice(0, space));
       const payload = text.slice(space + 1);
       calls.push({ tag, payload });
-      const ready = payload.startsWith('hold')
-        ? new Promise<void>((resolve) => held.set(payload, resolve))
-        : new Promise<void>((resolve) => setTimeout(resolve, delay));
+      const ready = payload.startsWith('hold') ? new Promise<void>((resolve) => held.set(payload, resolve)) : new Promise<void>((resolve) => setTimeout(resolve, delay));
       const answer = (): void => {
         if (!conn.closing) writeFrame(conn, 'R', opts.inOrder === true ? 0 : tag, payload);
       };

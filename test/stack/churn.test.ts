@@ -90,7 +90,6 @@ function rng(seed: number): () => number {
   return () => r.float();
 }
 
-
 interface ChurnOutcome {
   readonly seed: number;
   readonly label: string;
@@ -199,11 +198,17 @@ for (const proto of PROTOCOLS) {
       assert.equal(clientGauge(o.client.stats, o.label, 'retries'), 0);
     });
 
-    test("calls in flight on a node when it is removed finish, successfully", () => {
+    test('calls in flight on a node when it is removed finish, successfully', () => {
       const inFlightAtRemoval = o.removed.reduce((n, s) => n + (rec(s).inFlightAtRemoval ?? 0), 0);
       assert.ok(inFlightAtRemoval > 0, 'no call was in flight on any removed node: the drain was not exercised');
-      assert.equal(o.removed.reduce((n, s) => n + rec(s).drainedOk, 0), inFlightAtRemoval);
-      assert.equal(o.removed.reduce((n, s) => n + rec(s).drainedFailed, 0), 0);
+      assert.equal(
+        o.removed.reduce((n, s) => n + rec(s).drainedOk, 0),
+        inFlightAtRemoval,
+      );
+      assert.equal(
+        o.removed.reduce((n, s) => n + rec(s).drainedFailed, 0),
+        0,
+      );
       for (const s of o.removed) assert.equal(rec(s).inFlight, 0, `${s.name} still has calls in flight`);
     });
 
@@ -247,10 +252,17 @@ test('http: a session closed before it carried any request closes its TCP connec
   const server = await startCountingServer('http', 'x', 0);
   try {
     const session = await connectHttp({ host: '127.0.0.1', port: server.port }, 1000);
-    await until(() => server.connections === 1, () => 'the server to see the connection');
+    await until(
+      () => server.connections === 1,
+      () => 'the server to see the connection',
+    );
     await session.close();
     assert.equal(session.status, 'closed');
-    await until(() => server.connections === 0, () => `the connection to close (server still has ${server.connections} open)`, 2000);
+    await until(
+      () => server.connections === 0,
+      () => `the connection to close (server still has ${server.connections} open)`,
+      2000,
+    );
   } finally {
     await server.close();
   }

@@ -61,13 +61,15 @@ class HttpStatusError extends Error {
 
 /** The same settings for both protocols, through the shared `with...` methods. */
 function configure<B extends ClientBuilderBase<B, ClientStackOptions>>(b: B, k: Knobs): B {
-  return b
-    .withLabel(k.label)
-    // A long state history, so that every probe of a test is still in it when counted.
-    .withStats(new StatsRegistry({ stateHistory: 1000 }))
-    .withTimeout(k.timeout)
-    .withFailureAccrual({ backoff: constantBackoff(ACCRUAL_BACKOFF_MS) })
-    .withPool({ kind: 'watermark', backoff: constantBackoff(CONNECT_BACKOFF_MS) });
+  return (
+    b
+      .withLabel(k.label)
+      // A long state history, so that every probe of a test is still in it when counted.
+      .withStats(new StatsRegistry({ stateHistory: 1000 }))
+      .withTimeout(k.timeout)
+      .withFailureAccrual({ backoff: constantBackoff(ACCRUAL_BACKOFF_MS) })
+      .withPool({ kind: 'watermark', backoff: constantBackoff(CONNECT_BACKOFF_MS) })
+  );
 }
 
 const PROTOS: readonly Proto[] = [
@@ -255,7 +257,11 @@ for (const proto of PROTOS) {
       });
     };
 
-    test('kill -9 of one of 3 servers under load: only its in-flight calls fail, the others take the load, and it gets traffic again once restarted', { timeout: 30_000 }, killTest('', undefined, false));
+    test(
+      'kill -9 of one of 3 servers under load: only its in-flight calls fail, the others take the load, and it gets traffic again once restarted',
+      { timeout: 30_000 },
+      killTest('', undefined, false),
+    );
     if (proto.name === 'http') {
       test('kill -9 under GET load: even the GETs in flight on the killed server are retried on the others (idempotent): none fails', { timeout: 30_000 }, killTest('-get', 'GET', true));
     }
@@ -335,7 +341,9 @@ for (const proto of PROTOS) {
         firstAnswerAfterReadyMs: revival,
         callsAfterRevival: after.length,
         failuresAfterRevival: afterFailures.length,
-        b2States: nodeScope(client.stats, label, b2).state?.changes.map((ch) => ch.state).join('>'),
+        b2States: nodeScope(client.stats, label, b2)
+          .state?.changes.map((ch) => ch.state)
+          .join('>'),
       });
     });
 
@@ -362,7 +370,11 @@ for (const proto of PROTOS) {
         const took = r.end - r.start;
         assert.ok(took >= TIMEOUT - 5 && took <= TIMEOUT + 300, `a blackholed call fails at its ${TIMEOUT} ms deadline: took ${took} ms`);
       }
-      assert.equal(hScope.state?.changes.some((ch) => ch.state === 'dead'), true, `blackhole node state history: ${JSON.stringify(hScope.state)}`);
+      assert.equal(
+        hScope.state?.changes.some((ch) => ch.state === 'dead'),
+        true,
+        `blackhole node state history: ${JSON.stringify(hScope.state)}`,
+      );
       assert.ok(toDead < 3000, `the blackhole node is marked dead within a few timeouts (took ${toDead} ms)`);
 
       // Calls that started once it was dead reach it only as probes (one per 'probing' period).
@@ -370,7 +382,10 @@ for (const proto of PROTOS) {
       const probes = (hScope.state?.changes ?? []).filter((ch) => ch.state === 'probing' && ch.at >= tDead).length;
       const windowFailures = window.filter((r) => !r.ok);
       assert.ok(window.length > 300, `calls after the node was marked dead: only ${window.length}`);
-      assert.ok(windowFailures.length <= probes, `${windowFailures.length} of ${window.length} calls failed after the node was marked dead; only ${probes} probes:\n${describeRecords(windowFailures, tDead)}`);
+      assert.ok(
+        windowFailures.length <= probes,
+        `${windowFailures.length} of ${window.length} calls failed after the node was marked dead; only ${probes} probes:\n${describeRecords(windowFailures, tDead)}`,
+      );
       assert.ok(windowFailures.length <= window.length * 0.02, 'nearly all calls succeed once the blackhole is marked dead');
       const hGrowth = counter(hScope, 'requests') - hAtDead;
       assert.ok(hGrowth <= probes + 1, `the blackhole's request counter grew by ${hGrowth} after it was marked dead, with ${probes} probes`);
@@ -416,7 +431,10 @@ for (const proto of PROTOS) {
       const windowFailures = window.filter((r) => !r.ok);
       assert.ok(window.length > 300, `calls after the node was marked dead: only ${window.length}`);
       assert.ok(probes >= 2, `the dead node is probed every ~${ACCRUAL_BACKOFF_MS} ms (${probes} probes in 2.5 s)`);
-      assert.ok(windowFailures.length <= probes, `${windowFailures.length} of ${window.length} calls failed after the node was marked dead; only ${probes} probes:\n${describeRecords(windowFailures, tDead)}`);
+      assert.ok(
+        windowFailures.length <= probes,
+        `${windowFailures.length} of ${window.length} calls failed after the node was marked dead; only ${probes} probes:\n${describeRecords(windowFailures, tDead)}`,
+      );
       const fGrowth = counter(fScope, 'requests') - fAtDead;
       assert.ok(fGrowth <= probes + 1, `the failing node's request counter grew by ${fGrowth} after it was marked dead, with ${probes} probes`);
       assert.deepEqual(Object.keys(tally(window.filter((r) => r.ok).map((r) => r.server))).sort(), ['a', 'b'], 'successes come from the healthy servers');

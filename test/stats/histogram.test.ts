@@ -38,15 +38,37 @@ function check(name: string, data: number[], resolution = 0.001): void {
 test('percentiles within ±max(0.5 unit, 1/64) on several shapes of data', () => {
   const r = rng(42);
   const n = 20_000;
-  check('uniform 0..1000 ms', Array.from({ length: n }, () => r() * 1000));
-  check('exponential mean 5 ms', Array.from({ length: n }, () => -Math.log(1 - r()) * 5));
+  check(
+    'uniform 0..1000 ms',
+    Array.from({ length: n }, () => r() * 1000),
+  );
+  check(
+    'exponential mean 5 ms',
+    Array.from({ length: n }, () => -Math.log(1 - r()) * 5),
+  );
   // Lognormal: a long tail over six orders of magnitude.
-  check('lognormal', Array.from({ length: n }, () => Math.exp(Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()) * 2)));
-  check('sub-millisecond', Array.from({ length: n }, () => r() * 0.2));
-  check('few distinct values', Array.from({ length: n }, (_, i) => [1, 2, 3, 250][i % 4]!));
-  check('minutes', Array.from({ length: 1000 }, () => 60_000 + r() * 1_000_000));
+  check(
+    'lognormal',
+    Array.from({ length: n }, () => Math.exp(Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()) * 2)),
+  );
+  check(
+    'sub-millisecond',
+    Array.from({ length: n }, () => r() * 0.2),
+  );
+  check(
+    'few distinct values',
+    Array.from({ length: n }, (_, i) => [1, 2, 3, 250][i % 4]!),
+  );
+  check(
+    'minutes',
+    Array.from({ length: 1000 }, () => 60_000 + r() * 1_000_000),
+  );
   check('single value', [7.25]);
-  check('integers at resolution 1', Array.from({ length: n }, () => Math.floor(r() * 100_000)), 1);
+  check(
+    'integers at resolution 1',
+    Array.from({ length: n }, () => Math.floor(r() * 100_000)),
+    1,
+  );
 });
 
 test('bucket index is monotonic, contiguous and bounded', () => {

@@ -4,15 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import {
-  CancelledError,
-  ClosedError,
-  ConnectError,
-  ConnectionClosedError,
-  FrameTooLargeError,
-  InvalidArgumentError,
-  TimeoutError,
-} from '../../src/core/errors.js';
+import { CancelledError, ClosedError, ConnectError, ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
 import { TApplicationExceptionType, Thrift, ThriftApplicationError, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import { EchoService } from '../fixtures/echo-service.js';
 import { richChecks } from '../fixtures/rich-checks.js';

@@ -58,14 +58,23 @@ export const AllTypes: StructDesc = {
     f(16, 'pointNames', T.map(point, T.string)),
     f(17, 'pointSet', T.set(point)),
     f(18, 'deep', T.map(T.i32, T.map(T.string, T.list(point)))),
-    f(19, 'audit', T.struct(() => Audit)),
+    f(
+      19,
+      'audit',
+      T.struct(() => Audit),
+    ),
     f(20, 'ints', T.list(T.i32)),
     f(21, 'statuses', T.map(T.string, T.list(Status))),
     f(22, 'blobs', T.list(T.binary), 'optional'),
     f(23, 'withDefault', T.i32, 'default', () => 42),
     f(24, 'strDefault', T.string, 'default', () => 'dflt'),
     f(25, 'listDefault', T.list(T.i32), 'default', () => [1, 2, 3]),
-    f(26, 'tree', T.struct(() => Node), 'optional'),
+    f(
+      26,
+      'tree',
+      T.struct(() => Node),
+      'optional',
+    ),
   ],
 };
 

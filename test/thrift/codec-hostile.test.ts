@@ -138,7 +138,7 @@ describe('compact: hostile input', () => {
 for (const p of [binaryProtocol(), compactProtocol()]) {
   it(`${p.name}: 2,000 random garbage buffers end only in ProtocolError or BufferUnderflow`, () => {
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const t0 = performance.now();
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.alloc(1 + Math.floor(rand() * 64));

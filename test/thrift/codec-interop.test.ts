@@ -90,7 +90,10 @@ type Canon = null | boolean | string | Canon[] | { [k: string]: Canon };
 function stable(c: Canon): string {
   if (c === null || typeof c !== 'object') return JSON.stringify(c);
   if (Array.isArray(c)) return `[${c.map(stable).join(',')}]`;
-  return `{${Object.keys(c).sort().map((k) => `${JSON.stringify(k)}:${stable(c[k]!)}`).join(',')}}`;
+  return `{${Object.keys(c)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stable(c[k]!)}`)
+    .join(',')}}`;
 }
 const sortCanon = (xs: Canon[]): Canon[] => xs.sort((a, b) => (stable(a) < stable(b) ? -1 : stable(a) > stable(b) ? 1 : 0));
 
@@ -98,19 +101,31 @@ const sortCanon = (xs: Canon[]): Canon[] => xs.sort((a, b) => (stable(a) < stabl
 function canon(t: TypeDesc, v: unknown): Canon {
   if (v === undefined || v === null) return null;
   switch (t.kind) {
-    case 'bool': return v as boolean;
-    case 'byte': case 'i16': case 'i32': case 'enum': case 'i64': return String(v);
+    case 'bool':
+      return v as boolean;
+    case 'byte':
+    case 'i16':
+    case 'i32':
+    case 'enum':
+    case 'i64':
+      return String(v);
     case 'double': {
       const b = Buffer.alloc(8);
       b.writeDoubleBE(v as number);
       return ['d', b.toString('hex')];
     }
-    case 'string': return ['s', v as string];
-    case 'binary': return ['b', Buffer.from(v as Uint8Array).toString('hex')];
-    case 'list': return (v as unknown[]).map((e) => canon(t.elem, e));
-    case 'set': return sortCanon([...(v as Set<unknown>)].map((e) => canon(t.elem, e)));
-    case 'map': return sortCanon([...(v as Map<unknown, unknown>)].map(([k, e]) => [canon(t.key, k), canon(t.value, e)]));
-    case 'struct': return canonStruct(t.struct(), v as Record<string, unknown>);
+    case 'string':
+      return ['s', v as string];
+    case 'binary':
+      return ['b', Buffer.from(v as Uint8Array).toString('hex')];
+    case 'list':
+      return (v as unknown[]).map((e) => canon(t.elem, e));
+    case 'set':
+      return sortCanon([...(v as Set<unknown>)].map((e) => canon(t.elem, e)));
+    case 'map':
+      return sortCanon([...(v as Map<unknown, unknown>)].map(([k, e]) => [canon(t.key, k), canon(t.value, e)]));
+    case 'struct':
+      return canonStruct(t.struct(), v as Record<string, unknown>);
   }
 }
 
@@ -138,7 +153,7 @@ function ourCases(): { struct: string; value: Record<string, unknown> }[] {
     { struct: 'AllTypes', value: { id: 'defaults-only' } },
     { struct: 'Shape', value: { point: { x: -7, y: 2147483647 } } },
     { struct: 'Shape', value: { name: '😀' } },
-    { struct: 'NotFound', value: new NotFound({ message: "m", key: "k" }) as unknown as Record<string, unknown> },
+    { struct: 'NotFound', value: new NotFound({ message: 'm', key: 'k' }) as unknown as Record<string, unknown> },
   ];
 }
 

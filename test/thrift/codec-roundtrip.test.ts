@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { InvalidArgumentError, ProtocolError } from '../../src/core/errors.js';
-import {
-  decodeApplicationException,
-  encodeApplicationException,
-  TApplicationExceptionType,
-  ThriftApplicationError,
-} from '../../src/protocols/thrift/application-exception.js';
+import { decodeApplicationException, encodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from '../../src/protocols/thrift/application-exception.js';
 import { binaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { compactProtocol } from '../../src/protocols/thrift/compact.js';
 import { MessageType, T, type StructDesc, type TypeDesc } from '../../src/protocols/thrift/descriptors.js';
@@ -56,7 +51,11 @@ for (const p of protocols) {
     });
 
     it('i8 / i16 / i32 extremes', () => {
-      for (const [t, xs] of [[T.byte, [-128, 127, 0, -1]], [T.i16, [-32768, 32767, -1]], [T.i32, [-2147483648, 2147483647, -1, 0]]] as const) {
+      for (const [t, xs] of [
+        [T.byte, [-128, 127, 0, -1]],
+        [T.i16, [-32768, 32767, -1]],
+        [T.i32, [-2147483648, 2147483647, -1, 0]],
+      ] as const) {
         for (const x of xs) assert.deepStrictEqual(roundTrip(p, box(t), { v: x }), { v: x });
       }
     });
@@ -107,7 +106,10 @@ for (const p of protocols) {
         nested: new Map([['a', [new Set([1, -1]), new Set<number>()]]]),
         emptyMap: new Map(),
         emptySet: new Set(),
-        boolMap: new Map([[true, false], [false, true]]),
+        boolMap: new Map([
+          [true, false],
+          [false, true],
+        ]),
       };
       assert.deepStrictEqual(roundTrip(p, desc, v), v);
     });
@@ -153,21 +155,46 @@ for (const p of protocols) {
     });
 
     it('required fields: missing on write → InvalidArgumentError naming struct and field; on read → ProtocolError', () => {
-      assert.throws(() => encode(p, Point, { x: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /Point\.y/.test(e.message));
+      assert.throws(
+        () => encode(p, Point, { x: 1 }),
+        (e: unknown) => e instanceof InvalidArgumentError && /Point\.y/.test(e.message),
+      );
       assert.throws(() => encode(p, Point, { x: 1, y: null }), InvalidArgumentError);
       const onlyX: StructDesc = { name: 'P', kind: 'struct', fields: [Point.fields[0]!] };
-      assert.throws(() => decode(p, Point, encode(p, onlyX, { x: 1 })), (e: unknown) => e instanceof ProtocolError && /Point\.y/.test(e.message));
+      assert.throws(
+        () => decode(p, Point, encode(p, onlyX, { x: 1 })),
+        (e: unknown) => e instanceof ProtocolError && /Point\.y/.test(e.message),
+      );
     });
 
     it('wrong JS types and out-of-range numbers throw InvalidArgumentError with the field path', () => {
       const bad: [TypeDesc, unknown][] = [
-        [T.i32, '1'], [T.i32, 2 ** 31], [T.i32, 1.5], [T.i16, 40000], [T.byte, 128], [T.byte, -129],
-        [T.i64, 1], [T.i64, 2n ** 63n], [T.i64, -(2n ** 63n) - 1n], [T.double, 1n], [T.string, 1],
-        [T.binary, 'str'], [T.bool, 1], [T.list(T.i32), new Set([1])], [T.set(T.i32), [1]], [T.map(T.i32, T.i32), {}],
-        [T.list(T.i32), [1, 'x']], [T.struct(() => Point), 5], [T.map(T.string, T.i64), new Map([['a', 1]])],
+        [T.i32, '1'],
+        [T.i32, 2 ** 31],
+        [T.i32, 1.5],
+        [T.i16, 40000],
+        [T.byte, 128],
+        [T.byte, -129],
+        [T.i64, 1],
+        [T.i64, 2n ** 63n],
+        [T.i64, -(2n ** 63n) - 1n],
+        [T.double, 1n],
+        [T.string, 1],
+        [T.binary, 'str'],
+        [T.bool, 1],
+        [T.list(T.i32), new Set([1])],
+        [T.set(T.i32), [1]],
+        [T.map(T.i32, T.i32), {}],
+        [T.list(T.i32), [1, 'x']],
+        [T.struct(() => Point), 5],
+        [T.map(T.string, T.i64), new Map([['a', 1]])],
       ];
       for (const [t, v] of bad) {
-        assert.throws(() => encode(p, box(t), { v }), (e: unknown) => e instanceof InvalidArgumentError && e.message.startsWith('Box.v: '), `${t.kind} ${String(v)}`);
+        assert.throws(
+          () => encode(p, box(t), { v }),
+          (e: unknown) => e instanceof InvalidArgumentError && e.message.startsWith('Box.v: '),
+          `${t.kind} ${String(v)}`,
+        );
       }
       assert.throws(() => encode(p, AllTypes, { id: 'x', audit: { createdAt: 'now' } }), /Audit\.createdAt: expected i64/);
     });

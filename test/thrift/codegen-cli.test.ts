@@ -32,7 +32,10 @@ test('scales gen writes one module per .thrift file (includes via -I), same as g
   assert.match(r.stdout, /wrote .*rich\.ts/);
   const expected = generateTypeScript(path.join(ROOT, 'test/fixtures/idl/rich.thrift'), { runtime: 'my-runtime' });
   assert.equal(readFileSync(path.join(out, 'rich.ts'), 'utf8'), expected.get('rich.ts'));
-  assert.match(readFileSync(path.join(out, 'edge.ts'), 'utf8'), /from 'my-runtime';\nimport type \{ CallOptions, ServerCallContext, ServiceDesc, StructDesc \} from 'my-runtime';\nimport \* as base from '\.\/base\.js';/);
+  assert.match(
+    readFileSync(path.join(out, 'edge.ts'), 'utf8'),
+    /from 'my-runtime';\nimport type \{ CallOptions, ServerCallContext, ServiceDesc, StructDesc \} from 'my-runtime';\nimport \* as base from '\.\/base\.js';/,
+  );
 });
 
 test('scales gen: bad IDL prints "scales: file:line: message" and exits 1', () => {

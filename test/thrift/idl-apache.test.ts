@@ -114,7 +114,11 @@ function toJson(v: unknown): unknown {
 function withoutFilledDefaults(oursJson: unknown, theirs: unknown): unknown {
   if (Array.isArray(oursJson) && Array.isArray(theirs)) return oursJson.map((x, i) => withoutFilledDefaults(x, theirs[i]));
   if (typeof oursJson === 'object' && oursJson !== null && typeof theirs === 'object' && theirs !== null && !Array.isArray(theirs)) {
-    return Object.fromEntries(Object.entries(oursJson).filter(([k]) => k in theirs).map(([k, x]) => [k, withoutFilledDefaults(x, (theirs as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.entries(oursJson)
+        .filter(([k]) => k in theirs)
+        .map(([k, x]) => [k, withoutFilledDefaults(x, (theirs as Record<string, unknown>)[k])]),
+    );
   }
   return oursJson;
 }
@@ -159,7 +163,11 @@ function compare(m: IdlModule, docs: Record<string, ADoc>, main: string): void {
       for (const fn of s.functions) {
         const md = d.methods[fn.name]!;
         assert.equal(md.oneway, fn.oneway);
-        assert.deepEqual(md.args.fields.map((f) => field(f, false)), fn.arguments.map((f) => theirField(f, false)), `${fn.name} args`);
+        assert.deepEqual(
+          md.args.fields.map((f) => field(f, false)),
+          fn.arguments.map((f) => theirField(f, false)),
+          `${fn.name} args`,
+        );
         const success = md.result.fields.find((f) => f.id === 0);
         assert.deepEqual(success ? ours(success.type) : { kind: 'void' }, fromApache(fn.returnTypeId, fn.returnType), `${fn.name} returns`);
         assert.deepEqual(

@@ -62,7 +62,10 @@ test('include cycle', () => {
   // Reported at the include that closes the cycle (in cyc-b).
   write('cyc-b.thrift', '\ninclude "cyc-a.thrift"\n');
   const a = write('cyc-a.thrift', 'include "cyc-b.thrift"\n');
-  assert.throws(() => loadIdlSync(a), (err: unknown) => err instanceof IdlError && /cyc-b\.thrift:2:1: include cycle: cyc-a\.thrift -> cyc-b\.thrift -> cyc-a\.thrift$/.test(err.message));
+  assert.throws(
+    () => loadIdlSync(a),
+    (err: unknown) => err instanceof IdlError && /cyc-b\.thrift:2:1: include cycle: cyc-a\.thrift -> cyc-b\.thrift -> cyc-a\.thrift$/.test(err.message),
+  );
 });
 
 test('bad constants: wrong type, out of range, unknown reference, bad enum value', () => {
@@ -93,7 +96,10 @@ test('declaration errors: duplicate names, typedef cycles, void fields', () => {
 test('codegen and the async loader report the same IdlError', async () => {
   const file = write('async.thrift', 'struct A {\n  1: Missing y,\n}\n');
   await assert.rejects(loadIdl(file), (err: unknown) => err instanceof IdlError && /async\.thrift:2:\d+: unknown type/.test(err.message));
-  assert.throws(() => generateTypeScript(file), (err: unknown) => err instanceof IdlError && /async\.thrift:2:\d+: unknown type/.test(err.message));
+  assert.throws(
+    () => generateTypeScript(file),
+    (err: unknown) => err instanceof IdlError && /async\.thrift:2:\d+: unknown type/.test(err.message),
+  );
   await assert.rejects(loadIdl(path.join(dir, 'absent.thrift')), (err: unknown) => err instanceof IdlError && /cannot read file/.test(err.message));
 });
 

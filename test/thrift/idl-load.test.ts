@@ -30,7 +30,10 @@ test('rich.thrift: keys are plain for the main file and prefixed for includes', 
     MAX_ITEMS: 1000,
     GREETING: 'héllo wörld ✓',
     COLORS: ['red', 'green'],
-    LIMITS: new Map([['a', 1], ['b', 2]]),
+    LIMITS: new Map([
+      ['a', 1],
+      ['b', 2],
+    ]),
     PI: 3.14159,
   });
   assert.deepEqual(Object.keys(m.exceptions).sort(), ['Invalid', 'NotFound', 'shared.SharedError']);
@@ -40,7 +43,10 @@ test('rich.thrift: struct fields, typedefs resolved, defaults fresh and in the r
   const m = loadIdlSync(RICH);
   const all = m.structs['AllTypes']!;
   assert.equal(all.fields.length, 26);
-  assert.deepEqual(all.fields.map((f) => f.id), Array.from({ length: 26 }, (_, i) => i + 1));
+  assert.deepEqual(
+    all.fields.map((f) => f.id),
+    Array.from({ length: 26 }, (_, i) => i + 1),
+  );
   assert.deepEqual(normType(field(all, 'ints').type), { kind: 'list', elem: { kind: 'i32' } });
   assert.deepEqual(normType(field(all, 'statuses').type), {
     kind: 'map',
@@ -145,9 +151,15 @@ test('edge.thrift: -I include dirs, typedef chains, enum numbering, every const 
     LIMIT_COPY: 7,
     KIND: 17,
     TAGS: new Set(['a', 'b']),
-    BY_KIND: new Map([[-2, [1, -1]], [17, []]]),
+    BY_KIND: new Map([
+      [-2, [1, -1]],
+      [17, []],
+    ]),
     ORIGIN: { left: 0, right: 0, label: 'pair' },
-    PAIRS: [{ left: 1, right: 2, label: 'pair' }, { left: 3, right: 4, label: 'x' }],
+    PAIRS: [
+      { left: 1, right: 2, label: 'pair' },
+      { left: 3, right: 4, label: 'x' },
+    ],
     NUMS: [7, 7, 2],
     CHOICE: { num: 3 },
   });
@@ -176,7 +188,13 @@ test('loadIdl and loadIdlSync agree', async () => {
 
 test('rich.thrift: descriptors match the hand-built codec fixtures', () => {
   const m = loadIdlSync(RICH);
-  for (const [key, desc] of [['AllTypes', handBuilt.AllTypes], ['Point', handBuilt.Point], ['Node', handBuilt.Node], ['shared.Audit', handBuilt.Audit], ['NotFound', handBuilt.NotFoundDesc]] as const) {
+  for (const [key, desc] of [
+    ['AllTypes', handBuilt.AllTypes],
+    ['Point', handBuilt.Point],
+    ['Node', handBuilt.Node],
+    ['shared.Audit', handBuilt.Audit],
+    ['NotFound', handBuilt.NotFoundDesc],
+  ] as const) {
     assert.deepEqual(normStruct(m.structs[key]!), normStruct(desc), key);
   }
 });

@@ -162,7 +162,10 @@ describe('hostile input to the Thrift server', () => {
       const r = await sendRaw(server.port, junk, { end: true, timeoutMs: 2000 });
       assert.ok(r.closed, `case ${i} closed`);
     }
-    assert.ok(errors.every((e) => e instanceof ScalesError), 'every failure is typed');
+    assert.ok(
+      errors.every((e) => e instanceof ScalesError),
+      'every failure is typed',
+    );
   });
 });
 
@@ -175,7 +178,10 @@ describe('hostile input to a buffered (unframed) server', () => {
     w.writeBytes(Buffer.from([TType.STRING, ...i16(3), ...i32(1 << 30)]));
     const r = await sendRaw(server.port, w.takeCopy());
     assert.ok(r.closed && r.ms < 2000);
-    assert.ok(errors.some((e) => e instanceof ScalesError), errors.map(String).join('; '));
+    assert.ok(
+      errors.some((e) => e instanceof ScalesError),
+      errors.map(String).join('; '),
+    );
     await server.close();
   });
 
@@ -189,7 +195,10 @@ describe('hostile input to a buffered (unframed) server', () => {
     for (let i = 0; i < 100; i++) w.writeBytes(Buffer.from([...i32(100), ...Buffer.alloc(100)]));
     const r = await sendRaw(server.port, w.takeCopy());
     assert.ok(r.closed && r.ms < 2000);
-    assert.ok(errors.some((e) => e instanceof FrameTooLargeError), errors.map(String).join('; '));
+    assert.ok(
+      errors.some((e) => e instanceof FrameTooLargeError),
+      errors.map(String).join('; '),
+    );
     await server.close();
   });
 });

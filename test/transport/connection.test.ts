@@ -76,7 +76,10 @@ test('frames written byte by byte arrive whole; many frames in one chunk arrive 
   got.length = 0;
   raw.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => frame(`m${i}`))));
   while (got.length < 1000) await tick(1);
-  assert.deepEqual(got.map(String), Array.from({ length: 1000 }, (_, i) => `m${i}`));
+  assert.deepEqual(
+    got.map(String),
+    Array.from({ length: 1000 }, (_, i) => `m${i}`),
+  );
   const backing = new Set(got.map((m) => m.buffer));
   assert.ok(backing.size <= 4, `1000 frames shared ${backing.size} chunk buffers (views, not copies)`);
   // Messages are safe to keep: more traffic does not overwrite them.
@@ -98,7 +101,10 @@ test('readAt: every message of one socket read carries the time that read arrive
   await tick(20);
   raw.write(frame('d'));
   while (seen.length < 4) await tick(1);
-  assert.deepEqual(seen.map((s) => s.msg), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(
+    seen.map((s) => s.msg),
+    ['a', 'b', 'c', 'd'],
+  );
   for (const s of seen) assert.ok(s.readAt >= before && s.readAt <= s.at, `${s.msg}: read at ${s.readAt}, delivered at ${s.at}`);
   // One read carried a, b and c (sent in one write on loopback); d came 20 ms later in another.
   assert.equal(new Set(seen.slice(0, 3).map((s) => s.readAt)).size, 1);
@@ -147,7 +153,10 @@ test('write limit: an oversized message is rolled back and the connection stays 
   const { conn, raw, listener } = await serverWithRawPeer({ maxFrameSize: 100 });
   const peer = collect(raw);
   send(conn, 'before');
-  assert.throws(() => send(conn, Buffer.alloc(101)), (e: unknown) => e instanceof FrameTooLargeError && e.size === 101);
+  assert.throws(
+    () => send(conn, Buffer.alloc(101)),
+    (e: unknown) => e instanceof FrameTooLargeError && e.size === 101,
+  );
   send(conn, Buffer.alloc(100, 0x61));
   const mark = conn.beginMessage();
   conn.writer.writeUtf8('half-encoded');
@@ -179,7 +188,9 @@ test('batching: 1000 messages written in one turn go out in one socket.write', a
   // Replies written across several promise waves of one turn (async handlers) share a write too.
   send(conn, 'w0');
   void Promise.resolve().then(() => send(conn, 'w1'));
-  void Promise.resolve().then(() => null).then(() => send(conn, 'w2'));
+  void Promise.resolve()
+    .then(() => null)
+    .then(() => send(conn, 'w2'));
   await tick(30);
   assert.equal(writes, 3);
   assert.deepEqual(frames(peer.bytes()), [...Array.from({ length: 1000 }, (_, i) => `n${i}`), 'later', 'w0', 'w1', 'w2']);
@@ -325,7 +336,10 @@ test('pauseReading stops delivery mid-chunk; resume delivers the rest, then the 
   assert.equal(peerEnded, false, 'FIN waits behind the buffered frames');
   conn.resumeReading();
   await tick(50);
-  assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `c${i}`));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 10 }, (_, i) => `c${i}`),
+  );
   assert.equal(peerEnded, true);
   assert.equal(conn.closed, false);
   await conn.end();
@@ -356,7 +370,10 @@ test('measured framing over a socket: messages split across chunks, measurer Buf
   await tick(10);
   raw.write(wire.subarray(13));
   while (got.length < 3) await tick(1);
-  assert.deepEqual(got.map((m) => String(m.subarray(4))), ['one', 'two', 'three']);
+  assert.deepEqual(
+    got.map((m) => String(m.subarray(4))),
+    ['one', 'two', 'three'],
+  );
   const done = closed(conn);
   raw.write(frame(Buffer.alloc(100))); // 104 bytes, no complete message within 64
   const err = await done;

@@ -81,11 +81,17 @@ test('length-prefixed: limit is inclusive; an oversized prefix fails before its 
   assert.deepEqual(sink.strings(), ['12345678']);
 
   const d = new LengthPrefixedDecoder(new Collect(), 8, 'h:1');
-  assert.throws(() => d.push(Buffer.from([0, 0, 0, 9])), (e: unknown) => e instanceof FrameTooLargeError && e.size === 9 && e.limit === 8 && e.endpoint === 'h:1');
+  assert.throws(
+    () => d.push(Buffer.from([0, 0, 0, 9])),
+    (e: unknown) => e instanceof FrameTooLargeError && e.size === 9 && e.limit === 8 && e.endpoint === 'h:1',
+  );
   // Prefix split over chunks is checked too.
   const d2 = new LengthPrefixedDecoder(new Collect(), 8, 'h:1');
   d2.push(Buffer.from([0xff, 0xff]));
-  assert.throws(() => d2.push(Buffer.from([0xff, 0xff])), (e: unknown) => e instanceof FrameTooLargeError && e.size === 0xffffffff);
+  assert.throws(
+    () => d2.push(Buffer.from([0xff, 0xff])),
+    (e: unknown) => e instanceof FrameTooLargeError && e.size === 0xffffffff,
+  );
 });
 
 test('length-prefixed: pause stops delivery within a chunk; drain resumes it', () => {
@@ -118,16 +124,26 @@ test('measured: messages split at every byte boundary, and byte by byte (BufferU
     const d = new MeasuredDecoder(measureU8, sink, 1024, 'peer');
     d.push(wire.subarray(0, cut));
     d.push(wire.subarray(cut));
-    assert.deepEqual(sink.strings().map((s) => s.slice(1)), expected, `cut at ${cut}`);
+    assert.deepEqual(
+      sink.strings().map((s) => s.slice(1)),
+      expected,
+      `cut at ${cut}`,
+    );
     assert.equal(d.pendingBytes, 0);
   }
   const sink = new Collect();
   const d = new MeasuredDecoder(measureU8, sink, 1024, 'peer');
   for (let i = 0; i < wire.length; i++) d.push(wire.subarray(i, i + 1));
-  assert.deepEqual(sink.strings().map((s) => s.slice(1)), expected);
+  assert.deepEqual(
+    sink.strings().map((s) => s.slice(1)),
+    expected,
+  );
   // Kept messages were not overwritten by later accumulation.
   d.push(u8framed('zzzzzzzz'));
-  assert.deepEqual(sink.strings().map((s) => s.slice(1)), [...expected, 'zzzzzzzz']);
+  assert.deepEqual(
+    sink.strings().map((s) => s.slice(1)),
+    [...expected, 'zzzzzzzz'],
+  );
 });
 
 test('measured: measures once per arriving chunk, not per byte held', () => {
@@ -147,17 +163,33 @@ test('measured: measures once per arriving chunk, not per byte held', () => {
 test('measured: too many bytes without a complete message, measurer errors', () => {
   const d = new MeasuredDecoder(() => -1, new Collect(), 16, 'h:2');
   d.push(Buffer.alloc(16));
-  assert.throws(() => d.push(Buffer.alloc(1)), (e: unknown) => e instanceof FrameTooLargeError && e.size === 17 && e.endpoint === 'h:2');
+  assert.throws(
+    () => d.push(Buffer.alloc(1)),
+    (e: unknown) => e instanceof FrameTooLargeError && e.size === 17 && e.endpoint === 'h:2',
+  );
 
-  const bad = new MeasuredDecoder(() => {
-    throw new ProtocolError('bad type byte');
-  }, new Collect(), 16, 'h:2');
+  const bad = new MeasuredDecoder(
+    () => {
+      throw new ProtocolError('bad type byte');
+    },
+    new Collect(),
+    16,
+    'h:2',
+  );
   assert.throws(() => bad.push(Buffer.alloc(3)), /bad type byte/);
 
-  const buggy = new MeasuredDecoder(() => {
-    throw new TypeError('oops');
-  }, new Collect(), 16, 'h:2');
-  assert.throws(() => buggy.push(Buffer.alloc(3)), (e: unknown) => e instanceof ProtocolError && e.cause instanceof TypeError);
+  const buggy = new MeasuredDecoder(
+    () => {
+      throw new TypeError('oops');
+    },
+    new Collect(),
+    16,
+    'h:2',
+  );
+  assert.throws(
+    () => buggy.push(Buffer.alloc(3)),
+    (e: unknown) => e instanceof ProtocolError && e.cause instanceof TypeError,
+  );
 
   const liar = new MeasuredDecoder(() => 5, new Collect(), 16, 'h:2');
   assert.throws(() => liar.push(Buffer.alloc(3)), ProtocolError);

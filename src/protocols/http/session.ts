@@ -1,12 +1,6 @@
 import type net from 'node:net';
 import { Client, errors as undiciErrors } from 'undici';
-import {
-  ConnectionClosedError,
-  FrameTooLargeError,
-  ProtocolError,
-  TimeoutError,
-  type ScalesError,
-} from '../../core/errors.js';
+import { ConnectionClosedError, FrameTooLargeError, ProtocolError, TimeoutError, type ScalesError } from '../../core/errors.js';
 import type { CallContext, Status } from '../../core/service.js';
 import { formatAddress, type Address } from '../../discovery/uri.js';
 import { connectSocket } from '../../transport/connect.js';

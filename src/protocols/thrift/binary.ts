@@ -63,17 +63,30 @@ const FIXED_BYTES: readonly number[] = (() => {
 
 export function binaryWireType(t: TypeDesc): number {
   switch (t.kind) {
-    case 'bool': return TType.BOOL;
-    case 'byte': return TType.BYTE;
-    case 'i16': return TType.I16;
-    case 'i32': case 'enum': return TType.I32;
-    case 'i64': return TType.I64;
-    case 'double': return TType.DOUBLE;
-    case 'string': case 'binary': return TType.STRING;
-    case 'struct': return TType.STRUCT;
-    case 'map': return TType.MAP;
-    case 'set': return TType.SET;
-    case 'list': return TType.LIST;
+    case 'bool':
+      return TType.BOOL;
+    case 'byte':
+      return TType.BYTE;
+    case 'i16':
+      return TType.I16;
+    case 'i32':
+    case 'enum':
+      return TType.I32;
+    case 'i64':
+      return TType.I64;
+    case 'double':
+      return TType.DOUBLE;
+    case 'string':
+    case 'binary':
+      return TType.STRING;
+    case 'struct':
+      return TType.STRUCT;
+    case 'map':
+      return TType.MAP;
+    case 'set':
+      return TType.SET;
+    case 'list':
+      return TType.LIST;
   }
 }
 
@@ -387,8 +400,32 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh, stop, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin, wl_i32,
-  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, rl_i32, skip,
+  fh,
+  stop,
+  w_bool,
+  w_byte,
+  w_i16,
+  w_i32,
+  w_i64,
+  w_double,
+  w_string,
+  w_binary,
+  listBegin,
+  mapBegin,
+  wl_i32,
+  u8,
+  r_bool,
+  r_byte,
+  r_i16,
+  r_i32,
+  r_i64,
+  r_double,
+  r_string,
+  r_binary,
+  listHead,
+  mapHead,
+  rl_i32,
+  skip,
   enc: (desc: StructDesc) => encoderFor(BINARY, desc),
   dec: (desc: StructDesc) => decoderFor(BINARY, desc),
 };

@@ -90,7 +90,12 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
     const o = this.options;
     checkOptions(o);
     const { serverSet, label, owned } = resolveDestination(dest);
-    const built = clientStack(thriftParts(o), { ...o, pool: o.pool ?? (o.poolSize !== undefined ? { kind: 'pipeline', size: o.poolSize } : THRIFT_DEFAULT_POOL) }, serverSet, `${this.service.name}@${label}`);
+    const built = clientStack(
+      thriftParts(o),
+      { ...o, pool: o.pool ?? (o.poolSize !== undefined ? { kind: 'pipeline', size: o.poolSize } : THRIFT_DEFAULT_POOL) },
+      serverSet,
+      `${this.service.name}@${label}`,
+    );
     return { stack: this.applyEdits(built.stack), stats: built.stats, serverSet, owned };
   }
 }

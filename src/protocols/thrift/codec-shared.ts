@@ -83,9 +83,7 @@ export function unknownType(type: number): ProtocolError {
 }
 
 export function badSize(what: string, n: number, limit: number): ProtocolError {
-  return n < 0
-    ? new ProtocolError(`negative ${what} ${n}`)
-    : new ProtocolError(`${what} ${n} exceeds the limit of ${limit}`);
+  return n < 0 ? new ProtocolError(`negative ${what} ${n}`) : new ProtocolError(`${what} ${n} exceeds the limit of ${limit}`);
 }
 
 export function elemMismatch(what: string, wire: number, expected: number): ProtocolError {
@@ -145,19 +143,32 @@ export function decodeUtf8(b: Buffer, p: number, n: number): string {
   for (let i = p, e = p + n; i < e; i++) or |= b[i]!;
   if (or >= 0x80) return b.utf8Slice(p, p + n);
   switch (n) {
-    case 0: return '';
-    case 1: return fcc(b[p]!);
-    case 2: return fcc(b[p]!, b[p + 1]!);
-    case 3: return fcc(b[p]!, b[p + 1]!, b[p + 2]!);
-    case 4: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
-    case 5: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
-    case 6: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
-    case 7: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
-    case 8: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
-    case 9: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!);
-    case 10: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!);
-    case 11: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!);
-    default: return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!);
+    case 0:
+      return '';
+    case 1:
+      return fcc(b[p]!);
+    case 2:
+      return fcc(b[p]!, b[p + 1]!);
+    case 3:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!);
+    case 4:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
+    case 5:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
+    case 6:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
+    case 7:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
+    case 8:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
+    case 9:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!);
+    case 10:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!);
+    case 11:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!);
+    default:
+      return fcc(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!, b[p + 8]!, b[p + 9]!, b[p + 10]!, b[p + 11]!);
   }
 }
 
@@ -267,9 +278,7 @@ const key = (name: string): string => JSON.stringify(name);
 
 /** `o[name] = value` that stays an own data property even for `__proto__`. */
 function assign(obj: string, name: string, value: string): string {
-  return name === '__proto__'
-    ? `Object.defineProperty(${obj}, "__proto__", { value: ${value}, enumerable: true, writable: true, configurable: true });`
-    : `${obj}[${key(name)}] = ${value};`;
+  return name === '__proto__' ? `Object.defineProperty(${obj}, "__proto__", { value: ${value}, enumerable: true, writable: true, configurable: true });` : `${obj}[${key(name)}] = ${value};`;
 }
 
 function read(obj: string, name: string): string {

@@ -60,20 +60,32 @@ const MIN_BYTES: readonly number[] = [0, 1, 1, 1, 1, 1, 1, 8, 1, 1, 1, 1, 1, 16,
 /** Exact size of fixed-width types inside a container (0: variable or invalid). */
 const FIXED_BYTES: readonly number[] = [0, 1, 1, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 16, 0, 0];
 
-
 export function compactWireType(t: TypeDesc): number {
   switch (t.kind) {
-    case 'bool': return CType.BOOL_TRUE;
-    case 'byte': return CType.BYTE;
-    case 'i16': return CType.I16;
-    case 'i32': case 'enum': return CType.I32;
-    case 'i64': return CType.I64;
-    case 'double': return CType.DOUBLE;
-    case 'string': case 'binary': return CType.BINARY;
-    case 'struct': return CType.STRUCT;
-    case 'map': return CType.MAP;
-    case 'set': return CType.SET;
-    case 'list': return CType.LIST;
+    case 'bool':
+      return CType.BOOL_TRUE;
+    case 'byte':
+      return CType.BYTE;
+    case 'i16':
+      return CType.I16;
+    case 'i32':
+    case 'enum':
+      return CType.I32;
+    case 'i64':
+      return CType.I64;
+    case 'double':
+      return CType.DOUBLE;
+    case 'string':
+    case 'binary':
+      return CType.BINARY;
+    case 'struct':
+      return CType.STRUCT;
+    case 'map':
+      return CType.MAP;
+    case 'set':
+      return CType.SET;
+    case 'list':
+      return CType.LIST;
   }
 }
 
@@ -430,8 +442,31 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh, stop, badBool, w_bool, w_byte, w_i16, w_i32, w_i64, w_double, w_string, w_binary, listBegin, mapBegin,
-  u8, r_bool, r_byte, r_i16, r_i32, r_i64, r_double, r_string, r_binary, listHead, mapHead, skip: skipField,
+  fh,
+  stop,
+  badBool,
+  w_bool,
+  w_byte,
+  w_i16,
+  w_i32,
+  w_i64,
+  w_double,
+  w_string,
+  w_binary,
+  listBegin,
+  mapBegin,
+  u8,
+  r_bool,
+  r_byte,
+  r_i16,
+  r_i32,
+  r_i64,
+  r_double,
+  r_string,
+  r_binary,
+  listHead,
+  mapHead,
+  skip: skipField,
   enc: (desc: StructDesc) => encoderFor(COMPACT, desc),
   dec: (desc: StructDesc) => decoderFor(COMPACT, desc),
 };
@@ -444,8 +479,7 @@ const COMPACT: Dialect = {
   elemWire: compactWireType,
   encPrologue: 'let last = 0;',
   fieldHeader: (f: FieldDesc) => `last = P.fh(w, ${compactWireType(f.type)}, ${f.id}, last);`,
-  boolField: (f: FieldDesc) =>
-    `if (typeof x !== 'boolean') throw P.badBool(x); last = P.fh(w, x ? ${CType.BOOL_TRUE} : ${CType.BOOL_FALSE}, ${f.id}, last);`,
+  boolField: (f: FieldDesc) => `if (typeof x !== 'boolean') throw P.badBool(x); last = P.fh(w, x ? ${CType.BOOL_TRUE} : ${CType.BOOL_FALSE}, ${f.id}, last);`,
   decPrologue: 'let last = 0;',
   // Delta in the high nibble, or 0 and a zigzag i16 id after the byte.
   decHead: `t = P.u8(r); if (t === 0) break; id = t >> 4; id = id === 0 ? P.r_i16(r) : last + id; last = id; t &= 15;`,

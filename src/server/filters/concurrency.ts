@@ -40,7 +40,9 @@ export class ConcurrencyFilter<Req extends ServerRequest> extends ServerFilter<R
 
   dispatch(req: Req, ctx: ServerRequestContext<Req>, handler: ReplyHandler<unknown>): void {
     if (this.inFlight >= this.max) {
-      return handler.onError(new OverloadedError(`server overloaded: ${this.inFlight} requests running (maxConcurrent ${this.max}); ${req.method} not run, try another server`, { endpoint: ctx.peer }));
+      return handler.onError(
+        new OverloadedError(`server overloaded: ${this.inFlight} requests running (maxConcurrent ${this.max}); ${req.method} not run, try another server`, { endpoint: ctx.peer }),
+      );
     }
     this.inFlight++;
     this.down.dispatch(req, ctx, new PermitHandler(this as ConcurrencyFilter<ServerRequest>, handler));

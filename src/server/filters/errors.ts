@@ -53,5 +53,9 @@ export class ErrorsFilter<Req extends ServerRequest> extends ServerFilter<Req> {
 }
 
 export function errorsLayer<Req extends ServerRequest>(isDeclared: DeclaredCheck<Req>, exposeErrors: boolean) {
-  return serverLayer<Req>('errors', `declared exceptions as the IDL says; anything else INTERNAL_ERROR${exposeErrors ? ' with its message' : ' (message hidden)'}`, (below) => new ErrorsFilter(below, isDeclared, exposeErrors));
+  return serverLayer<Req>(
+    'errors',
+    `declared exceptions as the IDL says; anything else INTERNAL_ERROR${exposeErrors ? ' with its message' : ' (message hidden)'}`,
+    (below) => new ErrorsFilter(below, isDeclared, exposeErrors),
+  );
 }

@@ -17,9 +17,30 @@ const RESERVED = new Set(
 
 /** Names generated modules use at top level (runtime imports and globals). */
 const TAKEN = new Set([
-  'T', 'ThriftException', 'StructDesc', 'ServiceDesc', 'CallOptions', 'ServerCallContext',
-  'Map', 'Set', 'Array', 'Promise', 'Buffer', 'Record', 'Partial', 'Readonly', 'Error', 'Object',
-  'String', 'Number', 'Boolean', 'BigInt', 'Symbol', 'globalThis', 'NaN', 'Infinity',
+  'T',
+  'ThriftException',
+  'StructDesc',
+  'ServiceDesc',
+  'CallOptions',
+  'ServerCallContext',
+  'Map',
+  'Set',
+  'Array',
+  'Promise',
+  'Buffer',
+  'Record',
+  'Partial',
+  'Readonly',
+  'Error',
+  'Object',
+  'String',
+  'Number',
+  'Boolean',
+  'BigInt',
+  'Symbol',
+  'globalThis',
+  'NaN',
+  'Infinity',
 ]);
 
 /** A safe local variable / parameter name. */

@@ -166,7 +166,10 @@ class FileEmitter {
     }
     const create = d.kind === 'exception' ? `\n  create: (fields) => new ${n}(fields),` : '';
     parts.push(
-      `export const ${n}Desc: StructDesc = {\n  name: '${d.name}',\n  kind: '${d.kind}',\n  fields: ${this.fieldList(d.fields.map((f) => this.fieldDesc(f)), '  ')},${create}\n};`,
+      `export const ${n}Desc: StructDesc = {\n  name: '${d.name}',\n  kind: '${d.kind}',\n  fields: ${this.fieldList(
+        d.fields.map((f) => this.fieldDesc(f)),
+        '  ',
+      )},${create}\n};`,
     );
     return parts.join('\n');
   }
@@ -183,14 +186,7 @@ class FileEmitter {
     const param = d.fields.length ? `{ ${d.fields.map((f) => `${f.name}?: ${this.tsType(f.type)}`).join('; ')} }` : 'Record<string, never>';
     const defaults = d.fields.filter((f) => f.defaultValue !== undefined && f.requiredness !== 'optional');
     const arg = defaults.length ? `{ ${defaults.map((f) => `${f.name}: ${this.value(f.type, f.defaultValue!)}`).join(', ')}, ...fields }` : 'fields';
-    return [
-      `export class ${n} extends ThriftException {`,
-      ...decls,
-      `  constructor(fields?: ${param}) {`,
-      `    super('${d.name}', ${arg});`,
-      `  }`,
-      `}`,
-    ].join('\n');
+    return [`export class ${n} extends ThriftException {`, ...decls, `  constructor(fields?: ${param}) {`, `    super('${d.name}', ${arg});`, `  }`, `}`].join('\n');
   }
 
   /** Parents first, so `...Parent.methods` is initialised when a child reads it. */
@@ -241,20 +237,19 @@ class FileEmitter {
   }
 
   private methodDesc(fn: FunctionDecl): string {
-    const result = [
-      ...(fn.returns ? [`{ id: 0, name: 'success', type: ${this.typeDesc(fn.returns)}, requiredness: 'optional' }`] : []),
-      ...fn.throws.map((t) => this.fieldDesc(t, 'optional')),
-    ];
+    const result = [...(fn.returns ? [`{ id: 0, name: 'success', type: ${this.typeDesc(fn.returns)}, requiredness: 'optional' }`] : []), ...fn.throws.map((t) => this.fieldDesc(t, 'optional'))];
     const i = '      ';
     return [
       `    ${fn.name}: {`,
       `${i}name: '${fn.name}',`,
       `${i}oneway: ${fn.oneway},`,
       `${i}params: [${fn.params.map((p) => `'${p.name}'`).join(', ')}],`,
-      `${i}args: { name: '${fn.name}_args', kind: 'struct', fields: ${this.fieldList(fn.params.map((p) => this.fieldDesc(p)), i)} },`,
+      `${i}args: { name: '${fn.name}_args', kind: 'struct', fields: ${this.fieldList(
+        fn.params.map((p) => this.fieldDesc(p)),
+        i,
+      )} },`,
       `${i}result: { name: '${fn.name}_result', kind: 'struct', fields: ${this.fieldList(result, i)} },`,
       `    },`,
     ].join('\n');
   }
 }
-

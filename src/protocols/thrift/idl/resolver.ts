@@ -3,7 +3,18 @@
  * by name, typedef chains, field ids, constants and service inheritance.
  */
 import * as path from 'node:path';
-import { SyntaxType, type ConstDefinition, type EnumDefinition, type FieldDefinition, type FunctionType, type ServiceDefinition, type StructDefinition, type TextLocation, type ThriftStatement, type TypedefDefinition } from '@creditkarma/thrift-parser';
+import {
+  SyntaxType,
+  type ConstDefinition,
+  type EnumDefinition,
+  type FieldDefinition,
+  type FunctionType,
+  type ServiceDefinition,
+  type StructDefinition,
+  type TextLocation,
+  type ThriftStatement,
+  type TypedefDefinition,
+} from '@creditkarma/thrift-parser';
 import type { IdlError } from '../../../core/errors.js';
 import { evalConst, typeName, type ConstScope } from './consts.js';
 import type { ConstDecl, ConstVal, Decl, EnumDecl, FieldDecl, FunctionDecl, IdlFile, IdlProgram, IdlType, ServiceDecl, StructDecl, TypedefDecl } from './model.js';
