@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole suite: type-check + build (proves the published package compiles), then every
-# test file under test/ with node's test runner (tsx loads the TypeScript).
+# The whole suite: lint + format check, type-check + build (proves the published package
+# compiles), then every test file under test/ with node's test runner (tsx loads the TypeScript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+npx biome check --error-on-warnings
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p tsconfig.build.json
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/.gen/*' | sort)
