@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { createClientProxy, type ProxyMethod } from '../../src/core/proxy.js';
+import { createClientProxy, type ProxyMethod } from '../../src/client/proxy.js';
 import type { CallContext, Service } from '../../src/core/service.js';
 import { Stack } from '../../src/core/stack.js';
 import { StatsRegistry } from '../../src/stats/registry.js';

@@ -2,7 +2,7 @@ import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
-import { createClientProxy, type ClientControl, type ProxyMethod } from '../../core/proxy.js';
+import { createClientProxy, type ClientControl, type ProxyMethod } from '../../client/proxy.js';
 import type { ClientStack } from '../../client/client-stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';

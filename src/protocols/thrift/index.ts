@@ -1,4 +1,4 @@
-import type { ClientControl } from '../../core/proxy.js';
+import type { ClientControl } from '../../client/proxy.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import { ThriftClientBuilder, type ThriftClientOptions } from './client.js';
 import type { ServiceDesc } from './descriptors.js';
@@ -35,6 +35,6 @@ export { compactProtocol } from './compact.js';
 export { ThriftApplicationError, TApplicationExceptionType } from './application-exception.js';
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';
-export type { ClientControl } from '../../core/proxy.js';
+export type { ClientControl } from '../../client/proxy.js';
 export { loadIdl, loadIdlSync, generateTypeScript } from './idl/index.js';
 export type { IdlModule, IdlLoadOptions, GenerateOptions } from './idl/index.js';

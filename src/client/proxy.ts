@@ -1,7 +1,7 @@
-import { newCallContext } from './context.js';
-import { InvalidArgumentError } from './errors.js';
-import type { Service } from './service.js';
-import type { StackView } from './stack.js';
+import { newCallContext } from '../core/context.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Service } from '../core/service.js';
+import type { StackView } from '../core/stack.js';
 import type { StatsRegistry } from '../stats/registry.js';
 
 /**
