@@ -83,3 +83,25 @@ export class ContextValues {
     for (const [k, v] of this.entries()) into.set(k as ContextKey<unknown>, v);
   }
 }
+
+/**
+ * The typed-values part of a per-call context, shared by the client's CallContext and the
+ * server's request context: values are allocated on the first `set`.
+ */
+export abstract class CarriesValues {
+  protected vals: ContextValues | undefined = undefined;
+
+  /** The value of `key` for this call (its default when unset). */
+  get<T>(key: ContextKey<T>): T {
+    return this.vals === undefined ? key.defaultValue : this.vals.get(key);
+  }
+
+  set<T>(key: ContextKey<T>, value: T): void {
+    (this.vals ??= new ContextValues()).set(key, value);
+  }
+
+  /** The values set on (or received with) this call, or undefined when none were. */
+  get values(): ContextValues | undefined {
+    return this.vals;
+  }
+}

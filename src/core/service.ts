@@ -1,5 +1,5 @@
 import { performance, TIME_ORIGIN } from './clock.js';
-import { ContextValues, type ContextKey } from './context-key.js';
+import { CarriesValues, ContextValues } from './context-key.js';
 import type { ScalesError } from './errors.js';
 
 /** `busy`: usable but saturated; `closed`: will never accept another call. */
@@ -13,7 +13,7 @@ export type Status = 'open' | 'busy' | 'closed';
  * (a pool waiter, a pending seqid...), and `cancel()` invokes that. A cancel that arrives while no
  * one holds the call is remembered in `cancelled`, and the next layer checks it before going on.
  */
-export class CallContext {
+export class CallContext extends CarriesValues {
   readonly method: string;
   /**
    * `performance.now()` by which the call must be done, or undefined for none. Deadlines are kept
@@ -35,6 +35,7 @@ export class CallContext {
   readonly start: number;
   /** `deadline` is absolute, in `Date.now()` milliseconds (see `expiring` for a relative timeout). */
   constructor(method: string, deadline: number | undefined, signal: AbortSignal | undefined) {
+    super();
     this.method = method;
     this.signal = signal;
     this.start = performance.now();
@@ -62,23 +63,6 @@ export class CallContext {
     c.exp = this.exp;
     if (this.vals !== undefined) this.vals.copyTo((c.vals = new ContextValues()));
     return c;
-  }
-
-  /** This call's typed values (see ContextKey); made on first use. */
-  private vals: ContextValues | undefined = undefined;
-
-  /** The value of `key` for this call (its default when unset). */
-  get<T>(key: ContextKey<T>): T {
-    return this.vals === undefined ? key.defaultValue : this.vals.get(key);
-  }
-
-  set<T>(key: ContextKey<T>, value: T): void {
-    (this.vals ??= new ContextValues()).set(key, value);
-  }
-
-  /** The values set on this call, or undefined when none was (protocols propagate them). */
-  get values(): ContextValues | undefined {
-    return this.vals;
   }
 
   /** `performance.now()` by which the call must be done (see `exp`), or undefined. */

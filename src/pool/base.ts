@@ -3,12 +3,13 @@
  * admission point), the connect gate, and the close lifecycle. A pool keeps its own hot path
  * (handing a call to a connection) and says how its connections drain (`drain`).
  */
+import { idleAware, type IdleAwareConnection } from './idle.js';
 import { ClosedError, InvalidArgumentError, OverloadedError, TimeoutError, type ScalesError } from '../core/errors.js';
 import { callByDispatch } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { ConnectGate } from './gate.js';
-import { DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff } from './types.js';
+import { DEFAULT_CLOSE_GRACE_MS, defaultConnectBackoff, type PooledConnection } from './types.js';
 import { WaiterQueue, type Waiter } from './waiters.js';
 
 export interface PoolBaseConfig {
@@ -99,6 +100,19 @@ export abstract class PoolBase<Req, Rep> implements Service<Req, Rep> {
   /** Hands waiters to `send` while it takes them (through the queue's admission point). */
   protected serveWaiters(send: (w: Waiter<Req, Rep>) => void): void {
     for (let w = this.queue.take(); w !== undefined; w = this.queue.take()) send(w);
+  }
+
+  /**
+   * A connect succeeded: the gate resets; a pool closed meanwhile closes the connection (and
+   * returns undefined), else it is returned ready for service (its idleness tracked for drain).
+   */
+  protected adopt(conn: PooledConnection<Req, Rep>): IdleAwareConnection<Req, Rep> | undefined {
+    this.gate.succeeded();
+    if (this.closed) {
+      conn.close().catch(() => undefined);
+      return undefined;
+    }
+    return idleAware(conn);
   }
 
   protected closedError(): ClosedError {

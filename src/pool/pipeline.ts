@@ -3,7 +3,7 @@ import type { CallContext, ReplyHandler, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { count, PoolBase } from './base.js';
 import { drainConnections } from './drain.js';
-import { idleAware, type IdleAwareConnection } from './idle.js';
+import type { IdleAwareConnection } from './idle.js';
 import type { PooledConnection } from './types.js';
 
 /** What the pool needs of a connection-level service (the pools share one shape now). */
@@ -114,12 +114,8 @@ export class PipelinePool<Req, Rep> extends PoolBase<Req, Rep> {
 
   private opened(conn: PooledSession<Req, Rep>): void {
     this.connecting = false;
-    this.gate.succeeded();
-    if (this.closed) {
-      conn.close().catch(() => undefined);
-      return;
-    }
-    const s = idleAware(conn);
+    const s = this.adopt(conn);
+    if (s === undefined) return;
     this.sessions.push(s);
     this.serveFrom(s);
   }

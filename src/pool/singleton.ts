@@ -3,7 +3,7 @@ import type { CallContext, ReplyHandler, Status } from '../core/service.js';
 import type { Backoff } from '../resilience/backoff.js';
 import { count, PoolBase } from './base.js';
 import { drainConnections } from './drain.js';
-import { idleAware, type IdleAwareConnection } from './idle.js';
+import type { IdleAwareConnection } from './idle.js';
 import type { Connector, PooledConnection } from './types.js';
 
 export interface SingletonPoolOptions {
@@ -101,12 +101,8 @@ export class SingletonPool<Req, Rep> extends PoolBase<Req, Rep> {
 
   private onConnected(conn: PooledConnection<Req, Rep>): void {
     this.connecting = false;
-    this.gate.succeeded();
-    if (this.closed) {
-      conn.close().catch(() => undefined);
-      return;
-    }
-    const s = idleAware(conn);
+    const s = this.adopt(conn);
+    if (s === undefined) return;
     this.session = s;
     const down = dispatcherOf(s);
     this.serveWaiters((w) => down.dispatch(w.req, w.ctx, w.handler));

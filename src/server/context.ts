@@ -1,6 +1,6 @@
 import { performance } from '../core/clock.js';
 import type { AmbientContext } from '../core/context.js';
-import { ContextValues, type ContextKey } from '../core/context-key.js';
+import { CarriesValues } from '../core/context-key.js';
 import type { ScalesError } from '../core/errors.js';
 import type { ServerCallContext } from '../core/server-context.js';
 import type { ReplyHandler } from '../core/service.js';
@@ -27,7 +27,7 @@ export interface RequestOwner<Req extends ServerRequest> {
  * handler, a nested client call, or the deadline role... which aborts `abort(reason)` without
  * making one when nobody has looked.
  */
-export class ServerRequestContext<Req extends ServerRequest = ServerRequest> implements ServerCallContext, AmbientContext, ReplyHandler<unknown> {
+export class ServerRequestContext<Req extends ServerRequest = ServerRequest> extends CarriesValues implements ServerCallContext, AmbientContext, ReplyHandler<unknown> {
   readonly method: string;
   /** `performance.now()` when the request was read. */
   readonly start: number;
@@ -36,13 +36,13 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> imp
   private exp: number | undefined;
   private controller: AbortController | undefined = undefined;
   private reason: ScalesError | undefined = undefined;
-  private vals: ContextValues | undefined;
 
   constructor(
     private readonly owner: RequestOwner<Req>,
     readonly request: Req,
     start: number,
   ) {
+    super();
     this.method = request.method;
     this.start = start;
     this.vals = request.values;
@@ -88,20 +88,6 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> imp
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.controller?.abort(reason);
-  }
-
-  /** The value of `key` for this request (its default when unset). */
-  get<T>(key: ContextKey<T>): T {
-    return this.vals === undefined ? key.defaultValue : this.vals.get(key);
-  }
-
-  set<T>(key: ContextKey<T>, value: T): void {
-    (this.vals ??= new ContextValues()).set(key, value);
-  }
-
-  /** The values set on (or received with) this request, or undefined when none were. */
-  get values(): ContextValues | undefined {
-    return this.vals;
   }
 
   /** @internal the top of the server stack hands the outcome here */

@@ -11,6 +11,9 @@ export interface StreamServerOptions {
   maxFrameSize: number;
 }
 
+/** How long after the grace the listener destroys sockets the dispatcher did not close. */
+const LISTENER_BACKSTOP_MS = 1000;
+
 /** A listening byte-stream server (what `serveThrift` returns, minus protocol specifics). */
 export interface StreamServer {
   readonly host: string;
@@ -38,7 +41,10 @@ export async function listenStream<Req extends ServerRequest>(dispatcher: Server
       return dispatcher.sessions.size;
     },
     async close(graceMs = 5000) {
-      const closing = listener.close(graceMs);
+      // Stop accepting now. The dispatcher aborts what still runs at the grace and closes its
+      // sessions itself (handlers see a ClosedError); the listener's own socket destroy is only a
+      // backstop after that, so that it never races the dispatcher's abort.
+      const closing = listener.close(graceMs + LISTENER_BACKSTOP_MS);
       await dispatcher.close(graceMs);
       await closing;
     },

@@ -2,44 +2,13 @@
 // from the pool base: bounded waiters, connect backoff, and a close with a grace period.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClosedError, ConnectError, ConnectionClosedError, OverloadedError, type ScalesError, TimeoutError } from '../../src/core/errors.js';
-import type { CallContext } from '../../src/core/service.js';
+import { ClosedError, ConnectError, ConnectionClosedError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import { PipelinePool, type PipelinePoolOptions } from '../../src/pool/pipeline.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';
 import { constantBackoff } from '../../src/resilience/backoff.js';
-import {
-  ctx,
-  decodeEcho,
-  echoRequest,
-  outcome,
-  startEchoServer,
-  TcpProxy,
-  thriftConnector,
-  track,
-  unusedPort,
-  until,
-  type EchoRequest,
-  type EchoServer,
-  type TrackedConnector,
-} from './session-factory.js';
+import { ctx, outcome, startEchoServer, TcpProxy, thriftConnector, track, unusedPort, until, type EchoRequest, type EchoServer, type TrackedConnector, echo, isErr, range } from './session-factory.js';
 
 type Pool = PipelinePool<EchoRequest, ThriftReply>;
-
-async function echo(pool: Pool, id: number, delayMs = 0, c: CallContext = ctx()): Promise<bigint> {
-  const rep = decodeEcho(await pool.call(echoRequest(id, delayMs), c));
-  assert.equal(rep.payload, `p${id}`, `payload of call ${id}`);
-  return rep.id;
-}
-
-const isErr =
-  <E extends ScalesError>(cls: new (...a: never[]) => E, unwritten?: boolean) =>
-  (err: unknown): boolean => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (unwritten !== undefined) assert.equal(err.unwritten, unwritten, `${cls.name}.unwritten`);
-    return true;
-  };
-
-const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 describe('PipelinePool over real TCP', () => {
   let srv: EchoServer;

@@ -2,10 +2,11 @@
 // proxy we control (counts accepted connections, refuses or drops them on demand), a Connector
 // that opens a real Connection + ThriftSession, and echo requests encoded with the binary codec.
 // Nothing here fakes a connection: the recording session only counts calls before delegating.
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
-import { ProtocolError } from '../../src/core/errors.js';
-import { CallContext, type Status } from '../../src/core/service.js';
+import { ProtocolError, type ScalesError } from '../../src/core/errors.js';
+import { CallContext, type Service, type Status } from '../../src/core/service.js';
 import type { Connector, PooledConnection } from '../../src/pool/types.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { MessageType } from '../../src/protocols/thrift/descriptors.js';
@@ -332,3 +333,22 @@ export function thriftConnector(port: () => number, opts: { delayMs?: number; wh
   };
   return tracked;
 }
+
+/** Sends echo(id, delayMs) through `pool` and checks and decodes the reply. */
+export async function echo(pool: Service<EchoRequest, ThriftReply>, id: number, delayMs = 0, c: CallContext = ctx()): Promise<bigint> {
+  const rep = decodeEcho(await pool.call(echoRequest(id, delayMs), c));
+  assert.equal(rep.payload, `p${id}`, `payload of call ${id}`);
+  return rep.id;
+}
+
+/** For assert.rejects: the error is a `cls`, and (if given) its `unwritten` is as said. */
+export const isErr =
+  <E extends ScalesError>(cls: new (...a: never[]) => E, unwritten?: boolean) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
+    if (unwritten !== undefined) assert.equal(err.unwritten, unwritten, `${cls.name}.unwritten`);
+    return true;
+  };
+
+/** `n` consecutive numbers from `from`. */
+export const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);

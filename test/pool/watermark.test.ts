@@ -24,24 +24,11 @@ import {
   type EchoRequest,
   type EchoServer,
   type TrackedConnector,
+  echo,
+  isErr,
 } from './session-factory.js';
 
 type Pool = WatermarkPool<EchoRequest, ThriftReply>;
-
-/** Sends echo(id, delayMs) through the pool and decodes the reply. */
-async function echo(pool: Service<EchoRequest, ThriftReply>, id: number, delayMs = 0, c: CallContext = ctx()): Promise<bigint> {
-  const rep = decodeEcho(await pool.call(echoRequest(id, delayMs), c));
-  assert.equal(rep.payload, `p${id}`, `payload of call ${id}`);
-  return rep.id;
-}
-
-const isErr =
-  <E extends ScalesError>(cls: new (...a: never[]) => E, unwritten?: boolean) =>
-  (err: unknown): boolean => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (unwritten !== undefined) assert.equal(err.unwritten, unwritten, `${cls.name}.unwritten`);
-    return true;
-  };
 
 describe('WatermarkPool over real TCP', () => {
   let srv: EchoServer;
