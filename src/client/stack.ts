@@ -150,7 +150,8 @@ function balancerLayer<Req, Rep>(
     const makeNode = (endpoint: Endpoint, key: string, listen: NonNullable<BuildContext['listen']>): Service<Req, Rep> => endpointService<Req, Rep>(at, endpoint, key, listen);
     const balancer = new Balancer<Req, Rep>(serverSet, makeNode, picker, label, {
       nodeRecorder: (key) => new CallStats(scope.scope('node', key), endpointClassifier),
-      classifier: endpointClassifier,
+      // The default classifier calls every reply a success: no need to ask it per attempt.
+      classifier: endpointClassifier === defaultClassifier ? undefined : endpointClassifier,
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;
