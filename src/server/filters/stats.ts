@@ -1,10 +1,15 @@
-import { performance } from '../../core/clock.js';
+import { turnNow } from '../../core/clock.js';
 import type { ReplyHandler } from '../../core/service.js';
 import { CallStats } from '../../stats/call-stats.js';
 import type { StatsScope } from '../../stats/registry.js';
 import type { ServerRequest } from '../codec.js';
 import type { ServerRequestContext } from '../context.js';
 import { ServerFilter, serverLayer, type ServerService } from '../filter.js';
+
+function since(start: number): number {
+  const d = turnNow() - start;
+  return d > 0 ? d : 0;
+}
 
 /** Records one request's outcome (latency from when it was read), then hands it on. */
 class StatsHandler implements ReplyHandler<unknown> {
@@ -14,15 +19,17 @@ class StatsHandler implements ReplyHandler<unknown> {
     private readonly next: ReplyHandler<unknown>,
   ) {}
 
+  // The end is read once per synchronous run (turnNow): answers given within one socket read's
+  // batch share one reading, as they share one write flush.
   onReply(value: unknown): void {
-    this.stats.finished(performance.now() - this.start, true, value);
+    this.stats.finished(since(this.start), true, value);
     this.next.onReply(value);
   }
 
   onError(err: unknown): void {
     try {
       // Classifying runs `instanceof` on what may still be a user value (a declared exception).
-      this.stats.finished(performance.now() - this.start, false, err);
+      this.stats.finished(since(this.start), false, err);
     } catch {
       // A value whose prototype chain throws: uncounted, still answered.
     }
