@@ -49,6 +49,14 @@ export function withContextValue<T, R>(key: ContextKey<T>, value: T, fn: () => R
   return ambient.run({ deadline: outer?.deadline, signal: outer?.signal, values }, fn);
 }
 
+/** The type of a bad option value, for messages: `string "x"`, `object`, `null`. */
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return typeof v;
+}
+
 function checkMs(name: string, v: number | undefined): void {
   if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) {
     throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds, got ${String(v)}`);
@@ -74,6 +82,11 @@ export function newCallContext(method: string, options: CallOptions | undefined,
       deadline = options.deadline;
     }
     signal = options.signal;
+    // Checked here, before the call enters the stack: a bad signal is the caller's error, and
+    // failing inside a role would leave that role's bookkeeping (in_flight) half done.
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(`signal must be an AbortSignal, got ${describeType(signal)}`);
+    }
   }
   if (timeout === undefined && deadline === undefined) timeout = defaultTimeout;
   const inherited = ambient.getStore();

@@ -71,3 +71,13 @@ test('typed context values: defaults, set/get, inherited by calls made inside wi
   assert.equal(inner.get(Retries), 2, 'its own copy');
   assert.equal(newCallContext('after', undefined, undefined).get(Tenant), 'none', 'only inside');
 });
+
+test('a signal option that is not an AbortSignal is a typed error before the call enters the stack', () => {
+  for (const bad of [{}, 'x', 42, { aborted: false, addEventListener() {} }]) {
+    assert.throws(
+      () => newCallContext('m', { signal: bad as unknown as AbortSignal }, undefined),
+      (e: unknown) => e instanceof InvalidArgumentError && /signal must be an AbortSignal/.test(e.message),
+    );
+  }
+  assert.ok(newCallContext('m', { signal: new AbortController().signal }, undefined).signal instanceof AbortSignal);
+});

@@ -77,6 +77,14 @@ describe('the stats role of a real client stack', () => {
     await server.close();
   });
 
+  test('a bad signal option is an InvalidArgumentError and leaves no call counted in flight', async () => {
+    const before = stats.snapshot().scopes['client=RichService']?.gauges['in_flight'] ?? 0;
+    for (const bad of [{}, 'x']) {
+      await assert.rejects(client.ping!({ signal: bad as unknown as AbortSignal }), (e: unknown) => (e as Error).name === 'InvalidArgumentError');
+    }
+    assert.equal(stats.snapshot().scopes['client=RichService']?.gauges['in_flight'] ?? 0, before);
+  });
+
   test('counts outcomes by code; declared exceptions are successes', async () => {
     assert.match(client.$stack.describe(), /stats[\s\S]*timeout[\s\S]*serializer/);
     assert.equal(client.$stats, stats);
