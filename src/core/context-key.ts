@@ -7,8 +7,8 @@
  * (Mux contexts, ZeroRPC headers) send the keys that have one and decode the ones they receive,
  * so a value set by a caller reaches the server's handler and the calls it makes in turn.
  */
-// Every key made, in order of creation (ids are indexes into it): few, made at module load.
-const registry: ContextKey<unknown>[] = [];
+// Keys are numbered as they are made: a key's id indexes a context's value slots.
+let keysMade = 0;
 
 /** How a key's value is written to and read from a protocol's per-call contexts. */
 export interface WireCodec<T> {
@@ -20,7 +20,7 @@ export interface WireCodec<T> {
 }
 
 export class ContextKey<T> {
-  /** Index into a context's value slots: keys are few and made once, at module load. */
+  /** Index into a context's value slots. Make keys once (at module load), not per call: ids only grow. */
   readonly id: number;
 
   constructor(
@@ -28,8 +28,7 @@ export class ContextKey<T> {
     readonly defaultValue: T,
     readonly wire?: WireCodec<T>,
   ) {
-    this.id = registry.length;
-    registry.push(this as ContextKey<unknown>);
+    this.id = keysMade++;
   }
 }
 
@@ -43,39 +42,32 @@ export function createContextKey<T>(name: string, defaultValue: T, wire?: WireCo
  * costs nothing; reads of an unset key return its default.
  */
 export class ContextValues {
+  /** The key set at each id (undefined: unset), and its value. */
+  private keys: (ContextKey<unknown> | undefined)[] | undefined = undefined;
   private slots: unknown[] | undefined = undefined;
-  private setMask: boolean[] | undefined = undefined;
 
   get<T>(key: ContextKey<T>): T {
-    const s = this.setMask;
-    return s !== undefined && s[key.id] === true ? (this.slots![key.id] as T) : key.defaultValue;
-  }
-
-  has(key: ContextKey<unknown>): boolean {
-    return this.setMask?.[key.id] === true;
+    const k = this.keys;
+    return k !== undefined && k[key.id] !== undefined ? (this.slots![key.id] as T) : key.defaultValue;
   }
 
   set<T>(key: ContextKey<T>, value: T): void {
-    if (this.slots === undefined) {
+    if (this.keys === undefined) {
+      this.keys = [];
       this.slots = [];
-      this.setMask = [];
     }
-    this.slots[key.id] = value;
-    this.setMask![key.id] = true;
-  }
-
-  delete(key: ContextKey<unknown>): void {
-    if (this.setMask !== undefined && this.setMask[key.id] === true) {
-      this.setMask[key.id] = false;
-      this.slots![key.id] = undefined;
-    }
+    this.keys[key.id] = key as ContextKey<unknown>;
+    this.slots![key.id] = value;
   }
 
   /** The keys set, with their values (for propagation). */
   *entries(): IterableIterator<[ContextKey<unknown>, unknown]> {
-    const s = this.setMask;
-    if (s === undefined) return;
-    for (const key of registry) if (s[key.id] === true) yield [key, this.slots![key.id]];
+    const k = this.keys;
+    if (k === undefined) return;
+    for (let id = 0; id < k.length; id++) {
+      const key = k[id];
+      if (key !== undefined) yield [key, this.slots![id]];
+    }
   }
 
   /** Copies every value set here into `into` (a nested call inheriting the request's values). */

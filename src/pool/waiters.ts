@@ -93,7 +93,7 @@ export class WaiterQueue<Req, Rep> {
    *
    * Today's rule: a waiter whose wait already ended (deadline or waitTimeout passed, its timer
    * not run yet because the loop was busy) is never handed a connection; it fails as its timer
-   * would have failed it. Admission control (issue 8, next) goes here and only here: refuse a
+   * would have failed it. Admission control (the hardening issue, next) goes here and only here: refuse a
    * waiter whose remaining time cannot cover the call, shed early, serve LIFO under
    * overload / CoDel. Every pool hands connections to waiters through this method.
    */

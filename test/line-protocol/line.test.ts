@@ -3,8 +3,8 @@
 // accrual, overload retries and server stats from the shared stacks alone.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CancelledError, OverloadedError, TimeoutError, type ServerCallContext } from '../../src/index.js';
-import { LineClientBuilder, LineError, serveLine, type LineServer } from './line.js';
+import { CallContext, CancelledError, clientStack, OverloadedError, Role, StaticServerSet, TimeoutError, type ServerCallContext } from '../../src/index.js';
+import { LineClientBuilder, LineError, lineParts, serveLine, type LineCall, type LineServer } from './line.js';
 
 interface Api {
   add(a: number, b: number): Promise<number>;
@@ -113,6 +113,25 @@ describe('line protocol from the public extension points', () => {
     } finally {
       await client.$close();
     }
+  });
+
+  test("a driver that owns its topology: the 'endpoint' role instead of a balancer, one endpoint only", async () => {
+    const single = { ...lineParts, topology: 'single' as const };
+    const { stack } = clientStack(single, {}, new StaticServerSet([{ host: '127.0.0.1', port: a.port }]), 'single');
+    assert.deepEqual(stack.call.roles.slice(-1), [Role.endpoint]);
+    assert.ok(!stack.has(Role.loadbalancer));
+    assert.match(stack.describe(), /endpoint +one endpoint \(127\.0\.0\.1:\d+\); the driver owns the topology\n {3}per endpoint:\n/);
+    const svc = stack.build<LineCall, unknown>();
+    try {
+      assert.equal(await svc.call({ method: 'add', args: [20, 22] }, CallContext.expiring('add', 1000, undefined, undefined)), 42);
+    } finally {
+      await svc.close();
+    }
+    const two = new StaticServerSet([
+      { host: '127.0.0.1', port: a.port },
+      { host: '127.0.0.1', port: b.port },
+    ]);
+    assert.throws(() => clientStack(single, {}, two, 'single'), /exactly one endpoint, the destination names 2/);
   });
 
   test('overload: a server at its limit refuses at once; the client retries elsewhere', async () => {

@@ -95,7 +95,7 @@ class LineClientCodec implements MultiplexedCodec<LineCall, unknown> {
   }
 }
 
-const lineParts: ProtocolParts<LineCall, unknown> = {
+export const lineParts: ProtocolParts<LineCall, unknown> = {
   connect: async (endpoint, connectTimeoutMs) => {
     const a = tcpAddress(endpoint, 'the line protocol');
     const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize: MAX_LINE, connectTimeoutMs, endpoint: `${a.host}:${a.port}` });

@@ -2,11 +2,26 @@
 // from the pool base: bounded waiters, connect backoff, and a close with a grace period.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ClosedError, ConnectError, ConnectionClosedError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
+import { ClosedError, ConnectionClosedError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import { PipelinePool, type PipelinePoolOptions } from '../../src/pool/pipeline.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';
 import { constantBackoff } from '../../src/resilience/backoff.js';
-import { ctx, outcome, startEchoServer, TcpProxy, thriftConnector, track, unusedPort, until, type EchoRequest, type EchoServer, type TrackedConnector, echo, isErr, range } from './session-factory.js';
+import {
+  ctx,
+  outcome,
+  startEchoServer,
+  TcpProxy,
+  thriftConnector,
+  track,
+  until,
+  type EchoRequest,
+  type EchoServer,
+  type TrackedConnector,
+  echo,
+  isErr,
+  range,
+  connectRefusedThenRecovers,
+} from './session-factory.js';
 
 type Pool = PipelinePool<EchoRequest, ThriftReply>;
 
@@ -62,25 +77,7 @@ describe('PipelinePool over real TCP', () => {
   });
 
   test('connect refused: ConnectError to the waiters, then busy and fast-fail during backoff, then recovery', async () => {
-    const port = await unusedPort();
-    const c = thriftConnector(() => port);
-    const pool = makePool(c, { backoff: constantBackoff(800) });
-    const burst = [300, 301, 302].map((id) => echo(pool, id));
-    for (const p of burst) await assert.rejects(p, isErr(ConnectError, true));
-    assert.equal(c.attempts, 1, 'one connect for the burst');
-    assert.equal(pool.status, 'busy');
-    const late = await startEchoServer(port);
-    try {
-      await assert.rejects(echo(pool, 303), (err: unknown) => isErr(ConnectError, true)(err) && /not connecting/.test((err as Error).message));
-      assert.equal(c.attempts, 1, 'no connect during backoff');
-      await until(() => pool.status === 'open', 'backoff over');
-      assert.deepEqual(await Promise.all([304, 305].map((id) => echo(pool, id))), [304n, 305n]);
-      assert.equal(c.attempts, 2);
-      assert.deepEqual(late.ids(), [304n, 305n]);
-    } finally {
-      await pool.close(100);
-      await late.close(100);
-    }
+    await connectRefusedThenRecovers((c) => makePool(c, { backoff: constantBackoff(800) }), 300);
   });
 
   test('close(): waiters fail with ClosedError; in-flight calls finish within grace, each session closes as soon as idle', async () => {

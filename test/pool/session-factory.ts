@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
-import { ProtocolError, type ScalesError } from '../../src/core/errors.js';
+import { ConnectError, ProtocolError, type ScalesError } from '../../src/core/errors.js';
 import { CallContext, type Service, type Status } from '../../src/core/service.js';
 import type { Connector, PooledConnection } from '../../src/pool/types.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
@@ -352,3 +352,34 @@ export const isErr =
 
 /** `n` consecutive numbers from `from`. */
 export const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+/**
+ * The shared connect-failure story of the multiplexed pools (`make` builds the pool with an
+ * 800 ms constant backoff over the connector it is given): a burst to a port nothing listens on
+ * fails with ConnectError (unwritten) after ONE connect; during the backoff the pool is busy and
+ * fails fast without connecting, even once a server listens; then it recovers.
+ */
+export async function connectRefusedThenRecovers(
+  make: (c: TrackedConnector) => Service<EchoRequest, ThriftReply> & { readonly status: Status; close(graceMs?: number): Promise<void> },
+  firstId: number,
+): Promise<void> {
+  const port = await unusedPort();
+  const c = thriftConnector(() => port);
+  const pool = make(c);
+  const burst = [0, 1, 2].map((i) => echo(pool, firstId + i));
+  for (const p of burst) await assert.rejects(p, isErr(ConnectError, true));
+  assert.equal(c.attempts, 1, 'one connect for the burst');
+  assert.equal(pool.status, 'busy');
+  const late = await startEchoServer(port);
+  try {
+    await assert.rejects(echo(pool, firstId + 3), (err: unknown) => isErr(ConnectError, true)(err) && /not connecting/.test((err as Error).message));
+    assert.equal(c.attempts, 1, 'no connect during backoff');
+    await until(() => pool.status === 'open', 'backoff over');
+    assert.deepEqual(await Promise.all([firstId + 4, firstId + 5].map((id) => echo(pool, id))), [BigInt(firstId + 4), BigInt(firstId + 5)]);
+    assert.equal(c.attempts, 2);
+    assert.deepEqual(late.ids(), [BigInt(firstId + 4), BigInt(firstId + 5)]);
+  } finally {
+    await pool.close(100);
+    await late.close(100);
+  }
+}

@@ -2,7 +2,7 @@
 // through a TCP proxy where a test counts, refuses or cuts connections.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CancelledError, ClosedError, ConnectError, ConnectionClosedError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
+import { CancelledError, ClosedError, ConnectionClosedError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import { SingletonPool, type SingletonPoolOptions } from '../../src/pool/singleton.js';
 import type { ThriftReply } from '../../src/protocols/thrift/messages.js';
 import { constantBackoff } from '../../src/resilience/backoff.js';
@@ -14,7 +14,6 @@ import {
   TcpProxy,
   thriftConnector,
   track,
-  unusedPort,
   until,
   type EchoRequest,
   type EchoServer,
@@ -22,6 +21,7 @@ import {
   echo,
   isErr,
   range,
+  connectRefusedThenRecovers,
 } from './session-factory.js';
 
 type Pool = SingletonPool<EchoRequest, ThriftReply>;
@@ -149,25 +149,7 @@ describe('SingletonPool over real TCP', () => {
   });
 
   test('connect refused: ConnectError (unwritten) to every waiter, then busy and fast-fail during backoff, then recovery', async () => {
-    const port = await unusedPort();
-    const c = thriftConnector(() => port);
-    const pool = makePool(c, { backoff: constantBackoff(800) });
-    const burst = [600, 601, 602].map((id) => echo(pool, id));
-    for (const p of burst) await assert.rejects(p, isErr(ConnectError, true));
-    assert.equal(c.attempts, 1, 'one connect for the burst');
-    assert.equal(pool.status, 'busy');
-    const late = await startEchoServer(port);
-    try {
-      await assert.rejects(echo(pool, 603), (err: unknown) => isErr(ConnectError, true)(err) && /not connecting/.test((err as Error).message));
-      assert.equal(c.attempts, 1, 'no connect during backoff');
-      await until(() => pool.status === 'open', 'backoff over');
-      assert.deepEqual(await Promise.all([604, 605].map((id) => echo(pool, id))), [604n, 605n]);
-      assert.equal(c.attempts, 2);
-      assert.deepEqual(late.ids(), [604n, 605n]);
-    } finally {
-      await pool.close(100);
-      await late.close(100);
-    }
+    await connectRefusedThenRecovers((c) => makePool(c, { backoff: constantBackoff(800) }), 600);
   });
 
   test('close(): a call still running after the grace fails at once, and the connection is cut', async () => {

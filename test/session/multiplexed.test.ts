@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { CancelledError, ConnectionClosedError, OverloadedError, ProtocolError, TimeoutError } from '../../src/core/errors.js';
 import type { ReplyHandler } from '../../src/core/service.js';
 import { MultiplexedSession } from '../../src/session/index.js';
-import { catchingMicrotaskThrows, connect, ctx, MUX_TAGS, settle, sleep, startTestServer, TestCodec, until, type TestReq, type TestServer } from './test-protocol.js';
+import { callsUnderTimeouts, catchingMicrotaskThrows, connect, ctx, MUX_TAGS, settle, sleep, startTestServer, TestCodec, until, type TestReq, type TestServer } from './test-protocol.js';
 
 let server: TestServer;
 before(async () => {
@@ -28,26 +28,7 @@ describe('MultiplexedSession', () => {
     test(`abandoned calls never get a late reply misrouted under tag reuse (${codec().tags.order} order)`, async () => {
       const s = await open(codec(), { maxAbandoned: 100_000 });
       const CALLS = 4000;
-      let next = 0;
-      let ok = 0;
-      let timedOut = 0;
-      const wrong: string[] = [];
-      const other: unknown[] = [];
-      async function caller(): Promise<void> {
-        while (next < CALLS) {
-          const payload = `p${next++}`;
-          const c = ctx();
-          const timer = setTimeout(() => c.cancel(new TimeoutError()), 1 + Math.floor(Math.random() * 6));
-          const r = await settle(s.call({ payload, delayMs: Math.floor(Math.random() * 8) }, c));
-          clearTimeout(timer);
-          if (r.ok) {
-            if (r.value === payload) ok++;
-            else wrong.push(`${payload} got ${r.value}`);
-          } else if (r.error instanceof TimeoutError) timedOut++;
-          else other.push(r.error);
-        }
-      }
-      await Promise.all(Array.from({ length: 50 }, caller));
+      const { ok, timedOut, wrong, other } = await callsUnderTimeouts(s, { calls: CALLS, callers: 50, prefix: 'p', maxTimeoutMs: 6, maxDelayMs: 8 });
       assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} replies reached the wrong caller`);
       assert.deepEqual(other.slice(0, 3), [], 'only timeouts may fail');
       assert.ok(timedOut > CALLS / 50 && ok > CALLS / 50, `both outcomes must be common (ok ${ok}, timed out ${timedOut})`);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CancelledError, ConnectionClosedError, ProtocolError, TimeoutError } from '../../src/core/errors.js';
 import { SerialSession } from '../../src/session/index.js';
-import { connect, ctx, settle, startTestServer, TestCodec, until, type TestReq, type TestServer } from './test-protocol.js';
+import { callsUnderTimeouts, connect, ctx, settle, startTestServer, TestCodec, until, type TestReq, type TestServer } from './test-protocol.js';
 
 let server: TestServer;
 before(async () => {
@@ -43,27 +43,7 @@ describe('SerialSession', () => {
 
   test('under load with timeouts every reply reaches its own caller', async () => {
     const s = await open({ maxAbandoned: 100_000 });
-    const CALLS = 2000;
-    let next = 0;
-    let ok = 0;
-    let timedOut = 0;
-    const wrong: string[] = [];
-    const other: unknown[] = [];
-    async function caller(): Promise<void> {
-      while (next < CALLS) {
-        const payload = `q${next++}`;
-        const c = ctx();
-        const timer = setTimeout(() => c.cancel(new TimeoutError()), 1 + Math.floor(Math.random() * 4));
-        const r = await settle(s.call({ payload, delayMs: Math.floor(Math.random() * 3) }, c));
-        clearTimeout(timer);
-        if (r.ok) {
-          if (r.value === payload) ok++;
-          else wrong.push(`${payload} got ${r.value}`);
-        } else if (r.error instanceof TimeoutError) timedOut++;
-        else other.push(r.error);
-      }
-    }
-    await Promise.all(Array.from({ length: 20 }, caller));
+    const { ok, timedOut, wrong, other } = await callsUnderTimeouts(s, { calls: 2000, callers: 20, prefix: 'q', maxTimeoutMs: 4, maxDelayMs: 3 });
     assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} replies reached the wrong caller`);
     assert.deepEqual(other.slice(0, 3), [], 'only timeouts may fail');
     assert.ok(timedOut > 0 && ok > 0, `both outcomes must occur (ok ${ok}, timed out ${timedOut})`);

@@ -3,7 +3,7 @@
 // O (oneway), Q (pong), X (discard tag). Server → client: R (reply, text = payload), E (error for
 // tag), P (ping), D (drain), L (lease, text = ms). The codec has no check of its own (like Mux):
 // only the session's tag matching stands between a late reply and the wrong caller.
-import { ProtocolError } from '../../src/core/errors.js';
+import { ProtocolError, TimeoutError } from '../../src/core/errors.js';
 import { CallContext } from '../../src/core/service.js';
 import type { TagSpace } from '../../src/core/tags.js';
 import type { MultiplexedCodec, SessionControl } from '../../src/session/index.js';
@@ -181,4 +181,41 @@ export async function catchingMicrotaskThrows(fn: () => Promise<void>): Promise<
     globalThis.queueMicrotask = original;
   }
   return thrown;
+}
+
+export interface LoadOutcome {
+  ok: number;
+  timedOut: number;
+  /** Replies that reached another caller than theirs: must stay empty. */
+  wrong: string[];
+  /** Failures other than the callers' own timeouts. */
+  other: unknown[];
+}
+
+/**
+ * `callers` concurrent callers make `calls` calls in all, each cancelled with a TimeoutError after
+ * 1..maxTimeoutMs while the server answers after 0..maxDelayMs: late replies race tag reuse.
+ */
+export async function callsUnderTimeouts(
+  s: { call(req: TestReq, c: CallContext): Promise<string> },
+  o: { calls: number; callers: number; prefix: string; maxTimeoutMs: number; maxDelayMs: number },
+): Promise<LoadOutcome> {
+  const out: LoadOutcome = { ok: 0, timedOut: 0, wrong: [], other: [] };
+  let next = 0;
+  async function caller(): Promise<void> {
+    while (next < o.calls) {
+      const payload = `${o.prefix}${next++}`;
+      const c = ctx();
+      const timer = setTimeout(() => c.cancel(new TimeoutError()), 1 + Math.floor(Math.random() * o.maxTimeoutMs));
+      const r = await settle(s.call({ payload, delayMs: Math.floor(Math.random() * o.maxDelayMs) }, c));
+      clearTimeout(timer);
+      if (r.ok) {
+        if (r.value === payload) out.ok++;
+        else out.wrong.push(`${payload} got ${r.value}`);
+      } else if (r.error instanceof TimeoutError) out.timedOut++;
+      else out.other.push(r.error);
+    }
+  }
+  await Promise.all(Array.from({ length: o.callers }, caller));
+  return out;
 }
