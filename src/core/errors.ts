@@ -26,6 +26,8 @@ export interface ScalesErrorOptions {
   endpoint?: string;
   /** The request certainly never reached the peer (so a retry cannot run it twice). */
   unwritten?: boolean;
+  /** Refused by this process's own admission control (a pool's queue), not by the peer. */
+  local?: boolean;
 }
 
 export class ScalesError extends Error {
@@ -33,12 +35,19 @@ export class ScalesError extends Error {
   readonly endpoint: string | undefined;
   /** True when the request certainly never reached the peer: retrying it is always safe. */
   readonly unwritten: boolean;
+  /**
+   * True when this process refused the call itself (a connection pool's queue was full, or the
+   * call could not finish before its deadline): it says nothing about the peer's health, so
+   * failure accrual does not count it against the node.
+   */
+  readonly local: boolean;
 
   constructor(code: ScalesErrorCode, message: string, options: ScalesErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.endpoint = options.endpoint;
     this.unwritten = options.unwritten ?? false;
+    this.local = options.local ?? false;
   }
 
   override get name(): string {

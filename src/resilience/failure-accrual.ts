@@ -15,7 +15,7 @@
  * marking dead for `Backoff.equalJittered(5 s, 300 s)`.
  */
 import { performance, TIME_ORIGIN } from '../core/clock.js';
-import { NodeUnavailableError } from '../core/errors.js';
+import { isScalesError, NodeUnavailableError } from '../core/errors.js';
 import { callByDispatch, dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Service, Status } from '../core/service.js';
 import type { AttemptListener, BuildContext, StackLayer } from '../core/stack.js';
@@ -227,11 +227,16 @@ export class FailureAccrualService<Req, Rep> implements Service<Req, Rep>, Attem
 
   /** One attempt on this node ended (told by the balancer, or by our own handler without one). */
   attemptEnded(ok: boolean, outcome: unknown, ctx: unknown, _latencyMs: number, at: number): void {
-    const cls = this.classOf(ok, outcome);
+    // A call our own pool refused (queue full, no time left, deadline passed while waiting) says
+    // nothing about the node: a busy but healthy node marked dead would push its load onto the
+    // others. Except a probe: refused, it found the node no better (say, every connection still
+    // waits for a reply), and letting the next call probe at once would send a stream of them.
+    const local = !ok && isScalesError(outcome) && outcome.local;
     if (ctx === this.probeCtx) {
       this.probeCtx = undefined;
-      return this.record(cls, true, undefined, outcome);
+      return this.record(local ? 'failure' : this.classOf(ok, outcome), true, undefined, outcome);
     }
+    const cls = local ? 'ignored' : this.classOf(ok, outcome);
     if (this.panicCalls.size > 0 && this.panicCalls.delete(ctx as CallContext)) return this.panicEnded(cls, outcome);
     this.record(cls, false, this.ownClock ? undefined : TIME_ORIGIN + at, outcome);
   }

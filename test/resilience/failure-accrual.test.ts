@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { formatAddress } from '../../src/discovery/endpoint.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CancelledError, ConnectionClosedError, NodeUnavailableError } from '../../src/core/errors.js';
+import { CancelledError, ConnectionClosedError, NodeUnavailableError, OverloadedError, TimeoutError } from '../../src/core/errors.js';
 import { CallContext, type Service } from '../../src/core/service.js';
 import { Stack, type StackLayer } from '../../src/core/stack.js';
 import type { Address } from '../../src/discovery/uri.js';
@@ -71,6 +71,22 @@ test('a success resets the count; cancels and declared exceptions are not failur
   await callN(fa, script.length);
   assert.equal(fa.state, 'alive', '4 failures, success, 4 failures, cancel, declared exception, 1 failure');
   await fa.close();
+});
+
+test('refusals by our own pool (local) are not failures of the node; the same errors from elsewhere are', async () => {
+  const local = { unwritten: true, local: true };
+  const refusals: Step<string>[] = [{ error: new OverloadedError('queue full', local) }, { error: new TimeoutError('deadline passed while waiting for a connection', local) }];
+  let i = 0;
+  const svc = new ScriptedService<string, string>(() => refusals[i++ % 2]!);
+  const { fa } = accrual(svc, constantBackoff(10_000));
+  await callN(fa, 20);
+  assert.equal(fa.state, 'alive', '20 local refusals in a row');
+  const remote = new ScriptedService<string, string>(() => ({ error: new OverloadedError('the node said so') }));
+  const other = accrual(remote, constantBackoff(10_000));
+  await callN(other.fa, 5);
+  assert.equal(other.fa.state, 'dead', 'an overload the node reported counts');
+  await fa.close();
+  await other.fa.close();
 });
 
 test('probe after the backoff: one call through, success revives', async () => {
