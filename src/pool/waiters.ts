@@ -8,11 +8,12 @@
  * arrive in expiry order and the sorted insert (from the tail) is O(1) in practice.
  *
  * `take()` is the single point where a waiter is handed a connection: admission control lives
- * there (see its comment).
+ * there (see its comment and admission.ts).
  */
 import { MAX_TIMER_MS, performance } from '../core/clock.js';
 import type { ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler } from '../core/service.js';
+import type { ServiceTime } from './admission.js';
 
 /** A call waiting for a connection. Links live in the waiter itself: no allocation beyond it. */
 export class Waiter<Req, Rep> {
@@ -35,8 +36,21 @@ export class Waiter<Req, Rep> {
   ) {}
 }
 
-/** The error a waiter whose wait ended fails with (TimeoutError when `w.byDeadline`, else OverloadedError). */
-export type WaitExpiredError = (w: Waiter<unknown, unknown>) => ScalesError;
+/**
+ * The error a waiter whose wait ended fails with: TimeoutError when `w.byDeadline`, else
+ * OverloadedError; `shed` when it was refused because it could not finish in time (OverloadedError).
+ */
+export type WaitExpiredError = (w: Waiter<unknown, unknown>, shed?: { leftMs: number; takesMs: number }) => ScalesError;
+
+/** How `take()` chooses (admission.ts). */
+export interface QueueAdmission {
+  /** Serve the newest waiter once the queue has not been empty for this long (ms). */
+  lifoAfter: number;
+  /** Time calls keep a connection; waiters with less time left are refused. */
+  serviceTime: ServiceTime | undefined;
+}
+
+const FIFO_ONLY: QueueAdmission = { lifoAfter: Infinity, serviceTime: undefined };
 
 export class WaiterQueue<Req, Rep> {
   private head: Waiter<Req, Rep> | undefined = undefined;
@@ -47,6 +61,8 @@ export class WaiterQueue<Req, Rep> {
   /** `expiresAt` the timer is armed for (Infinity: none). */
   private armedFor = Infinity;
   private readonly onTimer = (): void => this.fire();
+  /** When the queue last went from empty to not empty. */
+  private nonEmptySince = 0;
 
   /** Waiters in the queue. */
   size = 0;
@@ -56,10 +72,12 @@ export class WaiterQueue<Req, Rep> {
   /**
    * @param waitTimeout longest wait in ms (Infinity: only the call's deadline bounds it)
    * @param expiredError the error a waiter whose wait ended fails with
+   * @param admission how take() chooses (default: oldest first, nobody refused early)
    */
   constructor(
     private readonly waitTimeout: number,
     private readonly expiredError: WaitExpiredError,
+    private readonly admission: QueueAdmission = FIFO_ONLY,
   ) {}
 
   /** Queues a call; its deadline, the waitTimeout and its cancellation apply from now on. */
@@ -70,9 +88,9 @@ export class WaiterQueue<Req, Rep> {
     if (this.tail === undefined) this.head = w;
     else this.tail.next = w;
     this.tail = w;
-    this.size++;
     const deadline = ctx.expiresAt;
     const now = performance.now();
+    if (this.size++ === 0) this.nonEmptySince = now;
     const byTimeout = now + this.waitTimeout;
     if (deadline !== undefined && deadline < byTimeout) {
       w.expiresAt = deadline;
@@ -90,24 +108,34 @@ export class WaiterQueue<Req, Rep> {
   /**
    * THE admission point: the next waiter to hand a connection to, out of the queue and with its
    * cancellation hook cleared (the connection registers its own), or undefined when none is left.
+   * Every pool hands connections to waiters through this method.
    *
-   * Today's rule: a waiter whose wait already ended (deadline or waitTimeout passed, its timer
-   * not run yet because the loop was busy) is never handed a connection; it fails as its timer
-   * would have failed it. Admission control (the hardening issue, next) goes here and only here: refuse a
-   * waiter whose remaining time cannot cover the call, shed early, serve LIFO under
-   * overload / CoDel. Every pool hands connections to waiters through this method.
+   * - A waiter whose wait already ended (its timer not run yet because the loop was busy) fails
+   *   as its timer would have failed it.
+   * - A waiter whose deadline is nearer than the time calls take (`serviceTime`) is refused with
+   *   OverloadedError (unwritten, local): sent, it would time out in flight, wasting the node's
+   *   work and the connection's time. The soonest-due are refused first, in expiry order.
+   * - Once the queue has not been empty for `lifoAfter` ms it is standing (more arrives than is
+   *   served): the newest waiter goes first, so the calls that succeed get their whole budget.
+   *   Not for a connection just opened (`fresh`): waiting for connects is not overload, and a
+   *   cold pool's first callers should not go last.
    */
-  take(): Waiter<Req, Rep> | undefined {
-    let now = 0;
-    for (let w = this.head; w !== undefined; w = this.head) {
+  take(fresh = false): Waiter<Req, Rep> | undefined {
+    if (this.head === undefined) return undefined;
+    const now = performance.now();
+    const takes = this.admission.serviceTime?.estimate ?? 0;
+    if (takes > 0) this.shedHopeless(now, takes);
+    const lifo = !fresh && now - this.nonEmptySince >= this.admission.lifoAfter;
+    for (let w = lifo ? this.tail : this.head; w !== undefined; w = lifo ? this.tail : this.head) {
       this.remove(w);
       w.ctx.onCancel(undefined);
-      if (w.expiresAt !== Infinity) {
-        if (now === 0) now = performance.now();
-        if (w.expiresAt <= now) {
-          this.expire(w);
-          continue;
-        }
+      if (w.expiresAt <= now) {
+        this.expire(w);
+        continue;
+      }
+      if (w.byDeadline && w.expiresAt - now < takes) {
+        this.shed(w, now, takes);
+        continue;
       }
       return w;
     }
@@ -186,6 +214,20 @@ export class WaiterQueue<Req, Rep> {
     } finally {
       if (this.first !== undefined && this.timer === undefined) this.arm(this.first.expiresAt, now);
     }
+  }
+
+  /** Refuses the waiters, soonest due first, whose deadline is nearer than `takes` ms. */
+  private shedHopeless(now: number, takes: number): void {
+    for (let w = this.first; w?.byDeadline && w.expiresAt - now < takes; w = this.first) {
+      this.remove(w);
+      w.ctx.onCancel(undefined);
+      if (w.expiresAt <= now) this.expire(w);
+      else this.shed(w, now, takes);
+    }
+  }
+
+  private shed(w: Waiter<Req, Rep>, now: number, takes: number): void {
+    w.handler.onError(this.expiredError(w as Waiter<unknown, unknown>, { leftMs: w.expiresAt - now, takesMs: takes }));
   }
 
   private expire(w: Waiter<Req, Rep>): void {

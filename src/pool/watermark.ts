@@ -1,7 +1,9 @@
 import { ClosedError, InvalidArgumentError } from '../core/errors.js';
 import { dispatcherOf, type Dispatcher } from '../core/dispatch.js';
 import type { CallContext, ReplyHandler, Status } from '../core/service.js';
+import { turnNow } from '../core/clock.js';
 import type { Backoff } from '../resilience/backoff.js';
+import type { AdmissionOptions } from './admission.js';
 import { count, ms, PoolBase } from './base.js';
 import { Grace, idleOrGrace } from './drain.js';
 import { InFlight } from './idle.js';
@@ -20,6 +22,19 @@ export interface WatermarkPoolOptions {
   maxWaiters?: number;
   /** Longest wait for a connection in ms (default 5000; the call's deadline also applies). */
   waitTimeout?: number;
+  /**
+   * Who gets a freed connection under overload (admission.ts). Default: the newest waiter once
+   * the queue has stood for 10 ms, and a waiter whose deadline is nearer than the time calls
+   * take is refused rather than sent to time out in flight.
+   */
+  admission?: AdmissionOptions;
+  /**
+   * A call abandoned in flight (timeout, cancel) still owes its reply on its connection. The
+   * connection is kept out of service until that reply arrives and is dropped, then reused; if it
+   * has not arrived after this many ms the connection is closed (default 5000). Reconnecting at
+   * once instead would cost a connect per timeout, and under overload most calls time out.
+   */
+  owedReplyTimeout?: number;
   /** Idle connections above the low watermark are closed after this many ms (default 30000). */
   idleTime?: number;
   /** Delay before connect attempt n+1 after n consecutive failures (default: equal jitter 100 ms → 10 s). */
@@ -41,6 +56,10 @@ class Slot<Req, Rep> implements ReplyHandler<Rep> {
   idleSince = 0;
   /** close() was called on the connection (it happens once). */
   discarded = false;
+  /** turnNow() when the current call was handed to the connection. */
+  sentAt = 0;
+  /** Waiting for an abandoned call's late reply before it can carry another call. */
+  owedTimer: NodeJS.Timeout | undefined = undefined;
   readonly down: Dispatcher<Req, Rep>;
 
   constructor(
@@ -54,6 +73,7 @@ class Slot<Req, Rep> implements ReplyHandler<Rep> {
   onReply(rep: Rep, at?: number): void {
     const next = this.next!;
     this.next = undefined;
+    this.pool.served(this, at);
     this.pool.release(this, false);
     next.onReply(rep, at);
   }
@@ -73,8 +93,12 @@ class Slot<Req, Rep> implements ReplyHandler<Rep> {
  * - up to `highWatermark` connections are opened on demand; above that, calls wait in a bounded
  *   FIFO (`maxWaiters`, `waitTimeout`, the call's deadline and cancellation all apply);
  * - a connection goes back to the pool only when it is idle AND healthy. A call abandoned in
- *   flight (timeout/cancel) leaves a late reply owed on its connection: that connection is closed,
- *   never handed to the next caller (who could otherwise read the stale reply or wait behind it);
+ *   flight (timeout/cancel) leaves a late reply owed on its connection: that connection is kept
+ *   out of service until the reply has arrived and been dropped (bounded by `owedReplyTimeout`,
+ *   then closed), never handed to the next caller before (who could otherwise read the stale
+ *   reply or wait behind it);
+ * - under overload, who gets a freed connection is admission control's (admission.ts): waiters
+ *   that cannot finish before their deadline are refused, and a standing queue serves the newest;
  * - idle connections above `lowWatermark` are closed after `idleTime` (the most recently used are
  *   reused first, so the extra ones are the ones that age out);
  * - while connects keep failing, no connect is tried for a backoff period: status is 'busy' and
@@ -84,6 +108,7 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
   private readonly low: number;
   private readonly high: number;
   private readonly idleTime: number;
+  private readonly owedReplyTimeout: number;
 
   private readonly slots = new Set<Slot<Req, Rep>>();
   /** Idle connections, least recently used first (reuse pops from the end). */
@@ -109,10 +134,12 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
       name: 'connection pool',
       target: 'a connection',
       limits: `, highWatermark ${high}`,
+      admission: options.admission ?? {},
     });
     this.low = low;
     this.high = high;
     this.idleTime = ms('idleTime', options.idleTime ?? 30_000);
+    this.owedReplyTimeout = ms('owedReplyTimeout', options.owedReplyTimeout ?? 5000);
   }
 
   /** Connections open or being opened. */
@@ -170,8 +197,9 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
       for (const slot of [...this.slots]) slot.ctx?.cancel(cut);
     }
     // A slot still carrying a call was just cut (its connection may hear of the cancel only
-    // later, through a promise): a reply is owed on it, so it is aborted, not ended.
-    for (const slot of [...this.slots]) closes.push(this.discard(slot, slot.ctx !== undefined));
+    // later, through a promise), or waits for a late reply: a reply is owed on it, so it is
+    // aborted, not ended.
+    for (const slot of [...this.slots]) closes.push(this.discard(slot, slot.ctx !== undefined || slot.owedTimer !== undefined));
     await Promise.all(closes);
   }
 
@@ -180,8 +208,14 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
   private sendOn(slot: Slot<Req, Rep>, req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     slot.ctx = ctx;
     slot.next = handler;
+    if (this.serviceTime !== undefined) slot.sentAt = turnNow();
     this.inFlight.enter();
     slot.down.dispatch(req, ctx, slot);
+  }
+
+  /** @internal The call on `slot` got its reply at `at` (the read that carried it). */
+  served(slot: Slot<Req, Rep>, at: number | undefined): void {
+    this.serviceTime?.observe((at ?? turnNow()) - slot.sentAt);
   }
 
   /** @internal The call on `slot` settled. */
@@ -194,15 +228,43 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
     // owed on this connection. `abandoned`/`load` catch the same from the connection's side.
     const poisoned = (failed && ctx !== undefined && ctx.cancelled !== undefined) || conn.load > 0 || (conn.abandoned ?? 0) > 0;
     const reusable = !this.closed && !poisoned && conn.status !== 'closed';
-    if (!reusable) {
+    if (reusable) this.handOff(slot);
+    else if (poisoned && !this.closed && conn.status !== 'closed' && conn.whenIdle !== undefined) this.awaitOwedReply(slot, conn.whenIdle());
+    else {
       void this.discard(slot, poisoned);
       if (!this.closed) this.grow();
-    } else this.handOff(slot);
+    }
   }
 
-  /** Gives a free connection to the first waiter, or parks it idle. */
-  private handOff(slot: Slot<Req, Rep>): void {
-    const w = this.queue.take();
+  /**
+   * Keeps `slot` out of service until the late reply owed on it has arrived (the session drops
+   * it), then puts it back in service; closes it if the reply takes longer than owedReplyTimeout.
+   * It still counts against highWatermark meanwhile: the node is still working on that call.
+   */
+  private awaitOwedReply(slot: Slot<Req, Rep>, idle: Promise<void>): void {
+    slot.owedTimer = setTimeout(() => {
+      slot.owedTimer = undefined;
+      void this.discard(slot, true);
+      this.grow();
+    }, this.owedReplyTimeout);
+    slot.owedTimer.unref();
+    void idle.then(() => {
+      if (slot.owedTimer === undefined) return; // closed meanwhile
+      clearTimeout(slot.owedTimer);
+      slot.owedTimer = undefined;
+      // The late reply shows how long that call really held the connection.
+      this.serviceTime?.observe(turnNow() - slot.sentAt);
+      const conn = slot.conn;
+      if (this.closed || conn.status === 'closed' || conn.load > 0 || (conn.abandoned ?? 0) > 0) {
+        void this.discard(slot, conn.status !== 'closed');
+        if (!this.closed) this.grow();
+      } else this.handOff(slot);
+    });
+  }
+
+  /** Gives a free connection to the next waiter (`fresh`: just opened), or parks it idle. */
+  private handOff(slot: Slot<Req, Rep>, fresh = false): void {
+    const w = this.queue.take(fresh);
     if (w !== undefined) return this.sendOn(slot, w.req, w.ctx, w.handler);
     slot.idleSince = Date.now();
     this.idleSlots.push(slot);
@@ -245,7 +307,7 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
       void this.discard(slot);
       return;
     }
-    this.handOff(slot);
+    this.handOff(slot, true);
     this.grow();
   }
 
@@ -259,6 +321,10 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
   /** Closes the connection: gracefully, or at once (`abort`) when a reply is still owed on it. */
   private discard(slot: Slot<Req, Rep>, poisoned = false): Promise<void> {
     this.slots.delete(slot);
+    if (slot.owedTimer !== undefined) {
+      clearTimeout(slot.owedTimer);
+      slot.owedTimer = undefined;
+    }
     if (slot.discarded) return Promise.resolve();
     slot.discarded = true;
     const conn = slot.conn;

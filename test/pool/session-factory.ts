@@ -249,7 +249,11 @@ export class RecordingSession implements PooledConnection<EchoRequest, ThriftRep
     return this.session.status;
   }
 
+  /** Calls handed to this connection while a reply was still owed on it (abandoned or not). */
+  sentWhileOwed = 0;
+
   call(req: EchoRequest, ctx: CallContext): Promise<ThriftReply> {
+    if (this.session.load > 0 || this.session.abandoned > 0) this.sentWhileOwed++;
     this.calls.push(req.id);
     this.log.push(req.id);
     return this.session.call(req, ctx);
@@ -312,7 +316,19 @@ export interface TrackedConnector {
  * Connects a real Connection + ThriftSession (binary, framed) to 127.0.0.1:`port()`; with
  * `whenIdle`, the sessions offer whenIdle() (else the pools count their calls themselves).
  */
-export function thriftConnector(port: () => number, opts: { delayMs?: number; whenIdle?: boolean } = {}): TrackedConnector {
+/** The session's own whenIdle, which waits for abandoned calls' late replies too. */
+export class SessionIdleRecordingSession extends RecordingSession {
+  whenIdle(): Promise<void> {
+    return this.session.whenIdle();
+  }
+}
+
+/**
+ * `whenIdle`: true gives the pool a whenIdle counting the calls sent through the wrapper (an
+ * abandoned call counts until it is rejected); 'session' forwards the session's own, which counts
+ * it until its late reply has arrived.
+ */
+export function thriftConnector(port: () => number, opts: { delayMs?: number; whenIdle?: boolean | 'session' } = {}): TrackedConnector {
   const protocol = BinaryProtocol;
   const framing = thriftFraming('framed', protocol);
   const tracked: TrackedConnector = {
@@ -325,7 +341,7 @@ export function thriftConnector(port: () => number, opts: { delayMs?: number; wh
       if (opts.delayMs !== undefined) await sleep(opts.delayMs);
       const p = port();
       const conn = await Connection.connect('127.0.0.1', p, { framing, maxFrameSize: 1 << 20, connectTimeoutMs: 2000, endpoint: `127.0.0.1:${p}` });
-      const Session = opts.whenIdle === true ? IdleRecordingSession : RecordingSession;
+      const Session = opts.whenIdle === 'session' ? SessionIdleRecordingSession : opts.whenIdle === true ? IdleRecordingSession : RecordingSession;
       const s = new Session(tracked.sessions.length, new ThriftSession(conn, protocol), tracked.dispatched);
       tracked.sessions.push(s);
       return s;
