@@ -14,6 +14,7 @@ import { runStackBench, stackCostTable } from './stack.js';
 import { codecTable, header, phasedOverheadTable, rpcTable, transportTable } from './report.js';
 import { runPhasedOverhead, runRpcBench, type PhasedRow } from './thrift-rpc.js';
 import { runTransportBench } from './transport.js';
+import { overloadTable, runOverloadBench } from './overload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
@@ -59,6 +60,13 @@ emit(
     `${sets} such sets of processes, pooled. ` +
     `Overhead: calls/s = bare/stacked − 1, CPU = stacked/bare − 1, over all bursts and as the median of the cycles.\n\n` +
     `${phasedOverheadTable(overhead, ['< 15 %', ''])}`,
+);
+
+const overload = await runOverloadBench();
+emit(
+  `## Goodput under overload\n\nThe default Thrift client (watermark pool: 8 connections, default admission) against a server process whose calls each wait 20 ms (50 ms in the burst), ` +
+    `100 ms timeout on every call, calls sent open-loop at a fixed rate for 4 s (or 2000 at once). Capacity = 8 / one call's time alone. ` +
+    `Goodput = succeeded / could succeed (target ≥ 90 %). Wasted server work = calls the server finished for a caller that had given up.\n\n${overloadTable(overload)}`,
 );
 
 const stackCost = await runStackBench();

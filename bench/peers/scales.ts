@@ -13,7 +13,7 @@ export interface BenchClient {
   echo(item: Item): Promise<Item>;
 }
 export interface BenchHandler {
-  echo(item: Item): Item;
+  echo(item: Item): Item | Promise<Item>;
 }
 
 export async function loadBenchService(m: ScalesModules): Promise<ServiceDesc<BenchClient, BenchHandler>> {
