@@ -1,0 +1,185 @@
+// The hostile suite (issue 9): a Scales Thrift server in its own process with a 1 GiB heap, every
+// wire protocol and transport, attacked with valid-but-monstrous messages, floods and senders
+// that never read. In every case the server must stay up, its peak RSS (VmHWM, from /proc) stay
+// under 512 MB, a client on another connection keep succeeding, and the attack end in a typed
+// error the server reports (`ERR SCALES_ERR_...` lines from its onError hook) or a closed
+// connection.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { loadIdl, MessageType, Thrift, type ClientControl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
+import { startProcess, type ProcessHandle } from '../harness/process.js';
+import { echoCall, fitting, i32Call, listOfEmpty, listOfEmptyLists, mapOfEmpty, openSocket, sendAndWaitClose, setOfI32, type Transport, type Wire } from './frames.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PEER = path.join(here, '..', 'peers', 'scales_hostile_server.ts');
+const MiB = 1024 * 1024;
+const RSS_LIMIT = 512 * MiB;
+const MAX_FRAME = 16 * MiB; // the server's default maxFrameSize
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface HostileClient {
+  echo(s: string): Promise<string>;
+}
+
+/** VmHWM (peak resident set) or VmRSS of a running process, in bytes. */
+function memory(proc: ProcessHandle, field: 'VmHWM' | 'VmRSS'): number {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  } catch {
+    assert.fail(`the server process is gone; its last output:\n${proc.tail(8)}`);
+  }
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  assert.ok(m !== null, `${field} of ${proc.pid}`);
+  return Number(m[1]) * 1024;
+}
+
+const COMBOS: [Wire, Transport][] = [
+  ['binary', 'framed'],
+  ['compact', 'framed'],
+  ['binary', 'buffered'],
+  ['compact', 'buffered'],
+];
+
+for (const [wire, transport] of COMBOS) {
+  describe(`hostile input against a ${wire}/${transport} server in its own process`, () => {
+    let proc: ProcessHandle;
+    let port: number;
+    let victim: HostileClient & ClientControl;
+    let stop = false;
+    let ok = 0;
+    const failures: unknown[] = [];
+    let loop: Promise<void>;
+    let errLines = 0;
+
+    /** Server alive, peak RSS under the bound, the victim progressing with no failure; returns new ERR lines. */
+    async function healthy(what: string): Promise<string[]> {
+      const before = ok;
+      await sleep(50);
+      for (let i = 0; i < 100 && ok === before; i++) await sleep(50);
+      assert.equal(proc.child.exitCode, null, `${what}: the server is still running`);
+      const peak = memory(proc, 'VmHWM');
+      assert.ok(peak < RSS_LIMIT, `${what}: peak RSS ${(peak / MiB).toFixed(0)} MB stays under 512 MB`);
+      assert.deepEqual(failures, [], `${what}: the other connection's calls all succeeded`);
+      assert.ok(ok > before, `${what}: the other connection's calls kept being answered`);
+      const lines = proc
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('ERR '));
+      const fresh = lines.slice(errLines);
+      errLines = lines.length;
+      return fresh;
+    }
+
+    /** Sends one hostile message; the server must close that connection and report a typed error. */
+    async function refused(what: string, bytes: Buffer): Promise<void> {
+      const r = await sendAndWaitClose(port, bytes, 30_000);
+      assert.ok(r.closed, `${what}: the server closed the connection (waited ${r.ms} ms)`);
+      const errs = await healthy(what);
+      assert.ok(errs.length > 0, `${what}: the server reported why`);
+      for (const e of errs) assert.match(e, /^ERR SCALES_ERR_\w+ /, `${what}: a typed error (${e})`);
+    }
+
+    before(async () => {
+      proc = await startProcess({
+        cmd: process.execPath,
+        args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--protocol', wire, '--transport', transport],
+        ready: /^READY (\d+)/m,
+        timeoutMs: 30_000,
+      });
+      port = Number(proc.readyMatch![1]);
+      const service = (await loadIdl(path.join(here, 'hostile.thrift'))).services['Hostile'] as ServiceDesc<HostileClient>;
+      victim = Thrift.newClient(service, `tcp://127.0.0.1:${port}`, { protocol: wire, transport, timeout: 10_000, retries: false });
+      loop = (async () => {
+        for (let n = 0; !stop; n++) {
+          try {
+            assert.equal(await victim.echo(`v${n}`), `v${n}`);
+            ok++;
+          } catch (err) {
+            failures.push(err);
+          }
+          await sleep(5);
+        }
+      })();
+    });
+
+    after(async () => {
+      stop = true;
+      await loop;
+      await victim.$close();
+      await proc.stop();
+    });
+
+    test('baseline: the victim is served and the server is small', async () => {
+      await healthy('baseline');
+      assert.ok(memory(proc, 'VmRSS') < 200 * MiB);
+    });
+
+    test('list<Empty> filling a whole frame (one byte per element)', async () => {
+      await refused('list<Empty>', listOfEmpty(wire, transport, fitting(MAX_FRAME, 1)));
+    });
+
+    test('the same list in an unknown field (skipped, not decoded)', async () => {
+      await refused('skipped list<Empty>', listOfEmpty(wire, transport, fitting(MAX_FRAME, 1), 'echo', 99));
+    });
+
+    test('list<list<Empty>> of empty lists', async () => {
+      await refused('list<list<Empty>>', listOfEmptyLists(wire, transport, fitting(MAX_FRAME, wire === 'binary' ? 5 : 1)));
+    });
+
+    test('map<i32, Empty> with distinct keys', async () => {
+      await refused('map<i32,Empty>', mapOfEmpty(wire, transport, fitting(MAX_FRAME, wire === 'binary' ? 5 : 5)));
+    });
+
+    test('set<i32> of distinct numbers', async () => {
+      await refused('set<i32>', setOfI32(wire, transport, fitting(MAX_FRAME, 4)));
+    });
+
+    test('two such frames at once, on two connections', async () => {
+      const frame = listOfEmpty(wire, transport, fitting(MAX_FRAME, 1));
+      const [a, b] = await Promise.all([sendAndWaitClose(port, frame, 30_000), sendAndWaitClose(port, frame, 30_000)]);
+      assert.ok(a.closed && b.closed, 'both closed');
+      const errs = await healthy('two frames');
+      assert.ok(errs.length >= 2, `both reported: ${errs.join('; ')}`);
+    });
+
+    test('a ONEWAY message naming a two-way method is refused, the handler never runs', async () => {
+      await refused('ONEWAY wait', i32Call(wire, transport, 'wait', 60_000, MessageType.ONEWAY));
+    });
+
+    test('a flood of 100,000 oneway calls with slow handlers stays bounded', async () => {
+      const one = i32Call(wire, transport, 'fire', 200);
+      const sock = await openSocket(port);
+      try {
+        sock.write(Buffer.alloc(one.length * 100_000).fill(one));
+        await sleep(2000);
+        await healthy('oneway flood');
+      } finally {
+        sock.destroy();
+      }
+    });
+
+    test('16 connections pipelining big calls without reading a reply', async () => {
+      const call = echoCall(wire, transport, 'x'.repeat(64 * 1024));
+      const socks: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 16; i++) {
+          const s = await openSocket(port);
+          s.pause(); // never read: the server's replies pile up unless it stops reading
+          for (let k = 0; k < 100; k++) s.write(call);
+          socks.push(s);
+        }
+        await sleep(2000);
+        await healthy('pipelining without reading');
+        const rss = memory(proc, 'VmRSS');
+        assert.ok(rss < 400 * MiB, `RSS ${(rss / MiB).toFixed(0)} MB while 100 MB of replies are refused`);
+      } finally {
+        for (const s of socks) s.destroy();
+      }
+    });
+  });
+}
