@@ -121,8 +121,9 @@ export class ClosedError extends ScalesError {
 }
 
 export class InvalidArgumentError extends ScalesError {
+  /** `unwritten` by default: a call refused for a bad argument or option never left. */
   constructor(message: string, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_INVALID_ARGUMENT', message, options);
+    super('SCALES_ERR_INVALID_ARGUMENT', message, { unwritten: true, ...options });
   }
 }
 

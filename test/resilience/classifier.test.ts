@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  InvalidArgumentError,
   CancelledError,
   ClosedError,
   ConnectError,
@@ -50,6 +51,7 @@ test('isRetryable follows the documented table', () => {
     [new TimeoutError(), false, false],
     [new TimeoutError('queued too long', { unwritten: true }), false, false],
     [new CancelledError(), false, false],
+    [new InvalidArgumentError('expected string, got number'), false, false],
     [new ThriftApplicationError(TApplicationExceptionType.UNKNOWN_METHOD, 'nope'), false, false],
     [new NotFound(), false, false],
     [new FrameTooLargeError(10, 5), false, false],
