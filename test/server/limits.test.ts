@@ -170,21 +170,21 @@ for (const transport of TRANSPORTS) {
 
   describe(`${transport}: idle timeout`, () => {
     test('a connection with nothing in flight that sends nothing is closed after idleTimeoutMs; busy ones are not', async () => {
-      const s = await start(transport, { idleTimeoutMs: 400 });
+      const s = await start(transport, { idleTimeoutMs: 800 });
       const silent = await raw(s.port); // never sends a byte
       const idle = client(s, transport);
       assert.equal(await idle.echo('once'), 'once');
       const holding = client(s, transport);
       const held = holding.wait('long'); // in flight for longer than the idle timeout
       const active = client(s, transport);
-      const calls = keepCalling(active, 50);
+      const calls = keepCalling(active, 25);
 
-      const silentMs = await Promise.race([silent.closed, sleep(3000).then(() => -1)]);
-      assert.ok(silentMs >= 350, `not before the timeout (closed after ${silentMs.toFixed(0)} ms)`);
+      const silentMs = await Promise.race([silent.closed, sleep(5000).then(() => -1)]);
+      assert.ok(silentMs >= 750, `not before the timeout (closed after ${silentMs.toFixed(0)} ms)`);
       await until(() => counters(s)['connections_idle_closed'] === 2, 'the silent and the idle connection to be closed');
       await until(() => s.connections === 2, 'the one with a call in flight and the active one to be the only ones open');
 
-      await sleep(400); // longer than the timeout again: the call is still in flight
+      await sleep(900); // longer than the timeout again: the call is still in flight
       assert.equal(s.connections, 2);
       gates.release('long');
       assert.equal(await held, 'long');
@@ -224,11 +224,11 @@ for (const transport of TRANSPORTS) {
     });
 
     test('a slow message that completes within the timeout is answered, and each message gets its own clock', async () => {
-      const s = await start(transport, { frameTimeoutMs: 600 });
+      const s = await start(transport, { frameTimeoutMs: 1500 });
       const slow = await raw(s.port);
-      for (let seqid = 1; seqid <= 3; seqid++) {
+      for (let seqid = 1; seqid <= 5; seqid++) {
         const bytes = echoCall(transport, `slow ${seqid}`, seqid);
-        // Each message takes ~400 ms (10 pieces), three in a row: 1.2 s in all, over the timeout.
+        // Each message takes ~400 ms (10 pieces), five in a row: 2 s in all, over the timeout.
         for (let i = 0; i < 10; i++) {
           slow.sock.write(bytes.subarray(Math.floor((i * bytes.length) / 10), Math.floor(((i + 1) * bytes.length) / 10)));
           await sleep(40);
