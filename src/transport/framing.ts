@@ -220,7 +220,7 @@ export class MeasuredDecoder implements FrameDecoder {
         incomplete = true;
       } else {
         this.failedAt = this.failedMs = this.spentMs = this.quietFailures = 0;
-        off = this.deliver(buf, off, end, n);
+        off = this.handOut(buf, off, end, n);
       }
     }
     while (off < end && !incomplete) {
@@ -233,7 +233,7 @@ export class MeasuredDecoder implements FrameDecoder {
         incomplete = true;
         break;
       }
-      off = this.deliver(buf, off, end, n);
+      off = this.handOut(buf, off, end, n);
     }
     const left = end - off;
     if (incomplete && left > this.maxFrameSize) {
@@ -254,7 +254,7 @@ export class MeasuredDecoder implements FrameDecoder {
   }
 
   /** Hands out the `n`-byte message at `off`; returns where the next one starts. */
-  private deliver(buf: Buffer, off: number, end: number, n: number): number {
+  private handOut(buf: Buffer, off: number, end: number, n: number): number {
     if (n === 0 || n > end - off) {
       throw new ProtocolError(`message measurer returned ${n} for ${end - off} available bytes`, { endpoint: this.endpoint });
     }
