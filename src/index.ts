@@ -14,6 +14,7 @@ export { ClientBuilderBase, type StackEdit } from './client/builder.js';
 export { createClientProxy, type ProxyMethod } from './client/proxy.js';
 export { endpointKey, isTcpEndpoint, tcpAddress, type Endpoint, type TcpEndpoint, type UriEndpoint } from './discovery/endpoint.js';
 export { Connection, listenTcp, createDecoder, type ConnectionOptions, type Framing, type FrameDecoder, type MessageMeasurer, type TcpListener, type TcpListenOptions } from './transport/index.js';
+export { FrameBudget, partialFrameBudget } from './transport/index.js';
 export type { PooledConnection, Connector } from './pool/types.js';
 export { currentContext, runWithContext, withContextValue, type AmbientContext, type CallOptions } from './core/context.js';
 export type { ClientControl } from './client/proxy.js';
@@ -45,6 +46,7 @@ export {
   ServerRequestContext,
   serverStack,
   listenStream,
+  STREAM_SERVER_LIMITS,
   logToStderr,
   describeError,
   type ServerCodec,

@@ -62,6 +62,12 @@ export class TimeoutError extends ScalesError {
   }
 }
 
+/**
+ * A peer took too long to send one whole message: its first byte arrived, the rest did not within
+ * the read timeout (`frameTimeoutMs`; a slowloris). The connection is closed. Code SCALES_ERR_TIMEOUT.
+ */
+export class ReadTimeoutError extends TimeoutError {}
+
 /** The caller aborted the call through its AbortSignal. */
 export class CancelledError extends ScalesError {
   constructor(message = 'call cancelled', options?: ScalesErrorOptions) {
@@ -112,6 +118,12 @@ export class OverloadedError extends ScalesError {
     super('SCALES_ERR_OVERLOADED', message, { unwritten: true, ...options });
   }
 }
+
+/**
+ * Partly received messages across the process hold more than their budget (`FrameBudget`); the
+ * connection holding the most was closed. Code SCALES_ERR_OVERLOADED.
+ */
+export class FrameBudgetError extends OverloadedError {}
 
 /** The client, server or connection was closed by its owner. */
 export class ClosedError extends ScalesError {

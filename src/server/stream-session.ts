@@ -1,5 +1,7 @@
 import type net from 'node:net';
-import { ConnectionClosedError, ProtocolError, ScalesError } from '../core/errors.js';
+import { performance, turnNow } from '../core/clock.js';
+import { ConnectionClosedError, FrameBudgetError, ProtocolError, ReadTimeoutError, ScalesError } from '../core/errors.js';
+import type { Counter } from '../stats/registry.js';
 import type { Connection } from '../transport/connection.js';
 import { UnknownMethod, type ServerRequest } from './codec.js';
 import type { ServerDispatcher } from './dispatcher.js';
@@ -11,6 +13,17 @@ const CONCURRENCY = 1;
 const WRITES = 2;
 const DRAIN = 4;
 
+/** What the sessions of one server share: the idle timeout, and counters of the connections its limits closed. */
+export interface StreamSessionLimits {
+  /** A connection with nothing in flight and no bytes received for this long is closed gracefully (0: never). */
+  idleTimeoutMs: number;
+  idleClosed: Counter;
+  /** Closed by the read timeout (ReadTimeoutError). */
+  readTimeouts: Counter;
+  /** Closed as the biggest holder of partly received messages when the budget ran over (FrameBudgetError). */
+  overFrameBudget: Counter;
+}
+
 /**
  * Serves one byte-stream connection (framed `Connection`: Thrift, Mux): reads messages, runs them
  * concurrently, answers each as its handler settles (in any order; the protocol's ids match them).
@@ -18,15 +31,25 @@ const DRAIN = 4;
  * Reading pauses while `maxConcurrentPerConnection` requests run, while the connection's writes
  * are blocked (the peer does not read its answers: without this a client that never reads would
  * make the server buffer answers up to the write limit), and for good once draining.
- * Malformed input closes this connection only.
+ * Malformed input closes this connection only. With `limits.idleTimeoutMs`, a connection that has
+ * nothing in flight and sent nothing for that long is drained (closed gracefully).
  */
 export class StreamSession<Req extends ServerRequest> extends ServerSession<Connection, Req> {
   private pausedFor = 0;
   private ending = false;
   private drained: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  /** When inFlight last fell to 0 (or the session began); the idle clock runs from this or the last read. */
+  private quietSince = 0;
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
+  private readonly idleCheck = (): void => this.checkIdle();
 
-  constructor(dispatcher: ServerDispatcher<Connection, Req>, conn: Connection, socket: net.Socket) {
+  constructor(
+    dispatcher: ServerDispatcher<Connection, Req>,
+    conn: Connection,
+    socket: net.Socket,
+    private readonly limits?: StreamSessionLimits,
+  ) {
     super(dispatcher, conn, conn.endpoint);
     conn.onMessage = (m) => this.onMessage(m);
     conn.onPeerEnd = () => {
@@ -40,6 +63,10 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
     socket.on('drain', () => {
       if ((this.pausedFor & WRITES) !== 0 && !conn.writableNeedsDrain) this.unpause(WRITES);
     });
+    if (limits !== undefined && limits.idleTimeoutMs > 0) {
+      this.quietSince = performance.now();
+      this.armIdle(limits.idleTimeoutMs);
+    }
     dispatcher.add(this);
   }
 
@@ -69,6 +96,8 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   }
 
   protected settled(): void {
+    // One clock read per synchronous run at most (the stats role's reading is shared).
+    if (this.inFlight === 0 && this.idleTimer !== undefined) this.quietSince = turnNow();
     if ((this.pausedFor & CONCURRENCY) !== 0 && this.inFlight < this.dispatcher.maxConcurrentPerConnection) this.unpause(CONCURRENCY);
     if (this.ending && this.inFlight === 0) void this.end();
   }
@@ -76,6 +105,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   drain(): Promise<void> {
     if (this.drained !== undefined) return this.drained;
     this.ending = true;
+    this.stopIdle();
     this.pause(DRAIN);
     if (!this.out.closing) {
       try {
@@ -108,7 +138,38 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
     if (this.pausedFor === 0) this.out.resumeReading();
   }
 
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(this.idleCheck, Math.max(1, ms));
+    this.idleTimer.unref();
+  }
+
+  private stopIdle(): void {
+    if (this.idleTimer === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** The idle timer: lazy (re-armed for what is left), so reads and answers cost no timer work. */
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    const limits = this.limits!;
+    if (this.closed || this.ending) return;
+    const idleMs = limits.idleTimeoutMs;
+    const left = this.inFlight > 0 ? idleMs : Math.max(this.quietSince, this.out.readAt) + idleMs - performance.now();
+    if (left > 0) {
+      this.armIdle(left);
+      return;
+    }
+    limits.idleClosed.incr();
+    void this.drain();
+  }
+
   private onClosed(err: ScalesError | undefined): void {
+    this.stopIdle();
+    if (this.limits !== undefined) {
+      if (isInstance(err, ReadTimeoutError)) this.limits.readTimeouts.incr();
+      else if (isInstance(err, FrameBudgetError)) this.limits.overFrameBudget.incr();
+    }
     if (err !== undefined) report(this.dispatcher.onError, err, `connection ${this.peer}`);
     this.abortAll(err ?? new ConnectionClosedError(`the caller ${this.peer} is gone`, { endpoint: this.peer }));
     this.dispatcher.remove(this);

@@ -1,9 +1,10 @@
 import type net from 'node:net';
 import { BufferWriter } from '../core/bytes.js';
 import { performance } from '../core/clock.js';
-import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ScalesError } from '../core/errors.js';
+import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ReadTimeoutError, ScalesError } from '../core/errors.js';
 import { connectSocket, formatEndpoint, type ConnectOptions } from './connect.js';
 import { scheduleFlush } from './flush-scheduling.js';
+import type { FrameBudget, FrameBudgetHolder } from './frame-budget.js';
 import { createDecoder, type FrameDecoder, type FrameSink, type Framing } from './framing.js';
 
 export interface ConnectionOptions {
@@ -14,6 +15,14 @@ export interface ConnectionOptions {
   maxWriteBufferBytes?: number;
   /** `host:port` label used in errors (default: the socket's remote address). */
   endpoint?: string;
+  /**
+   * Read timeout: a message must arrive whole within this many ms of its first byte, else the
+   * connection closes with ReadTimeoutError (default: none; servers set one). The clock stops
+   * while reading is paused.
+   */
+  frameTimeoutMs?: number;
+  /** Charge the bytes of partly received messages to this budget (default: none; servers use `partialFrameBudget`). */
+  frameBudget?: FrameBudget;
 }
 
 const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
@@ -38,7 +47,7 @@ const MAX_KEPT_BATCH = 256 * 1024;
  *
  * Closing: `onClose` fires exactly once; `undefined` means a clean close.
  */
-export class Connection implements FrameSink {
+export class Connection implements FrameSink, FrameBudgetHolder {
   /** Opens a client connection. Rejects with ConnectError, ConnectTimeoutError or CancelledError. */
   static async connect(host: string, port: number, opts: ConnectionOptions & ConnectOptions): Promise<Connection> {
     const endpoint = opts.endpoint ?? formatEndpoint(host, port);
@@ -69,6 +78,16 @@ export class Connection implements FrameSink {
   private readonly maxWriteBufferBytes: number;
   private readonly flushCallback = (): void => this.flush();
   private readonly resumeCallback = (): void => this.drainBuffered();
+  private readonly frameTimeoutMs: number;
+  private readonly frameBudget: FrameBudget | undefined;
+  /** @internal FrameBudgetHolder: bytes of partial messages charged to frameBudget. */
+  budgetCharge = 0;
+  /** `readAt` of the read that brought the first byte of the partial message held now. */
+  private partialSince = 0;
+  private frameTimer: NodeJS.Timeout | undefined = undefined;
+  private quietTimer: NodeJS.Timeout | undefined = undefined;
+  private quietTimerMs = 0;
+  private readonly frameTimeUp = (): void => this.checkFrameTime();
 
   private isClosed = false;
   private ending = false;
@@ -90,6 +109,8 @@ export class Connection implements FrameSink {
     this.endpoint = opts.endpoint ?? formatEndpoint(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
     this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME;
     this.maxWriteBufferBytes = opts.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER;
+    this.frameTimeoutMs = opts.frameTimeoutMs ?? 0;
+    this.frameBudget = opts.frameBudget;
     this.prefixBytes = opts.framing.kind === 'length-prefixed' ? 4 : 0;
     this.decoder = createDecoder(opts.framing, this, this.maxFrameSize, this.endpoint);
     this.writer = new BufferWriter(INITIAL_BATCH);
@@ -195,6 +216,8 @@ export class Connection implements FrameSink {
 
   /** @internal FrameSink: called by the decoder for every whole message. */
   deliver(message: Buffer): void {
+    // Whatever follows this message in the stream began in the read being delivered now.
+    this.partialSince = this.readAt;
     this.onMessage(message);
   }
 
@@ -211,7 +234,11 @@ export class Connection implements FrameSink {
     this.readPaused = false;
     this.decoder.paused = false;
     // Deliver what was buffered on a later tick (not inside the caller's stack), before new data.
-    if (this.decoder.pendingBytes > 0 || this.peerEnded) process.nextTick(this.resumeCallback);
+    if (this.decoder.pendingBytes > 0 || this.peerEnded) {
+      // The read timeout does not count the pause against the peer.
+      if (this.frameTimeoutMs > 0) this.partialSince = performance.now();
+      process.nextTick(this.resumeCallback);
+    }
     this.socket.resume();
   }
 
@@ -224,17 +251,70 @@ export class Connection implements FrameSink {
       this.fail(err);
       return;
     }
+    this.afterRead();
     if (this.peerEnded && !this.readPaused) this.handlePeerEnd();
   }
 
   private onData(chunk: Buffer): void {
     if (this.isClosed || this.discardInput) return;
-    this.readAt = performance.now();
+    const now = performance.now();
+    this.readAt = now;
+    if (this.decoder.pendingBytes === 0) this.partialSince = now;
     try {
       this.decoder.push(chunk);
     } catch (err) {
       this.fail(err);
+      return;
     }
+    this.afterRead();
+  }
+
+  /** Read limits, once per read: the partial-message budget, the read timeout, a put-off measure. */
+  private afterRead(): void {
+    if (this.isClosed) return;
+    const d = this.decoder;
+    const held = d.pendingBytes;
+    if (held !== this.budgetCharge && this.frameBudget !== undefined) {
+      this.frameBudget.set(this, held);
+      if (this.isClosed) return; // this connection held the most: evicted
+    }
+    if (held > 0 && this.frameTimeoutMs > 0 && this.frameTimer === undefined) {
+      this.frameTimer = setTimeout(this.frameTimeUp, Math.max(1, this.partialSince + this.frameTimeoutMs - this.readAt));
+      this.frameTimer.unref();
+    }
+    const quietMs = d.drainAfterMs;
+    if (quietMs >= 0) {
+      // Debounced: every chunk pushes the measure back; it runs once the stream is quiet.
+      if (this.quietTimer !== undefined && this.quietTimerMs === quietMs) this.quietTimer.refresh();
+      else {
+        if (this.quietTimer !== undefined) clearTimeout(this.quietTimer);
+        this.quietTimerMs = quietMs;
+        this.quietTimer = setTimeout(this.resumeCallback, quietMs);
+        this.quietTimer.unref();
+      }
+    } else if (this.quietTimer !== undefined) {
+      clearTimeout(this.quietTimer);
+      this.quietTimer = undefined;
+    }
+  }
+
+  /** The read timeout's timer: closes the connection if the partial message it watched is still incomplete. */
+  private checkFrameTime(): void {
+    this.frameTimer = undefined;
+    if (this.isClosed || this.ending || this.decoder.pendingBytes === 0) return;
+    const left = this.readPaused ? this.frameTimeoutMs : this.partialSince + this.frameTimeoutMs - performance.now();
+    if (left > 0) {
+      this.frameTimer = setTimeout(this.frameTimeUp, Math.max(1, left));
+      this.frameTimer.unref();
+      return;
+    }
+    const held = this.decoder.pendingBytes;
+    this.close(new ReadTimeoutError(`${this.endpoint} sent ${held} bytes of a message but not the rest within ${this.frameTimeoutMs} ms (frameTimeoutMs)`, { endpoint: this.endpoint }));
+  }
+
+  /** @internal FrameBudgetHolder: the budget closes the connection holding the most. */
+  evict(err: ScalesError): void {
+    this.close(err);
   }
 
   private onSocketEnd(): void {
@@ -247,6 +327,17 @@ export class Connection implements FrameSink {
 
   private handlePeerEnd(): void {
     if (this.peerEndHandled || this.isClosed || this.ending) return;
+    if (this.decoder.drainAfterMs >= 0) {
+      // A measure was put off: what is buffered may be whole messages; nothing more will come.
+      this.readAt = performance.now();
+      try {
+        this.decoder.drain();
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (this.isClosed || this.readPaused) return; // resumeReading() comes back here
+    }
     this.peerEndHandled = true;
     const partial = this.decoder.pendingBytes;
     if (partial > 0) {
@@ -295,6 +386,9 @@ export class Connection implements FrameSink {
     this.decoder.paused = true;
     this.writer.pos = 0;
     if (this.endTimer !== undefined) clearTimeout(this.endTimer);
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    if (this.quietTimer !== undefined) clearTimeout(this.quietTimer);
+    this.frameBudget?.set(this, 0);
     this.socket.destroy();
     this.onClose(error);
   }

@@ -7,6 +7,7 @@
  * whole chunk alive; copy it if that matters.
  */
 import { BufferUnderflow } from '../core/bytes.js';
+import { performance } from '../core/clock.js';
 import { FrameTooLargeError, ProtocolError, ScalesError } from '../core/errors.js';
 
 /**
@@ -30,8 +31,14 @@ export interface FrameDecoder {
   readonly pendingBytes: number;
   /** Feeds a chunk; delivers every complete message unless paused. Throws ScalesError on bad input. */
   push(chunk: Buffer): void;
-  /** Delivers complete messages already buffered (after a pause). */
+  /** Delivers complete messages already buffered (after a pause, or once the stream went quiet). */
   drain(): void;
+  /**
+   * -1, or: a message end was not looked for on the last chunk (measured framing puts costly
+   * measures off while a big message trickles in); call `drain()` if no chunk arrives within
+   * this many ms, since the message may be complete already.
+   */
+  readonly drainAfterMs: number;
 }
 
 export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: number, endpoint: string | undefined): FrameDecoder {
@@ -40,6 +47,8 @@ export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: n
 
 export class LengthPrefixedDecoder implements FrameDecoder {
   paused = false;
+  /** Never puts anything off: a frame's end is known from its prefix. */
+  readonly drainAfterMs = -1;
   /** Leftover chunks of an incomplete frame, concatenated once when the frame is complete. */
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -122,18 +131,46 @@ export class LengthPrefixedDecoder implements FrameDecoder {
 
 const EMPTY = Buffer.alloc(0);
 const MIN_ACCUMULATOR = 16 * 1024;
+/** Measuring time one partial message may take on every chunk (CPU on a clock that a loaded machine stretches too)... */
+const EAGER_MEASURE_MS = 2;
+/** ...past it, the next measure waits until the partial message has grown by this factor... */
+const MEASURE_GROWTH = 2;
+/**
+ * ...or until the stream has been quiet for this many times the last measure's duration (at
+ * least QUIET_MIN_MS), doubled each time a quiet measure still finds the message incomplete,
+ * at most QUIET_MAX_MS.
+ */
+const QUIET_FACTOR = 4;
+const QUIET_MIN_MS = 1;
+const QUIET_MAX_MS = 1000;
 
 /**
- * Unframed streams: accumulate and ask the measurer where the first message ends. Messages are
- * measured again only when a new chunk arrives (never per byte), so a big message arriving in
- * k chunks costs k measurements of its prefix so far.
+ * Unframed streams: accumulate and ask the measurer where the first message ends.
+ *
+ * A measurer cannot resume: each measure of a partial message walks all of it again. Measuring
+ * on every chunk made a big message trickled in small chunks quadratic (16 MB of small list
+ * elements in 4 KB chunks: minutes of CPU). So each chunk measures the partial message again
+ * only until those measures have taken 2 ms; after that, only once it has doubled in size since
+ * the last measure: the measures of one message then add up to about 2 ms plus twice one
+ * measure of the whole. The last chunk
+ * of a message rarely doubles it, so when a measure is put off the owner calls `drain()` once
+ * the stream has been quiet for `drainAfterMs` (a few times one measure's duration); a sender
+ * that pauses mid-message just before each of those waits doubles it, up to a second.
  */
 export class MeasuredDecoder implements FrameDecoder {
   paused = false;
+  drainAfterMs = -1;
   /** Undelivered bytes are acc[start, end). No message was ever handed out of acc. */
   private acc: Buffer = EMPTY;
   private start = 0;
   private end = 0;
+  /** Bytes of the partial message at its last failed measure, and how long that measure took. */
+  private failedAt = 0;
+  private failedMs = 0;
+  /** Time spent measuring the partial message so far. */
+  private spentMs = 0;
+  /** Quiet measures (drain) that found the partial message still incomplete. */
+  private quietFailures = 0;
 
   constructor(
     private readonly measure: MessageMeasurer,
@@ -147,35 +184,56 @@ export class MeasuredDecoder implements FrameDecoder {
   }
 
   push(chunk: Buffer): void {
+    this.drainAfterMs = -1;
     if (this.end === this.start) {
-      this.scan(chunk, 0, chunk.length, false);
+      this.scan(chunk, 0, chunk.length, false, false);
       return;
     }
     this.append(chunk);
-    this.drain();
+    if (!this.paused) this.scan(this.acc, this.start, this.end, true, false);
   }
 
   drain(): void {
+    this.drainAfterMs = -1;
     if (this.end === this.start || this.paused) return;
-    this.scan(this.acc, this.start, this.end, true);
+    this.scan(this.acc, this.start, this.end, true, true);
   }
 
-  private scan(buf: Buffer, off: number, end: number, fromAcc: boolean): void {
+  /** `quiet`: measure even if the rule would put it off (the stream went quiet, or reading resumed). */
+  private scan(buf: Buffer, off: number, end: number, fromAcc: boolean, quiet: boolean): void {
     const first = off;
     let incomplete = false;
-    while (off < end) {
+    if (fromAcc) {
+      // The partial message left by earlier chunks: measure it again, or put that off.
+      const held = end - off;
+      if (!quiet && this.spentMs >= EAGER_MEASURE_MS && held < this.failedAt * MEASURE_GROWTH && held <= this.maxFrameSize) {
+        this.drainAfterMs = Math.min(QUIET_MAX_MS, Math.max(QUIET_MIN_MS, QUIET_FACTOR * this.failedMs) * 2 ** this.quietFailures);
+        return;
+      }
+      const t0 = performance.now();
+      const n = this.measureAt(buf, off, end);
+      if (n < 0) {
+        this.failedAt = held;
+        this.failedMs = performance.now() - t0;
+        this.spentMs += this.failedMs;
+        if (quiet) this.quietFailures++;
+        incomplete = true;
+      } else {
+        this.failedAt = this.failedMs = this.spentMs = this.quietFailures = 0;
+        off = this.handOut(buf, off, end, n);
+      }
+    }
+    while (off < end && !incomplete) {
       if (this.paused) break;
       const n = this.measureAt(buf, off, end);
       if (n < 0) {
+        // A new partial message (its first failed measure is not timed: one clock read per chunk, not per message).
+        this.failedAt = end - off;
+        this.failedMs = this.spentMs = this.quietFailures = 0;
         incomplete = true;
         break;
       }
-      if (n === 0 || n > end - off) {
-        throw new ProtocolError(`message measurer returned ${n} for ${end - off} available bytes`, { endpoint: this.endpoint });
-      }
-      if (n > this.maxFrameSize) throw new FrameTooLargeError(n, this.maxFrameSize, { endpoint: this.endpoint });
-      this.sink.deliver(buf.subarray(off, off + n));
-      off += n;
+      off = this.handOut(buf, off, end, n);
     }
     const left = end - off;
     if (incomplete && left > this.maxFrameSize) {
@@ -193,6 +251,16 @@ export class MeasuredDecoder implements FrameDecoder {
     buf.copy(this.acc, 0, off, end);
     this.start = 0;
     this.end = left;
+  }
+
+  /** Hands out the `n`-byte message at `off`; returns where the next one starts. */
+  private handOut(buf: Buffer, off: number, end: number, n: number): number {
+    if (n === 0 || n > end - off) {
+      throw new ProtocolError(`message measurer returned ${n} for ${end - off} available bytes`, { endpoint: this.endpoint });
+    }
+    if (n > this.maxFrameSize) throw new FrameTooLargeError(n, this.maxFrameSize, { endpoint: this.endpoint });
+    this.sink.deliver(buf.subarray(off, off + n));
+    return off + n;
   }
 
   private append(chunk: Buffer): void {

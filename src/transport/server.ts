@@ -7,6 +7,13 @@ export interface TcpListenOptions {
   /** Port (default 0: a free port, read it back from `port`). */
   port?: number;
   backlog?: number;
+  /**
+   * Sockets open at once (default: no limit). A connection accepted past it is closed at once,
+   * before `onConnection` sees it, and `onRefused` is called.
+   */
+  maxConnections?: number;
+  /** A connection was refused for `maxConnections` (called per refusal: count, do not log). */
+  onRefused?: () => void;
   /** Each accepted socket: half-open allowed, Nagle off. Wrap it in a Connection. */
   onConnection: (socket: net.Socket) => void;
   /** Accept failures (EMFILE...); the listener keeps going. Default: ignored. */
@@ -25,7 +32,7 @@ export interface TcpListener {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Listens on TCP; rejects with InvalidArgumentError when the address cannot be bound. */
+/** Listens on TCP; rejects with InvalidArgumentError when the address cannot be bound or maxConnections is not a positive integer. */
 export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
   const host = opts.host ?? '127.0.0.1';
   const sockets = new Set<net.Socket>();
@@ -38,6 +45,15 @@ export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
     });
     opts.onConnection(socket);
   });
+  if (opts.maxConnections !== undefined && opts.maxConnections !== Infinity) {
+    if (!(Number.isInteger(opts.maxConnections) && opts.maxConnections > 0)) {
+      return Promise.reject(new InvalidArgumentError(`maxConnections must be a positive integer, got ${String(opts.maxConnections)}`));
+    }
+    // Node closes the accepted handle itself before making a socket of it: nothing else to free.
+    server.maxConnections = opts.maxConnections;
+    const onRefused = opts.onRefused;
+    if (onRefused !== undefined) server.on('drop', () => onRefused());
+  }
   let closing: Promise<void> | undefined;
   return new Promise<TcpListener>((resolve, reject) => {
     const onListenError = (err: NodeJS.ErrnoException): void => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { BufferReader } from '../../src/core/bytes.js';
-import { ConnectionClosedError, FrameTooLargeError, OverloadedError, type ScalesError } from '../../src/core/errors.js';
+import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ReadTimeoutError, type ScalesError } from '../../src/core/errors.js';
 import { Connection, listenTcp, type ConnectionOptions, type TcpListener } from '../../src/transport/index.js';
 
 const framing = { kind: 'length-prefixed' } as const;
@@ -393,5 +393,92 @@ test('onClose fires exactly once; writes after close fail', async () => {
   assert.equal(calls, 1);
   assert.throws(() => conn.beginMessage(), ConnectionClosedError);
   await conn.end(); // resolves: already closed
+  await listener.close();
+});
+
+/** u32-length messages found by a measurer that costs `ms` per call (a big message full of small elements). */
+function costlyMeasured(ms: number): { framing: ConnectionOptions['framing']; calls: () => number } {
+  const reader = new BufferReader(Buffer.alloc(0));
+  let calls = 0;
+  return {
+    calls: () => calls,
+    framing: {
+      kind: 'measured',
+      measure(buf, start, end) {
+        calls++;
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+        reader.buf = buf;
+        reader.pos = start;
+        reader.end = end;
+        reader.skip(reader.readU32());
+        return reader.pos - start;
+      },
+    },
+  };
+}
+
+for (const finish of ['quiet', 'half-close'] as const) {
+  test(`measured framing: a message whose last measure was put off is delivered once the peer goes ${finish === 'quiet' ? 'quiet' : 'silent with a FIN'}`, async () => {
+    const m = costlyMeasured(1);
+    const { conn, raw, listener } = await serverWithRawPeer({ framing: m.framing });
+    const got: Buffer[] = [];
+    conn.onMessage = (msg) => got.push(msg);
+    let peerEnded = false;
+    conn.onPeerEnd = () => {
+      peerEnded = true;
+      void conn.end();
+    };
+    const errors: unknown[] = [];
+    conn.onClose = (err) => err && errors.push(err);
+    const wire = frame(Buffer.alloc(40_000, 7));
+    for (let off = 0; off < wire.length - 1; off += 1000) {
+      raw.write(wire.subarray(off, Math.min(off + 1000, wire.length - 1)));
+      await tick(2);
+    }
+    const measuresBeforeLast = m.calls();
+    assert.ok(measuresBeforeLast < 20, `${measuresBeforeLast} measures for 40 chunks: no longer one per chunk once they cost 2 ms`);
+    raw.write(wire.subarray(wire.length - 1)); // one byte: the message does not double, its measure is put off
+    if (finish === 'half-close') raw.end();
+    const started = performance.now();
+    while (got.length === 0 && performance.now() - started < 2000) await tick(1);
+    assert.equal(got.length, 1, 'delivered without another chunk');
+    assert.equal(got[0]!.length, wire.length);
+    if (finish === 'half-close') {
+      while (!peerEnded && performance.now() - started < 2000) await tick(1);
+      assert.ok(peerEnded, 'the FIN after a whole message is a clean half-close');
+    }
+    assert.deepEqual(errors, []);
+    raw.destroy();
+    await listener.close();
+  });
+}
+
+test('read timeout: a partial frame closes the connection with ReadTimeoutError; time paused does not count', async () => {
+  const { conn, raw, listener } = await serverWithRawPeer({ frameTimeoutMs: 500 });
+  const got: string[] = [];
+  conn.onMessage = (m) => {
+    got.push(String(m));
+    if (got.length === 1) conn.pauseReading(); // the server stops reading after the first message
+  };
+  const done = closed(conn);
+  const second = frame('second');
+  raw.write(Buffer.concat([frame('first'), second.subarray(0, 5)]));
+  await tick(1200); // over twice the timeout, but the server is not reading
+  assert.equal(conn.closed, false, 'a pause is not the peer being slow');
+  conn.resumeReading();
+  await tick(50);
+  raw.write(second.subarray(5));
+  await tick(50);
+  assert.deepEqual(got, ['first', 'second']);
+
+  const started = performance.now();
+  raw.write(frame('third').subarray(0, 6));
+  const err = await done;
+  const ms = performance.now() - started;
+  assert.ok(err instanceof ReadTimeoutError, String(err));
+  assert.equal(err.code, 'SCALES_ERR_TIMEOUT');
+  assert.ok(ms >= 450 && ms < 3000, `closed ${ms.toFixed(0)} ms after the partial frame began`);
+  raw.destroy();
   await listener.close();
 });

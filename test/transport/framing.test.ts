@@ -194,3 +194,68 @@ test('measured: too many bytes without a complete message, measurer errors', () 
   const liar = new MeasuredDecoder(() => 5, new Collect(), 16, 'h:2');
   assert.throws(() => liar.push(Buffer.alloc(3)), ProtocolError);
 });
+
+/** u32-length messages, found by a measurer that costs `ms` per call (a big message of small elements). */
+function costly(ms: number): { measure: MessageMeasurer; calls: () => number } {
+  let calls = 0;
+  const r = new BufferReader(Buffer.alloc(0));
+  return {
+    calls: () => calls,
+    measure: (buf, start, end) => {
+      calls++;
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+      r.buf = buf;
+      r.pos = start;
+      r.end = end;
+      r.skip(r.readU32());
+      return r.pos - start;
+    },
+  };
+}
+
+test('measured: once measuring a partial message has cost 2 ms, it is measured again only when it has doubled', () => {
+  const m = costly(0.5);
+  const sink = new Collect();
+  const d = new MeasuredDecoder(m.measure, sink, 1 << 20, 'peer');
+  const wire = prefixed('z'.repeat(99_996)); // 100,000 bytes in 1000 chunks
+  for (let i = 0; i < 999; i++) d.push(wire.subarray(i * 100, i * 100 + 100));
+  // Eager: about 4 measures (0.5 ms each); then at ~2×, 4×, ... of the size measured last: a handful, not 999.
+  assert.ok(m.calls() <= 20, `${m.calls()} measures for 999 chunks`);
+  assert.equal(sink.messages.length, 0);
+  assert.ok(d.drainAfterMs >= 1, 'a measure was put off: the owner is told when to look again');
+
+  // Quiet measures that find the message incomplete double the wait (four: 16×, well clear of clock noise).
+  const first = d.drainAfterMs;
+  for (let i = 0; i < 4; i++) d.drain();
+  d.push(Buffer.alloc(0));
+  assert.ok(d.drainAfterMs > 2 * first, `${d.drainAfterMs} after ${first}`);
+
+  d.push(wire.subarray(99_900)); // the last chunk does not double it either
+  assert.equal(sink.messages.length, 0);
+  d.drain(); // the stream went quiet
+  assert.equal(sink.messages.length, 1);
+  assert.equal(sink.messages[0]!.length, 100_000);
+  assert.equal(d.drainAfterMs, -1);
+  assert.equal(d.pendingBytes, 0);
+
+  // The next message starts eager again.
+  const before = m.calls();
+  const next = prefixed('next');
+  d.push(next.subarray(0, 3));
+  d.push(next.subarray(3));
+  assert.equal(m.calls() - before, 2);
+  assert.deepEqual(sink.strings().slice(1), [String(next)]);
+});
+
+test('measured: a put-off measure never lets the buffer pass maxFrameSize unchecked', () => {
+  const m = costly(1);
+  const d = new MeasuredDecoder(m.measure, new Collect(), 10_000, 'h:3');
+  const wire = prefixed('q'.repeat(20_000));
+  assert.throws(
+    () => {
+      for (let i = 0; i < 200; i++) d.push(wire.subarray(i * 100, i * 100 + 100));
+    },
+    (e: unknown) => e instanceof FrameTooLargeError && e.size > 10_000 && e.size <= 10_100,
+  );
+});

@@ -7,6 +7,7 @@ import { listenStream } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
 import { StatsRegistry } from '../../stats/registry.js';
+import type { FrameBudget } from '../../transport/frame-budget.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -45,6 +46,14 @@ export interface ThriftServerOptions {
   onError?: ErrorHook | false;
   /** Registry for the server's stats (scope `server=<service name>`; default: a registry of its own). */
   stats?: StatsRegistry;
+  /** Connections open at once; past it new ones are closed as soon as accepted (default 4096; Infinity: no cap). */
+  maxConnections?: number;
+  /** A connection with nothing in flight that sends nothing for this long is closed gracefully (default 300000 ms; Infinity: never). */
+  idleTimeoutMs?: number;
+  /** Read timeout: a message must arrive whole within this long of its first byte (default 30000 ms; Infinity: no bound). */
+  frameTimeoutMs?: number;
+  /** Budget for partly received messages (default `partialFrameBudget`: 256 MiB shared by every server in the process). */
+  frameBudget?: FrameBudget;
 }
 
 export interface ThriftServer {
@@ -52,7 +61,10 @@ export interface ThriftServer {
   readonly port: number;
   /** Connections open now. */
   readonly connections: number;
-  /** Where the server counts requests, outcomes by code, in_flight and latency_ms. */
+  /**
+   * Where the server counts requests, outcomes by code, in_flight and latency_ms, the
+   * `connections` gauge, and the connections its limits closed or refused (docs/server.md).
+   */
   readonly stats: StatsRegistry;
   /** The server's roles, in order (`stack.describe()` prints them). */
   readonly stack: Stack;
@@ -75,11 +87,12 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
   const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
   const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
   const stats = options.stats ?? new StatsRegistry();
+  const scope = stats.scope('server', service.name);
   const stack = serverStack<ThriftServerRequest>({
     serviceName: service.name,
     target: handler,
     methods,
-    stats: stats.scope('server', service.name),
+    stats: scope,
     requestTimeout: options.requestTimeout,
     maxConcurrent: options.maxConcurrent,
     onError,
@@ -97,6 +110,11 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     port: options.port ?? 0,
     framing: thriftFraming(options.transport ?? 'framed', protocol),
     maxFrameSize: options.maxFrameSize ?? 16 * 1024 * 1024,
+    maxConnections: options.maxConnections,
+    idleTimeoutMs: options.idleTimeoutMs,
+    frameTimeoutMs: options.frameTimeoutMs,
+    frameBudget: options.frameBudget,
+    stats: scope,
   });
   return {
     host: listening.host,
