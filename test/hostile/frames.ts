@@ -136,10 +136,21 @@ export function sendAndWaitClose(port: number, bytes: Buffer, timeoutMs: number)
   });
 }
 
-/** Opens a socket and resolves once it is connected (for floods and idle or slow senders). */
+/**
+ * Opens a socket and resolves once it is connected (for floods and idle or slow senders). It
+ * reads (and drops) whatever comes, so that a close by the server is seen; errors are ignored.
+ */
 export function openSocket(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1', () => resolve(sock));
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.removeListener('error', reject);
+      sock.on('error', () => undefined);
+      sock.resume();
+      resolve(sock);
+    });
     sock.once('error', reject);
   });
 }
+
+/** How many of `socks` have closed (by the server, here: the tests never close them first). */
+export const closedCount = (socks: readonly net.Socket[]): number => socks.filter((s) => s.closed).length;

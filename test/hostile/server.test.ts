@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { loadIdl, MessageType, Thrift, type ClientControl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
 import { startProcess, type ProcessHandle } from '../harness/process.js';
-import { echoCall, fitting, i32Call, listOfEmpty, listOfEmptyLists, mapOfEmpty, openSocket, sendAndWaitClose, setOfI32, type Transport, type Wire } from './frames.js';
+import { closedCount, echoCall, fitting, i32Call, listOfEmpty, listOfEmptyLists, mapOfEmpty, openSocket, sendAndWaitClose, setOfI32, type Transport, type Wire } from './frames.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PEER = path.join(here, '..', 'peers', 'scales_hostile_server.ts');
@@ -20,6 +20,28 @@ const MiB = 1024 * 1024;
 const RSS_LIMIT = 512 * MiB;
 const MAX_FRAME = 16 * MiB; // the server's default maxFrameSize
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Short limits so that the slow-sender cases end in seconds; the partial-frame budget stays at its default (256 MiB). */
+const LIMITS = { frameTimeoutMs: 1500, idleTimeoutMs: 2000, maxConnections: 600 };
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(proc: ProcessHandle): number {
+  const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
+}
+
+/** Resolves with how long until the server closed `sock` (Infinity if it had not after `ms`). */
+function closedWithin(sock: net.Socket, ms: number): Promise<number> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    if (sock.destroyed) return resolve(0);
+    const timer = setTimeout(() => resolve(Infinity), ms);
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - start);
+    });
+  });
+}
 
 interface HostileClient {
   echo(s: string): Promise<string>;
@@ -87,7 +109,7 @@ for (const [wire, transport] of COMBOS) {
     before(async () => {
       proc = await startProcess({
         cmd: process.execPath,
-        args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--protocol', wire, '--transport', transport],
+        args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--protocol', wire, '--transport', transport, '--options', JSON.stringify(LIMITS)],
         ready: /^READY (\d+)/m,
         timeoutMs: 30_000,
       });
@@ -181,5 +203,89 @@ for (const [wire, transport] of COMBOS) {
         for (const s of socks) s.destroy();
       }
     });
+
+    test('slowloris: 20 connections sending a message one byte every 100 ms are closed by the read timeout', async () => {
+      const call = echoCall(wire, transport, 'x'.repeat(1000));
+      const socks = await Promise.all(Array.from({ length: 20 }, () => openSocket(port)));
+      const closed = socks.map((s) => closedWithin(s, 10_000));
+      let i = 0;
+      const drip = setInterval(() => {
+        for (const s of socks) if (!s.destroyed) s.write(call.subarray(i, i + 1));
+        i++;
+      }, 100);
+      try {
+        const ms = await Promise.all(closed);
+        assert.ok(
+          ms.every((t) => t < 8000),
+          `all closed by the ${LIMITS.frameTimeoutMs} ms read timeout: ${ms.join(', ')}`,
+        );
+      } finally {
+        clearInterval(drip);
+        for (const s of socks) s.destroy();
+      }
+      const errs = await healthy('slowloris');
+      assert.ok(
+        errs.some((e) => e.startsWith('ERR SCALES_ERR_TIMEOUT')),
+        `read timeouts reported: ${errs.slice(0, 3).join('; ')}`,
+      );
+    });
+
+    test('40 connections each holding 16 MiB - 1 byte of a message: the partial-frame budget holds', async () => {
+      const big = echoCall(wire, transport, 'x'.repeat(MAX_FRAME - 200));
+      const partial = big.subarray(0, Math.min(big.length, MAX_FRAME) - 1);
+      const socks = await Promise.all(Array.from({ length: 40 }, () => openSocket(port)));
+      try {
+        for (const s of socks) s.write(partial);
+        // 40 × 16 MiB is 640 MiB against the 256 MiB budget: the biggest holders are closed.
+        for (let i = 0; i < 100 && closedCount(socks) === 0; i++) await sleep(50);
+        await healthy('partial frames');
+        assert.ok(closedCount(socks) > 0, 'the budget closed some of them');
+      } finally {
+        for (const s of socks) s.destroy();
+      }
+    });
+
+    test('300 idle connections are closed by the idle timeout; a busy one is not', async () => {
+      const socks = await Promise.all(Array.from({ length: 300 }, () => openSocket(port)));
+      const ms = await Promise.all(socks.map((s) => closedWithin(s, 10_000)));
+      assert.ok(
+        ms.every((t) => t < 9000),
+        `all idle ones closed (slowest ${Math.max(...ms)} ms)`,
+      );
+      await healthy('idle connections');
+    });
+
+    test('past maxConnections new connections are refused at once while the others are served', async () => {
+      const socks: net.Socket[] = [];
+      try {
+        for (let i = 0; i < LIMITS.maxConnections + 50; i++) socks.push(await openSocket(port));
+        await sleep(300);
+        const refused = closedCount(socks);
+        assert.ok(refused >= 45, `about 50 refused: ${refused}`);
+        await healthy('connection cap');
+      } finally {
+        for (const s of socks) s.destroy();
+      }
+    });
+
+    if (transport === 'buffered') {
+      test('an 8 MB message trickled in 4 KB pieces costs the server little CPU', async () => {
+        const call = echoCall(wire, transport, 'x'.repeat(8 * MiB));
+        const sock = await openSocket(port);
+        const before = cpuMs(proc);
+        let got = 0;
+        sock.on('data', (c) => (got += c.length));
+        for (let i = 0; i < call.length; i += 4096) {
+          sock.write(call.subarray(i, i + 4096));
+          await new Promise((r) => setImmediate(r));
+        }
+        for (let i = 0; i < 200 && got < 8 * MiB; i++) await sleep(50);
+        const spent = cpuMs(proc) - before;
+        sock.destroy();
+        assert.ok(got >= 8 * MiB, `the echo came back (${got} bytes)`);
+        assert.ok(spent < 4000, `server CPU ${spent} ms for 2048 pieces`);
+        await healthy('buffered trickle');
+      });
+    }
   });
 }
