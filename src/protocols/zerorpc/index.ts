@@ -32,7 +32,7 @@ export { ZeroStream, STREAM_QUEUE } from './stream.js';
 export { ZeroClientSession, type ZeroCall, type ZeroSessionOptions } from './session.js';
 export { DEFAULT_HEARTBEAT_MS } from './heartbeat.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
-export { encodeEvent, eventDecoder, MessageIds, type EventHeader, type MessageId, type ZeroEvent } from './events.js';
+export { encodeEvent, eventDecoder, idKey, MessageIds, type EventHeader, type MessageId, type ZeroEvent } from './events.js';
 export type { CurveClientOptions, CurveServerOptions, CurveKeyPair } from './curve.js';
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';
