@@ -33,7 +33,8 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     if (to !== undefined && to !== null) {
       const ch = core.channel(envelope[0]!, to);
       if (ch === undefined) {
-        core.dropped(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel`));
+        // A heartbeat or grant crossing the channel's last event is normal (both ends race): ignored.
+        if (ev.name !== HEARTBEAT && ev.name !== MORE) core.dropped(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel`));
         return undefined;
       }
       ch.heard();
@@ -50,6 +51,10 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     }
     const channel = core.open(envelope, id, ev.header.v);
     if (channel === undefined) return undefined; // a duplicate id: the first request holds the channel
+    if (channel === 'full') {
+      core.sendOnce(envelope, id, ERR, ['OverloadedError', 'too many open channels', '']);
+      return undefined;
+    }
     const args = ev.args as unknown[];
     args.push(undefined); // the request context's slot
     return { method: ev.name, args, oneway: false, deadline: undefined, values: undefined, channel };

@@ -63,6 +63,8 @@ export interface ZeroServerCoreOptions {
   readonly maxMessageSize: number;
   readonly onError: ErrorHook | undefined;
   readonly isStreamMethod: (method: string) => boolean;
+  /** Open channels (calls and streams) at most; more are refused with OverloadedError. */
+  readonly maxChannels: number;
 }
 
 export class ZeroServerCore {
@@ -93,10 +95,11 @@ export class ZeroServerCore {
     return this.channels.get(`${identity.toString('latin1')}|${idKey(id)}`);
   }
 
-  /** A new request's channel, or undefined when one with its id is open already. */
-  open(envelope: readonly Buffer[], id: MessageId, _version: unknown): ServerChannel | undefined {
+  /** A new request's channel; undefined when one with its id is open already, 'full' at `maxChannels`. */
+  open(envelope: readonly Buffer[], id: MessageId, _version: unknown): ServerChannel | undefined | 'full' {
     const key = `${envelope[0]!.toString('latin1')}|${idKey(id)}`;
     if (this.channels.has(key)) return undefined;
+    if (this.channels.size >= this.o.maxChannels) return 'full';
     const ch = new ServerChannel(key, envelope, id);
     this.channels.set(key, ch);
     this.ticker?.opened();

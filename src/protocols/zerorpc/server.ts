@@ -23,6 +23,9 @@ import { ZeroServerCodec, type ZeroRequest } from './server-codec.js';
 import { ZeroServerCore, ZeroServerSession } from './server-core.js';
 import { DEFAULT_MAX_QUEUED, loadZmq, MessageSocket } from './socket.js';
 
+/** Default bound of open channels per server. */
+export const DEFAULT_MAX_CHANNELS = 10_000;
+
 export interface ZeroServerOptions {
   /** Where to listen: `tcp://127.0.0.1:4242`, `tcp://127.0.0.1:*` (any free port), `ipc:///run/svc.sock`; one or several. */
   readonly bind: string | readonly string[];
@@ -38,6 +41,8 @@ export interface ZeroServerOptions {
   readonly tracebacks?: boolean;
   /** Largest message accepted, bytes (default 16 MiB); ZeroMQ disconnects a peer that sends more. */
   readonly maxMessageSize?: number;
+  /** Open channels (running calls and streams) at most; more are refused with OverloadedError (default 10,000). */
+  readonly maxChannels?: number;
   /** Messages queued for sending before answers are dropped (default 10,000). */
   readonly maxQueued?: number;
   /** Metadata by method name (doc strings, stream methods), as `method(fn, ...)` declares it. */
@@ -121,7 +126,7 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     propagateContext: true,
   });
   const codec = new ZeroServerCodec(new Set(methods.keys()), o.tracebacks === true);
-  const core = new ZeroServerCore({ heartbeat, maxMessageSize, onError, isStreamMethod: (m) => infos.get(m)?.stream === true });
+  const core = new ZeroServerCore({ heartbeat, maxMessageSize, onError, isStreamMethod: (m) => infos.get(m)?.stream === true, maxChannels: o.maxChannels ?? DEFAULT_MAX_CHANNELS });
   core.errArgs = (err) => codec.errArgs(err);
   const dispatcher = new ServerDispatcher<ZeroServerCore, ZeroRequest>(codec, stack.build() as unknown as ServerService<ZeroRequest>, {
     maxConcurrentPerConnection: Number.MAX_SAFE_INTEGER,

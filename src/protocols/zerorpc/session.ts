@@ -188,7 +188,11 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     }
     const to = ev.header.response_to;
     const ch = to === undefined || to === null ? undefined : this.channels.get(idKey(to));
-    if (ch === undefined) return this.drop(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
+    if (ch === undefined) {
+      // Heartbeats crossing a channel's end are normal; anything else is late (after a timeout) or unknown.
+      if (ev.name === HEARTBEAT || ev.name === MORE) return;
+      return this.drop(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
+    }
     ch.lastRemote = performance.now();
     switch (ev.name) {
       case HEARTBEAT:
