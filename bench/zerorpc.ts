@@ -186,7 +186,12 @@ const PAIRS: Pair[] = [
   { name: 'Scales client → Scales server', server: self('scales-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
   { name: 'Python peer → Python peer', server: py('echo-server'), client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)), unit: 'calls/s' },
   { name: 'Scales client → Python server', server: py('echo-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
-  { name: 'Python client → Scales server', server: self('scales-server'), client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)), unit: 'calls/s' },
+  {
+    name: 'Python client → Scales server',
+    server: self('scales-server'),
+    client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)),
+    unit: 'calls/s',
+  },
   { name: 'stream items, Scales → Scales (count)', server: self('scales-server'), client: (e) => self('stream-client', e), unit: 'items/s' },
 ];
 
@@ -240,7 +245,9 @@ async function main(): Promise<void> {
   };
   const ceiling = rate(PAIRS[0]!.name);
   const python = rate(PAIRS[2]!.name);
-  console.log(`ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`);
+  console.log(
+    `ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`,
+  );
   console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
   console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | rounds |');
   console.log('| --- | ---: | --- | ---: | ---: | ---: | --- |');
@@ -250,7 +257,12 @@ async function main(): Promise<void> {
     const pct = p.unit === 'items/s' ? '' : `${((v / ceiling) * 100).toFixed(0)} %`;
     const vsPy = p.unit === 'calls/s' ? `${(v / python).toFixed(1)}×` : '';
     const cpu = r.cpuUsPerCall !== undefined ? r.cpuUsPerCall.toFixed(2) : '';
-    console.log(`| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${all.get(p.name)!.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')} |`);
+    console.log(
+      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${all
+        .get(p.name)!
+        .map((x) => Math.round(x).toLocaleString('en-US'))
+        .join(', ')} |`,
+    );
   }
 }
 

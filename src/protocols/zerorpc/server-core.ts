@@ -119,12 +119,25 @@ export class ZeroServerCore {
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
     const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
-    this.sock.send([...ch.envelope, payload]);
+    this.out([...ch.envelope, payload]);
+  }
+
+  /**
+   * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
+   * message and counts it rather than throwing: one slow peer must not close the socket for all.
+   */
+  private out(frames: readonly Uint8Array[]): void {
+    try {
+      this.sock.send(frames);
+    } catch (err) {
+      this.counts.dropped++;
+      report(this.o.onError, err, 'ZeroRPC answer');
+    }
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
   sendOnce(envelope: readonly Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.sock.send([...envelope, encodeEvent(replyHeader(this.ids.next(), id), name, args)]);
+    this.out([...envelope, encodeEvent(replyHeader(this.ids.next(), id), name, args)]);
   }
 
   /**
@@ -136,7 +149,7 @@ export class ZeroServerCore {
     if (ch.closed) return;
     const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
     this.close(ch);
-    this.sock.send([...ch.envelope, payload]);
+    this.out([...ch.envelope, payload]);
   }
 
   /** Sends the iterable's items as STREAM events, each waiting for credit, then STREAM_DONE (or ERR). */
