@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CancelledError, TimeoutError } from '../../src/core/errors.js';
-import { LostRemoteError, RemoteError, stream, ZeroRpc, type ServerCallContext, type ZeroServer } from '../../src/protocols/zerorpc/index.js';
+import { currentContext, LostRemoteError, RemoteError, stream, TraceId, withContextValue, ZeroRpc, type ServerCallContext, type ZeroServer } from '../../src/protocols/zerorpc/index.js';
 import { Calc, type CalcApi } from './calc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,7 +20,7 @@ describe('ZeroRPC: our client and our server', () => {
   let server: ZeroServer;
   before(async () => {
     calc = new Calc();
-    server = await ZeroRpc.serve(calc, { bind: 'tcp://127.0.0.1:*', heartbeat: 100, quiet: true });
+    server = await ZeroRpc.serve(calc, { bind: 'tcp://127.0.0.1:*', heartbeat: 250, quiet: true });
   });
   after(() => server.close(100));
 
@@ -106,7 +106,7 @@ describe('ZeroRPC: our client and our server', () => {
   });
 
   it('a timeout fails the call (covering the first reply only); the late reply is dropped', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { timeout: 100, heartbeat: 100 });
+    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { timeout: 100, heartbeat: 250 });
     const started = performance.now();
     const err = await c.slow(400).catch((e: unknown) => e);
     assert.ok(err instanceof TimeoutError, String(err));
@@ -122,7 +122,7 @@ describe('ZeroRPC: our client and our server', () => {
   });
 
   it('an AbortSignal cancels a call at once', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 100 });
+    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
     const ac = new AbortController();
     const p = c.$with({ signal: ac.signal }).slow(2000);
     setTimeout(() => ac.abort(), 50);
@@ -134,7 +134,7 @@ describe('ZeroRPC: our client and our server', () => {
   });
 
   it('aborting a stream mid-way stops the server iterator', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 100 });
+    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
     const ac = new AbortController();
     const s = await c.$with({ signal: ac.signal }).forever();
     let got = 0;
@@ -172,7 +172,7 @@ describe('ZeroRPC: our client and our server', () => {
   it('a server that disappears fails open calls; the client reconnects when it is back', async () => {
     const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', quiet: true });
     const endpoint = s.endpoints[0]!;
-    const c = ZeroRpc.newClient<CalcApi>(endpoint, { heartbeat: 100, retries: false, failureAccrual: false });
+    const c = ZeroRpc.newClient<CalcApi>(endpoint, { heartbeat: 250, retries: false, failureAccrual: false });
     assert.equal(await c.add(1, 2), 3);
     const pending = c.slow(5000).catch((e: unknown) => e);
     await sleep(50);
@@ -207,7 +207,7 @@ describe('ZeroRPC on the stack: balancing per channel, failure accrual, stats', 
               }
             }),
           },
-          { bind: 'tcp://127.0.0.1:*', heartbeat: 100, quiet: true },
+          { bind: 'tcp://127.0.0.1:*', heartbeat: 1000, quiet: true },
         ),
       );
     }
@@ -215,7 +215,7 @@ describe('ZeroRPC on the stack: balancing per channel, failure accrual, stats', 
   after(() => Promise.all(servers.map((s) => s.close(100))));
 
   it('each call is one channel on the server the balancer picked: concurrent streams stay whole', async () => {
-    const c = ZeroRpc.newBuilder({ heartbeat: 100 })
+    const c = ZeroRpc.newBuilder({ heartbeat: 1000 })
       .withLoadBalancer('round-robin')
       .build(servers.map((s) => s.endpoints[0]!.replace('tcp://', '')).join(','));
     const streams = await Promise.all(Array.from({ length: 12 }, () => c.items(500) as Promise<AsyncIterable<[number, number]>>));
@@ -249,7 +249,8 @@ describe('ZeroRPC on the stack: balancing per channel, failure accrual, stats', 
     const dead = await ZeroRpc.serve({ whoami: () => -1 }, { bind: 'tcp://127.0.0.1:*', quiet: true });
     const deadEndpoint = dead.endpoints[0]!.replace('tcp://', '');
     await dead.close(0);
-    const c = ZeroRpc.newBuilder({ heartbeat: 100, connectTimeout: 200 })
+    await sleep(300); // ZeroMQ unbinds in the background: let the port really close
+    const c = ZeroRpc.newBuilder({ heartbeat: 1000, connectTimeout: 200 })
       .withLoadBalancer('round-robin')
       .build([deadEndpoint, servers[0]!.endpoints[0]!.replace('tcp://', '')].join(','));
     const got: unknown[] = [];
@@ -259,5 +260,22 @@ describe('ZeroRPC on the stack: balancing per channel, failure accrual, stats', 
       'every call answered by the live server (connect failures are retried elsewhere)',
     );
     await c.$close();
+  });
+});
+
+describe('ZeroRPC context in headers', () => {
+  it('a trace id set by the caller reaches the server, and the calls its handler makes', async () => {
+    const b = await ZeroRpc.serve({ trace: () => currentContext()?.values?.get(TraceId) ?? 'none' }, { bind: 'tcp://127.0.0.1:*', quiet: true });
+    const toB = ZeroRpc.newClient<{ trace(): string }>(b.endpoints[0]!);
+    const a = await ZeroRpc.serve({ relay: () => toB.trace(), own: () => currentContext()?.values?.get(TraceId) ?? 'none' }, { bind: 'tcp://127.0.0.1:*', quiet: true });
+    const toA = ZeroRpc.newClient<{ relay(): string; own(): string }>(a.endpoints[0]!);
+    assert.equal(await toA.own(), 'none');
+    assert.equal(await withContextValue(TraceId, 'trace-7f3a', () => toA.own()), 'trace-7f3a');
+    assert.equal(await withContextValue(TraceId, 'trace-7f3a', () => toA.relay()), 'trace-7f3a', 'propagated through A to B');
+    assert.equal(await toA.relay(), 'none');
+    await toA.$close();
+    await toB.$close();
+    await a.close(100);
+    await b.close(100);
   });
 });

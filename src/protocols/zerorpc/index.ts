@@ -26,6 +26,9 @@ export { ZeroRpcClientBuilder, zeroClassifier, zeroParts, zeroDestination, DEFAU
 export type { ZeroClient, ZeroClientOptions, ZeroControl, ZeroMethods, ZeroResult, UntypedZeroClient } from './client.js';
 export { serveZeroRpc, type ZeroServer, type ZeroServerOptions } from './server.js';
 export { RemoteError, LostRemoteError } from './errors.js';
+export { TraceId } from './context.js';
+export { withContextValue, currentContext } from '../../core/context.js';
+export { createContextKey, type ContextKey } from '../../core/context-key.js';
 export { NamedError } from './introspect.js';
 export { method, stream, type MethodDeclaration, type MethodInfo } from './methods.js';
 export { ZeroStream, STREAM_QUEUE } from './stream.js';

@@ -3,7 +3,9 @@
  * routes channel events (heartbeats, credit) to the open channel, and writes the answers as
  * ZeroRPC events on the request's channel.
  */
+import type { ContextKey } from '../../core/context-key.js';
 import { ProtocolError } from '../../core/errors.js';
+import { valuesFromHeader } from './context.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError } from '../../server/safe.js';
 import { ERR, HEARTBEAT, idKey, MORE, OK, type MessageId, type ZeroEvent } from './events.js';
@@ -23,6 +25,8 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
   constructor(
     private readonly methods: ReadonlySet<string>,
     private readonly tracebacks: boolean,
+    /** Context keys read from request headers, by wire name. */
+    private readonly contextKeys: ReadonlyMap<string, ContextKey<unknown>> = new Map(),
   ) {}
 
   decode(frames: Buffer[], core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
@@ -57,7 +61,7 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     }
     const args = ev.args as unknown[];
     args.push(undefined); // the request context's slot
-    return { method: ev.name, args, oneway: false, deadline: undefined, values: undefined, channel };
+    return { method: ev.name, args, oneway: false, deadline: undefined, values: valuesFromHeader(ev.header, this.contextKeys), channel };
   }
 
   writeReply(core: ZeroServerCore, req: ZeroRequest, value: unknown): void {

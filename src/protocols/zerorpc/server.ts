@@ -4,7 +4,9 @@
  *
  *   const server = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:4242' });
  */
+import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { TraceId } from './context.js';
 import type { ServerRequestContext } from '../../server/context.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
@@ -49,6 +51,11 @@ export interface ZeroServerOptions {
   readonly methods?: Readonly<Record<string, MethodDeclaration>>;
   /** CURVE: this server's key pair (clients must know its public key). */
   readonly curve?: CurveServerOptions;
+  /**
+   * Context keys read from request headers (those with a wire codec, by their wire name); the
+   * handler's nested calls carry them on. Default: `[TraceId]`.
+   */
+  readonly contextKeys?: readonly ContextKey<unknown>[];
   /** No logging of handler crashes and bad input. */
   readonly quiet?: boolean;
   readonly onError?: ErrorHook;
@@ -125,7 +132,9 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     exposeErrors: true,
     propagateContext: true,
   });
-  const codec = new ZeroServerCodec(new Set(methods.keys()), o.tracebacks === true);
+  const keys = new Map<string, ContextKey<unknown>>();
+  for (const k of o.contextKeys ?? [TraceId as ContextKey<unknown>]) if (k.wire !== undefined) keys.set(k.wire.name, k);
+  const codec = new ZeroServerCodec(new Set(methods.keys()), o.tracebacks === true, keys);
   const core = new ZeroServerCore({ heartbeat, maxMessageSize, onError, isStreamMethod: (m) => infos.get(m)?.stream === true, maxChannels: o.maxChannels ?? DEFAULT_MAX_CHANNELS });
   core.errArgs = (err) => codec.errArgs(err);
   const dispatcher = new ServerDispatcher<ZeroServerCore, ZeroRequest>(codec, stack.build() as unknown as ServerService<ZeroRequest>, {

@@ -34,6 +34,7 @@ import { HeartbeatTicker } from './heartbeat.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 import { DEFAULT_MAX_QUEUED, loadZmq, MessageSocket, zmqAddress } from './socket.js';
 import { ZeroStream } from './stream.js';
+import { headerEntries } from './context.js';
 import type { CurveClientOptions } from './curve.js';
 
 /** One call: the method and its positional arguments (ZeroRPC has no keyword arguments). */
@@ -163,7 +164,8 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     if (this.state === 'closed') return handler.onError(new ClosedError(`ZeroRPC session to ${this.endpoint} closed`, { endpoint: this.endpoint, unwritten: true }));
     if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
     const id = this.ids.next();
-    const header: EventHeader = req.header === undefined ? { message_id: id, v: PROTOCOL_VERSION } : { ...req.header, message_id: id, v: PROTOCOL_VERSION };
+    const extra = ctx.values === undefined ? req.header : { ...req.header, ...headerEntries(ctx.values) };
+    const header: EventHeader = extra === undefined ? { message_id: id, v: PROTOCOL_VERSION } : { ...extra, message_id: id, v: PROTOCOL_VERSION };
     let payload: Uint8Array;
     try {
       payload = encodeEvent(header, req.method, req.args);
