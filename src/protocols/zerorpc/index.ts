@@ -36,6 +36,6 @@ export { ZeroClientSession, type ZeroCall, type ZeroSessionOptions } from './ses
 export { DEFAULT_HEARTBEAT_MS } from './heartbeat.js';
 export { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 export { encodeEvent, eventDecoder, idKey, MessageIds, type EventHeader, type MessageId, type ZeroEvent } from './events.js';
-export type { CurveClientOptions, CurveServerOptions, CurveKeyPair } from './curve.js';
+export { curveKeyPair, type CurveClientOptions, type CurveServerOptions, type CurveKeyPair } from './curve.js';
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';

@@ -16,7 +16,7 @@ import { serverStack } from '../../server/stack.js';
 import type { ServerService } from '../../server/filter.js';
 import type { StackView } from '../../core/stack.js';
 import { StatsRegistry } from '../../stats/registry.js';
-import type { CurveServerOptions } from './curve.js';
+import { allowListDomain, type CurveServerOptions } from './curve.js';
 import { DEFAULT_HEARTBEAT_MS } from './heartbeat.js';
 import { introspection, NamedError } from './introspect.js';
 import { arityError, methodInfo, publicMethods, type MethodDeclaration, type MethodInfo } from './methods.js';
@@ -101,10 +101,16 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
   const zmq = await loadZmq();
   const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   const socket = new zmq.Router({ linger: 0, maxMessageSize });
+  let releaseAllowList: (() => void) | undefined;
   if (o.curve !== undefined) {
     socket.curveServer = true;
     socket.curvePublicKey = o.curve.publicKey;
     socket.curveSecretKey = o.curve.secretKey;
+    if (o.curve.allow !== undefined) {
+      const { domain, release } = await allowListDomain(o.curve.allow);
+      socket.zapDomain = domain;
+      releaseAllowList = release;
+    }
   }
   const endpoints: string[] = [];
   try {
@@ -153,7 +159,10 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     stats,
     stack,
     counts: core.counts,
-    close: (graceMs = 10_000) => dispatcher.close(graceMs),
+    close: async (graceMs = 10_000) => {
+      await dispatcher.close(graceMs);
+      releaseAllowList?.();
+    },
   };
 }
 

@@ -121,8 +121,12 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
           resolve();
         });
       }
-      socket.events.on('handshake:error:auth', () => reject(new ConnectError(`ZeroRPC CURVE handshake with ${key} refused`, { endpoint: key })));
-      socket.events.on('handshake:error:protocol', () => reject(new ConnectError(`ZeroRPC CURVE handshake with ${key} failed`, { endpoint: key })));
+      const refused = (what: string) => () => {
+        clearTimeout(timer);
+        reject(new ConnectError(`ZeroRPC CURVE handshake with ${key} ${what}`, { endpoint: key }));
+      };
+      socket.events.on('handshake:error:auth', refused('refused'));
+      socket.events.on('handshake:error:protocol', refused('failed'));
     });
     socket.events.on('disconnect', () => session.fail(new ConnectionClosedError(`ZeroRPC server ${key} disconnected`, { endpoint: key })));
     try {
