@@ -8,6 +8,7 @@
  */
 import type { ServerSet } from '../../discovery/serverset.js';
 import { ZeroRpcClientBuilder, type ZeroClient, type ZeroClientOptions } from './client.js';
+import { publisher, puller, pusher, subscriber } from './patterns.js';
 import { serveZeroRpc, type ZeroServer, type ZeroServerOptions } from './server.js';
 
 export const ZeroRpc = {
@@ -20,11 +21,16 @@ export const ZeroRpc = {
   serve(handler: object, options: ZeroServerOptions): Promise<ZeroServer> {
     return serveZeroRpc(handler, options);
   },
+  pusher,
+  puller,
+  publisher,
+  subscriber,
 };
 
 export { ZeroRpcClientBuilder, zeroClassifier, zeroParts, zeroDestination, DEFAULT_TIMEOUT_MS } from './client.js';
 export type { ZeroClient, ZeroClientOptions, ZeroControl, ZeroMethods, ZeroResult, UntypedZeroClient } from './client.js';
 export { serveZeroRpc, type ZeroServer, type ZeroServerOptions } from './server.js';
+export { pusher, puller, publisher, subscriber, type OneWayClient, type OneWayOptions, type Receiver, type ReceiverOptions } from './patterns.js';
 export { RemoteError, LostRemoteError } from './errors.js';
 export { TraceId } from './context.js';
 export { withContextValue, currentContext } from '../../core/context.js';

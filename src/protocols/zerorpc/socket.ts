@@ -10,6 +10,8 @@ import { isTcpEndpoint } from '../../discovery/endpoint.js';
 
 export type Zmq = typeof import('zeromq');
 export type ZmqSocket = import('zeromq').Dealer | import('zeromq').Router;
+/** Any socket a MessageSocket drives: it sends only if the socket can, reads only if asked to. */
+type AnySocket = ZmqSocket | import('zeromq').Push | import('zeromq').Publisher | import('zeromq').Pull | import('zeromq').Subscriber;
 
 let loaded: Promise<Zmq> | undefined;
 
@@ -42,12 +44,14 @@ export class MessageSocket {
   closed = false;
 
   constructor(
-    readonly socket: ZmqSocket,
+    readonly socket: AnySocket,
     private readonly onMessage: (frames: Buffer[]) => void,
     private readonly onEnd: (err: Error | undefined) => void,
     private readonly maxQueued: number = DEFAULT_MAX_QUEUED,
+    /** False for send-only sockets (PUSH, PUB), which cannot be read. */
+    readable = true,
   ) {
-    void this.read();
+    if (readable) void this.read();
   }
 
   /** Messages waiting to be sent. */
@@ -69,7 +73,7 @@ export class MessageSocket {
       while (this.head < this.queue.length) {
         const m = this.queue[this.head]!;
         this.queue[this.head++] = undefined;
-        await this.socket.send(m as Uint8Array[]);
+        await (this.socket as ZmqSocket).send(m as Uint8Array[]);
       }
     } catch (err) {
       if (!this.closed) this.end(err as Error);
@@ -82,7 +86,7 @@ export class MessageSocket {
 
   private async read(): Promise<void> {
     try {
-      for await (const frames of this.socket) {
+      for await (const frames of this.socket as ZmqSocket) {
         if (this.closed) break;
         this.onMessage(frames);
       }
