@@ -2,7 +2,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CancelledError, TimeoutError } from '../../src/core/errors.js';
-import { currentContext, LostRemoteError, RemoteError, stream, TraceId, withContextValue, ZeroRpc, type ServerCallContext, type ZeroServer } from '../../src/protocols/zerorpc/index.js';
+import type { ReplyHandler, ServerRequest, ServerRequestContext } from '../../src/index.js';
+import {
+  currentContext,
+  LostRemoteError,
+  NamedError,
+  RemoteError,
+  ServerFilter,
+  serverLayer,
+  stream,
+  TraceId,
+  withContextValue,
+  ZeroRpc,
+  type ServerCallContext,
+  type ZeroServer,
+} from '../../src/protocols/zerorpc/index.js';
 import { Calc, type CalcApi } from './calc.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -277,5 +291,35 @@ describe('ZeroRPC context in headers', () => {
     await toB.$close();
     await a.close(100);
     await b.close(100);
+  });
+});
+
+describe('ZeroRPC server interceptors (the stack edit)', () => {
+  it('a filter inserted before the handler sees every call and may refuse it', async () => {
+    const seen: string[] = [];
+    class NeedsTrace extends ServerFilter<ServerRequest> {
+      dispatch(req: ServerRequest, ctx: ServerRequestContext<ServerRequest>, handler: ReplyHandler<unknown>): void {
+        seen.push(req.method);
+        if (ctx.get(TraceId) === undefined) return handler.onError(new NamedError('PermissionError', 'a trace id is required'));
+        this.down.dispatch(req, ctx, handler);
+      }
+    }
+    const s = await ZeroRpc.serve(new Calc(), {
+      bind: 'tcp://127.0.0.1:*',
+      quiet: true,
+      stack: (st) =>
+        st.insertBefore(
+          'handler',
+          serverLayer('needs-trace', 'refuses calls without a trace id', (below) => new NeedsTrace(below)),
+        ),
+    });
+    assert.match(s.stack.describe(), /needs-trace/);
+    const c = ZeroRpc.newClient<CalcApi>(s.endpoints[0]!);
+    const err = await c.add(1, 2).catch((e: unknown) => e);
+    assert.ok(err instanceof RemoteError && err.remoteName === 'PermissionError', String(err));
+    assert.equal(await withContextValue(TraceId, 't1', () => c.add(1, 2)), 3);
+    assert.deepEqual(seen, ['add', 'add']);
+    await c.$close();
+    await s.close(100);
   });
 });

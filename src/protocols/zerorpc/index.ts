@@ -33,6 +33,7 @@ export { serveZeroRpc, type ZeroServer, type ZeroServerOptions } from './server.
 export { pusher, puller, publisher, subscriber, type OneWayClient, type OneWayOptions, type Receiver, type ReceiverOptions } from './patterns.js';
 export { RemoteError, LostRemoteError } from './errors.js';
 export { TraceId } from './context.js';
+export { ServerFilter, serverLayer } from '../../server/filter.js';
 export { withContextValue, currentContext } from '../../core/context.js';
 export { createContextKey, type ContextKey } from '../../core/context-key.js';
 export { NamedError } from './introspect.js';

@@ -14,7 +14,7 @@ import { logToStderr } from '../../server/filters/logging.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack } from '../../server/stack.js';
 import type { ServerService } from '../../server/filter.js';
-import type { StackView } from '../../core/stack.js';
+import type { Stack, StackView } from '../../core/stack.js';
 import { StatsRegistry } from '../../stats/registry.js';
 import { allowListDomain, type CurveServerOptions } from './curve.js';
 import { DEFAULT_HEARTBEAT_MS } from './heartbeat.js';
@@ -56,6 +56,11 @@ export interface ZeroServerOptions {
    * handler's nested calls carry them on. Default: `[TraceId]`.
    */
   readonly contextKeys?: readonly ContextKey<unknown>[];
+  /**
+   * Edits the server stack (zerorpc's context hooks, as interceptors): e.g.
+   * `(s) => s.insertBefore('handler', serverLayer('auth', '...', (below) => new AuthFilter(below)))`.
+   */
+  readonly stack?: (stack: Stack) => Stack;
   /** No logging of handler crashes and bad input. */
   readonly quiet?: boolean;
   readonly onError?: ErrorHook;
@@ -125,7 +130,7 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
 
   const onError = o.onError ?? (o.quiet === true ? undefined : logToStderr);
   const stats = o.stats ?? new StatsRegistry();
-  const stack = serverStack<ZeroRequest>({
+  const base = serverStack<ZeroRequest>({
     serviceName: name,
     target: handler,
     methods,
@@ -138,6 +143,8 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     exposeErrors: true,
     propagateContext: true,
   });
+  const stack = o.stack === undefined ? base : o.stack(base);
+  stack.check();
   const keys = new Map<string, ContextKey<unknown>>();
   for (const k of o.contextKeys ?? [TraceId as ContextKey<unknown>]) if (k.wire !== undefined) keys.set(k.wire.name, k);
   const codec = new ZeroServerCodec(new Set(methods.keys()), o.tracebacks === true, keys);
