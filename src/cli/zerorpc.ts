@@ -105,6 +105,7 @@ function show(v: unknown, json: boolean): string {
 export async function runZeroRpc(a: ZeroCliArgs, io: CliIo): Promise<number> {
   const z = await import('../protocols/zerorpc/index.js');
   if (a.mode === 'server') return serve(a, io, z);
+  if (a.bind.length > 0) throw new UsageError('zerorpc: a Scales client connects (--connect); --bind is for --server');
   const pos = [...a.positional];
   const address = a.connect.length > 0 ? a.connect.join(',') : pos.shift();
   if (address === undefined) throw new UsageError('zerorpc: name the server address (tcp://host:port), or --connect ADDR');
@@ -160,7 +161,7 @@ export async function runZeroRpc(a: ZeroCliArgs, io: CliIo): Promise<number> {
 
 async function serve(a: ZeroCliArgs, io: CliIo, z: typeof import('../protocols/zerorpc/index.js')): Promise<number> {
   const target = a.positional[0];
-  if (target === undefined || a.bind.length === 0) throw new UsageError('zerorpc --server: needs --bind ADDR and module[:export]');
+  if (target === undefined || a.bind.length + a.connect.length === 0) throw new UsageError('zerorpc --server: needs --bind (or --connect) ADDR and module[:export]');
   const colon = target.lastIndexOf(':');
   const [file, exportName] = colon > 1 ? [target.slice(0, colon), target.slice(colon + 1)] : [target, 'default'];
   const mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
@@ -169,6 +170,7 @@ async function serve(a: ZeroCliArgs, io: CliIo, z: typeof import('../protocols/z
   const handler = typeof exported === 'function' && exported.prototype !== undefined ? (new (exported as new () => object)() as object) : (exported as object);
   const server = await z.ZeroRpc.serve(handler, {
     bind: a.bind,
+    connect: a.connect,
     heartbeat: a.heartbeatS === undefined ? undefined : a.heartbeatS === 0 ? false : a.heartbeatS * 1000,
     name: typeof exported === 'function' && exported.name !== '' ? exported.name : undefined,
   });

@@ -77,6 +77,7 @@ describe('scales zerorpc (client)', () => {
   it('bad usage exits 2', async () => {
     assert.equal((await run('--timeout')).code, 2);
     assert.equal((await run('--server', 'x')).code, 2);
+    assert.equal((await run('--bind', 'tcp://127.0.0.1:1', 'add')).code, 2, 'a Scales client connects');
   });
 });
 

@@ -323,3 +323,20 @@ describe('ZeroRPC server interceptors (the stack edit)', () => {
     await s.close(100);
   });
 });
+
+describe('ZeroRPC server that connects', () => {
+  it('serves a peer that binds (zerorpc --client --bind)', async () => {
+    const zmq = await import('zeromq');
+    const { encodeEvent, eventDecoder } = await import('../../src/protocols/zerorpc/index.js');
+    const dealer = new zmq.Dealer({ linger: 0 });
+    await dealer.bind('tcp://127.0.0.1:*');
+    const s = await ZeroRpc.serve(new Calc(), { connect: dealer.lastEndpoint!, quiet: true });
+    await dealer.send([Buffer.alloc(0), Buffer.from(encodeEvent({ message_id: 'c1', v: 3 }, 'add', [1, 2]))]);
+    const ev = eventDecoder()((await dealer.receive()).at(-1)!);
+    assert.equal(ev.name, 'OK');
+    assert.deepEqual(ev.args, [3]);
+    assert.equal(ev.header.response_to, 'c1');
+    dealer.close();
+    await s.close(100);
+  });
+});

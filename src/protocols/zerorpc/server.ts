@@ -30,7 +30,9 @@ export const DEFAULT_MAX_CHANNELS = 10_000;
 
 export interface ZeroServerOptions {
   /** Where to listen: `tcp://127.0.0.1:4242`, `tcp://127.0.0.1:*` (any free port), `ipc:///run/svc.sock`; one or several. */
-  readonly bind: string | readonly string[];
+  readonly bind?: string | readonly string[];
+  /** Addresses to connect to instead (or as well): clients that bind (zerorpc's `--client --bind`). */
+  readonly connect?: string | readonly string[];
   /** The service's name (`_zerorpc_name`, `_zerorpc_ping`); default: the handler's class name. */
   readonly name?: string;
   /** Heartbeat interval in ms (default 5000, zerorpc's), or false for none. */
@@ -82,8 +84,9 @@ export interface ZeroServer {
 /** Serves `handler`'s public methods (own and inherited, no leading `_`). */
 export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promise<ZeroServer> {
   if (handler === null || typeof handler !== 'object') throw new InvalidArgumentError('ZeroRPC serve: the handler must be an object');
-  const binds = typeof o.bind === 'string' ? [o.bind] : [...o.bind];
-  if (binds.length === 0) throw new InvalidArgumentError('ZeroRPC serve: bind names no address');
+  const binds = o.bind === undefined ? [] : typeof o.bind === 'string' ? [o.bind] : [...o.bind];
+  const connects = o.connect === undefined ? [] : typeof o.connect === 'string' ? [o.connect] : [...o.connect];
+  if (binds.length + connects.length === 0) throw new InvalidArgumentError('ZeroRPC serve: give bind (or connect) addresses');
   const heartbeat = o.heartbeat ?? DEFAULT_HEARTBEAT_MS;
   if (heartbeat !== false && !(heartbeat > 0)) throw new InvalidArgumentError('heartbeat must be a positive number of ms or false');
   const ctorName = (handler as { constructor?: { name?: unknown } }).constructor?.name;
@@ -123,9 +126,13 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
       await socket.bind(b);
       endpoints.push(socket.lastEndpoint ?? b);
     }
+    for (const c of connects) {
+      socket.connect(c);
+      endpoints.push(c);
+    }
   } catch (err) {
     socket.close();
-    throw new InvalidArgumentError(`ZeroRPC cannot bind ${binds.join(', ')}: ${(err as Error).message}`, { cause: err });
+    throw new InvalidArgumentError(`ZeroRPC cannot bind/connect ${[...binds, ...connects].join(', ')}: ${(err as Error).message}`, { cause: err });
   }
 
   const onError = o.onError ?? (o.quiet === true ? undefined : logToStderr);
