@@ -340,3 +340,18 @@ describe('ZeroRPC server that connects', () => {
     await s.close(100);
   });
 });
+
+describe('ZeroRPC client close', () => {
+  it('an unread stream does not hold $close; it ends with ClosedError', async () => {
+    const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', quiet: true });
+    const c = ZeroRpc.newClient<CalcApi>(s.endpoints[0]!);
+    const st = await c.count(1000);
+    assert.equal((await st.next()).value, 0);
+    const started = performance.now();
+    await c.$close();
+    assert.ok(performance.now() - started < 2000);
+    const rest = await st.toArray().catch((e: unknown) => e);
+    assert.ok(rest instanceof Error && (rest as { code?: string }).code === 'SCALES_ERR_CLOSED', String(rest));
+    await s.close(100);
+  });
+});

@@ -81,6 +81,8 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   private sock!: MessageSocket;
   private state: Status = 'open';
   private idle: (() => void)[] = [];
+  /** Calls waiting for their first reply. */
+  private pending = 0;
   /** Events dropped: malformed, or for a channel that is gone (late replies after a timeout). */
   dropped = 0;
 
@@ -181,6 +183,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     }
     const ch = new Channel(id, idKey(id), handler, ctx);
     this.channels.set(ch.key, ch);
+    this.pending++;
     ctx.onCancel((reason) => this.abandon(ch, reason));
     this.ticker?.opened();
   }
@@ -251,8 +254,10 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     }
     ch.handler = undefined;
     ch.ctx.onCancel(undefined);
+    this.pending--;
     if (ok) h.onReply(outcome);
     else h.onError(outcome);
+    this.checkIdle();
   }
 
   private emit(channel: MessageId, name: string, args: unknown): void {
@@ -278,11 +283,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   private closeChannel(ch: Channel): void {
     if (this.channels.get(ch.key) !== ch) return;
     this.channels.delete(ch.key);
-    if (this.channels.size === 0 && this.idle.length > 0) {
-      const waiting = this.idle;
-      this.idle = [];
-      for (const w of waiting) w();
-    }
+    this.checkIdle();
   }
 
   private drop(err: ScalesError): void {
@@ -299,15 +300,32 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     for (const ch of [...this.channels.values()]) this.lose(ch, err);
   }
 
+  /**
+   * Resolves once no call waits for its first reply. Streams already handed over do not count:
+   * for the stack their calls are done, and `close` ends them.
+   */
   whenIdle(): Promise<void> {
-    if (this.channels.size === 0) return Promise.resolve();
+    if (this.pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Graceful: no new calls; closes once open channels are done. */
+  private checkIdle(): void {
+    if (this.pending === 0 && this.idle.length > 0) {
+      const waiting = this.idle;
+      this.idle = [];
+      for (const w of waiting) w();
+    }
+  }
+
+  /**
+   * Graceful: no new calls; calls waiting for their first reply may finish. Streams already
+   * handed to their consumers end now (ClosedError): a stream nobody reads would hold the close.
+   */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    const closed = new ClosedError(`ZeroRPC session to ${this.endpoint} closed`, { endpoint: this.endpoint });
+    for (const ch of [...this.channels.values()]) if (ch.handler === undefined) this.lose(ch, closed);
     await this.whenIdle();
     this.ticker?.stop();
     this.sock.close();
