@@ -355,3 +355,15 @@ describe('ZeroRPC client close', () => {
     await s.close(100);
   });
 });
+
+describe('ZeroRPC client: arguments msgpack cannot carry', () => {
+  it('fail at once with InvalidArgumentError, nothing sent, no retry', async () => {
+    const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', quiet: true });
+    const c = ZeroRpc.newClient<CalcApi>(s.endpoints[0]!);
+    const err = (await c.echo(() => 1).catch((e: unknown) => e)) as { code?: string };
+    assert.equal(err.code, 'SCALES_ERR_INVALID_ARGUMENT', String(err));
+    assert.equal(await c.add(1, 2), 3);
+    await c.$close();
+    await s.close(100);
+  });
+});

@@ -8,7 +8,7 @@ import { ProtocolError } from '../../core/errors.js';
 import { valuesFromHeader } from './context.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError } from '../../server/safe.js';
-import { ERR, HEARTBEAT, idKey, MORE, OK, type MessageId, type ZeroEvent } from './events.js';
+import { ERR, HEARTBEAT, MORE, OK, type MessageId, type ZeroEvent } from './events.js';
 import type { ServerChannel, ZeroServerCore } from './server-core.js';
 
 export interface ZeroRequest extends ServerRequest {
@@ -53,7 +53,7 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
       core.sendOnce(envelope, id, ERR, ['TypeError', `${ev.name}() arguments must be a list`, '']);
       return undefined;
     }
-    const channel = core.open(envelope, id, ev.header.v);
+    const channel = core.open(envelope, id);
     if (channel === undefined) return undefined; // a duplicate id: the first request holds the channel
     if (channel === 'full') {
       core.sendOnce(envelope, id, ERR, ['OverloadedError', 'too many open channels', '']);
@@ -115,5 +115,3 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     return [name, message, tb];
   }
 }
-
-export { idKey };

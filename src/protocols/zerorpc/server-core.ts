@@ -65,6 +65,8 @@ export interface ZeroServerCoreOptions {
   readonly isStreamMethod: (method: string) => boolean;
   /** Open channels (calls and streams) at most; more are refused with OverloadedError. */
   readonly maxChannels: number;
+  /** An exception as ERR arguments (the codec's: name, message, traceback). */
+  readonly errArgs: (err: unknown) => [string, string, string];
 }
 
 export class ZeroServerCore {
@@ -96,7 +98,7 @@ export class ZeroServerCore {
   }
 
   /** A new request's channel; undefined when one with its id is open already, 'full' at `maxChannels`. */
-  open(envelope: readonly Buffer[], id: MessageId, _version: unknown): ServerChannel | undefined | 'full' {
+  open(envelope: readonly Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
     const key = `${envelope[0]!.toString('latin1')}|${idKey(id)}`;
     if (this.channels.has(key)) return undefined;
     if (this.channels.size >= this.o.maxChannels) return 'full';
@@ -188,7 +190,7 @@ export class ZeroServerCore {
       await ch.sendable();
       if (ch.closed) return;
       try {
-        this.final(ch, ERR, this.errArgs(err));
+        this.final(ch, ERR, this.o.errArgs(err));
       } catch (again) {
         report(this.o.onError, again, 'ZeroRPC stream error answer');
         this.close(ch);
@@ -202,8 +204,6 @@ export class ZeroServerCore {
       report(this.o.onError, err, 'closing a ZeroRPC stream');
     }
   }
-
-  errArgs: (err: unknown) => [string, string, string] = () => ['Error', '', ''];
 
   /** The remote stopped heartbeating: cancel the task and send nothing (as Python does). */
   lose(ch: ServerChannel, err: ScalesError): void {

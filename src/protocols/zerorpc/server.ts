@@ -155,8 +155,14 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
   const keys = new Map<string, ContextKey<unknown>>();
   for (const k of o.contextKeys ?? [TraceId as ContextKey<unknown>]) if (k.wire !== undefined) keys.set(k.wire.name, k);
   const codec = new ZeroServerCodec(new Set(methods.keys()), o.tracebacks === true, keys);
-  const core = new ZeroServerCore({ heartbeat, maxMessageSize, onError, isStreamMethod: (m) => infos.get(m)?.stream === true, maxChannels: o.maxChannels ?? DEFAULT_MAX_CHANNELS });
-  core.errArgs = (err) => codec.errArgs(err);
+  const core = new ZeroServerCore({
+    heartbeat,
+    maxMessageSize,
+    onError,
+    isStreamMethod: (m) => infos.get(m)?.stream === true,
+    maxChannels: o.maxChannels ?? DEFAULT_MAX_CHANNELS,
+    errArgs: (err) => codec.errArgs(err),
+  });
   const dispatcher = new ServerDispatcher<ZeroServerCore, ZeroRequest>(codec, stack.build() as unknown as ServerService<ZeroRequest>, {
     maxConcurrentPerConnection: Number.MAX_SAFE_INTEGER,
     onError,

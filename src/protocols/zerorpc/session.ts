@@ -7,7 +7,7 @@
  */
 import { performance } from '../../core/clock.js';
 import { callByDispatch } from '../../core/dispatch.js';
-import { ClosedError, ConnectError, ConnectionClosedError, ConnectTimeoutError, ProtocolError, type ScalesError } from '../../core/errors.js';
+import { ClosedError, ConnectError, ConnectionClosedError, ConnectTimeoutError, InvalidArgumentError, ProtocolError, type ScalesError } from '../../core/errors.js';
 import type { CallContext, ReplyHandler, Status } from '../../core/service.js';
 import type { Endpoint } from '../../discovery/endpoint.js';
 import { endpointKey } from '../../discovery/endpoint.js';
@@ -178,7 +178,8 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
       this.sock.send([EMPTY, payload]);
     } catch (err) {
       return handler.onError(
-        err instanceof Error && 'code' in err ? err : new ProtocolError(`cannot encode the arguments of ${req.method}: ${(err as Error).message}`, { cause: err, unwritten: true }),
+        // Not `unwritten`: the same arguments would fail on any server, a retry is pointless.
+        err instanceof Error && 'code' in err ? err : new InvalidArgumentError(`cannot encode the arguments of ${req.method}: ${(err as Error).message}`, { cause: err }),
       );
     }
     const ch = new Channel(id, idKey(id), handler, ctx);
