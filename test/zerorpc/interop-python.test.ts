@@ -117,3 +117,24 @@ describe('our client → Python server', { skip: missing }, () => {
     await c.$close();
   });
 });
+
+describe('heartbeat defaults (5 s, lost after 2 missed)', { skip: missing }, () => {
+  it('a SIGSTOPped Python server is a LostRemoteError after 10-15 s with the default heartbeat', async () => {
+    const py = await startPyServer([]);
+    const c = ZeroRpc.newClient<CalcApi>(py.endpoint);
+    try {
+      assert.equal(await c.add(1, 1), 2);
+      py.process.kill('SIGSTOP');
+      const started = performance.now();
+      const err = await c.add(2, 2).catch((e: unknown) => e);
+      const took = performance.now() - started;
+      assert.ok(err instanceof LostRemoteError, String(err));
+      assert.equal((err as Error).message, 'Lost remote after 10s heartbeat');
+      assert.ok(took >= 9_500 && took < 17_000, `${Math.round(took)} ms`);
+    } finally {
+      py.process.kill('SIGCONT');
+      await c.$close();
+      await py.stop();
+    }
+  });
+});
