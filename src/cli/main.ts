@@ -1,4 +1,4 @@
-/** The `scales` command: `scales gen ...`, `scales --help`, `scales --version`. */
+/** The `scales` command: `scales gen ...`, `scales zerorpc ...`, `scales --help`, `scales --version`. */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseGenArgs, runGen } from './gen.js';
@@ -42,6 +42,14 @@ export async function main(argv: readonly string[], io: CliIo = stdio): Promise<
         }
         for (const file of await runGen(parseGenArgs(rest))) io.out(`wrote ${file}\n`);
         return 0;
+      case 'zerorpc': {
+        if (rest.includes('-h') || rest.includes('--help')) {
+          io.out(USAGE);
+          return 0;
+        }
+        const { parseZeroArgs, runZeroRpc } = await import('./zerorpc.js');
+        return await runZeroRpc(parseZeroArgs(rest), io);
+      }
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

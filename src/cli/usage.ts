@@ -10,6 +10,13 @@ Commands:
       -I, --include <dir>    extra include directory (repeatable)
       --runtime <specifier>  module the generated code imports (default: scales-rpc/thrift)
 
+  zerorpc [--client] [--connect ADDR]... [--timeout S] [--heartbeat S] [-j] [-pj] [-?] [ADDRESS] [METHOD [ARGS...]]
+      Call a ZeroRPC server (needs npm zeromq@6). No METHOD: list the methods with their first
+      doc line; -? signatures (with METHOD: its signature and doc). ARGS are strings, or JSON
+      with -j; -pj prints JSON; stream items one per line; a remote error prints its traceback, exit 1.
+  zerorpc --server (--bind ADDR | --connect ADDR)... [--heartbeat S] <module>[:export]
+      Serve a module's export (a class is instantiated) until SIGINT/SIGTERM.
+
 Options:
   -h, --help      show this help
   -v, --version   print the version

@@ -1,0 +1,269 @@
+/**
+ * ZeroRPC benchmark, one run, every pair in its own client and server processes over loopback:
+ *   raw zeromq DEALER/ROUTER echo of an event-sized message (the ceiling: no msgpack, no RPC),
+ *   Scales client → Scales server `echo(item)`, and the Python peers (test/peers/zerorpc_peer.py:
+ *   python3-zmq + msgpack, a minimal zerorpc-style echo) in each combination; then stream
+ *   items/s (Scales → Scales `count`). 100 calls in flight, every reply checked.
+ *
+ *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
+ *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
+ *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
+ */
+import { spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadScales, scalesBuild } from './peers/runtime.js';
+
+type ZeroIndex = typeof import('../src/protocols/zerorpc/index.js');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PY_PEER = join(here, '..', 'test', 'peers', 'zerorpc_peer.py');
+const PYTHON = '/usr/bin/python3';
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const IN_FLIGHT = 100;
+const ITEM = { id: 42, name: 'Ada', tags: ['a', 'b'], score: 1.5 };
+
+interface ClientResult {
+  calls: number;
+  seconds: number;
+  mismatches?: number;
+  cpuUsPerCall?: number;
+}
+
+// ---- roles (child processes) -------------------------------------------------------------------
+
+async function rawServer(): Promise<void> {
+  const zmq = await import('zeromq');
+  const sock = new zmq.Router({ linger: 0 });
+  await sock.bind('tcp://127.0.0.1:*');
+  console.log(`READY ${sock.lastEndpoint}`);
+  for await (const frames of sock) await sock.send(frames);
+}
+
+async function rawClient(endpoint: string): Promise<ClientResult> {
+  const zmq = await import('zeromq');
+  const { encodeEvent, MessageIds } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
+  const sock = new zmq.Dealer({ linger: 0 });
+  sock.connect(endpoint);
+  const ids = new MessageIds();
+  const empty = Buffer.alloc(0);
+  const payload = Buffer.from(encodeEvent({ message_id: ids.next(), v: 3 }, 'echo', [ITEM]));
+  let done = 0;
+  let counting = false;
+  // One writer (zeromq allows one send at a time): IN_FLIGHT messages out, one more per echo.
+  const pending: Buffer[][] = [];
+  let writing = false;
+  const send = async () => {
+    if (writing) return;
+    writing = true;
+    while (pending.length > 0) await sock.send(pending.shift()!);
+    writing = false;
+  };
+  for (let i = 0; i < IN_FLIGHT; i++) pending.push([empty, payload]);
+  void send();
+  return measure(
+    async (stop) => {
+      for await (const frames of sock) {
+        if (frames[frames.length - 1]!.length !== payload.length) throw new Error('raw echo mismatch');
+        if (counting) done++;
+        if (stop()) break;
+        pending.push([empty, payload]);
+        void send();
+      }
+    },
+    () => (counting = true),
+    () => done,
+  );
+}
+
+async function scalesServer(): Promise<void> {
+  const { ZeroRpc, stream } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
+  const server = await ZeroRpc.serve(
+    {
+      echo: (x: unknown) => x,
+      count: stream(function* (n: number) {
+        for (let i = 0; i < n; i++) yield i;
+      }),
+    },
+    { bind: 'tcp://127.0.0.1:*', quiet: true },
+  );
+  console.log(`READY ${server.endpoints[0]}`);
+}
+
+async function scalesClient(endpoint: string): Promise<ClientResult> {
+  const { ZeroRpc } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
+  const client = ZeroRpc.newClient<{ echo(x: typeof ITEM): typeof ITEM }>(endpoint);
+  await client.echo(ITEM);
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  const result = await measure(
+    async (stop) => {
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (!stop()) {
+            const r = await client.echo(ITEM);
+            if (r.id !== 42 || r.name !== 'Ada' || r.tags.length !== 2) mismatches++;
+            if (counting) done++;
+          }
+        }),
+      );
+    },
+    () => (counting = true),
+    () => done,
+  );
+  return { ...result, mismatches };
+}
+
+async function scalesStreamClient(endpoint: string): Promise<ClientResult> {
+  const { ZeroRpc } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
+  const client = ZeroRpc.newClient<{ count(n: number): Iterable<number> }>(endpoint);
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  return measure(
+    async (stop) => {
+      while (!stop()) {
+        let expect = 0;
+        for await (const x of await client.count(100_000)) {
+          if (x !== expect++) mismatches++;
+          if (counting) done++;
+          if ((done & 1023) === 0 && stop()) break;
+        }
+      }
+    },
+    () => (counting = true),
+    () => done,
+  ).then((r) => ({ ...r, mismatches }));
+}
+
+/** 1 s warm-up, then SECONDS measured; CPU of this process per counted call. */
+async function measure(run: (stop: () => boolean) => Promise<void>, startCounting: () => void, count: () => number): Promise<ClientResult> {
+  let stopped = false;
+  let t0 = 0;
+  let cpu0 = process.cpuUsage();
+  let calls = 0;
+  let seconds = 0;
+  let cpuUs = 0;
+  setTimeout(() => {
+    startCounting();
+    t0 = performance.now();
+    cpu0 = process.cpuUsage();
+    setTimeout(() => {
+      calls = count();
+      seconds = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(cpu0);
+      cpuUs = c.user + c.system;
+      stopped = true;
+    }, SECONDS * 1000);
+  }, 1000);
+  await run(() => stopped);
+  return { calls, seconds, cpuUsPerCall: calls > 0 ? cpuUs / calls : 0 };
+}
+
+// ---- orchestration -----------------------------------------------------------------------------
+
+interface Peer {
+  cmd: string;
+  args: string[];
+}
+
+const self = (role: string, ...rest: string[]): Peer => ({ cmd: process.execPath, args: ['--import', 'tsx', fileURLToPath(import.meta.url), role, ...rest] });
+const py = (mode: string, ...rest: string[]): Peer => ({ cmd: PYTHON, args: ['-u', PY_PEER, mode, ...rest] });
+
+interface Pair {
+  name: string;
+  server: Peer;
+  client: (endpoint: string) => Peer;
+  unit: string;
+}
+
+const PAIRS: Pair[] = [
+  { name: 'raw zeromq DEALER/ROUTER echo, no RPC (the ceiling)', server: self('raw-server'), client: (e) => self('raw-client', e), unit: 'msgs/s' },
+  { name: 'Scales client → Scales server', server: self('scales-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
+  { name: 'Python peer → Python peer', server: py('echo-server'), client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)), unit: 'calls/s' },
+  { name: 'Scales client → Python server', server: py('echo-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
+  {
+    name: 'Python client → Scales server',
+    server: self('scales-server'),
+    client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)),
+    unit: 'calls/s',
+  },
+  { name: 'stream items, Scales → Scales (count)', server: self('scales-server'), client: (e) => self('stream-client', e), unit: 'items/s' },
+];
+
+async function runPair(p: Pair): Promise<ClientResult> {
+  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: server.stdout! });
+      rl.on('line', (line) => {
+        const m = /^READY (\S+)/.exec(line);
+        if (m !== null) resolve(m[1]!);
+      });
+      server.once('exit', (code) => reject(new Error(`${p.name}: server exited (${code})`)));
+      setTimeout(() => reject(new Error(`${p.name}: server not ready`)), 20_000);
+    });
+    const c = p.client(endpoint);
+    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    client.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const code = await new Promise<number | null>((resolve) => client.once('exit', resolve));
+    if (code !== 0) throw new Error(`${p.name}: client exited ${code}: ${out}`);
+    return JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+async function main(): Promise<void> {
+  const [role, endpoint] = process.argv.slice(2);
+  if (role === 'raw-server') return rawServer();
+  if (role === 'scales-server') return scalesServer();
+  if (role === 'raw-client' || role === 'scales-client' || role === 'stream-client') {
+    const r = await (role === 'raw-client' ? rawClient : role === 'scales-client' ? scalesClient : scalesStreamClient)(endpoint!);
+    console.log(JSON.stringify(r));
+    process.exit(0);
+  }
+  const best = new Map<string, ClientResult>();
+  const all = new Map<string, number[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const p of PAIRS) {
+      const r = await runPair(p);
+      const rate = r.calls / r.seconds;
+      all.set(p.name, [...(all.get(p.name) ?? []), rate]);
+      if ((best.get(p.name)?.calls ?? -1) / (best.get(p.name)?.seconds ?? 1) < rate) best.set(p.name, r);
+      if ((r.mismatches ?? 0) > 0) throw new Error(`${p.name}: ${r.mismatches} wrong replies`);
+    }
+  }
+  const rate = (name: string) => {
+    const r = best.get(name)!;
+    return r.calls / r.seconds;
+  };
+  const ceiling = rate(PAIRS[0]!.name);
+  const python = rate(PAIRS[2]!.name);
+  console.log(
+    `ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`,
+  );
+  console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
+  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | rounds |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | --- |');
+  for (const p of PAIRS) {
+    const r = best.get(p.name)!;
+    const v = rate(p.name);
+    const pct = p.unit === 'items/s' ? '' : `${((v / ceiling) * 100).toFixed(0)} %`;
+    const vsPy = p.unit === 'calls/s' ? `${(v / python).toFixed(1)}×` : '';
+    const cpu = r.cpuUsPerCall !== undefined ? r.cpuUsPerCall.toFixed(2) : '';
+    console.log(
+      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${all
+        .get(p.name)!
+        .map((x) => Math.round(x).toLocaleString('en-US'))
+        .join(', ')} |`,
+    );
+  }
+}
+
+await main();

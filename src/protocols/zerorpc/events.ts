@@ -1,0 +1,110 @@
+/**
+ * ZeroRPC events (protocol v3): `msgpack([header, name, args])`, the last frame of a ZeroMQ
+ * message. The request's `message_id` becomes the channel id; every later event on the channel
+ * carries `response_to` = that id, echoed with the msgpack type it arrived with (str or bin).
+ */
+import { randomBytes } from 'node:crypto';
+import { ProtocolError } from '../../core/errors.js';
+import { makeUnpacker, pack } from './msgpack.js';
+
+/** A message id: Python sends 32 hex digits as bin, the Node port a UUID-like str. */
+export type MessageId = string | Uint8Array;
+
+export interface EventHeader {
+  readonly message_id: MessageId;
+  /** 3 for protocol v3; absent for v1 peers. */
+  readonly v?: number;
+  readonly response_to?: MessageId;
+  /** Middleware keys (task context, a trace id) travel beside them. */
+  readonly [key: string]: unknown;
+}
+
+export interface ZeroEvent {
+  readonly header: EventHeader;
+  readonly name: string;
+  /** A request's positional arguments (an array); a reply's payload (OK: `[result]`; STREAM: the item). */
+  readonly args: unknown;
+}
+
+export const OK = 'OK';
+export const ERR = 'ERR';
+export const STREAM = 'STREAM';
+export const STREAM_DONE = 'STREAM_DONE';
+export const HEARTBEAT = '_zpc_hb';
+export const MORE = '_zpc_more';
+export const PROTOCOL_VERSION = 3;
+
+/** Encodes one event. Throws (before anything is sent) when a value cannot be encoded. */
+export function encodeEvent(header: EventHeader, name: string, args: unknown): Uint8Array {
+  return pack([header, name, args]);
+}
+
+/** The header of a reply or control event on channel `channel`. */
+export function replyHeader(id: MessageId, channel: MessageId): EventHeader {
+  return { message_id: id, v: PROTOCOL_VERSION, response_to: channel };
+}
+
+function isId(v: unknown): v is MessageId {
+  return typeof v === 'string' || v instanceof Uint8Array;
+}
+
+/**
+ * Makes a decoder of events, bounded by `maxBytes`. Strict about the envelope (an array of at
+ * least three: a map header with a str or bin `message_id`, a str name), lenient about the rest:
+ * extra elements and unknown header keys are kept or ignored, integer map keys are accepted.
+ */
+export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEvent {
+  const unpack = makeUnpacker(maxBytes);
+  return (bytes) => {
+    let v: unknown;
+    try {
+      v = unpack(bytes);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err;
+      throw new ProtocolError(`bad msgpack event: ${(err as Error).message}`, { cause: err });
+    }
+    if (!Array.isArray(v) || v.length < 3) throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
+    const [header, name] = v as [unknown, unknown];
+    if (header === null || typeof header !== 'object' || Array.isArray(header) || header instanceof Uint8Array) throw new ProtocolError('event header is not a map');
+    const h = header as Record<string, unknown>;
+    if (!isId(h.message_id)) throw new ProtocolError('event header has no str or bin message_id');
+    if (h.response_to !== undefined && h.response_to !== null && !isId(h.response_to)) throw new ProtocolError('event response_to is not a str or bin');
+    if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
+    if (typeof name !== 'string') throw new ProtocolError('event name is not a str');
+    return { header: h as unknown as EventHeader, name, args: v[2] };
+  };
+}
+
+/** A map key for an id that keeps str and bin apart (`'abc'` and bin `abc` are different channels). */
+export function idKey(id: MessageId): string {
+  if (typeof id === 'string') return `s${id}`;
+  return `b${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')}`;
+}
+
+const HEX = '0123456789abcdef';
+
+/**
+ * Message ids shaped like Python's: 8 hex digits of a counter, then 24 hex digits fixed per
+ * generator (random), sent as 32-byte bin. Unique within the generator; the 96 random bits keep
+ * two processes apart.
+ */
+export class MessageIds {
+  private readonly template = Buffer.alloc(32);
+  private counter = 0;
+
+  constructor() {
+    Buffer.from(randomBytes(12).toString('hex'), 'latin1').copy(this.template, 8);
+  }
+
+  next(): Buffer {
+    const id = Buffer.allocUnsafe(32);
+    this.template.copy(id, 8, 8);
+    let c = this.counter;
+    this.counter = (c + 1) >>> 0;
+    for (let i = 7; i >= 0; i--) {
+      id[i] = HEX.charCodeAt(c & 15);
+      c >>>= 4;
+    }
+    return id;
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The ZeroRPC server's socket side: one ROUTER, its open channels (keyed by the peer's identity
+ * and the request's message id), their heartbeats and credit, and the stream pump. It is the
+ * `Out` the server codec writes to; `ZeroServerSession` connects it to the server dispatcher.
+ */
+import { performance } from '../../core/clock.js';
+import { ClosedError, ConnectionClosedError, ProtocolError, ScalesError } from '../../core/errors.js';
+import type { ServerRequestContext } from '../../server/context.js';
+import type { ServerDispatcher } from '../../server/dispatcher.js';
+import { report, type ErrorHook } from '../../server/safe.js';
+import { ServerSession } from '../../server/session.js';
+import { UnknownMethod } from '../../server/codec.js';
+import { LostRemoteError } from './errors.js';
+import { encodeEvent, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, replyHeader, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { HeartbeatTicker } from './heartbeat.js';
+import type { MessageSocket } from './socket.js';
+import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
+
+/** One open channel: a request being served or a stream being sent. */
+export class ServerChannel {
+  lastRemote = performance.now();
+  /** Events we may still send: one free (the first reply), then what `_zpc_more` grants. */
+  credit = 1;
+  closed = false;
+  /** The request's context, once its handler ran (aborted when the remote is lost). */
+  ctx: ServerRequestContext<ZeroRequest> | undefined = undefined;
+  private waiter: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    readonly envelope: readonly Buffer[],
+    readonly id: MessageId,
+  ) {}
+
+  heard(): void {
+    this.lastRemote = performance.now();
+  }
+
+  /** `_zpc_more [n]`: adds n (Python's rule; the Node port sets it, which only ever grants less). */
+  grant(n: unknown): void {
+    const k = typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.min(Math.trunc(n), 1_000_000)) : 1;
+    this.credit = Math.min(this.credit + k, 1_000_000);
+    this.wake();
+  }
+
+  /** Resolves once one event may be sent (or the channel closed). */
+  sendable(): Promise<void> | undefined {
+    if (this.credit > 0 || this.closed) return undefined;
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
+
+type AnyIterator = AsyncIterator<unknown> | Iterator<unknown>;
+
+export interface ZeroServerCoreOptions {
+  readonly heartbeat: number | false;
+  readonly maxMessageSize: number;
+  readonly onError: ErrorHook | undefined;
+  readonly isStreamMethod: (method: string) => boolean;
+  /** Open channels (calls and streams) at most; more are refused with OverloadedError. */
+  readonly maxChannels: number;
+  /** An exception as ERR arguments (the codec's: name, message, traceback). */
+  readonly errArgs: (err: unknown) => [string, string, string];
+}
+
+export class ZeroServerCore {
+  readonly channels = new Map<string, ServerChannel>();
+  readonly decode: (bytes: Uint8Array) => ZeroEvent;
+  private readonly ids = new MessageIds();
+  private readonly ticker: HeartbeatTicker<ServerChannel> | undefined;
+  sock!: MessageSocket;
+  /** Events dropped (malformed, unknown channel) and channels lost to a silent remote. */
+  readonly counts = { dropped: 0, lost: 0, streams: 0 };
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly o: ZeroServerCoreOptions) {
+    this.decode = eventDecoder(o.maxMessageSize);
+    const hb = o.heartbeat;
+    this.ticker =
+      hb === false
+        ? undefined
+        : new HeartbeatTicker<ServerChannel>(
+            hb,
+            () => this.channels.values(),
+            (ch) => this.send(ch, HEARTBEAT, [0]),
+            (ch) => this.lose(ch, new LostRemoteError(hb)),
+          );
+  }
+
+  channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
+    return this.channels.get(`${identity.toString('latin1')}|${idKey(id)}`);
+  }
+
+  /** A new request's channel; undefined when one with its id is open already, 'full' at `maxChannels`. */
+  open(envelope: readonly Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
+    const key = `${envelope[0]!.toString('latin1')}|${idKey(id)}`;
+    if (this.channels.has(key)) return undefined;
+    if (this.channels.size >= this.o.maxChannels) return 'full';
+    const ch = new ServerChannel(key, envelope, id);
+    this.channels.set(key, ch);
+    this.ticker?.opened();
+    return ch;
+  }
+
+  dropped(err: ScalesError): void {
+    this.counts.dropped++;
+    report(this.o.onError, err, 'ZeroRPC input');
+  }
+
+  isStream(method: string, value: unknown): boolean {
+    if (this.o.isStreamMethod(method)) return true;
+    return value !== null && typeof value === 'object' && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+  }
+
+  /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
+  send(ch: ServerChannel, name: string, args: unknown): void {
+    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
+    this.out([...ch.envelope, payload]);
+  }
+
+  /**
+   * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
+   * message and counts it rather than throwing: one slow peer must not close the socket for all.
+   */
+  private out(frames: readonly Uint8Array[]): void {
+    try {
+      this.sock.send(frames);
+    } catch (err) {
+      this.counts.dropped++;
+      report(this.o.onError, err, 'ZeroRPC answer');
+    }
+  }
+
+  /** An answer outside any channel (unknown method, malformed arguments). */
+  sendOnce(envelope: readonly Buffer[], id: MessageId, name: string, args: unknown): void {
+    this.out([...envelope, encodeEvent(replyHeader(this.ids.next(), id), name, args)]);
+  }
+
+  /**
+   * The channel's last event (OK, ERR, STREAM_DONE): it uses the free credit of a first reply, so
+   * it is never held back. Encoding failures throw before anything is sent (the dispatcher then
+   * answers an internal error instead).
+   */
+  final(ch: ServerChannel, name: string, args: unknown): void {
+    if (ch.closed) return;
+    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
+    this.close(ch);
+    this.out([...ch.envelope, payload]);
+  }
+
+  /** Sends the iterable's items as STREAM events, each waiting for credit, then STREAM_DONE (or ERR). */
+  startStream(ch: ServerChannel, value: unknown): void {
+    this.counts.streams++;
+    let it: AnyIterator;
+    try {
+      const v = value as AsyncIterable<unknown> & Iterable<unknown>;
+      if (v !== null && typeof v === 'object' && typeof v[Symbol.asyncIterator] === 'function') it = v[Symbol.asyncIterator]();
+      else if (v !== null && typeof v === 'object' && typeof v[Symbol.iterator] === 'function') it = v[Symbol.iterator]();
+      else throw new TypeError('a stream method must return an iterable');
+    } catch (err) {
+      this.final(ch, ERR, ['TypeError', (err as Error).message, '']);
+      return;
+    }
+    void this.pump(ch, it);
+  }
+
+  private async pump(ch: ServerChannel, it: AnyIterator): Promise<void> {
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (ch.closed) break;
+        if (r.done === true) {
+          await ch.sendable();
+          if (!ch.closed) this.final(ch, STREAM_DONE, null);
+          return;
+        }
+        await ch.sendable();
+        if (ch.closed) break;
+        ch.credit--;
+        this.send(ch, STREAM, r.value);
+      }
+    } catch (err) {
+      if (ch.closed) return;
+      await ch.sendable();
+      if (ch.closed) return;
+      try {
+        this.final(ch, ERR, this.o.errArgs(err));
+      } catch (again) {
+        report(this.o.onError, again, 'ZeroRPC stream error answer');
+        this.close(ch);
+      }
+      return;
+    }
+    // The channel closed under the stream (lost remote, shutdown): stop the producer.
+    try {
+      await it.return?.();
+    } catch (err) {
+      report(this.o.onError, err, 'closing a ZeroRPC stream');
+    }
+  }
+
+  /** The remote stopped heartbeating: cancel the task and send nothing (as Python does). */
+  lose(ch: ServerChannel, err: ScalesError): void {
+    if (ch.closed) return;
+    this.counts.lost++;
+    this.close(ch);
+    ch.ctx?.abort(err);
+  }
+
+  close(ch: ServerChannel): void {
+    if (ch.closed) return;
+    ch.closed = true;
+    this.channels.delete(ch.key);
+    ch.wake();
+    if (this.channels.size === 0 && this.idle.length > 0) {
+      const w = this.idle;
+      this.idle = [];
+      for (const f of w) f();
+    }
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.channels.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Every channel ends now (shutdown): handlers and streams are aborted with `err`. */
+  closeAll(err: ScalesError): void {
+    for (const ch of [...this.channels.values()]) {
+      this.close(ch);
+      ch.ctx?.abort(err);
+    }
+    this.ticker?.stop();
+  }
+}
+
+/**
+ * The server dispatcher's view of the ROUTER socket: one session for every peer (ZeroMQ hides
+ * connections; peers are told apart by identity inside the codec). Bad input is dropped and
+ * reported, never closing the socket: other peers keep being served.
+ */
+export class ZeroServerSession extends ServerSession<ZeroServerCore, ZeroRequest> {
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    dispatcher: ServerDispatcher<ZeroServerCore, ZeroRequest>,
+    core: ZeroServerCore,
+    peer: string,
+    private readonly codec: ZeroServerCodec,
+  ) {
+    super(dispatcher, core, peer);
+    dispatcher.add(this);
+  }
+
+  get closed(): boolean {
+    return this.out.sock.closed;
+  }
+
+  receive(frames: Buffer[]): void {
+    let r: ZeroRequest | UnknownMethod | undefined;
+    try {
+      r = this.codec.decode(frames, this.out);
+    } catch (err) {
+      this.out.dropped(err instanceof ScalesError ? err : new ProtocolError(`bad ZeroRPC message: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    if (r === undefined) return;
+    if (r instanceof UnknownMethod) return this.answerUnknown(r);
+    if (this.draining !== undefined) {
+      try {
+        this.codec.writeOverloaded(this.out, r, 'server shutting down');
+      } catch (err) {
+        report(this.dispatcher.onError, err, 'ZeroRPC shutdown answer');
+      }
+      return;
+    }
+    this.serve(r, performance.now());
+  }
+
+  close(err?: ScalesError): void {
+    this.out.closeAll(err ?? new ClosedError('ZeroRPC server closed'));
+    this.out.sock.close();
+    this.dispatcher.remove(this);
+  }
+
+  drain(): Promise<void> {
+    this.draining ??= this.out.whenIdle().then(() => this.close());
+    return this.draining;
+  }
+
+  protected settled(): void {}
+
+  /** The socket failed under us. */
+  failed(err: Error | undefined): void {
+    const reason = new ConnectionClosedError(`ZeroRPC server socket failed${err ? `: ${err.message}` : ''}`, { cause: err });
+    report(this.dispatcher.onError, reason, 'ZeroRPC server');
+    this.abortAll(reason);
+    this.close(reason);
+  }
+}
