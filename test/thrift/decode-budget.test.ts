@@ -233,4 +233,50 @@ describe('a server with a 1 GiB heap fed two 16 MiB worst-case frames at once', 
       }
     });
   }
+
+  test('binary: two frames that fit the budget, held by the handler at once, stay under 512 MB', async () => {
+    // list<bool>: 8 heap bytes per wire byte, the most the default budget lets through for 1-byte elements.
+    const srv = await startProcess({
+      cmd: process.execPath,
+      args: ['--max-old-space-size=1024', '--import', 'tsx', 'test/thrift/hostile-server.ts', 'binary', '500'],
+      ready: /^port (\d+)/,
+      timeoutMs: 30_000,
+    });
+    try {
+      const port = Number(srv.readyMatch![1]);
+      const client = Thrift.newClient(HostileService, `tcp://127.0.0.1:${port}`, { poolSize: 2, timeout: 60_000 });
+      try {
+        const frame = hostileCall('binary', 'bools', N);
+        const replies = await Promise.all([sendRawForReply(port, frame), sendRawForReply(port, frame)]);
+        assert.deepEqual(replies, [true, true], 'both calls were answered');
+        const peakKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${srv.pid}/status`, 'utf8'))![1]);
+        assert.ok(peakKb < 512 * 1024, `peak RSS ${Math.round(peakKb / 1024)} MB`);
+        assert.equal(await client.take([{}]), 1);
+      } finally {
+        await client.$close();
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
 });
+
+/** Sends one framed call; resolves true once a whole framed reply is back (false after 60 s). */
+function sendRawForReply(port: number, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    let got = Buffer.alloc(0);
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(bytes));
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 60_000);
+    sock.on('data', (c) => {
+      got = Buffer.concat([got, c]);
+      if (got.length >= 4 && got.length >= 4 + got.readUInt32BE(0)) done(true);
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}

@@ -142,10 +142,10 @@ export const COST = Object.freeze({
   FIELD: 8,
   /** An Error-derived declared exception (captures a stack). */
   EXCEPTION: 512,
-  /** A boxed field value: i64 (BigInt), double (HeapNumber in an object field). */
+  /** A boxed value: i64 (BigInt), double (HeapNumber in an object field or a Set/Map). */
   I64: 24,
   DOUBLE: 16,
-  /** A string header (+ its bytes); a Buffer (view, ArrayBuffer) + its bytes. */
+  /** A string header; a Buffer (the view and its ArrayBuffer), without their bytes. */
   STRING: 24,
   BINARY: 192,
   LIST: 32,
@@ -177,11 +177,25 @@ export function charge(L: DecodeState, cost: number): void {
   if ((L.budget -= cost) < 0) throw overBudget(L);
 }
 
-/** Extra heap of one container element of type `t` beyond its slot (boxed i64/double). */
+/**
+ * Heap of one value of type `t` beyond its slot, charged with the struct or container holding it
+ * (one subtraction for all its fields or elements, none per string on the hot path): boxed
+ * i64/double, the string or Buffer header. The bytes of a string or Buffer are not charged: they
+ * are at most 2 heap bytes per wire byte (UTF-16 for non-Latin-1 text).
+ */
 function boxCost(t: TypeDesc, inArray: boolean): number {
-  if (t.kind === 'i64') return COST.I64;
-  if (t.kind === 'double' && !inArray) return COST.DOUBLE; // arrays of numbers hold doubles unboxed
-  return 0;
+  switch (t.kind) {
+    case 'i64':
+      return COST.I64;
+    case 'double':
+      return inArray ? 0 : COST.DOUBLE; // arrays of numbers hold doubles unboxed
+    case 'string':
+      return COST.STRING;
+    case 'binary':
+      return COST.BINARY;
+    default:
+      return 0;
+  }
 }
 
 /** Heap of one decoded struct object of `desc`, before its strings/containers/nested structs. */

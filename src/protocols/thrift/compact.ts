@@ -315,7 +315,6 @@ function r_string(r: BufferReader, L: DecodeState): string {
   const n = readSize(r);
   checkStringLength(n, L);
   r.need(n);
-  charge(L, COST.STRING + n);
   const s = decodeUtf8(r.buf, r.pos, n);
   r.pos += n;
   return s;
@@ -324,8 +323,6 @@ function r_string(r: BufferReader, L: DecodeState): string {
 function r_binary(r: BufferReader, L: DecodeState): Buffer {
   const n = readSize(r);
   checkStringLength(n, L);
-  r.need(n);
-  charge(L, COST.BINARY + n);
   return r.readBytes(n);
 }
 
@@ -395,7 +392,7 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeState): void {
       const n = readSize(r);
       checkStringLength(n, L);
       r.skip(n);
-      charge(L, COST.STRING + n);
+      charge(L, COST.STRING);
       return;
     }
     case CType.STRUCT:
