@@ -146,6 +146,7 @@ export class HttpSession {
   /** Destroys the connection now (an abandoned exchange left it in an unknown state). */
   abort(): void {
     this.dead = true;
+    if (this.exchangeTimer !== undefined) clearTimeout(this.exchangeTimer);
     void this.client.destroy().catch(() => undefined);
     this.socket.destroy();
   }
