@@ -198,6 +198,31 @@ for (const p of PROTOCOLS) {
   });
 }
 
+describe('buffered (unframed) transport: finding the end of a message is budgeted too', () => {
+  for (const p of PROTOCOLS) {
+    test(`${p}: an unframed call of 1M empty structs closes its connection with the typed error`, async () => {
+      const errors: unknown[] = [];
+      const server = await Thrift.serve(HostileService, { take: countArgs, give: () => ({}) }, { protocol: p, transport: 'buffered', onError: (err) => errors.push(err) });
+      try {
+        const r = await sendRaw(server.port, hostileCall(p, 'structs', 1_000_000).subarray(4));
+        assert.ok(r.closed, 'the server closed the connection');
+        assert.ok(
+          errors.some((e) => isBudgetError(e) || (e instanceof ProtocolError && isBudgetError(e.cause))),
+          errors.map(String).join('; '),
+        );
+        const client = Thrift.newClient(HostileService, `tcp://127.0.0.1:${server.port}`, { protocol: p, transport: 'buffered' });
+        try {
+          assert.equal(await client.take([{}, {}]), 2, 'other connections are served');
+        } finally {
+          await client.$close();
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
+
 describe('a server with a 1 GiB heap fed two 16 MiB worst-case frames at once', () => {
   const N = 16 * 1024 * 1024 - 64; // 1-byte elements filling a default-size frame
   for (const p of PROTOCOLS) {
