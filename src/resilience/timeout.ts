@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS, performance } from '../core/clock.js';
+import { MAX_TIMER_MS, performance, turnNow } from '../core/clock.js';
 import { ForwardingService } from '../core/filter.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service } from '../core/service.js';
@@ -39,6 +39,9 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   }
 
   onReply(rep: Rep, at?: number): void {
+    // A reply handed over after the deadline (the event loop was blocked, so the timer could not
+    // fire first; or decoding it took that long) is a timeout, not a late success.
+    if (this.expiresAt !== 0 && turnNow() >= this.expiresAt) return this.expire();
     if (this.settle()) this.next.onReply(rep, at);
   }
 

@@ -19,6 +19,12 @@ export interface HttpClientOptions extends ClientStackOptions {
   maxResponseBytes?: number;
   /** Idle time after which a kept-alive connection is closed, in ms (default 4000). */
   keepAliveTimeout?: number;
+  /**
+   * Longest one exchange may take, from sending the request to the last byte of the body, in ms
+   * (default 60000), whatever the call's own timeout: a server trickling its body (one byte now
+   * and then defeats undici's per-chunk timer) then fails the call with TimeoutError.
+   */
+  responseTimeout?: number;
   /** Headers sent with every request (per-call headers win). */
   headers?: Readonly<Record<string, string>>;
 }
@@ -154,7 +160,7 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
 
   private make(dest: string | ServerSet): { stack: ClientStack; stats: StatsRegistry; serverSet: ServerSet; owned: boolean } {
     const o = this.options;
-    for (const name of ['maxResponseBytes', 'keepAliveTimeout'] as const) {
+    for (const name of ['maxResponseBytes', 'keepAliveTimeout', 'responseTimeout'] as const) {
       const v = o[name];
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
     }
@@ -165,7 +171,7 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
 }
 
 function httpParts(o: HttpClientOptions): ProtocolParts<HttpRequest, HttpResponse> {
-  const sessionOptions = { maxResponseBytes: o.maxResponseBytes, keepAliveTimeout: o.keepAliveTimeout };
+  const sessionOptions = { maxResponseBytes: o.maxResponseBytes, keepAliveTimeout: o.keepAliveTimeout, responseTimeout: o.responseTimeout };
   return {
     connect: (endpoint, connectTimeout) => connectHttp(tcpAddress(endpoint, 'HTTP over TCP'), connectTimeout, sessionOptions),
     transportDescription: 'TCP, HTTP/1.1 (undici), one request per connection at a time',

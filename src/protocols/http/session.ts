@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { Client, errors as undiciErrors } from 'undici';
-import { ConnectionClosedError, FrameTooLargeError, ProtocolError, TimeoutError, type ScalesError } from '../../core/errors.js';
+import { performance } from '../../core/clock.js';
+import { ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, ProtocolError, ScalesError, TimeoutError } from '../../core/errors.js';
 import type { CallContext, Status } from '../../core/service.js';
 import { formatAddress, type Address } from '../../discovery/uri.js';
 import { connectSocket } from '../../transport/connect.js';
@@ -11,7 +12,12 @@ export interface HttpSessionOptions {
   maxResponseBytes?: number;
   /** Idle keep-alive before the connection is dropped, in ms (default 4000, as undici). */
   keepAliveTimeout?: number;
+  /** Longest one exchange may take, request to last body byte, in ms (default 60000). */
+  responseTimeout?: number;
 }
+
+/** Default bound on one exchange: undici's timers are per chunk, so a trickled body never ends. */
+export const DEFAULT_RESPONSE_TIMEOUT = 60_000;
 
 /** Opens the TCP connection (bounded by `connectTimeout`), then wraps it in an HttpSession. */
 export async function connectHttp(a: Address, connectTimeout: number, options: HttpSessionOptions = {}): Promise<HttpSession> {
@@ -32,7 +38,12 @@ export class HttpSession {
   private readonly client: Client;
   private inFlight = 0;
   private readonly maxResponseBytes: number;
+  private readonly responseTimeout: number;
   private dead = false;
+  /** One timer per connection, re-armed per exchange (`refresh()` costs far less than a new timer). */
+  private exchangeTimer: NodeJS.Timeout | undefined = undefined;
+  private exchangeStart = 0;
+  private exchangeTimedOut = false;
 
   constructor(
     readonly endpoint: string,
@@ -40,6 +51,7 @@ export class HttpSession {
     options: HttpSessionOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+    this.responseTimeout = options.responseTimeout ?? DEFAULT_RESPONSE_TIMEOUT;
     let handedOut = false;
     this.client = new Client(`http://${endpoint}`, {
       pipelining: 1,
@@ -76,6 +88,7 @@ export class HttpSession {
     // needs no AbortController (about a microsecond each).
     ctx.onCancel(this.cut);
     this.inFlight++;
+    this.armExchangeTimer();
     try {
       const res = await this.client.request({
         method: req.method,
@@ -108,15 +121,39 @@ export class HttpSession {
 
   private readonly cut = (): void => this.abort();
 
+  private armExchangeTimer(): void {
+    this.exchangeStart = performance.now();
+    if (this.exchangeTimer === undefined) {
+      this.exchangeTimer = setTimeout(exchangeTimerFired, this.responseTimeout, this);
+      this.exchangeTimer.unref();
+    } else {
+      this.exchangeTimer.refresh();
+    }
+  }
+
+  /** @internal The exchange timer fired: cut an exchange that has run past responseTimeout. */
+  checkExchange(): void {
+    if (this.inFlight === 0 || this.dead) return;
+    const left = this.exchangeStart + this.responseTimeout - performance.now();
+    if (left > 1) {
+      this.exchangeTimer?.refresh(); // fired for an earlier exchange; this one started later
+      return;
+    }
+    this.exchangeTimedOut = true;
+    this.abort();
+  }
+
   /** Destroys the connection now (an abandoned exchange left it in an unknown state). */
   abort(): void {
     this.dead = true;
+    if (this.exchangeTimer !== undefined) clearTimeout(this.exchangeTimer);
     void this.client.destroy().catch(() => undefined);
     this.socket.destroy();
   }
 
   async close(): Promise<void> {
     this.dead = true;
+    if (this.exchangeTimer !== undefined) clearTimeout(this.exchangeTimer);
     await this.client.close().catch(() => this.client.destroy());
     // undici connects lazily: a session that never carried a request never gave it the socket,
     // so closing the client leaves the socket open. Once the client is closed the socket is ours.
@@ -129,16 +166,33 @@ export class HttpSession {
       return ctx.cancelled;
     }
     const endpoint = this.endpoint;
+    if (this.exchangeTimedOut) {
+      this.exchangeTimedOut = false;
+      return new TimeoutError(`HTTP ${endpoint}: no complete response within responseTimeout (${this.responseTimeout} ms)`, { endpoint, cause: err });
+    }
     if (err instanceof FrameTooLargeError || err instanceof ConnectionClosedError) return err;
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
       return new TimeoutError(`HTTP ${endpoint}: ${(err as Error).message}`, { endpoint, cause: err });
     }
+    const message = (err as Error)?.message ?? String(err);
     const code = (err as { code?: string })?.code;
     if (err instanceof undiciErrors.SocketError || code === 'ECONNRESET' || code === 'EPIPE' || err instanceof undiciErrors.ClientDestroyedError || err instanceof undiciErrors.ClientClosedError) {
       this.dead = true;
-      return new ConnectionClosedError(`connection to ${endpoint} closed: ${(err as Error).message}`, { endpoint, cause: err });
+      return new ConnectionClosedError(`connection to ${endpoint} closed: ${message}`, { endpoint, cause: err });
     }
-    if (err instanceof undiciErrors.UndiciError) return new ProtocolError(`HTTP ${endpoint}: ${(err as Error).message}`, { endpoint, cause: err });
-    return err;
+    // Refused by undici before anything was sent: the request itself is malformed.
+    if (err instanceof undiciErrors.InvalidArgumentError || err instanceof undiciErrors.NotSupportedError || err instanceof undiciErrors.RequestContentLengthMismatchError) {
+      return new InvalidArgumentError(`HTTP ${endpoint}: ${message}`, { endpoint, cause: err, unwritten: true });
+    }
+    if (err instanceof ScalesError) return err;
+    // Anything else (HTTPParserError, which is not an UndiciError; the other UndiciErrors;
+    // whatever a socket throws) came after the request was written, and leaves the connection
+    // in an unknown state.
+    this.dead = true;
+    return new ProtocolError(`HTTP ${endpoint}: ${message}`, { endpoint, cause: err, unwritten: false });
   }
+}
+
+function exchangeTimerFired(s: HttpSession): void {
+  s.checkExchange();
 }

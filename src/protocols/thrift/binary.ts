@@ -10,7 +10,9 @@ import { TType, type FieldDesc, type MessageType, type StructDesc, type TypeDesc
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
   badValue,
+  charge,
   checkCount,
+  COST,
   checkStringLength,
   decodeUtf8,
   decoderFor,
@@ -21,15 +23,18 @@ import {
   ENCODE_MAX_DEPTH,
   I64_MAX,
   I64_MIN,
+  PREALLOCATE,
   checkMessageArgs,
   checkMessageType,
   resolveLimits,
+  startBudget,
   HI,
   LO,
   SCR_I64,
   SCR_U32,
   tooDeep,
   unknownType,
+  type DecodeState,
   type Dialect,
 } from './codec-shared.js';
 
@@ -274,7 +279,7 @@ function r_double(r: BufferReader): number {
   return r.readDouble();
 }
 
-function r_string(r: BufferReader, L: DecodeLimits): string {
+function r_string(r: BufferReader, L: DecodeState): string {
   const n = r_i32(r);
   checkStringLength(n, L);
   r.need(n);
@@ -283,7 +288,7 @@ function r_string(r: BufferReader, L: DecodeLimits): string {
   return s;
 }
 
-function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
+function r_binary(r: BufferReader, L: DecodeState): Buffer {
   const n = r_i32(r);
   checkStringLength(n, L);
   return r.readBytes(n);
@@ -293,14 +298,14 @@ function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
 function rl_i32(r: BufferReader, n: number): number[] {
   const b = r.buf;
   let p = r.pos;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++, p += 4) out.push((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  const out: number[] = n > PREALLOCATE ? new Array<number>(n) : [];
+  for (let i = 0; i < n; i++, p += 4) out[i] = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
   r.pos = p;
   return out;
 }
 
 /** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
-function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits): number {
+function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeState): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   r.need(5);
   const et = r.buf[r.pos++]!;
@@ -313,7 +318,7 @@ function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits)
   return n;
 }
 
-function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeLimits): number {
+function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeState): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   r.need(6);
   const kw = r.buf[r.pos++]!;
@@ -331,7 +336,7 @@ function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number,
 }
 
 /** Skips one value of wire type `t` at depth `d`, under the same limits as decoding. */
-function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
+function skip(r: BufferReader, t: number, d: number, L: DecodeState): void {
   switch (t) {
     case TType.BOOL:
     case TType.BYTE:
@@ -346,10 +351,12 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       const n = r_i32(r);
       checkStringLength(n, L);
       r.skip(n);
+      charge(L, COST.STRING);
       return;
     }
     case TType.STRUCT:
       if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+      charge(L, COST.STRUCT);
       for (;;) {
         const ft = r.readU8();
         if (ft === TType.STOP) return;
@@ -362,10 +369,12 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       r.need(5);
       const et = r.buf[r.pos++]!;
       const n = r_i32(r);
+      charge(L, COST.LIST);
       if (n === 0) return;
       const min = MIN_BYTES[et]!;
       if (min === 0) throw unknownType(et);
       checkCount(r, n, min, L);
+      charge(L, n * (COST.LIST_SLOT + (et === TType.I64 ? COST.I64 : 0)));
       const fixed = FIXED_BYTES[et]!;
       if (fixed !== 0) return r.skip(n * fixed);
       for (let i = 0; i < n; i++) skip(r, et, d + 1, L);
@@ -377,12 +386,14 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       const kw = r.buf[r.pos++]!;
       const vw = r.buf[r.pos++]!;
       const n = r_i32(r);
+      charge(L, COST.MAP);
       if (n === 0) return;
       const kmin = MIN_BYTES[kw]!;
       const vmin = MIN_BYTES[vw]!;
       if (kmin === 0) throw unknownType(kw);
       if (vmin === 0) throw unknownType(vw);
       checkCount(r, n, kmin + vmin, L);
+      charge(L, n * (COST.MAP_ENTRY + (kw === TType.I64 ? COST.I64 : 0) + (vw === TType.I64 ? COST.I64 : 0)));
       const kf = FIXED_BYTES[kw]!;
       const vf = FIXED_BYTES[vw]!;
       if (kf !== 0 && vf !== 0) return r.skip(n * (kf + vf));
@@ -459,7 +470,7 @@ class BinaryProtocolImpl implements ThriftProtocol {
   readonly name = 'binary';
   private readonly strictWrite: boolean;
   private readonly strictRead: boolean;
-  private readonly limits: DecodeLimits;
+  private readonly limits: DecodeState;
 
   constructor(opts: BinaryProtocolOptions) {
     this.strictWrite = opts.strictWrite ?? true;
@@ -480,6 +491,7 @@ class BinaryProtocolImpl implements ThriftProtocol {
   }
 
   readMessageHeader(r: BufferReader): MessageHeader {
+    startBudget(r, this.limits);
     const first = r_i32(r);
     let name: string;
     let type: number;
@@ -504,10 +516,12 @@ class BinaryProtocolImpl implements ThriftProtocol {
   }
 
   readStruct(r: BufferReader, desc: StructDesc): object {
+    startBudget(r, this.limits);
     return decoderFor(BINARY, desc)(r, 1, this.limits);
   }
 
   skipStruct(r: BufferReader): void {
+    startBudget(r, this.limits);
     skip(r, TType.STRUCT, 1, this.limits);
   }
 }

@@ -13,6 +13,7 @@ import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
+import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { serializerLayer } from './serializer.js';
 import { ThriftSession } from './session.js';
@@ -31,6 +32,8 @@ export interface ThriftClientOptions extends ClientStackOptions {
   poolSize?: number;
   /** Largest frame sent or accepted, in bytes (default 16 MiB). */
   maxFrameSize?: number;
+  /** Decoder limits for replies: nesting, string and container sizes, the decode budget (docs/thrift.md). */
+  decodeLimits?: Partial<DecodeLimits>;
   /** Calls abandoned by timeout/cancel whose replies are still due, before the connection is reset (default 1024). */
   maxAbandoned?: number;
 }
@@ -115,7 +118,7 @@ function checkOptions(o: ThriftClientOptions): void {
 }
 
 function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, ThriftReply> {
-  const protocol = makeProtocol(o.protocol ?? 'binary', o.maxFrameSize);
+  const protocol = makeProtocol(o.protocol ?? 'binary', o.maxFrameSize, o.decodeLimits);
   const transport = o.transport ?? 'framed';
   const framing = thriftFraming(transport, protocol);
   const maxFrameSize = o.maxFrameSize ?? 16 * 1024 * 1024;

@@ -11,7 +11,9 @@ import type { FieldDesc, MessageType, StructDesc, TypeDesc } from './descriptors
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
   badValue,
+  charge,
   checkCount,
+  COST,
   checkMessageArgs,
   checkMessageType,
   checkStringLength,
@@ -29,8 +31,10 @@ import {
   SCR_I64,
   SCR_U32,
   resolveLimits,
+  startBudget,
   tooDeep,
   unknownType,
+  type DecodeState,
   type Dialect,
 } from './codec-shared.js';
 
@@ -307,7 +311,7 @@ function r_double(r: BufferReader): number {
   return r.readDoubleLE();
 }
 
-function r_string(r: BufferReader, L: DecodeLimits): string {
+function r_string(r: BufferReader, L: DecodeState): string {
   const n = readSize(r);
   checkStringLength(n, L);
   r.need(n);
@@ -316,7 +320,7 @@ function r_string(r: BufferReader, L: DecodeLimits): string {
   return s;
 }
 
-function r_binary(r: BufferReader, L: DecodeLimits): Buffer {
+function r_binary(r: BufferReader, L: DecodeState): Buffer {
   const n = readSize(r);
   checkStringLength(n, L);
   return r.readBytes(n);
@@ -328,7 +332,7 @@ function sameElem(wire: number, expected: number): boolean {
 }
 
 /** Reads a list/set header; returns the count after checking type, limits and remaining bytes. */
-function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits): number {
+function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeState): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   const h = r.readU8();
   const et = h & 0x0f;
@@ -341,7 +345,7 @@ function listHead(r: BufferReader, elemWire: number, d: number, L: DecodeLimits)
   return n;
 }
 
-function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeLimits): number {
+function mapHead(r: BufferReader, keyWire: number, valueWire: number, d: number, L: DecodeState): number {
   if (d > L.maxDepth) throw tooDeep(L.maxDepth);
   const n = readSize(r);
   if (n === 0) return 0;
@@ -364,13 +368,13 @@ function skipVarint(r: BufferReader): void {
 }
 
 /** Skips a field value: bools live in the field header, so they take no bytes here. */
-function skipField(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
+function skipField(r: BufferReader, t: number, d: number, L: DecodeState): void {
   if (t === CType.BOOL_TRUE || t === CType.BOOL_FALSE) return;
   skip(r, t, d, L);
 }
 
 /** Skips one value (as found inside a container) of compact type `t` at depth `d`. */
-function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
+function skip(r: BufferReader, t: number, d: number, L: DecodeState): void {
   switch (t) {
     case CType.BOOL_TRUE:
     case CType.BOOL_FALSE:
@@ -388,10 +392,12 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       const n = readSize(r);
       checkStringLength(n, L);
       r.skip(n);
+      charge(L, COST.STRING);
       return;
     }
     case CType.STRUCT:
       if (d > L.maxDepth) throw tooDeep(L.maxDepth);
+      charge(L, COST.STRUCT);
       for (;;) {
         const h = r.readU8();
         if (h === CType.STOP) return;
@@ -404,10 +410,12 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       const h = r.readU8();
       const et = h & 0x0f;
       const n = h >> 4 === 15 ? readSize(r) : h >> 4;
+      charge(L, COST.LIST);
       if (n === 0) return;
       const min = MIN_BYTES[et]!;
       if (min === 0) throw unknownType(et);
       checkCount(r, n, min, L);
+      charge(L, n * (COST.LIST_SLOT + (et === CType.I64 ? COST.I64 : 0)));
       const fixed = FIXED_BYTES[et]!;
       if (fixed !== 0) return r.skip(n * fixed);
       for (let i = 0; i < n; i++) skip(r, et, d + 1, L);
@@ -416,6 +424,7 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
     case CType.MAP: {
       if (d > L.maxDepth) throw tooDeep(L.maxDepth);
       const n = readSize(r);
+      charge(L, COST.MAP);
       if (n === 0) return;
       const kv = r.readU8();
       const kw = kv >> 4;
@@ -425,6 +434,7 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeLimits): void {
       if (kmin === 0) throw unknownType(kw);
       if (vmin === 0) throw unknownType(vw);
       checkCount(r, n, kmin + vmin, L);
+      charge(L, n * (COST.MAP_ENTRY + (kw === CType.I64 ? COST.I64 : 0) + (vw === CType.I64 ? COST.I64 : 0)));
       const kf = FIXED_BYTES[kw]!;
       const vf = FIXED_BYTES[vw]!;
       if (kf !== 0 && vf !== 0) return r.skip(n * (kf + vf));
@@ -495,7 +505,7 @@ export interface CompactProtocolOptions {
 
 class CompactProtocolImpl implements ThriftProtocol {
   readonly name = 'compact';
-  private readonly limits: DecodeLimits;
+  private readonly limits: DecodeState;
 
   constructor(opts: CompactProtocolOptions) {
     this.limits = resolveLimits(opts.limits);
@@ -511,6 +521,7 @@ class CompactProtocolImpl implements ThriftProtocol {
   }
 
   readMessageHeader(r: BufferReader): MessageHeader {
+    startBudget(r, this.limits);
     const id = r.readU8();
     if (id !== PROTOCOL_ID) throw new ProtocolError(`not a compact protocol message (first byte 0x${id.toString(16)}, expected 0x82)`);
     const vt = r.readU8();
@@ -525,10 +536,12 @@ class CompactProtocolImpl implements ThriftProtocol {
   }
 
   readStruct(r: BufferReader, desc: StructDesc): object {
+    startBudget(r, this.limits);
     return decoderFor(COMPACT, desc)(r, 1, this.limits);
   }
 
   skipStruct(r: BufferReader): void {
+    startBudget(r, this.limits);
     skip(r, CType.STRUCT, 1, this.limits);
   }
 }

@@ -11,6 +11,7 @@ import type { FrameBudget } from '../../transport/frame-budget.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
+import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { ThriftServerCodec, type ThriftServerRequest } from './server-codec.js';
 
@@ -23,6 +24,8 @@ export interface ThriftServerOptions {
   transport?: ThriftTransportKind;
   /** Largest frame accepted or sent (default 16 MiB). */
   maxFrameSize?: number;
+  /** Decoder limits: nesting, string and container sizes, the decode budget (docs/thrift.md). */
+  decodeLimits?: Partial<DecodeLimits>;
   /** Handlers running at once per connection before its reading pauses (default 128). */
   maxConcurrentPerConnection?: number;
   /**
@@ -83,7 +86,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
   checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
   checkLimit('maxConcurrent', options.maxConcurrent);
   checkLimit('requestTimeout', options.requestTimeout);
-  const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize);
+  const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize, options.decodeLimits);
   const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
   const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
   const stats = options.stats ?? new StatsRegistry();
