@@ -15,13 +15,17 @@ export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxStringLength: 16 * 1024 * 1024,
   maxContainerSize: 16 * 1024 * 1024,
   maxDecodeFactor: 8,
+  decodeBudgetBase: 8 * 1024 * 1024,
 });
 
 /** Lists longer than this are allocated at their final length instead of grown (see Gen.read). */
 export const PREALLOCATE = 1024;
 
-/** Heap bytes every message may decode to whatever its size: small messages are never refused. */
-export const DECODE_BUDGET_BASE = 256 * 1024;
+/**
+ * `decodeBudgetBase`, why 8 MiB: compact lists of small i64s or of very short strings cost up to
+ * 32 heap bytes per wire byte, and a message of up to about 1 MiB should never be refused for
+ * what it holds; a 16 MiB frame still decodes to at most 136 MiB.
+ */
 
 /**
  * The limits a protocol instance decodes under, plus the heap budget left for the message being
@@ -38,7 +42,7 @@ export interface DecodeState extends DecodeLimits {
 export function resolveLimits(partial: Partial<DecodeLimits> | undefined): DecodeState {
   const l: DecodeState = { ...DEFAULT_LIMITS, budget: 0, budgetStart: 0 };
   if (partial) {
-    for (const k of ['maxDepth', 'maxStringLength', 'maxContainerSize', 'maxDecodeFactor'] as const) {
+    for (const k of ['maxDepth', 'maxStringLength', 'maxContainerSize', 'maxDecodeFactor', 'decodeBudgetBase'] as const) {
       const v = partial[k];
       if (v === undefined) continue;
       if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`limits.${k} must be a non-negative integer, got ${String(v)}`);
@@ -159,13 +163,13 @@ export const COST = Object.freeze({
 /** Over its decode budget: the message would cost far more heap than its size justifies. */
 export class DecodeBudgetError extends ProtocolError {
   constructor(readonly budget: number) {
-    super(`message would decode to more than its budget of ${budget} heap bytes (limits.maxDecodeFactor × its size + ${DECODE_BUDGET_BASE})`);
+    super(`message would decode to more than its budget of ${budget} heap bytes (limits.maxDecodeFactor × its size + limits.decodeBudgetBase)`);
   }
 }
 
 /** Opens the budget of the message starting at `r.pos` (it can be no larger than what remains). */
 export function startBudget(r: BufferReader, L: DecodeState): void {
-  L.budget = L.budgetStart = (r.end - r.pos) * L.maxDecodeFactor + DECODE_BUDGET_BASE;
+  L.budget = L.budgetStart = (r.end - r.pos) * L.maxDecodeFactor + L.decodeBudgetBase;
 }
 
 export function overBudget(L: DecodeState): DecodeBudgetError {

@@ -32,7 +32,7 @@ export type { ThriftTransportKind } from './framing.js';
 export { makeProtocol } from './protocols.js';
 export { binaryProtocol } from './binary.js';
 export { compactProtocol } from './compact.js';
-export { DecodeBudgetError, DEFAULT_LIMITS, DECODE_BUDGET_BASE } from './codec-shared.js';
+export { DecodeBudgetError, DEFAULT_LIMITS } from './codec-shared.js';
 export { ThriftApplicationError, TApplicationExceptionType } from './application-exception.js';
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';

@@ -16,12 +16,18 @@ export interface DecodeLimits {
   /** Most elements in one container (default 16 Mi). Also bounded by the bytes remaining. */
   maxContainerSize: number;
   /**
-   * Heap bytes one message may decode to, per byte of the message (default 8), plus 256 KiB.
+   * Heap bytes one message may decode to, per byte of the message (default 8), plus
+   * `decodeBudgetBase`.
    * Each string, binary, struct, container and element is charged its measured V8 heap cost
    * (an empty struct ~56 B, a list slot 8 B, an empty Map 184 B, a Buffer 192 B + its bytes);
    * skipping is charged as if decoded. Past the budget: DecodeBudgetError (a ProtocolError).
    */
   maxDecodeFactor: number;
+  /**
+   * Heap bytes every message may decode to on top of the factor (default 8 MiB): messages up to
+   * about 1 MiB are never refused whatever they hold.
+   */
+  decodeBudgetBase: number;
 }
 
 /**
