@@ -117,8 +117,11 @@ export interface RawOutcome {
   ms: number;
 }
 
-/** Connects, writes `bytes`, and waits until the server closes the connection or `timeoutMs` passes. */
-export function sendAndWaitClose(port: number, bytes: Buffer, timeoutMs: number): Promise<RawOutcome> {
+/**
+ * Connects, writes `bytes`, and waits until the server closes the connection or `timeoutMs`
+ * passes (or, with `untilAnswer`, until the first bytes of an answer arrive).
+ */
+export function sendAndWaitClose(port: number, bytes: Buffer, timeoutMs: number, untilAnswer = false): Promise<RawOutcome> {
   return new Promise((resolve) => {
     const started = Date.now();
     let received = 0;
@@ -127,7 +130,14 @@ export function sendAndWaitClose(port: number, bytes: Buffer, timeoutMs: number)
       sock.destroy();
       resolve({ closed: false, received, ms: Date.now() - started });
     }, timeoutMs);
-    sock.on('data', (c) => (received += c.length));
+    sock.on('data', (c) => {
+      received += c.length;
+      if (untilAnswer) {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve({ closed: false, received, ms: Date.now() - started });
+      }
+    });
     sock.on('error', () => undefined);
     sock.on('close', () => {
       clearTimeout(timer);
