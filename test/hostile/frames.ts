@@ -67,33 +67,39 @@ export function listOfEmptyLists(wire: Wire, transport: Transport, n: number): B
   return message(wire, transport, 'takeNested', Buffer.concat([head, Buffer.alloc(n * inner.length, inner)]));
 }
 
+/** Writes n consecutive numbers from 0 as i32 (binary) or zigzag varints (compact), each followed by `after` bytes. */
+function numbers(wire: Wire, n: number, after: number[] = []): Buffer {
+  const out = Buffer.allocUnsafe(n * (5 + after.length));
+  let pos = 0;
+  for (let k = 0; k < n; k++) {
+    if (wire === 'binary') {
+      out.writeInt32BE(k, pos);
+      pos += 4;
+    } else {
+      let v = zigzag(k);
+      while (v >= 0x80) {
+        out[pos++] = (v & 0x7f) | 0x80;
+        v = Math.floor(v / 128);
+      }
+      out[pos++] = v;
+    }
+    for (const b of after) out[pos++] = b;
+  }
+  return out.subarray(0, pos);
+}
+
 /** `takeMap(1: map<i32, Empty>)`: n distinct keys, each to an empty struct. */
 export function mapOfEmpty(wire: Wire, transport: Transport, n: number): Buffer {
-  const parts: number[] = [...fieldHeader(wire, 'map', 1)];
-  if (wire === 'binary') parts.push(tid(wire, 'i32'), tid(wire, 'struct'), ...i32be(n));
-  else parts.push(...varint(n), (tid(wire, 'i32') << 4) | tid(wire, 'struct'));
-  const entries: Buffer[] = [Buffer.from(parts)];
-  const chunk: number[] = [];
-  for (let k = 0; k < n; k++) {
-    if (wire === 'binary') chunk.push(...i32be(k), 0);
-    else chunk.push(...varint(zigzag(k)), 0);
-    if (chunk.length > 65536) entries.push(Buffer.from(chunk.splice(0)));
-  }
-  entries.push(Buffer.from(chunk));
-  return message(wire, transport, 'takeMap', Buffer.concat(entries));
+  const head: number[] = [...fieldHeader(wire, 'map', 1)];
+  if (wire === 'binary') head.push(tid(wire, 'i32'), tid(wire, 'struct'), ...i32be(n));
+  else head.push(...varint(n), (tid(wire, 'i32') << 4) | tid(wire, 'struct'));
+  return message(wire, transport, 'takeMap', Buffer.concat([Buffer.from(head), numbers(wire, n, [0])]));
 }
 
 /** `takeSet(1: set<i32>)`: n distinct numbers. */
 export function setOfI32(wire: Wire, transport: Transport, n: number): Buffer {
-  const entries: Buffer[] = [Buffer.from([...fieldHeader(wire, 'set', 1), ...listHeader(wire, 'i32', n)])];
-  const chunk: number[] = [];
-  for (let k = 0; k < n; k++) {
-    if (wire === 'binary') chunk.push(...i32be(k));
-    else chunk.push(...varint(zigzag(k)));
-    if (chunk.length > 65536) entries.push(Buffer.from(chunk.splice(0)));
-  }
-  entries.push(Buffer.from(chunk));
-  return message(wire, transport, 'takeSet', Buffer.concat(entries));
+  const head = Buffer.from([...fieldHeader(wire, 'set', 1), ...listHeader(wire, 'i32', n)]);
+  return message(wire, transport, 'takeSet', Buffer.concat([head, numbers(wire, n)]));
 }
 
 /** A valid call of `method` with one i32 argument (`wait`, `fire`); `type` may lie (ONEWAY). */
