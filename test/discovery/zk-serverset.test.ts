@@ -7,7 +7,7 @@ import { resolveDestination } from '../../src/discovery/resolve.js';
 import { StatsRegistry } from '../../src/stats/registry.js';
 import { ZkServerSet } from '../../src/discovery/zk/serverset.js';
 import { startZooKeeper, type ZooKeeperServer } from '../harness/zookeeper.js';
-import { expireSession, finagleMember, PERSISTENT, waitFor, ZkWriter } from './zk-util.js';
+import { expireSession, finagleMember, PERSISTENT, startProxy, waitFor, ZkWriter } from './zk-util.js';
 
 let zk: ZooKeeperServer;
 let writer: ZkWriter;
@@ -29,11 +29,11 @@ function keys(s: { addresses: readonly Endpoint[] }): string[] {
 }
 
 /** A set on a fresh path, with its log lines and stats kept for the test. */
-function watch(suffix = '') {
+function watch(suffix = '', port = zk.port) {
   const path = `/services/t${++n}`;
   const lines: string[] = [];
   const stats = new StatsRegistry();
-  const set = new ZkServerSet(`zk://${zk.connectString}${path}${suffix}`, { sessionTimeoutMs: 4000, log: (level, m) => lines.push(`${level} ${m}`), stats });
+  const set = new ZkServerSet(`zk://127.0.0.1:${port}${path}${suffix}`, { sessionTimeoutMs: 4000, log: (level, m) => lines.push(`${level} ${m}`), stats });
   sets.push(set);
   const counters = () => Object.values(stats.snapshot().scopes)[0]?.counters ?? {};
   return { path, set, lines, counters };
@@ -120,7 +120,8 @@ describe('zk:// serverset', () => {
   });
 
   test('a forced session expiry: the set is kept, and a member that joined meanwhile is picked up', async () => {
-    const { path, set, counters } = watch();
+    const proxy = await startProxy(zk.port);
+    const { path, set, counters } = watch('', proxy.port);
     await writer.mkdirp(path);
     const gone = await writer.create(`${path}/member_`, finagleMember('127.0.0.1', 6001));
     await writer.create(`${path}/member_`, finagleMember('127.0.0.1', 6002));
@@ -129,18 +130,17 @@ describe('zk:// serverset', () => {
     let emptied = false;
     set.subscribe((a) => (emptied ||= a.length === 0));
     const before = set.zkSession.sessionId;
-    await expireSession(
-      zk.connectString,
-      () => set.zkSession.credentials(),
-      () => (counters()['zk_expirations'] ?? 0) > 0,
-    );
+    // While it is cut off: its session is closed, one member joins and one leaves.
+    proxy.block();
     await writer.create(`${path}/member_`, finagleMember('127.0.0.1', 6003));
     await writer.remove(gone);
+    await expireSession(zk.connectString, proxy, set.zkSession.credentials());
     await waitFor('a new session', () => set.zkSession.sessionId !== before && set.zkSession.isConnected);
     await waitFor('the reconciled set', () => keys(set).join() === '127.0.0.1:6002,127.0.0.1:6003');
     assert.equal(emptied, false);
     assert.equal(counters()['zk_expirations'], 1);
     assert.equal(counters()['zk_sessions'], 2);
+    await proxy.close();
   });
 
   test('1,000 members: one refresh reads them all, and one more join costs one read', async (t) => {

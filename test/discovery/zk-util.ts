@@ -1,5 +1,6 @@
 // Helpers for tests against a real ZooKeeper: a plain writer client (what other servers would be),
 // forcing a session's expiry, and waiting for a condition.
+import net from 'node:net';
 import { zkLibrary, type ZkClient } from '../../src/discovery/zk/library.js';
 
 export const EPHEMERAL_SEQUENTIAL = 3;
@@ -77,22 +78,77 @@ interface RawExtras {
 }
 
 /**
- * Expires a session the way the ZooKeeper FAQ describes: a second client joins it with its id and
- * password and closes it. The owner, whose connection the server dropped, may win the session
- * back before the close goes out; so this repeats until `expired()` says the owner saw it.
+ * A TCP proxy in front of ZooKeeper, so a test can cut one client off (`block`: every connection
+ * through it is dropped and new ones are refused) without touching the server.
  */
-export async function expireSession(connectString: string, credentials: () => { id: Buffer; password: Buffer }, expired: () => boolean): Promise<void> {
-  const first = credentials();
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const twin = await ZkWriter.connect(connectString, { sessionId: first.id, sessionPassword: first.password });
-    twin.close();
-    const until = Date.now() + 2000;
-    while (Date.now() < until) {
-      if (expired()) return;
-      await new Promise((r) => setTimeout(r, 20));
+export interface ZkProxy {
+  readonly port: number;
+  block(): void;
+  unblock(): void;
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<ZkProxy> {
+  let blocked = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    if (blocked) return inbound.destroy();
+    const outbound = net.connect(targetPort, '127.0.0.1');
+    for (const [a, b] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ] as const) {
+      sockets.add(a);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+      a.pipe(b);
     }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    block() {
+      blocked = true;
+      for (const s of sockets) s.destroy();
+    },
+    unblock() {
+      blocked = false;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * Expires a session the way the ZooKeeper FAQ describes: a second client joins it with its id and
+ * password and closes it. Its owner connects through `proxy`, blocked meanwhile so that it cannot
+ * win the session back first; unblocked, it reconnects and is told the session expired.
+ */
+export async function expireSession(connectString: string, proxy: ZkProxy, credentials: { id: Buffer; password: Buffer }): Promise<void> {
+  proxy.block();
+  try {
+    const twin = zkLibrary().createClient(connectString, { sessionTimeout: 4000, spinDelay: 200, retries: 0, sessionId: credentials.id, sessionPassword: credentials.password });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('expireSession: the twin never connected')), 10_000);
+      twin.on('state', (s) => {
+        if (s.code === 3 || s.code === -122) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      twin.connect();
+    });
+    twin.close();
+    // The close is answered before the twin's socket ends; give it that long.
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    proxy.unblock();
   }
-  throw new Error('could not expire the session');
 }
 
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
