@@ -217,5 +217,10 @@ describe('announcing into ZooKeeper', () => {
     await waitFor('a new member', () => a.node !== undefined && a.node !== first);
     await waitFor('one member again', () => set.memberNames.length === 1 && set.memberNames[0] === a.node!.split('/').pop());
     assert.deepEqual(set.addresses, [{ host: '127.0.0.1', port: 4242 }]);
+    // Deleted by someone else: made again too.
+    const second = a.node!;
+    await writer.remove(second);
+    await waitFor('a third member', () => a.node !== undefined && a.node !== second);
+    await waitFor('the set follows', () => set.memberNames.length === 1 && set.memberNames[0] === a.node!.split('/').pop());
   });
 });

@@ -6,6 +6,7 @@ import { endpointKey, type Endpoint } from '../../src/discovery/endpoint.js';
 import { resolveDestination } from '../../src/discovery/resolve.js';
 import { StatsRegistry } from '../../src/stats/registry.js';
 import { ZkServerSet } from '../../src/discovery/zk/serverset.js';
+import { freePort } from '../harness/ports.js';
 import { startZooKeeper, type ZooKeeperServer } from '../harness/zookeeper.js';
 import { expireSession, finagleMember, PERSISTENT, startProxy, waitFor, ZkWriter } from './zk-util.js';
 
@@ -176,6 +177,20 @@ describe('zk:// serverset', () => {
     );
     assert.ok((c['refreshes'] ?? 0) - refreshesBefore <= 3, 'one join is one refresh (or a few), not one per member');
     assert.equal(c['members_joined'], 1001);
+  });
+
+  test('a chroot, and an ensemble string whose first server is down', async () => {
+    const dead = await freePort();
+    const path = `/services/t${++n}`;
+    await writer.mkdirp(`/prod${path}`);
+    await writer.create(`/prod${path}/member_`, finagleMember('127.0.0.1', 8001));
+    await writer.mkdirp(path);
+    await writer.create(`${path}/member_`, finagleMember('127.0.0.1', 8002)); // outside the chroot
+    const set = new ZkServerSet(`zk://127.0.0.1:${dead},${zk.connectString}${path}?chroot=/prod`, { log: false, spinDelayMs: 100 });
+    sets.push(set);
+    await set.ready();
+    await waitFor('the member under the chroot', () => set.addresses.length === 1);
+    assert.deepEqual(keys(set), ['127.0.0.1:8001']);
   });
 
   test('zk:// is a registered destination scheme', async () => {

@@ -3,13 +3,15 @@ import type { AnnounceOptions, Announcement } from '../announce.js';
 import { endpointKey, type TcpEndpoint } from '../endpoint.js';
 import { formatMember } from '../member.js';
 import { observer, type Observer } from '../observe.js';
-import { zkCode } from './library.js';
+import { zkCode, type ZkWatcher } from './library.js';
 import { ZkSession } from './session.js';
 import { parseZkUri, type ZkUri } from './uri.js';
 
 /** Longest a withdraw waits for ZooKeeper before closing the session anyway (which removes the node too). */
 const WITHDRAW_WAIT_MS = 2000;
 const RETRY_MS = 1000;
+/** The watch event type of a deleted node. */
+const NODE_DELETED = 2;
 
 /**
  * A server's member node in a ZooKeeper serverset, written exactly as Finagle writes it: missing
@@ -159,7 +161,13 @@ export class ZkAnnouncement implements Announcement {
     this.obs.scope.counter('registrations').incr();
     this.obs.log('info', `member ${node} ${how}`);
     for (const w of this.firstWaiters.splice(0)) w.resolve();
+    // Deleted by someone else (an operator, a cleanup job): make it again.
+    this.session.exists(node, this.nodeWatcher).catch(() => undefined);
   }
+
+  private readonly nodeWatcher: ZkWatcher = (event) => {
+    if (event.getType() === NODE_DELETED && !this.withdrawn && event.getPath() === this.current) this.ensure();
+  };
 
   async withdraw(): Promise<void> {
     if (this.withdrawn) return;
