@@ -193,6 +193,19 @@ describe('zk:// serverset', () => {
     assert.deepEqual(keys(set), ['127.0.0.1:8001']);
   });
 
+  test('a connect request that is never answered is dropped and tried again', async () => {
+    const proxy = await startProxy(zk.port);
+    proxy.hold(); // accepts the connection, never answers: the library alone would wait forever
+    const { set, counters } = watch('', proxy.port);
+    await new Promise((r) => setTimeout(r, 300));
+    proxy.unblock();
+    await waitFor('connected after the stall', () => set.zkSession.isConnected, 10_000);
+    await set.ready();
+    assert.equal(counters()['zk_connect_stalls'], 1);
+    set.close();
+    await proxy.close();
+  });
+
   test('zk:// is a registered destination scheme', async () => {
     const path = `/services/t${++n}`;
     await writer.mkdirp(path);

@@ -85,14 +85,23 @@ export interface ZkProxy {
   readonly port: number;
   block(): void;
   unblock(): void;
+  /** New connections are accepted and never answered (a server that hangs while starting), until `unblock`. */
+  hold(): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number): Promise<ZkProxy> {
   let blocked = false;
+  let holding = false;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((inbound) => {
     if (blocked) return inbound.destroy();
+    if (holding) {
+      sockets.add(inbound);
+      inbound.on('error', () => undefined);
+      inbound.on('close', () => sockets.delete(inbound));
+      return;
+    }
     const outbound = net.connect(targetPort, '127.0.0.1');
     for (const [a, b] of [
       [inbound, outbound],
@@ -116,6 +125,10 @@ export async function startProxy(targetPort: number): Promise<ZkProxy> {
     },
     unblock() {
       blocked = false;
+      holding = false;
+    },
+    hold() {
+      holding = true;
     },
     close: () => {
       for (const s of sockets) s.destroy();

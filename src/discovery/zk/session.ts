@@ -8,6 +8,18 @@ export interface ZkSessionOptions {
   spinDelayMs?: number;
 }
 
+/** How often a session not connected looks for a connect request left unanswered. */
+const STALL_CHECK_MS = 500;
+/** The library's connection manager state while it waits for a connect answer. */
+const LIBRARY_CONNECTING = 1;
+/** How long a closed session's close request may take before its socket is dropped. */
+const CLOSE_GRACE_MS = 1000;
+
+/** The library internals the stall check and close need (absent in another version: both then do nothing). */
+function connectionManager(client: ZkClient): { state?: number; socket?: { readyState?: string; destroy(): void } } | undefined {
+  return (client as unknown as { connectionManager?: { state?: number; socket?: { readyState?: string; destroy(): void } } }).connectionManager;
+}
+
 /** What a session tells its owner. `connected` carries whether it is a new session (watches and ephemeral nodes are gone). */
 export type ZkSessionEvent = { readonly kind: 'connected'; readonly newSession: boolean } | { readonly kind: 'disconnected' } | { readonly kind: 'expired' };
 
@@ -28,6 +40,9 @@ export class ZkSession {
   private readonly listeners: ((e: ZkSessionEvent) => void)[] = [];
   private readonly timeoutMs: number;
   private readonly spinDelayMs: number;
+  private watchdog: NodeJS.Timeout | undefined = undefined;
+  private stalledSocket: object | undefined = undefined;
+  private stalledSince = 0;
 
   constructor(
     readonly connectString: string,
@@ -39,6 +54,41 @@ export class ZkSession {
     this.spinDelayMs = options.spinDelayMs ?? 1000;
     obs.scope.gaugeFn('zk_connected', () => (this.connected ? 1 : 0));
     this.client = this.open();
+    this.watchdog = setInterval(() => this.checkStall(), STALL_CHECK_MS);
+    this.watchdog.unref?.();
+  }
+
+  /**
+   * The library waits forever for the answer to its connect request: a server that accepts the
+   * connection and never answers (seen when ZooKeeper restarts) leaves it connecting for good. A
+   * connection that stays unanswered this long is dropped, so the library tries again (same
+   * session, watches kept).
+   */
+  private checkStall(): void {
+    if (this.closed || this.connected) {
+      this.stalledSocket = undefined;
+      return;
+    }
+    const cm = connectionManager(this.client);
+    const socket = cm?.socket;
+    if (cm?.state !== LIBRARY_CONNECTING || socket === undefined || socket.readyState !== 'open') {
+      this.stalledSocket = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (this.stalledSocket !== socket) {
+      this.stalledSocket = socket;
+      this.stalledSince = now;
+    } else if (now - this.stalledSince >= this.stallMs) {
+      this.stalledSocket = undefined;
+      this.obs.scope.counter('zk_connect_stalls').incr();
+      this.obs.log('warn', `no answer to the connect request for ${now - this.stalledSince} ms; reconnecting`);
+      socket.destroy();
+    }
+  }
+
+  private get stallMs(): number {
+    return Math.max(2000, Math.floor(this.timeoutMs / 3));
   }
 
   get isConnected(): boolean {
@@ -164,7 +214,12 @@ export class ZkSession {
     if (this.closed) return;
     this.closed = true;
     this.connected = false;
-    this.client.close();
+    clearInterval(this.watchdog);
+    const client = this.client;
+    client.close();
+    // The close request goes out only on a live connection; one that is still connecting (or
+    // stalled) would otherwise stay open and keep the process alive.
+    setTimeout(() => connectionManager(client)?.socket?.destroy(), CLOSE_GRACE_MS).unref?.();
     this.obs.log('info', 'closed');
   }
 }
