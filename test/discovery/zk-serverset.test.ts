@@ -145,7 +145,7 @@ describe('zk:// serverset', () => {
   });
 
   test('1,000 members: one refresh reads them all, and one more join costs one read', async (t) => {
-    const { path, set, counters, stats } = watch();
+    const { path, set, counters, stats, lines } = watch();
     await writer.mkdirp(path);
     await writer.create(`${path}/placeholder`, '', PERSISTENT);
     await set.ready();
@@ -177,6 +177,8 @@ describe('zk:// serverset', () => {
     );
     assert.ok((c['refreshes'] ?? 0) - refreshesBefore <= 3, 'one join is one refresh (or a few), not one per member');
     assert.equal(c['members_joined'], 1001);
+    assert.ok(lines.length < 200, `${lines.length} log lines: member changes beyond 20 per update are summed up`);
+    assert.ok(lines.some((l) => /\d+ more member change\(s\) in this update/.test(l)));
   });
 
   test('a chroot, and an ensemble string whose first server is down', async () => {

@@ -18,6 +18,9 @@ export interface ZkServerSetOptions extends ZkSessionOptions {
   retryDelayMs?: number;
 }
 
+/** Member changes logged one by one per update; the rest are summed up in one line. */
+const MEMBER_LINES_PER_UPDATE = 20;
+
 /** Only these children of the serverset path are members (Finagle, Aurora). */
 const MEMBER_PREFIX = 'member_';
 
@@ -48,6 +51,8 @@ export class ZkServerSet implements ServerSet {
   private readonly dataWatchers = new Map<string, ZkWatcher>();
   private readonly readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private isReady = false;
+  private logBudget = Number.POSITIVE_INFINITY;
+  private unlogged = 0;
 
   constructor(uri: string | ZkUri, options: ZkServerSetOptions = {}) {
     this.uri = typeof uri === 'string' ? parseZkUri(uri) : uri;
@@ -166,6 +171,8 @@ export class ZkServerSet implements ServerSet {
     const toRead = readAll ? names : names.filter((n) => !this.members.has(n));
     const readings = await Promise.all(toRead.map((n) => this.readOne(n)));
     if (epoch !== this.epoch) return;
+    this.logBudget = MEMBER_LINES_PER_UPDATE;
+    this.unlogged = 0;
     let joined = 0;
     let left = 0;
     for (let i = 0; i < toRead.length; i++) {
@@ -179,12 +186,14 @@ export class ZkServerSet implements ServerSet {
         this.members.delete(name);
         this.dataWatchers.delete(name);
         left++;
-        this.obs.log('info', `member ${name} left`);
+        this.memberLog('info', `member ${name} left`);
       }
     }
     this.obs.scope.counter('members_joined').incr(joined);
     this.obs.scope.counter('members_left').incr(left);
     this.obs.scope.counter('refreshes').incr();
+    if (this.unlogged > 0) this.obs.log('info', `${this.unlogged} more member change(s) in this update (counted, not logged one by one)`);
+    this.logBudget = Number.POSITIVE_INFINITY;
     this.publish();
     this.obs.scope.histogram('refresh_ms').add(performance.now() - start);
     this.markReady();
@@ -227,6 +236,12 @@ export class ZkServerSet implements ServerSet {
     this.publish();
   }
 
+  /** One line per member change, at most MEMBER_LINES_PER_UPDATE per refresh (1,000 joins at start are one summary). */
+  private memberLog(level: 'info' | 'warn', message: string): void {
+    if (this.logBudget-- > 0) this.obs.log(level, message);
+    else this.unlogged++;
+  }
+
   /** Records what a member says; logs what changed. Returns true for a member not known before. */
   private setMember(name: string, reading: MemberReading): boolean {
     const before = this.members.get(name);
@@ -234,11 +249,11 @@ export class ZkServerSet implements ServerSet {
     if (before !== undefined && sameReading(before, reading)) return false;
     if (reading.kind === 'bad') {
       this.obs.scope.counter('members_skipped').incr();
-      this.obs.log('warn', `member ${name} skipped: ${reading.reason}`);
+      this.memberLog('warn', `member ${name} skipped: ${reading.reason}`);
     } else if (reading.kind === 'not-alive') {
-      this.obs.log('info', `member ${name} is ${reading.status}: no traffic`);
+      this.memberLog('info', `member ${name} is ${reading.status}: no traffic`);
     } else {
-      this.obs.log('info', `member ${name} ${before === undefined ? 'joined' : 'is now'} ALIVE at ${endpointKey(reading.endpoint)}`);
+      this.memberLog('info', `member ${name} ${before === undefined ? 'joined' : 'is now'} ALIVE at ${endpointKey(reading.endpoint)}`);
     }
     return before === undefined;
   }
