@@ -10,6 +10,10 @@ command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
 # The ZeroRPC interop tests' Python peer (test/peers/zerorpc_peer.py).
 /usr/bin/python3 -c 'import zmq' >/dev/null 2>&1 || need_apt+=(python3-zmq)
 /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || need_apt+=(python3-msgpack)
+# zk:// tests: a real ZooKeeper (started by test/harness/zookeeper.ts) and a kazoo peer.
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+[ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
+/usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need_apt+=(python3-kazoo)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "setup: need root for apt-get (missing: ${need_apt[*]})" >&2; exit 1; fi
@@ -19,7 +23,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # npm dependencies: install when missing or older than the lock file.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A symlinked node_modules is shared with another checkout: `npm ci` would empty it for both.
+if [ -L node_modules ]; then
+  :
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi

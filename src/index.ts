@@ -23,6 +23,12 @@ export { parseDestination, parseAddress, formatAddress, type Address, type Desti
 export { timeoutLayer } from './resilience/timeout.js';
 export { StaticServerSet, type ServerSet } from './discovery/serverset.js';
 export { registerScheme, resolveDestination, type SchemeResolver, type ResolvedDestination } from './discovery/resolve.js';
+export { ZkServerSet, type ZkServerSetOptions } from './discovery/zk/serverset.js';
+export { parseZkUri, type ZkUri } from './discovery/zk/uri.js';
+export { DnsServerSet, type DnsServerSetOptions } from './discovery/dns.js';
+export { announce, registerAnnouncer, ServerAnnouncements, type AnnounceOptions, type Announcement, type Announcer } from './discovery/announce.js';
+export { readMember, formatMember, type MemberRecord, type MemberReading, type MemberStatus } from './discovery/member.js';
+export { discoveryStats, logDiscoveryToStderr, type DiscoveryLog } from './discovery/observe.js';
 export type { ClientStackOptions, LoadBalancerConfig, LoadBalancerKind, PoolConfig, RetryConfig, HedgingConfig, FailureAccrualConfig } from './client/options.js';
 export {
   RetryBudget,

@@ -2,11 +2,16 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { StaticServerSet, type ServerSet } from './serverset.js';
 import { endpointKey } from './endpoint.js';
 import { parseDestination } from './uri.js';
+import { ZkServerSet } from './zk/serverset.js';
+import { DnsServerSet } from './dns.js';
 
 /** Turns the part after `scheme://` into a live ServerSet (e.g. a ZooKeeper watcher). */
 export type SchemeResolver = (rest: string, raw: string) => ServerSet;
 
 const resolvers = new Map<string, SchemeResolver>();
+// Built in: `zk://` loads its client library only when a zk destination is made.
+resolvers.set('zk', (_rest, raw) => new ZkServerSet(raw));
+resolvers.set('dns', (_rest, raw) => new DnsServerSet(raw));
 
 /**
  * Plugs in a destination scheme: `registerScheme('zk', (rest) => new ZkServerSet(rest))`.

@@ -97,7 +97,7 @@ describe('stack shape', () => {
     assert.throws(() => b.withHedging({ delay: 10 }).build(dest), /idempotent/);
     assert.throws(() => b.withRetries({ maxRetries: -1 }).build(dest), /maxRetries/);
     assert.throws(() => b.withRetryBudget({ percentCanRetry: -1 }).build(dest), /percentCanRetry/);
-    assert.throws(() => b.build('zk://zk1:2181/svc'), /unsupported destination scheme 'zk:\/\/'/);
+    assert.throws(() => b.build('etcd://etcd1:2379/svc'), /unsupported destination scheme 'etcd:\/\/'/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../../core/errors.js';
+import { ServerAnnouncements, type AnnounceOptions, type Announcement } from '../../discovery/announce.js';
 import type { Stack } from '../../core/stack.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
@@ -71,6 +72,11 @@ export interface ThriftServer {
   readonly stats: StatsRegistry;
   /** The server's roles, in order (`stack.describe()` prints them). */
   readonly stack: Stack;
+  /**
+   * Registers this server in a serverset (`zk://zk1:2181/services/users`) until it closes; `close`
+   * removes the member first, before draining. Resolves once the member exists.
+   */
+  announce(uri: string, options?: AnnounceOptions): Promise<Announcement>;
   /** Stops accepting, lets running handlers reply (bounded by `graceMs`, default 5000), then closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -119,6 +125,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     frameBudget: options.frameBudget,
     stats: scope,
   });
+  const announcements = new ServerAnnouncements(listening);
   return {
     host: listening.host,
     port: listening.port,
@@ -127,7 +134,11 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     },
     stats,
     stack,
-    close: (graceMs) => listening.close(graceMs),
+    announce: (uri, o) => announcements.announce(uri, o),
+    close: async (graceMs) => {
+      await announcements.withdrawAll(); // leave the serverset first, then drain
+      await listening.close(graceMs);
+    },
   };
 }
 
