@@ -45,7 +45,9 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     if (this.settle()) this.next.onReply(rep, at);
   }
 
+  // Likewise a failure handed over after the deadline: the caller asked for an outcome by then.
   onError(err: unknown, at?: number): void {
+    if (this.expiresAt !== 0 && turnNow() >= this.expiresAt) return this.expire();
     if (this.settle()) this.next.onError(err, at);
   }
 

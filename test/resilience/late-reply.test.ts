@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { TimeoutError } from '../../src/core/errors.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
+import { encodeApplicationException } from '../../src/protocols/thrift/application-exception.js';
 import { MessageType, Thrift } from '../../src/protocols/thrift/index.js';
 import { EchoService } from '../fixtures/echo-service.js';
 
@@ -34,8 +35,14 @@ before(async () => {
       setTimeout(() => {
         const w = new BufferWriter(128);
         w.writeBytes(Buffer.alloc(4));
-        BinaryProtocol.writeMessageHeader(w, 'echo', MessageType.REPLY, seqid);
-        BinaryProtocol.writeStruct(w, echo.result, { success: { id: args.id, payload: 'late' } });
+        if (args.id < 0n) {
+          // A negative id asks for a failure instead of a reply.
+          BinaryProtocol.writeMessageHeader(w, 'echo', MessageType.EXCEPTION, seqid);
+          encodeApplicationException(BinaryProtocol, w, 6, 'internal error, late');
+        } else {
+          BinaryProtocol.writeMessageHeader(w, 'echo', MessageType.REPLY, seqid);
+          BinaryProtocol.writeStruct(w, echo.result, { success: { id: args.id, payload: 'late' } });
+        }
         const out = w.takeCopy();
         out.writeUInt32BE(out.length - 4, 0);
         sock.write(out); // on loopback this reaches the client's socket at once
@@ -61,6 +68,16 @@ test('a reply read after the deadline rejects with TimeoutError', async () => {
     // Reply written at ~100 ms, then the loop is blocked until ~700 ms: past the 300 ms deadline.
     await assert.rejects(client.echo(2n, 100, '600'), TimeoutError);
     assert.ok(Date.now() - started >= 600);
+  } finally {
+    await client.$close();
+  }
+});
+
+test('so does a failure read after the deadline', async () => {
+  const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${port}`, { timeout: 300, retries: false });
+  try {
+    await assert.rejects(client.echo(-1n, 0, '0'), /internal error, late/);
+    await assert.rejects(client.echo(-2n, 100, '600'), TimeoutError);
   } finally {
     await client.$close();
   }
