@@ -4,6 +4,7 @@
  * bench/results.md. Env: BENCH_SECONDS (measured seconds per RPC pair, default 4),
  * BENCH_RESULTS (output file; "-" to skip writing).
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,6 +69,14 @@ emit(
     `100 ms timeout on every call, calls sent open-loop at a fixed rate for 4 s (or 2000 at once). Capacity = 8 / one call's time alone. ` +
     `Goodput = succeeded / could succeed (target ≥ 90 %). Wasted server work = calls the server finished for a caller that had given up.\n\n${overloadTable(overload)}`,
 );
+
+/** A benchmark that is its own script (it spawns its own peers): its printed tables, as a section. */
+function scriptSection(title: string, script: string): void {
+  const output = execFileSync(process.execPath, ['--import', 'tsx', join(here, script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  emit(`## ${title}\n\n${output.trim()}`);
+}
+
+scriptSection('ZeroRPC: Scales vs the raw zeromq echo and a Python peer', 'zerorpc.ts');
 
 const stackCost = await runStackBench();
 emit(
