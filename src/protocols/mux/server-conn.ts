@@ -1,0 +1,174 @@
+/**
+ * What a Mux server keeps per connection (a server codec is shared by every connection, so it
+ * finds this by the connection): which protocol the peer speaks (decided by its first bytes), the
+ * handshake, the calls in flight by tag (a tag reused while in flight is a violation; Tdiscarded
+ * finds its call here), fragments being reassembled, and the peer's `mux-framer`.
+ */
+import { CancelledError, ProtocolError } from '../../core/errors.js';
+import type { Connection } from '../../transport/index.js';
+import { writeSimple } from './client-codec.js';
+import { decodeDeadline, DEADLINE_CONTEXT, ForwardedContexts } from './contexts.js';
+import { Reassembler } from './fragments.js';
+import { CONTROL_TAG, MAX_TAG, MUX_VERSION, MuxType, TINIT_CHECK } from './types.js';
+import { encodeMessage, type MuxEntry } from './wire.js';
+import { ContextValues, type ContextKey } from '../../core/context-key.js';
+import { readU16 } from './bytes.js';
+import type { BufferReader } from '../../core/bytes.js';
+
+/** A call being served that Tdiscarded can reach. */
+export interface DiscardableCall {
+  readonly tag: number;
+  /** Set by Tdiscarded: its answer must never be sent. */
+  discarded: boolean;
+  /** Aborts the handler's signal (set once the call entered the server stack). */
+  abort: ((reason: CancelledError) => void) | undefined;
+}
+
+export type PeerKind = 'unknown' | 'mux' | 'thrift';
+
+export interface MuxServerLimits {
+  /** Largest reassembled message (default: the frame limit, 16 MiB). */
+  readonly maxMessageBytes: number;
+  /** Most fragmented messages in progress per connection (default 64). */
+  readonly maxPartials: number;
+  /** Most contexts on one Tdispatch (default 256). */
+  readonly maxContexts: number;
+  /** Most dtab entries on one Tdispatch (default 256). */
+  readonly maxDtab: number;
+}
+
+export class MuxServerConn {
+  kind: PeerKind = 'unknown';
+  negotiated = false;
+  /** The peer's `mux-framer` (Infinity: none): answers are fragmented to it. */
+  peerMaxFrame = Infinity;
+  readonly reassembler: Reassembler;
+  private readonly calls = new Map<number, DiscardableCall>();
+
+  constructor(
+    readonly conn: Connection,
+    readonly limits: MuxServerLimits,
+  ) {
+    this.reassembler = new Reassembler(limits.maxMessageBytes, limits.maxPartials);
+  }
+
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /** A new call on `tag`: a tag still in flight is a violation. */
+  begin(call: DiscardableCall): void {
+    const tag = call.tag;
+    if (tag === 0 || tag > MAX_TAG) throw new ProtocolError(`Tdispatch on reserved tag ${tag}`);
+    if (this.calls.has(tag)) throw new ProtocolError(`tag ${tag} reused while its call is in flight`);
+    this.calls.set(tag, call);
+  }
+
+  /** The call's answer may go out now (false: it was discarded, send nothing). */
+  finish(call: DiscardableCall): boolean {
+    if (call.discarded) return false;
+    if (this.calls.get(call.tag) === call) this.calls.delete(call.tag);
+    return true;
+  }
+
+  /**
+   * Tdiscarded for `which`: the partial message is dropped; a running call is marked (its answer
+   * is never sent), its handler's signal aborts, and Rdiscarded goes back. Unknown or already
+   * answered: ignored.
+   */
+  discard(which: number, reason: string): boolean {
+    this.reassembler.drop(which);
+    const call = this.calls.get(which);
+    if (call === undefined) return false;
+    this.calls.delete(which);
+    call.discarded = true;
+    writeSimple(this.conn, MuxType.Rdiscarded, which);
+    call.abort?.(new CancelledError(`the caller discarded the call: ${reason}`, { endpoint: this.conn.endpoint }));
+    return true;
+  }
+
+  /** Answers the "tinit check" probe (echo it) or a Tinit (Rinit with our headers); anything else on the control tag is refused. */
+  answerHandshake(message: Buffer, code: number, tag: number, headers: readonly MuxEntry[]): void {
+    const conn = this.conn;
+    if (code === MuxType.RerrLegacy || code === MuxType.Rerr) {
+      if (tag === CONTROL_TAG && message.toString('utf8', 4) === TINIT_CHECK) {
+        const mark = conn.beginMessage();
+        conn.writer.writeBytes(message);
+        conn.endMessage(mark);
+        return;
+      }
+      throw new ProtocolError(`mux session error from the client: ${message.toString('utf8', 4, Math.min(message.length, 260))}`);
+    }
+    // Tinit
+    const version = message.length >= 6 ? message.readUInt16BE(4) : -1;
+    if (version !== MUX_VERSION) {
+      const mark = conn.beginMessage();
+      encodeMessage(conn.writer, { type: 'Rerr', tag, reason: `unsupported mux version ${version}`, legacy: false });
+      conn.endMessage(mark);
+      throw new ProtocolError(`client asked for mux version ${version}`);
+    }
+    let at = 6;
+    while (at + 4 <= message.length) {
+      const kl = message.readUInt32BE(at);
+      const key = message.toString('latin1', at + 4, Math.min(message.length, at + 4 + kl));
+      at += 4 + kl;
+      if (at + 4 > message.length) break;
+      const vl = message.readUInt32BE(at);
+      if (key.toLowerCase() === 'mux-framer' && vl === 4 && at + 8 <= message.length) this.peerMaxFrame = Math.max(16, message.readUInt32BE(at + 4));
+      at += 4 + vl;
+    }
+    this.negotiated = true;
+    const mark = conn.beginMessage();
+    encodeMessage(conn.writer, { type: 'Rinit', tag, version: MUX_VERSION, headers });
+    conn.endMessage(mark);
+  }
+}
+
+/** What a Tdispatch's contexts mean to the server: the deadline and the typed values. */
+export interface ReceivedContexts {
+  deadline: number | undefined;
+  values: ContextValues | undefined;
+}
+
+/**
+ * Reads `nctx (key value)*` at `r`: the Deadline, keys we know (decoded; a malformed value drops
+ * that context, not the call), and the rest kept raw for forwarding.
+ */
+export function readContexts(r: BufferReader, keys: ReadonlyMap<string, ContextKey<unknown>>, maxContexts: number): ReceivedContexts {
+  const n = readU16(r);
+  const out: ReceivedContexts = { deadline: undefined, values: undefined };
+  if (n === 0) return out;
+  if (n > maxContexts) throw new ProtocolError(`Tdispatch claims ${n} contexts (limit ${maxContexts})`);
+  let forwarded: MuxEntry[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const kl = readU16(r);
+    r.need(kl);
+    const keyStart = r.pos;
+    r.pos += kl;
+    const vl = readU16(r);
+    r.need(vl);
+    const value = r.buf.subarray(r.pos, r.pos + vl);
+    r.pos += vl;
+    const name = r.buf.toString('latin1', keyStart, keyStart + kl).toLowerCase();
+    if (name === DEADLINE_LOWER) {
+      try {
+        out.deadline = decodeDeadline(value);
+      } catch {}
+      continue;
+    }
+    const key = keys.get(name);
+    if (key !== undefined) {
+      try {
+        (out.values ??= new ContextValues()).set(key, key.wire!.decode(Buffer.from(value)));
+        continue;
+      } catch {
+        // malformed: forwarded as it came
+      }
+    }
+    (forwarded ??= []).push([Buffer.from(r.buf.subarray(keyStart, keyStart + kl)), Buffer.from(value)]);
+  }
+  if (forwarded !== undefined) (out.values ??= new ContextValues()).set(ForwardedContexts, forwarded);
+  return out;
+}
+
+const DEADLINE_LOWER = DEADLINE_CONTEXT.toLowerCase();
