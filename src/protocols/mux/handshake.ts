@@ -40,7 +40,8 @@ export function clientHandshake(conn: Connection, headers: readonly MuxEntry[], 
     const early: Buffer[] = [];
     const done = (err: ScalesError | undefined, result?: HandshakeResult): void => {
       clearTimeout(timer);
-      conn.onMessage = () => {};
+      // Messages in the same socket read as the answer: kept for the session, which replays them.
+      conn.onMessage = (m) => early.push(m);
       conn.onClose = () => {};
       if (err !== undefined) {
         conn.close(err);

@@ -1,0 +1,292 @@
+/**
+ * ThriftMux's server codec: Mux sessions carrying one Thrift message per Tdispatch (or legacy
+ * Treq), and plain framed Thrift on the same port, told apart by the first message:
+ *
+ *   80 01 ..   a strict TBinary message (read as Mux it would be an Rerr on tag 65537)  → Thrift
+ *   82 ..      a compact message (no Mux type is -126)                                  → Thrift
+ *   anything else                                                                     → Mux
+ *
+ * Answers: results, declared exceptions and TApplicationExceptions ride in `Rdispatch OK` as a
+ * Thrift REPLY/EXCEPTION message (as Finagle's ThriftMux server sends them); an overload
+ * rejection is `Rdispatch NACK`; a discarded call's answer is never written.
+ */
+import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
+import type { ContextKey, ContextValues } from '../../core/context-key.js';
+import { ProtocolError } from '../../core/errors.js';
+import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
+import { describeError, truncate } from '../../server/safe.js';
+import type { Connection } from '../../transport/index.js';
+import { readU16 } from '../mux/bytes.js';
+import { writeSimple } from '../mux/client-codec.js';
+import { keysByName } from '../mux/contexts.js';
+import { writeFragments } from '../mux/fragments.js';
+import { framerHeader } from '../mux/handshake.js';
+import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits } from '../mux/server-conn.js';
+import { CONTROL_TAG, HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
+import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
+import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
+import type { ThriftProtocol } from '../thrift/protocol.js';
+import { ThriftServerCodec, ThriftServerRequest } from '../thrift/server-codec.js';
+
+/** One Thrift call that came in a Tdispatch (or Treq). */
+export class MuxServerRequest implements ServerRequest, DiscardableCall {
+  readonly method: string;
+  readonly oneway = false;
+  discarded = false;
+  abort: DiscardableCall['abort'] = undefined;
+
+  constructor(
+    readonly conn: MuxServerConn,
+    readonly tag: number,
+    /** Treq/Rreq (legacy) instead of Tdispatch/Rdispatch. */
+    readonly legacy: boolean,
+    readonly desc: MethodDesc,
+    readonly seqid: number,
+    readonly args: unknown[],
+    readonly deadline: number | undefined,
+    readonly values: ContextValues | undefined,
+  ) {
+    this.method = desc.name;
+  }
+}
+
+export type ThriftMuxServerRequest = MuxServerRequest | ThriftServerRequest;
+
+/** What an unknown-method answer needs to find its way back. */
+interface UnknownCall extends DiscardableCall {
+  readonly conn: MuxServerConn;
+  readonly legacy: boolean;
+  readonly seqid: number;
+}
+
+export interface ThriftMuxCodecOptions {
+  readonly limits: MuxServerLimits;
+  /** Context keys decoded into typed values besides Mux's own (trace, retries, client id). */
+  readonly contextKeys?: readonly ContextKey<unknown>[];
+  /** Our `mux-framer` in Rinit: the largest frame we want to receive (default: none sent). */
+  readonly maxFrameToReceive?: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, ThriftMuxServerRequest> {
+  private readonly conns = new WeakMap<Connection, MuxServerConn>();
+  private readonly reader = new BufferReader(EMPTY);
+  private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  private readonly thrift: ThriftServerCodec;
+  private readonly initHeaders;
+  private scratch: BufferWriter | undefined = undefined;
+  /** Tdiscarded that reached a running call (for stats and tests). */
+  discarded = 0;
+
+  constructor(
+    private readonly protocol: ThriftProtocol,
+    private readonly service: ServiceDesc,
+    private readonly o: ThriftMuxCodecOptions,
+  ) {
+    this.keys = keysByName(o.contextKeys);
+    this.thrift = new ThriftServerCodec(protocol, service);
+    this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
+  }
+
+  /** Mux calls in flight on `conn` (not discarded, not answered). */
+  inFlight(conn: Connection): number {
+    return this.conns.get(conn)?.inFlight ?? 0;
+  }
+
+  decode(message: Buffer, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
+    let st = this.conns.get(conn);
+    if (st === undefined) this.conns.set(conn, (st = new MuxServerConn(conn, this.o.limits)));
+    if (st.kind === 'thrift') return this.thrift.decode(message);
+    if (st.kind === 'unknown') {
+      const b0 = message[0];
+      if ((b0 === 0x80 && message[1] === 0x01) || b0 === 0x82) {
+        st.kind = 'thrift';
+        return this.thrift.decode(message);
+      }
+      st.kind = 'mux';
+    }
+    if (message.length < HEADER_BYTES) throw new ProtocolError(`mux message of ${message.length} bytes`);
+    const whole = st.reassembler.accept(message);
+    if (whole === undefined) return undefined;
+    const code = whole.readInt8(0);
+    const tag = ((whole[1]! << 16) | (whole[2]! << 8) | whole[3]!) & MAX_TAG;
+    switch (code) {
+      case MuxType.Tdispatch:
+        return this.readCall(st, whole, tag, false);
+      case MuxType.Treq:
+        return this.readCall(st, whole, tag, true);
+      case MuxType.Tping:
+        writeSimple(conn, MuxType.Rping, tag);
+        return undefined;
+      case MuxType.Tdiscarded:
+      case MuxType.TdiscardedLegacy: {
+        if (whole.length < HEADER_BYTES + 3) throw new ProtocolError('truncated Tdiscarded');
+        const which = whole.readUIntBE(HEADER_BYTES, 3) & MAX_TAG; // some peers set the fragment bit here
+        if (st.discard(which, whole.toString('utf8', HEADER_BYTES + 3, Math.min(whole.length, HEADER_BYTES + 3 + 256)))) this.discarded++;
+        return undefined;
+      }
+      case MuxType.RerrLegacy:
+      case MuxType.Rerr:
+      case MuxType.Tinit:
+        st.answerHandshake(whole, code, tag, this.initHeaders);
+        return undefined;
+      case MuxType.Tdrain:
+        writeSimple(conn, MuxType.Rdrain, tag);
+        return undefined;
+      case MuxType.Rdrain:
+      case MuxType.Rping:
+      case MuxType.Tlease:
+        return undefined; // our drain acknowledged; pings of ours (none yet); a lease means nothing to a server
+      default:
+        if (code > 0 && tag !== 0) {
+          // A T-message we do not know: say so on its tag (Finagle answers Rerr), keep the session.
+          const mark = conn.beginMessage();
+          conn.writer.writeI8(MuxType.Rerr);
+          conn.writer.writeU8((tag >>> 16) & 0xff);
+          conn.writer.writeU8((tag >>> 8) & 0xff);
+          conn.writer.writeU8(tag & 0xff);
+          conn.writer.writeUtf8(`unknown mux message type ${code}`);
+          conn.endMessage(mark);
+          return undefined;
+        }
+        throw new ProtocolError(`unexpected mux message type ${code} (tag ${tag}) from a client`);
+    }
+  }
+
+  private readCall(st: MuxServerConn, m: Buffer, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
+    const r = this.reader;
+    r.buf = m;
+    r.pos = HEADER_BYTES;
+    r.end = m.length;
+    try {
+      let deadline: number | undefined;
+      let values: ContextValues | undefined;
+      if (legacy) {
+        const n = r.readU8();
+        for (let i = 0; i < n; i++) {
+          r.skip(1);
+          r.skip(r.readU8());
+        }
+      } else {
+        const got = readContexts(r, this.keys, this.o.limits.maxContexts);
+        deadline = got.deadline;
+        values = got.values;
+        r.skip(readU16(r)); // dest
+        const nd = readU16(r);
+        if (nd > this.o.limits.maxDtab) throw new ProtocolError(`Tdispatch claims ${nd} dtab entries (limit ${this.o.limits.maxDtab})`);
+        for (let i = 0; i < 2 * nd; i++) r.skip(readU16(r));
+      }
+      const { name, type, seqid } = this.protocol.readMessageHeader(r);
+      if (type !== MessageType.CALL && type !== MessageType.ONEWAY) throw new ProtocolError(`expected a Thrift CALL in a mux call, got type ${type}`);
+      const method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
+      if (method === undefined || method.oneway) {
+        this.protocol.skipStruct(r);
+        const call: UnknownCall = { conn: st, tag, legacy, seqid, discarded: false, abort: undefined };
+        st.begin(call);
+        return new UnknownMethod<UnknownCall>(truncate(name, MAX_ECHOED_NAME), call, false);
+      }
+      const fields = this.protocol.readStruct(r, method.args) as Record<string, unknown>;
+      const params = method.params;
+      const args: unknown[] = new Array(params.length + 1);
+      for (let i = 0; i < params.length; i++) args[i] = fields[params[i]!];
+      const req = new MuxServerRequest(st, tag, legacy, method, seqid, args, deadline, values);
+      st.begin(req);
+      return req;
+    } catch (err) {
+      if (err instanceof BufferUnderflow) throw new ProtocolError(`truncated mux call on tag ${tag}`);
+      if (err instanceof ProtocolError) throw err;
+      throw new ProtocolError(`bad mux call on tag ${tag}: ${describeError(err)}`, { cause: err });
+    } finally {
+      r.buf = EMPTY;
+    }
+  }
+
+  writeReply(conn: Connection, req: ThriftMuxServerRequest, value: unknown): void {
+    if (req instanceof ThriftServerRequest) return this.thrift.writeReply(conn, req, value);
+    if (!req.conn.finish(req)) return;
+    this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.REPLY, req.seqid, (w) => this.protocol.writeStruct(w, req.desc.result, { success: value }));
+  }
+
+  isDeclared(req: ThriftMuxServerRequest, err: unknown): boolean {
+    return this.thrift.isDeclared(asThrift(req), err);
+  }
+
+  writeDeclared(conn: Connection, req: ThriftMuxServerRequest, err: unknown): void {
+    if (req instanceof ThriftServerRequest) return this.thrift.writeDeclared(conn, req, err);
+    if (!req.conn.finish(req)) return;
+    // The Thrift codec knows which result field the exception goes in: let it write the message into our scratch.
+    const field = req.desc.result.fields.find((f) => f.id !== 0 && f.type.kind === 'struct' && f.type.struct().name === (err as { thriftName?: unknown }).thriftName);
+    if (field === undefined) throw new ProtocolError(`not a declared exception of ${req.method}`);
+    this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.REPLY, req.seqid, (w) => this.protocol.writeStruct(w, req.desc.result, { [field.name]: err }));
+  }
+
+  writeError(conn: Connection, req: ThriftMuxServerRequest, kind: ServerErrorKind, message: string): void {
+    if (req instanceof ThriftServerRequest) return this.thrift.writeError(conn, req, kind, message);
+    if (!req.conn.finish(req)) return;
+    this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.EXCEPTION, req.seqid, (w) =>
+      encodeApplicationException(this.protocol, w, TApplicationExceptionType.INTERNAL_ERROR, message),
+    );
+  }
+
+  writeOverloaded(conn: Connection, req: ThriftMuxServerRequest, message: string): void {
+    if (req instanceof ThriftServerRequest) return this.thrift.writeOverloaded(conn, req, message);
+    if (!req.conn.finish(req)) return;
+    const mark = conn.beginMessage();
+    const w = conn.writer;
+    writeHeaderBytes(w, req.legacy ? MuxType.Rreq : MuxType.Rdispatch, req.tag);
+    w.writeU8(ReplyStatus.NACK);
+    if (!req.legacy) w.writeI16(0); // no contexts; a NACK has an empty body
+    conn.endMessage(mark);
+  }
+
+  writeUnknown(conn: Connection, call: UnknownMethod): void {
+    if (typeof call.tag === 'number') return this.thrift.writeUnknown(conn, call);
+    const u = call.tag as UnknownCall;
+    if (!u.conn.finish(u)) return;
+    this.writeThrift(conn, u.conn, u.tag, u.legacy, call.name, MessageType.EXCEPTION, u.seqid, (w) =>
+      encodeApplicationException(this.protocol, w, TApplicationExceptionType.UNKNOWN_METHOD, `Unknown method ${call.name}`),
+    );
+  }
+
+  writeDrain(conn: Connection): void {
+    const st = this.conns.get(conn);
+    if (st?.kind === 'mux') writeSimple(conn, MuxType.Tdrain, CONTROL_TAG);
+  }
+
+  /** `Rdispatch OK` (or `Rreq OK`) carrying one Thrift message; fragmented to the peer's `mux-framer`. */
+  private writeThrift(conn: Connection, st: MuxServerConn, tag: number, legacy: boolean, name: string, type: MessageType, seqid: number, body: (w: BufferWriter) => void): void {
+    const mark = conn.beginMessage();
+    const w = conn.writer;
+    const start = w.pos;
+    try {
+      writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
+      w.writeU8(ReplyStatus.OK);
+      if (!legacy) w.writeI16(0); // no contexts
+      this.protocol.writeMessageHeader(w, name, type, seqid);
+      body(w);
+    } catch (err) {
+      conn.abortMessage(mark);
+      throw err;
+    }
+    if (w.pos - start <= st.peerMaxFrame) return conn.endMessage(mark);
+    const s = (this.scratch ??= new BufferWriter(1024));
+    s.reset();
+    s.writeBytes(w.buf.subarray(start, w.pos));
+    conn.abortMessage(mark);
+    writeFragments(conn, s.view(), st.peerMaxFrame);
+    s.reset();
+  }
+}
+
+function writeHeaderBytes(w: BufferWriter, code: number, tag: number): void {
+  w.writeI8(code);
+  w.writeU8((tag >>> 16) & 0xff);
+  w.writeU8((tag >>> 8) & 0xff);
+  w.writeU8(tag & 0xff);
+}
+
+/** isDeclared reads only the method descriptor: a Mux request answers to it like a Thrift one. */
+function asThrift(req: ThriftMuxServerRequest): ThriftServerRequest {
+  return req instanceof ThriftServerRequest ? req : new ThriftServerRequest(req.desc, req.seqid, req.args, false);
+}
