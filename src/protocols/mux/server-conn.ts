@@ -20,8 +20,8 @@ export interface DiscardableCall {
   readonly tag: number;
   /** Set by Tdiscarded: its answer must never be sent. */
   discarded: boolean;
-  /** Aborts the handler's signal (set once the call entered the server stack). */
-  abort: ((reason: CancelledError) => void) | undefined;
+  /** Aborts the handler's signal (a no-op until the call entered the server stack). */
+  abort(reason: CancelledError): void;
 }
 
 export type PeerKind = 'unknown' | 'mux' | 'thrift';
@@ -43,7 +43,12 @@ export class MuxServerConn {
   /** The peer's `mux-framer` (Infinity: none): answers are fragmented to it. */
   peerMaxFrame = Infinity;
   readonly reassembler: Reassembler;
-  private readonly calls = new Map<number, DiscardableCall>();
+  /**
+   * Calls in flight by tag: an array, since clients reuse the smallest free tags (dense, small;
+   * a peer that spreads tags up to 2^23 only makes V8 keep this one array sparse).
+   */
+  private readonly calls: (DiscardableCall | undefined)[] = [];
+  private count = 0;
 
   constructor(
     readonly conn: Connection,
@@ -53,21 +58,25 @@ export class MuxServerConn {
   }
 
   get inFlight(): number {
-    return this.calls.size;
+    return this.count;
   }
 
   /** A new call on `tag`: a tag still in flight is a violation. */
   begin(call: DiscardableCall): void {
     const tag = call.tag;
     if (tag === 0 || tag > MAX_TAG) throw new ProtocolError(`Tdispatch on reserved tag ${tag}`);
-    if (this.calls.has(tag)) throw new ProtocolError(`tag ${tag} reused while its call is in flight`);
-    this.calls.set(tag, call);
+    if (this.calls[tag] !== undefined) throw new ProtocolError(`tag ${tag} reused while its call is in flight`);
+    this.calls[tag] = call;
+    this.count++;
   }
 
   /** The call's answer may go out now (false: it was discarded, send nothing). */
   finish(call: DiscardableCall): boolean {
     if (call.discarded) return false;
-    if (this.calls.get(call.tag) === call) this.calls.delete(call.tag);
+    if (this.calls[call.tag] === call) {
+      this.calls[call.tag] = undefined;
+      this.count--;
+    }
     return true;
   }
 
@@ -78,12 +87,13 @@ export class MuxServerConn {
    */
   discard(which: number, reason: string): boolean {
     this.reassembler.drop(which);
-    const call = this.calls.get(which);
+    const call = this.calls[which];
     if (call === undefined) return false;
-    this.calls.delete(which);
+    this.calls[which] = undefined;
+    this.count--;
     call.discarded = true;
     writeSimple(this.conn, MuxType.Rdiscarded, which);
-    call.abort?.(new CancelledError(`the caller discarded the call: ${reason}`, { endpoint: this.conn.endpoint }));
+    call.abort(new CancelledError(`the caller discarded the call: ${reason}`, { endpoint: this.conn.endpoint }));
     return true;
   }
 

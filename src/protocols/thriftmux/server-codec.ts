@@ -12,7 +12,7 @@
  */
 import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
 import type { ContextKey, ContextValues } from '../../core/context-key.js';
-import { ProtocolError } from '../../core/errors.js';
+import { type CancelledError, ProtocolError } from '../../core/errors.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError, truncate } from '../../server/safe.js';
 import type { Connection } from '../../transport/index.js';
@@ -33,7 +33,8 @@ export class MuxServerRequest implements ServerRequest, DiscardableCall {
   readonly method: string;
   readonly oneway = false;
   discarded = false;
-  abort: DiscardableCall['abort'] = undefined;
+  /** The request's context, once it entered the server stack (the 'discard' role sets it). */
+  ctx: { abort(reason: CancelledError): void } | undefined = undefined;
 
   constructor(
     readonly conn: MuxServerConn,
@@ -47,6 +48,10 @@ export class MuxServerRequest implements ServerRequest, DiscardableCall {
     readonly values: ContextValues | undefined,
   ) {
     this.method = desc.name;
+  }
+
+  abort(reason: CancelledError): void {
+    this.ctx?.abort(reason);
   }
 }
 
@@ -76,6 +81,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
   private scratch: BufferWriter | undefined = undefined;
+  /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
+  private last: MuxServerConn | undefined = undefined;
   /** Tdiscarded that reached a running call (for stats and tests). */
   discarded = 0;
 
@@ -95,8 +102,12 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   decode(message: Buffer, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
-    let st = this.conns.get(conn);
-    if (st === undefined) this.conns.set(conn, (st = new MuxServerConn(conn, this.o.limits)));
+    let st = this.last;
+    if (st === undefined || st.conn !== conn) {
+      st = this.conns.get(conn);
+      if (st === undefined) this.conns.set(conn, (st = new MuxServerConn(conn, this.o.limits)));
+      this.last = st;
+    }
     if (st.kind === 'thrift') return this.thrift.decode(message);
     if (st.kind === 'unknown') {
       const b0 = message[0];
@@ -182,7 +193,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       const method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
       if (method === undefined || method.oneway) {
         this.protocol.skipStruct(r);
-        const call: UnknownCall = { conn: st, tag, legacy, seqid, discarded: false, abort: undefined };
+        const call: UnknownCall = { conn: st, tag, legacy, seqid, discarded: false, abort: noop };
         st.begin(call);
         return new UnknownMethod<UnknownCall>(truncate(name, MAX_ECHOED_NAME), call, false);
       }
@@ -278,6 +289,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     s.reset();
   }
 }
+
+function noop(): void {}
 
 function writeHeaderBytes(w: BufferWriter, code: number, tag: number): void {
   w.writeI8(code);

@@ -66,7 +66,7 @@ export interface ThriftMuxServer {
  */
 class DiscardFilter extends ServerFilter<ThriftMuxServerRequest> {
   dispatch(req: ThriftMuxServerRequest, ctx: ServerRequestContext<ThriftMuxServerRequest>, handler: ReplyHandler<unknown>): void {
-    if (req instanceof MuxServerRequest) req.abort = (reason) => ctx.abort(reason);
+    if (req instanceof MuxServerRequest) req.ctx = ctx;
     this.down.dispatch(req, ctx, handler);
   }
 }
