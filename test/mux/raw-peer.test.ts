@@ -204,13 +204,16 @@ describe('our server against a scripted client', () => {
     await server.close();
   });
 
-  for (const [what, bytes] of [
-    ['a tag reused while its call is in flight', () => Buffer.concat([sized(tdispatch(5, 1n, 500, 'a')), sized(tdispatch(5, 2n, 0, 'b'))])],
-    ['garbage (an unknown R-message type)', () => sized(Buffer.from([0x90, 0, 0, 2, 1, 2, 3]))],
-    ['a Tdispatch claiming 65535 contexts', () => sized(Buffer.from([2, 0, 0, 2, 0xff, 0xff, 0, 0]))],
+  const piece = (tag: number, n: number): Buffer => sized(Buffer.concat([Buffer.from([0x02, 0x80 | (tag >> 16), (tag >> 8) & 0xff, tag & 0xff]), Buffer.alloc(n)]));
+  for (const [what, bytes, limit] of [
+    ['a tag reused while its call is in flight', () => Buffer.concat([sized(tdispatch(5, 1n, 500, 'a')), sized(tdispatch(5, 2n, 0, 'b'))]), undefined],
+    ['garbage (an unknown R-message type)', () => sized(Buffer.from([0x90, 0, 0, 2, 1, 2, 3])), undefined],
+    ['a Tdispatch claiming 65535 contexts', () => sized(Buffer.from([2, 0, 0, 2, 0xff, 0xff, 0, 0])), undefined],
+    ['a fragment stream that never ends (past the message limit)', () => Buffer.concat(Array.from({ length: 40 }, () => piece(2, 100))), 2048],
+    ['fragments begun on more tags than allowed', () => Buffer.concat(Array.from({ length: 65 }, (_, i) => piece(2 + i, 1))), undefined],
   ] as const) {
     test(`${what} closes that session only`, async () => {
-      const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+      const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false, maxFrameSize: limit });
       const good = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${server.port}`);
       assert.deepEqual(await good.echo(1n, 0, 'before'), { id: 1n, payload: 'before' });
       const { socket, reader } = await connectRaw(server.port);

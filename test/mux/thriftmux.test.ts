@@ -104,9 +104,19 @@ describe('NACK: a server at its concurrency limit refuses, the call lands elsewh
   let busy: ThriftMuxServer;
   let idle: ThriftMuxServer;
   let client: EchoClient & ClientControl;
+  const retriesSeen: number[] = [];
   before(async () => {
     busy = await ThriftMux.serve(EchoService, echoHandler, { maxConcurrent: 1, onError: false });
-    idle = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    idle = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, _d, payload, ctx) {
+          retriesSeen.push((ctx as unknown as { get<T>(key: ContextKey<T>): T }).get(MuxRetries));
+          return { id, payload };
+        },
+      },
+      { onError: false },
+    );
     client = ThriftMux.newClient(EchoService, dest(busy, idle), { loadBalancer: 'round-robin', failureAccrual: false });
   });
   after(async () => {
@@ -124,6 +134,8 @@ describe('NACK: a server at its concurrency limit refuses, the call lands elsewh
     for (const [i, r] of results.entries()) assert.deepEqual(r, { id: BigInt(i + 1), payload: `c${i}` });
     assert.ok(counter(busy, 'failures.OVERLOADED') >= 5, `the busy server NACKed (${counter(busy, 'failures.OVERLOADED')})`);
     assert.equal(counter(idle, 'successes'), 20, 'every call ran once, on the idle server');
+    const retried = retriesSeen.filter((n) => n > 0).length;
+    assert.equal(retried, counter(busy, 'failures.OVERLOADED'), 'each NACKed call arrived with Retries = 1 (the Retries context)');
     assert.deepEqual(await hog, { id: 0n, payload: 'hog' });
     await direct.$close();
   });
