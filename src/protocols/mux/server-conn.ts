@@ -40,6 +40,11 @@ export interface MuxServerLimits {
 export class MuxServerConn {
   kind: PeerKind = 'unknown';
   negotiated = false;
+  /** Tdrain was sent: new calls are refused with NACK until the connection closes. */
+  draining = false;
+  /** The client acknowledged our Tdrain (Rdrain): it sends no new call. */
+  drainAcked = false;
+  private onDrainAck: (() => void) | undefined = undefined;
   /** The peer's `mux-framer` (Infinity: none): answers are fragmented to it. */
   peerMaxFrame = Infinity;
   readonly reassembler: Reassembler;
@@ -95,6 +100,24 @@ export class MuxServerConn {
     writeSimple(this.conn, MuxType.Rdiscarded, which);
     call.abort(new CancelledError(`the caller discarded the call: ${reason}`, { endpoint: this.conn.endpoint }));
     return true;
+  }
+
+  /** Sends Tdrain once; resolves when the client answers Rdrain (at once if it already did). */
+  startDrain(): Promise<void> {
+    if (!this.draining) {
+      this.draining = true;
+      writeSimple(this.conn, MuxType.Tdrain, CONTROL_TAG);
+    }
+    if (this.drainAcked) return Promise.resolve();
+    return new Promise((resolve) => (this.onDrainAck = resolve));
+  }
+
+  /** Rdrain arrived. */
+  drainAcknowledged(): void {
+    this.drainAcked = true;
+    const done = this.onDrainAck;
+    this.onDrainAck = undefined;
+    done?.();
   }
 
   /** Answers the "tinit check" probe (echo it) or a Tinit (Rinit with our headers); anything else on the control tag is refused. */

@@ -22,7 +22,7 @@ import { keysByName } from '../mux/contexts.js';
 import { writeFragments } from '../mux/fragments.js';
 import { framerHeader } from '../mux/handshake.js';
 import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits } from '../mux/server-conn.js';
-import { CONTROL_TAG, HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
+import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
 import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
@@ -70,6 +70,8 @@ export interface ThriftMuxCodecOptions {
   readonly contextKeys?: readonly ContextKey<unknown>[];
   /** Our `mux-framer` in Rinit: the largest frame we want to receive (default: none sent). */
   readonly maxFrameToReceive?: number;
+  /** How long a draining session waits for the client's Rdrain (default 1000 ms). */
+  readonly drainAckMs?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -85,6 +87,9 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private last: MuxServerConn | undefined = undefined;
   /** Tdiscarded that reached a running call (for stats and tests). */
   discarded = 0;
+  /** Calls refused with NACK because their session was draining. */
+  drainNacks = 0;
+  readonly drainAckMs: number;
 
   constructor(
     private readonly protocol: ThriftProtocol,
@@ -92,6 +97,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     private readonly o: ThriftMuxCodecOptions,
   ) {
     this.keys = keysByName(o.contextKeys);
+    this.drainAckMs = o.drainAckMs ?? 1000;
     this.thrift = new ThriftServerCodec(protocol, service);
     this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
   }
@@ -124,9 +130,14 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     const tag = ((whole[1]! << 16) | (whole[2]! << 8) | whole[3]!) & MAX_TAG;
     switch (code) {
       case MuxType.Tdispatch:
-        return this.readCall(st, whole, tag, false);
       case MuxType.Treq:
-        return this.readCall(st, whole, tag, true);
+        if (st.draining) {
+          // Written before the client saw our Tdrain: refused unrun, so it can go elsewhere.
+          if (!conn.closing) this.writeNack(conn, tag, code === MuxType.Treq);
+          this.drainNacks++;
+          return undefined;
+        }
+        return this.readCall(st, whole, tag, code === MuxType.Treq);
       case MuxType.Tping:
         writeSimple(conn, MuxType.Rping, tag);
         return undefined;
@@ -146,9 +157,11 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
         writeSimple(conn, MuxType.Rdrain, tag);
         return undefined;
       case MuxType.Rdrain:
+        st.drainAcknowledged();
+        return undefined;
       case MuxType.Rping:
       case MuxType.Tlease:
-        return undefined; // our drain acknowledged; pings of ours (none yet); a lease means nothing to a server
+        return undefined; // pings of ours (none yet); a lease means nothing to a server
       default:
         if (code > 0 && tag !== 0) {
           // A T-message we do not know: say so on its tag (Finagle answers Rerr), keep the session.
@@ -243,12 +256,26 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   writeOverloaded(conn: Connection, req: ThriftMuxServerRequest, message: string): void {
     if (req instanceof ThriftServerRequest) return this.thrift.writeOverloaded(conn, req, message);
     if (!req.conn.finish(req)) return;
+    this.writeNack(conn, req.tag, req.legacy);
+  }
+
+  private writeNack(conn: Connection, tag: number, legacy: boolean): void {
     const mark = conn.beginMessage();
     const w = conn.writer;
-    writeHeaderBytes(w, req.legacy ? MuxType.Rreq : MuxType.Rdispatch, req.tag);
+    writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
     w.writeU8(ReplyStatus.NACK);
-    if (!req.legacy) w.writeI16(0); // no contexts; a NACK has an empty body
+    if (!legacy) w.writeI16(0); // no contexts; a NACK has an empty body
     conn.endMessage(mark);
+  }
+
+  /**
+   * Starts draining a Mux session: Tdrain (once), new calls NACKed from now on; resolves when the
+   * client answers Rdrain. Undefined for a session that is not Mux (nothing to wait for).
+   */
+  startDrain(conn: Connection): Promise<void> | undefined {
+    const st = this.conns.get(conn);
+    if (st?.kind !== 'mux' || conn.closing) return undefined;
+    return st.startDrain();
   }
 
   writeUnknown(conn: Connection, call: UnknownMethod): void {
@@ -260,9 +287,10 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     );
   }
 
+  /** The session's own drain notice: Tdrain, unless startDrain already sent it. */
   writeDrain(conn: Connection): void {
     const st = this.conns.get(conn);
-    if (st?.kind === 'mux') writeSimple(conn, MuxType.Tdrain, CONTROL_TAG);
+    if (st?.kind === 'mux' && !st.draining) void st.startDrain();
   }
 
   /** `Rdispatch OK` (or `Rreq OK`) carrying one Thrift message; fragmented to the peer's `mux-framer`. */

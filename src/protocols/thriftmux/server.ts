@@ -7,13 +7,13 @@ import { ServerDispatcher } from '../../server/dispatcher.js';
 import { ServerFilter, serverLayer, type ServerService } from '../../server/filter.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
 import { logToStderr } from '../../server/filters/logging.js';
-import { listenStream } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack } from '../../server/stack.js';
 import { StatsRegistry } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
+import { listenMux } from './listen.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
 
 export interface ThriftMuxServerOptions {
@@ -39,6 +39,8 @@ export interface ThriftMuxServerOptions {
   maxDtab?: number;
   /** Most fragmented messages in progress per connection (default 64). */
   maxPartials?: number;
+  /** While draining, how long a Mux session keeps reading (NACKing new calls) waiting for the client's Rdrain (default 1000 ms). */
+  drainAckTimeout?: number;
   /** Context keys (with wire codecs) decoded into typed values besides Mux's own. */
   contextKeys?: readonly ContextKey<unknown>[];
   /** Run handlers inside an ambient context, so their client calls carry the deadline and contexts on (default true). */
@@ -79,7 +81,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
     methods.set(name, fn as HandlerFn);
   }
-  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials'] as const) {
+  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout'] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
@@ -88,6 +90,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
   const codec = new ThriftMuxServerCodec(protocol, service as ServiceDesc, {
     limits: { maxMessageBytes: maxFrameSize, maxPartials: options.maxPartials ?? 64, maxContexts: options.maxContexts ?? 256, maxDtab: options.maxDtab ?? 256 },
     contextKeys: options.contextKeys,
+    drainAckMs: options.drainAckTimeout,
   });
   const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
   const stats = options.stats ?? new StatsRegistry();
@@ -106,11 +109,12 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     propagateContext: options.propagateContext ?? true,
   }).prepend(serverLayer<ThriftMuxServerRequest>('discard', 'Tdiscarded aborts ctx.signal; a discarded call is never answered', (below) => new DiscardFilter(below)));
   scope.gaugeFn('mux_discarded', () => codec.discarded);
+  scope.gaugeFn('mux_drain_nacks', () => codec.drainNacks);
   const dispatcher = new ServerDispatcher<Connection, ThriftMuxServerRequest>(codec, stack.build() as unknown as ServerService<ThriftMuxServerRequest>, {
     maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 4096,
     onError,
   });
-  const listening = await listenStream(dispatcher, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, framing: { kind: 'length-prefixed' }, maxFrameSize });
+  const listening = await listenMux(dispatcher, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, maxFrameSize });
   return {
     host: listening.host,
     port: listening.port,
