@@ -141,6 +141,58 @@ describe('our client against a scripted server', () => {
   });
 });
 
+describe('the failure detector', () => {
+  const handshake = async (socket: import('node:net').Socket, reader: import('./raw-peer.js').FrameReader): Promise<void> => {
+    assert.deepEqual(await reader.next(), TINIT_CHECK_MESSAGE);
+    socket.write(sized(TINIT_CHECK_MESSAGE));
+    await reader.next(); // Tinit
+    socket.write(frameOf({ type: 'Rinit', tag: 1, version: 1, headers: [] }));
+  };
+
+  test('pings one at a time on tag 1 while the server answers; the session stays', async () => {
+    let pings = 0;
+    const peer = await scriptedServer(async (socket, reader) => {
+      await handshake(socket, reader);
+      for (;;) {
+        const f = await reader.next(5000).catch(() => undefined);
+        if (f === undefined) return;
+        if (typeOf(f) === MuxType.Tping) {
+          pings++;
+          assert.equal(tagOf(f), 1);
+          socket.write(frameOf({ type: 'Rping', tag: 1 }));
+        } else if (typeOf(f) === MuxType.Tdispatch) socket.write(sized(echoReply(tagOf(f), 1n, 'alive')));
+      }
+    });
+    const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${peer.port}`, { pingInterval: 30, pingTimeout: 200, retries: false });
+    assert.deepEqual(await client.echo(1n, 0, 'alive'), { id: 1n, payload: 'alive' });
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(pings >= 3, `pinged ${pings} times`);
+    assert.deepEqual(await client.echo(1n, 0, 'alive'), { id: 1n, payload: 'alive' }, 'same session, still usable');
+    await client.$close();
+    peer.close();
+  });
+
+  test('no Rping within the timeout closes the session: its pending call fails, not hangs', async () => {
+    let pingsSeen = 0;
+    const peer = await scriptedServer(async (socket, reader) => {
+      await handshake(socket, reader);
+      for (;;) {
+        const f = await reader.next(5000).catch(() => undefined);
+        if (f === undefined) return; // the client closed
+        if (typeOf(f) === MuxType.Tping) pingsSeen++; // never answered
+      }
+    });
+    const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${peer.port}`, { pingInterval: 30, pingTimeout: 150, retries: false });
+    const started = Date.now();
+    await assert.rejects(client.echo(1n, 0, 'never answered'), /no Rping/);
+    assert.ok(Date.now() - started < 2000);
+    assert.equal(pingsSeen, 1, 'one ping outstanding at a time');
+    await peer.done;
+    await client.$close();
+    peer.close();
+  });
+});
+
 describe('our server against a scripted client', () => {
   test('probe echoed exactly, Tinit answered; a Tdispatch in 1-byte fragments is served, the reply fragmented to our framer', async () => {
     const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });

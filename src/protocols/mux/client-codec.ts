@@ -12,6 +12,7 @@
  *   Tping                     answered with Rping on the same tag
  *   Tdrain                    answered with Rdrain; the session takes no new call and closes once idle
  *   Tlease (ms)               the session is 'busy' once the lease runs out
+ *   Rping                     the answer to the failure detector's ping (pinger.ts)
  */
 import { BufferWriter } from '../../core/bytes.js';
 import { CancelledError } from '../../core/errors.js';
@@ -43,6 +44,8 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   private readonly maxContexts: number;
   private readonly peerMaxFrame: number;
   private scratch: BufferWriter | undefined = undefined;
+  /** Told of every Rping (the failure detector's answer). */
+  onRping: (() => void) | undefined = undefined;
 
   constructor(o: MuxClientCodecOptions = {}) {
     this.reassembler = new Reassembler(o.maxMessageBytes ?? 16 * 1024 * 1024, o.maxPartials ?? 1024);
@@ -80,7 +83,8 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
       case MuxType.Tping:
         return writeSimple(s.conn, MuxType.Rping, tag);
       case MuxType.Rping:
-        return; // a ping of ours (none are sent yet) or a late probe answer
+        this.onRping?.();
+        return;
       case MuxType.Tdrain:
         writeSimple(s.conn, MuxType.Rdrain, tag);
         return s.drain();

@@ -5,6 +5,7 @@ export { decodeMessage, encodeMessage, DEFAULT_MUX_LIMITS, type MuxMessage, type
 export { Reassembler, writeFragments } from './fragments.js';
 export { MuxClientCodec, type MuxClientCodecOptions } from './client-codec.js';
 export { clientHandshake, TINIT_CHECK_MESSAGE, framerHeader, type HandshakeResult } from './handshake.js';
+export { Pinger, DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS } from './pinger.js';
 export { writeDispatchHead } from './dispatch-head.js';
 export { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits } from './server-conn.js';
 export * from './contexts.js';

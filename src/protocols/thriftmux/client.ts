@@ -14,6 +14,7 @@ import { Connection } from '../../transport/index.js';
 import { MuxClientCodec } from '../mux/client-codec.js';
 import { MuxNackError } from '../mux/errors.js';
 import { clientHandshake } from '../mux/handshake.js';
+import { DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, Pinger } from '../mux/pinger.js';
 import type { MuxReply, MuxRequest } from '../mux/request.js';
 import { isOverloadRejection } from '../thrift/server-codec.js';
 import type { MethodDesc, ServiceDesc } from '../thrift/descriptors.js';
@@ -34,6 +35,10 @@ export interface ThriftMuxClientOptions extends ClientStackOptions {
   maxAbandoned?: number;
   /** Most calls in flight on one session (default 65536); more fail with OverloadedError. */
   maxInFlight?: number;
+  /** Tping every this many ms, one at a time (default 5000; 0: no pings). */
+  pingInterval?: number;
+  /** No Rping this long after a Tping closes the session (default 4000 ms). */
+  pingTimeout?: number;
 }
 
 /** One multiplexed session per node. */
@@ -93,7 +98,11 @@ export class ThriftMuxClientBuilder<Client> extends ClientBuilderBase<ThriftMuxC
 
 function checkOptions(o: ThriftMuxClientOptions): void {
   checkStackOptions(o);
-  for (const name of ['maxFrameSize', 'maxAbandoned', 'maxInFlight'] as const) {
+  for (const name of ['pingInterval'] as const) {
+    const v = o[name];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new InvalidArgumentError(`${name} must be a number of ms >= 0, got ${String(v)}`);
+  }
+  for (const name of ['maxFrameSize', 'maxAbandoned', 'maxInFlight', 'pingTimeout'] as const) {
     const v = o[name];
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
@@ -122,6 +131,16 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
       const session = new MultiplexedSession<MuxRequest, MuxReply>(conn, codec, { maxAbandoned: o.maxAbandoned, maxInFlight: o.maxInFlight });
       // The server's FIN comes after everything it will send: close now, so the pool reconnects.
       conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
+      const pingEvery = o.pingInterval ?? DEFAULT_PING_INTERVAL_MS;
+      if (pingEvery > 0) {
+        const pinger = new Pinger(conn, pingEvery, o.pingTimeout ?? DEFAULT_PING_TIMEOUT_MS);
+        codec.onRping = () => pinger.pong();
+        const sessionOnClose = conn.onClose;
+        conn.onClose = (err) => {
+          pinger.stop();
+          sessionOnClose(err);
+        };
+      }
       for (const m of early) conn.onMessage(m);
       return session;
     },
