@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferWriter } from '../../src/core/bytes.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
-import { decodeDeadline, encodeDeadline, MuxRetries, MuxTrace } from '../../src/protocols/mux/contexts.js';
+import { decodeDeadline, encodeDeadline, MuxRetries, MuxTrace, writeNs } from '../../src/protocols/mux/contexts.js';
 import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
 import { decodeMessage, encodeMessage, type MuxMessage } from '../../src/protocols/mux/wire.js';
@@ -153,6 +153,22 @@ describe('contexts', () => {
     assert.equal(b.readBigInt64BE(0), 1_700_000_000_000_000_000n);
     assert.equal(b.readBigInt64BE(8), 1_700_000_000_250_500_000n);
     assert.equal(decodeDeadline(b), 1_700_000_000_250.5);
+  });
+
+  test('Deadline nanoseconds without BigInt match the BigInt computation', () => {
+    const b = Buffer.alloc(8);
+    for (const ms of [0, 1, 0.5, 999.999999, 1_048_575, 1_048_576, 1_796_000_000_123.25, 2 ** 42 + 0.75, 9_000_000_000_000]) {
+      writeNs(b, 0, ms);
+      const whole = Math.floor(ms);
+      const want = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+      assert.equal(b.readBigInt64BE(0), want, `${ms} ms`);
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const ms = Math.random() * 4e12;
+      writeNs(b, 0, ms);
+      const whole = Math.floor(ms);
+      assert.equal(b.readBigInt64BE(0), BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6)), `${ms} ms`);
+    }
   });
 
   test('Retries: i32; TraceContext: 32 or 40 bytes', () => {

@@ -85,23 +85,47 @@ export const MUX_KEYS: readonly ContextKey<unknown>[] = [MuxTrace, MuxRetries, M
 /** Deadline context bytes for "sent now, due at `deadlineMs`" (both `Date.now()` ms). */
 export function encodeDeadline(nowMs: number, deadlineMs: number): Buffer {
   const b = Buffer.allocUnsafe(16);
-  b.writeBigInt64BE(msToNs(nowMs), 0);
-  b.writeBigInt64BE(msToNs(deadlineMs), 8);
+  writeNs(b, 0, nowMs);
+  writeNs(b, 8, deadlineMs);
   return b;
 }
-
-const NO_DEADLINE = 0x7fffffffffffffffn;
 
 /** The deadline in `Date.now()` ms, or undefined for Finagle's "none" (Long.MaxValue). */
 export function decodeDeadline(b: Buffer): number | undefined {
   if (b.length !== 16) throw new ProtocolError(`Deadline context of ${b.length} bytes (want 16)`);
-  const ns = b.readBigInt64BE(8);
-  if (ns === NO_DEADLINE) return undefined;
-  return Number(ns / 1000n) / 1000;
+  const hi = b.readInt32BE(8);
+  const lo = b.readUInt32BE(12);
+  if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
+  // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
+  return (hi * 2 ** 32 + lo) / 1e6;
 }
 
-function msToNs(ms: number): bigint {
-  return BigInt(Math.round(ms * 1000)) * 1000n;
+const TWO_20 = 1 << 20;
+const TWO_32 = 2 ** 32;
+
+/**
+ * Writes `ms` (>= 0, `Date.now()` time, fractions kept to the ns) as an i64 of nanoseconds at
+ * `at`, without BigInt (a BigInt conversion pair per stamp cost ~150 ns here).
+ * ms = a·2^20 + b, so ns = a·10^6·2^20 + (b·10^6 + f): every product stays exact below 2^53.
+ */
+export function writeNs(buf: Buffer, at: number, ms: number): void {
+  const whole = Math.floor(ms);
+  const f = Math.round((ms - whole) * 1e6);
+  const a = Math.floor(whole / TWO_20);
+  const x = a * 1e6; // times 2^20 below
+  const y = (whole - a * TWO_20) * 1e6 + f;
+  const xLow = x % 4096; // x·2^20 = floor(x / 2^12)·2^32 + (x mod 2^12)·2^20
+  const low = xLow * TWO_20 + y;
+  const hi = (x - xLow) / 4096 + Math.floor(low / TWO_32);
+  const lo = low % TWO_32;
+  buf[at] = hi >>> 24;
+  buf[at + 1] = (hi >>> 16) & 0xff;
+  buf[at + 2] = (hi >>> 8) & 0xff;
+  buf[at + 3] = hi & 0xff;
+  buf[at + 4] = lo >>> 24;
+  buf[at + 5] = (lo >>> 16) & 0xff;
+  buf[at + 6] = (lo >>> 8) & 0xff;
+  buf[at + 7] = lo & 0xff;
 }
 
 /** Context names (lower case) → their key, for a server's decoder. */

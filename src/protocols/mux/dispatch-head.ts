@@ -9,10 +9,11 @@ import type { BufferWriter } from '../../core/bytes.js';
 import { performance } from '../../core/clock.js';
 import type { CallContext } from '../../core/service.js';
 import { writeU16 } from './bytes.js';
-import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, encodeDeadline, ForwardedContexts, MuxClientId } from './contexts.js';
+import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, writeNs } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
-const DEADLINE_KEY = Buffer.from(DEADLINE_CONTEXT);
+/** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
+const DEADLINE_BYTES = Buffer.concat([Buffer.from([0, DEADLINE_CONTEXT.length]), Buffer.from(DEADLINE_CONTEXT), Buffer.from([0, 16])]);
 const CLIENT_ID_KEY = Buffer.from(CLIENT_ID_CONTEXT);
 
 /** Writes `nctx (key value)* dest nd (src dst)*` for the call in `ctx`. */
@@ -21,9 +22,15 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
   let n = 0;
   const exp = ctx.expiresAt;
   if (exp !== undefined) {
+    // The wall clock, not timeOrigin + the monotonic one: the peer compares the deadline with its
+    // own wall clock, and the monotonic epoch drifts from it as NTP corrects the host's clock.
     const now = Date.now();
-    writeBytes16(w, DEADLINE_KEY);
-    writeBytes16(w, encodeDeadline(now, now + (exp - performance.now())));
+    const left = exp - performance.now();
+    w.ensure(DEADLINE_BYTES.length + 16);
+    w.pos += DEADLINE_BYTES.copy(w.buf, w.pos);
+    writeNs(w.buf, w.pos, now);
+    writeNs(w.buf, w.pos + 8, left > 0 ? now + left : now);
+    w.pos += 16;
     n++;
   }
   const values = ctx.values;
