@@ -93,8 +93,13 @@ export function encodeDeadline(nowMs: number, deadlineMs: number): Buffer {
 /** The deadline in `Date.now()` ms, or undefined for Finagle's "none" (Long.MaxValue). */
 export function decodeDeadline(b: Buffer): number | undefined {
   if (b.length !== 16) throw new ProtocolError(`Deadline context of ${b.length} bytes (want 16)`);
-  const hi = b.readInt32BE(8);
-  const lo = b.readUInt32BE(12);
+  return deadlineAt(b, 0);
+}
+
+/** `decodeDeadline` of the 16 bytes at `at` in `b` (the caller checked the length). */
+export function deadlineAt(b: Buffer, at: number): number | undefined {
+  const hi = b.readInt32BE(at + 8);
+  const lo = b.readUInt32BE(at + 12);
   if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
   // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
   return (hi * 2 ** 32 + lo) / 1e6;

@@ -7,7 +7,7 @@
 import { CancelledError, ProtocolError } from '../../core/errors.js';
 import type { Connection } from '../../transport/index.js';
 import { writeSimple } from './client-codec.js';
-import { decodeDeadline, DEADLINE_CONTEXT, ForwardedContexts } from './contexts.js';
+import { DEADLINE_CONTEXT, deadlineAt, ForwardedContexts } from './contexts.js';
 import { Reassembler } from './fragments.js';
 import { CONTROL_TAG, MAX_TAG, MUX_VERSION, MuxType, TINIT_CHECK } from './types.js';
 import { encodeMessage, type MuxEntry } from './wire.js';
@@ -180,15 +180,15 @@ export function readContexts(r: BufferReader, keys: ReadonlyMap<string, ContextK
     r.pos += kl;
     const vl = readU16(r);
     r.need(vl);
-    const value = r.buf.subarray(r.pos, r.pos + vl);
+    const valueAt = r.pos;
     r.pos += vl;
     const name = r.buf.toString('latin1', keyStart, keyStart + kl).toLowerCase();
     if (name === DEADLINE_LOWER) {
-      try {
-        out.deadline = decodeDeadline(value);
-      } catch {}
+      // Read in place: the Deadline comes on nearly every call, no view is made for it.
+      if (vl === 16) out.deadline = deadlineAt(r.buf, valueAt);
       continue;
     }
+    const value = r.buf.subarray(valueAt, valueAt + vl);
     const key = keys.get(name);
     if (key !== undefined) {
       try {
