@@ -14,13 +14,12 @@
  *   Tlease (ms)               the session is 'busy' once the lease runs out
  *   Rping                     the answer to the failure detector's ping (pinger.ts)
  */
-import { BufferWriter } from '../../core/bytes.js';
 import { CancelledError } from '../../core/errors.js';
 import type { TagSpace } from '../../core/tags.js';
 import type { MultiplexedCodec, SessionControl } from '../../session/codec.js';
 import type { Connection } from '../../transport/index.js';
 import { MuxNackError, MuxServerError } from './errors.js';
-import { Reassembler, writeFragments } from './fragments.js';
+import { FragmentWriter, Reassembler } from './fragments.js';
 import type { MuxReply, MuxRequest } from './request.js';
 import { FIRST_DISPATCH_TAG, HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from './types.js';
 import { encodeMessage, writeHeader } from './wire.js';
@@ -43,7 +42,7 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   private readonly reassembler: Reassembler;
   private readonly maxContexts: number;
   private readonly peerMaxFrame: number;
-  private scratch: BufferWriter | undefined = undefined;
+  private fragments: FragmentWriter | undefined = undefined;
   /** Told of every Rping (the failure detector's answer). */
   onRping: (() => void) | undefined = undefined;
 
@@ -106,11 +105,15 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
     }
   }
 
-  /** Tdiscarded (tag 0, `which` = the call's tag) in the form Finagle sends (-62). The tag stays held until the server answers it. */
+  /**
+   * Tdiscarded (tag 0, `which` = the call's tag) in the form Finagle sends (-62). The tag stays
+   * held until the server answers it. A call still going out in fragments is finished first: a
+   * server that dropped its pieces would read the rest as a new, truncated message.
+   */
   abandoned(tag: number, _req: MuxRequest, s: SessionControl<MuxRequest, MuxReply>): void {
-    const mark = s.conn.beginMessage();
-    encodeMessage(s.conn.writer, { type: 'Tdiscarded', tag: 0, which: tag, reason: 'the caller gave up (timeout or cancel)', legacy: true });
-    s.conn.endMessage(mark);
+    const conn = s.conn;
+    if (this.fragments?.afterTag(tag, () => writeDiscard(conn, tag))) return;
+    writeDiscard(conn, tag);
   }
 
   private readReply(m: Buffer, tag: number, s: SessionControl<MuxRequest, MuxReply>, dispatch: boolean): void {
@@ -135,13 +138,19 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   }
 
   private writeFragmented(conn: Connection, body: Buffer, tag: number): void {
-    const w = (this.scratch ??= new BufferWriter(1024));
-    w.reset();
-    writeHeader(w, MuxType.Tdispatch, tag);
-    w.writeBytes(body);
-    writeFragments(conn, w.view(), this.peerMaxFrame);
-    w.reset();
+    const bytes = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+    bytes[0] = MuxType.Tdispatch;
+    bytes.writeUIntBE(tag, 1, 3);
+    body.copy(bytes, HEADER_BYTES);
+    (this.fragments ??= new FragmentWriter(conn, this.peerMaxFrame)).send(bytes);
   }
+}
+
+function writeDiscard(conn: Connection, tag: number): void {
+  if (conn.closing) return;
+  const mark = conn.beginMessage();
+  encodeMessage(conn.writer, { type: 'Tdiscarded', tag: 0, which: tag, reason: 'the caller gave up (timeout or cancel)', legacy: true });
+  conn.endMessage(mark);
 }
 
 /** A message with no body (Rping, Rdrain, Tdrain, Rdiscarded...). */

@@ -3,6 +3,8 @@
  * the peer's `mux-framer` size; every frame but the last carries `tag | 0x800000`. Readers
  * reassemble per tag, and drop a partial message when its tag is discarded.
  *
+ * Writers (FragmentWriter) interleave the fragments of different messages round-robin.
+ *
  * Bounded: at most `maxPartials` messages in pieces at once and `maxMessageBytes` per whole
  * message; past either the peer is hostile or broken and the session closes (ProtocolError).
  */
@@ -75,32 +77,107 @@ export class Reassembler {
   }
 }
 
+interface Outgoing {
+  /** The whole message: `type tag body`. */
+  readonly bytes: Buffer;
+  readonly tag: number;
+  /** Next body byte to send. */
+  at: number;
+  /** Runs once the last fragment is written (a Tdiscarded that must follow it). */
+  after: (() => void) | undefined;
+}
+
 /**
- * Writes the message in `w`'s bytes [from, to) — `type tag body` — to `conn` as frames of at most
- * `maxFrame` bytes (the peer's `mux-framer`, header included). Fragments of one message go out
- * back to back (interleaving with other messages is left for later: see docs/thriftmux.md).
+ * Sends messages larger than the peer's `mux-framer` in fragments, interleaved: the first
+ * fragment goes out at once, then one fragment of every message in progress per event-loop turn
+ * (round-robin), so messages written meanwhile (small calls, pings) go out between them instead of
+ * waiting behind a large one. While the socket pushes back, rounds wait for it.
  */
-export function writeFragments(conn: Connection, bytes: Buffer, maxFrame: number): void {
-  const code = bytes[0]!;
-  const tag = bytes.readUIntBE(1, 3);
-  const room = Math.max(1, maxFrame - HEADER_BYTES);
-  let at = HEADER_BYTES;
-  const end = bytes.length;
-  do {
-    const n = Math.min(room, end - at);
-    const last = at + n >= end;
+export class FragmentWriter {
+  private readonly queue: Outgoing[] = [];
+  private scheduled = false;
+  private readonly roundCallback = (): void => this.round();
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly maxFrame: number,
+  ) {}
+
+  /** Messages still going out. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Sends `bytes` (`type tag body`, owned by the writer from now on). Throws like Connection.endMessage for the first fragment. */
+  send(bytes: Buffer): void {
+    const o: Outgoing = { bytes, tag: bytes.readUIntBE(1, 3), at: HEADER_BYTES, after: undefined };
+    if (this.writeOne(o)) return;
+    this.queue.push(o);
+    this.schedule();
+  }
+
+  /** Runs `fn` after the last fragment of `tag`'s message; false (and `fn` not kept) when none is going out. */
+  afterTag(tag: number, fn: () => void): boolean {
+    for (const o of this.queue) {
+      if (o.tag === tag) {
+        o.after = fn;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.roundCallback);
+  }
+
+  private round(): void {
+    this.scheduled = false;
+    if (this.conn.closing) {
+      this.queue.length = 0;
+      return;
+    }
+    if (!this.conn.writableNeedsDrain) {
+      const q = this.queue;
+      let kept = 0;
+      for (let i = 0; i < q.length; i++) {
+        const o = q[i]!;
+        let done: boolean;
+        try {
+          done = this.writeOne(o);
+        } catch {
+          q.length = 0; // the connection refused (closing, overloaded): its own error ends it
+          return;
+        }
+        if (done) o.after?.();
+        else q[kept++] = o;
+      }
+      q.length = kept;
+    }
+    if (this.queue.length > 0) this.schedule();
+  }
+
+  /** Writes the next fragment of `o`; true when it was the last. */
+  private writeOne(o: Outgoing): boolean {
+    const bytes = o.bytes;
+    const n = Math.min(Math.max(1, this.maxFrame - HEADER_BYTES), bytes.length - o.at);
+    const last = o.at + n >= bytes.length;
+    const conn = this.conn;
     const mark = conn.beginMessage();
     const w = conn.writer;
     w.ensure(HEADER_BYTES + n);
-    const t = last ? tag : tag | FRAGMENT_BIT;
-    w.buf[w.pos] = code;
+    const t = last ? o.tag : o.tag | FRAGMENT_BIT;
+    w.buf[w.pos] = bytes[0]!;
     w.buf[w.pos + 1] = (t >>> 16) & 0xff;
     w.buf[w.pos + 2] = (t >>> 8) & 0xff;
     w.buf[w.pos + 3] = t & 0xff;
     w.pos += HEADER_BYTES;
-    bytes.copy(w.buf, w.pos, at, at + n);
+    bytes.copy(w.buf, w.pos, o.at, o.at + n);
     w.pos += n;
     conn.endMessage(mark);
-    at += n;
-  } while (at < end);
+    o.at += n;
+    return last;
+  }
 }

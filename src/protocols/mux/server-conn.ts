@@ -8,7 +8,7 @@ import { CancelledError, ProtocolError } from '../../core/errors.js';
 import type { Connection } from '../../transport/index.js';
 import { writeSimple } from './client-codec.js';
 import { DEADLINE_CONTEXT, deadlineAt, ForwardedContexts } from './contexts.js';
-import { Reassembler } from './fragments.js';
+import { FragmentWriter, Reassembler } from './fragments.js';
 import { CONTROL_TAG, MAX_TAG, MUX_VERSION, MuxType, TINIT_CHECK } from './types.js';
 import { encodeMessage, type MuxEntry } from './wire.js';
 import { ContextValues, type ContextKey } from '../../core/context-key.js';
@@ -48,6 +48,7 @@ export class MuxServerConn {
   /** The peer's `mux-framer` (Infinity: none): answers are fragmented to it. */
   peerMaxFrame = Infinity;
   readonly reassembler: Reassembler;
+  private writer: FragmentWriter | undefined = undefined;
   /**
    * Calls in flight by tag: an array, since clients reuse the smallest free tags (dense, small;
    * a peer that spreads tags up to 2^23 only makes V8 keep this one array sparse).
@@ -60,6 +61,11 @@ export class MuxServerConn {
     readonly limits: MuxServerLimits,
   ) {
     this.reassembler = new Reassembler(limits.maxMessageBytes, limits.maxPartials);
+  }
+
+  /** Sends answers larger than the peer's `mux-framer`, interleaved with the others. */
+  get fragments(): FragmentWriter {
+    return (this.writer ??= new FragmentWriter(this.conn, this.peerMaxFrame));
   }
 
   get inFlight(): number {

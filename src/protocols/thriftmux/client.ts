@@ -13,7 +13,7 @@ import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import { MuxClientCodec } from '../mux/client-codec.js';
 import { MuxNackError } from '../mux/errors.js';
-import { clientHandshake } from '../mux/handshake.js';
+import { clientHandshake, framerHeader } from '../mux/handshake.js';
 import { DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, Pinger } from '../mux/pinger.js';
 import type { MuxReply, MuxRequest } from '../mux/request.js';
 import { isOverloadRejection } from '../thrift/server-codec.js';
@@ -35,6 +35,11 @@ export interface ThriftMuxClientOptions extends ClientStackOptions {
   maxAbandoned?: number;
   /** Most calls in flight on one session (default 65536); more fail with OverloadedError. */
   maxInFlight?: number;
+  /**
+   * The largest frame we take, sent as `mux-framer` in the handshake: the server cuts larger
+   * replies into fragments of this size, interleaved with the others (default: none sent).
+   */
+  framerSize?: number;
   /** Tping every this many ms, one at a time (default 5000; 0: no pings). */
   pingInterval?: number;
   /** No Rping this long after a Tping closes the session (default 4000 ms). */
@@ -102,7 +107,7 @@ function checkOptions(o: ThriftMuxClientOptions): void {
     const v = o[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new InvalidArgumentError(`${name} must be a number of ms >= 0, got ${String(v)}`);
   }
-  for (const name of ['maxFrameSize', 'maxAbandoned', 'maxInFlight', 'pingTimeout'] as const) {
+  for (const name of ['maxFrameSize', 'maxAbandoned', 'maxInFlight', 'pingTimeout', 'framerSize'] as const) {
     const v = o[name];
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
@@ -122,7 +127,7 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
       let peerMaxFrame: number | undefined;
       let early: readonly Buffer[] = [];
       if (handshake) {
-        const hs = await clientHandshake(conn, [], Math.max(1, connectTimeoutMs - (Date.now() - started)));
+        const hs = await clientHandshake(conn, o.framerSize === undefined ? [] : [framerHeader(o.framerSize)], Math.max(1, connectTimeoutMs - (Date.now() - started)));
         const framer = hs.headers.get('mux-framer');
         if (framer !== undefined && framer.length === 4) peerMaxFrame = framer.readUInt32BE(0);
         early = hs.early;

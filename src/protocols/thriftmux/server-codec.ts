@@ -10,7 +10,7 @@
  * Thrift REPLY/EXCEPTION message (as Finagle's ThriftMux server sends them); an overload
  * rejection is `Rdispatch NACK`; a discarded call's answer is never written.
  */
-import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
+import { BufferReader, BufferUnderflow, type BufferWriter } from '../../core/bytes.js';
 import type { ContextKey, ContextValues } from '../../core/context-key.js';
 import { type CancelledError, ProtocolError } from '../../core/errors.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
@@ -19,7 +19,6 @@ import type { Connection } from '../../transport/index.js';
 import { readU16 } from '../mux/bytes.js';
 import { writeSimple } from '../mux/client-codec.js';
 import { keysByName } from '../mux/contexts.js';
-import { writeFragments } from '../mux/fragments.js';
 import { framerHeader } from '../mux/handshake.js';
 import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits } from '../mux/server-conn.js';
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
@@ -82,7 +81,6 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
-  private scratch: BufferWriter | undefined = undefined;
   /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
   private last: MuxServerConn | undefined = undefined;
   /** Tdiscarded that reached a running call (for stats and tests). */
@@ -309,12 +307,9 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       throw err;
     }
     if (w.pos - start <= st.peerMaxFrame) return conn.endMessage(mark);
-    const s = (this.scratch ??= new BufferWriter(1024));
-    s.reset();
-    s.writeBytes(w.buf.subarray(start, w.pos));
+    const bytes = Buffer.from(w.buf.subarray(start, w.pos));
     conn.abortMessage(mark);
-    writeFragments(conn, s.view(), st.peerMaxFrame);
-    s.reset();
+    st.fragments.send(bytes);
   }
 }
 

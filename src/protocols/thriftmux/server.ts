@@ -39,6 +39,11 @@ export interface ThriftMuxServerOptions {
   maxDtab?: number;
   /** Most fragmented messages in progress per connection (default 64). */
   maxPartials?: number;
+  /**
+   * The largest frame we take, sent as `mux-framer` in Rinit: negotiating clients cut larger
+   * calls into fragments of this size (default: none sent).
+   */
+  framerSize?: number;
   /** While draining, how long a Mux session keeps reading (NACKing new calls) waiting for the client's Rdrain (default 1000 ms). */
   drainAckTimeout?: number;
   /** Context keys (with wire codecs) decoded into typed values besides Mux's own. */
@@ -81,7 +86,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
     methods.set(name, fn as HandlerFn);
   }
-  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout'] as const) {
+  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout', 'framerSize'] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
@@ -91,6 +96,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     limits: { maxMessageBytes: maxFrameSize, maxPartials: options.maxPartials ?? 64, maxContexts: options.maxContexts ?? 256, maxDtab: options.maxDtab ?? 256 },
     contextKeys: options.contextKeys,
     drainAckMs: options.drainAckTimeout,
+    maxFrameToReceive: options.framerSize,
   });
   const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
   const stats = options.stats ?? new StatsRegistry();
