@@ -3,12 +3,13 @@
 // Tlease, Tdrain, Tdiscarded, a reused tag, garbage, a flood of pings.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BufferWriter } from '../../src/core/bytes.js';
+import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { CLIENT_ID_CONTEXT } from '../../src/protocols/mux/contexts.js';
 import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { framerHeader, TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
 import { MuxType } from '../../src/protocols/mux/types.js';
 import { decodeMessage } from '../../src/protocols/mux/wire.js';
+import { decodeApplicationException, TApplicationExceptionType } from '../../src/protocols/thrift/application-exception.js';
 import { binaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { MessageType } from '../../src/protocols/thrift/descriptors.js';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
@@ -238,6 +239,27 @@ describe('our server against a scripted client', () => {
     assert.equal(typeOf(next), MuxType.Rping, 'the next frame is the Rping: the discarded call was never answered');
     socket.write(sized(tdispatch(2, 2n, 0, 'tag 2 again')));
     assert.deepEqual(await reader.next(), echoReply(2, 2n, 'tag 2 again'), 'the discarded tag is free again');
+    socket.destroy();
+    await server.close();
+  });
+
+  test("a Finagle plain-Thrift client's TTwitter upgrade call is declined (UNKNOWN_METHOD), then plain Thrift is served", async () => {
+    const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    const { socket, reader } = await connectRaw(server.port);
+    const w = new BufferWriter(64);
+    binary.writeMessageHeader(w, '__can__finagle__trace__v3__', MessageType.CALL, 0);
+    w.writeU8(0); // empty struct
+    socket.write(sized(w.takeCopy()));
+    const r1 = new BufferReader((await reader.next())!);
+    const h1 = binary.readMessageHeader(r1);
+    assert.deepEqual([h1.name, h1.type, h1.seqid], ['__can__finagle__trace__v3__', MessageType.EXCEPTION, 0]);
+    const err = decodeApplicationException(binary, r1);
+    assert.equal(err.type, TApplicationExceptionType.UNKNOWN_METHOD);
+    socket.write(sized(thriftMessage(MessageType.CALL, echo.args, { id: 3n, delayMs: 0, payload: 'plain' })));
+    const r2 = new BufferReader((await reader.next())!);
+    const h2 = binary.readMessageHeader(r2);
+    assert.deepEqual([h2.name, h2.type], ['echo', MessageType.REPLY]);
+    assert.deepEqual(binary.readStruct(r2, echo.result), { success: { id: 3n, payload: 'plain' } });
     socket.destroy();
     await server.close();
   });
