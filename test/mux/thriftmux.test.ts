@@ -161,6 +161,7 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
   let b: ThriftMuxServer;
   let c: ThriftMuxServer;
   let toC: EchoClient & ClientControl;
+  let bTrace: TraceId | undefined;
   let seen: { deadline: number | undefined; trace: TraceId | undefined; retries: number; clientId: string | undefined } | undefined;
   before(async () => {
     c = await ThriftMux.serve(
@@ -177,7 +178,16 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
     );
     toC = ThriftMux.newClient(EchoService, dest(c), { clientId: 'service-b' });
     // B calls C from its handler, passing nothing on by hand.
-    b = await ThriftMux.serve(EchoService, { echo: (id, _d, payload) => toC.echo(id, 0, payload) }, { onError: false });
+    b = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, _d, payload, ctx) {
+          bTrace = (ctx as unknown as { get<T>(key: ContextKey<T>): T }).get(MuxTrace);
+          return toC.echo(id, 0, payload);
+        },
+      },
+      { onError: false },
+    );
   });
   after(async () => {
     await toC.$close();
@@ -195,6 +205,10 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
     assert.ok(seen.deadline !== undefined, 'C got a deadline');
     assert.ok(seen.deadline <= sentAt + 100 + 5 && seen.deadline > sentAt + 20, `C's deadline is A's (${seen.deadline - sentAt} ms after A sent)`);
     assert.equal(seen.trace?.traceId, 0xabcdefn, 'the trace id set at A arrives at C');
+    assert.equal(seen.trace?.flags, 6n);
+    assert.equal(bTrace?.parentId, 7n, "B's span is a child of the span set at A");
+    assert.equal(seen.trace?.parentId, bTrace?.spanId, "C's span is a child of B's");
+    assert.notEqual(seen.trace?.spanId, bTrace?.spanId, 'each hop is a span of its own');
     assert.equal(seen.clientId, 'service-b');
     assert.equal(seen.retries, 0);
     await a.$close();

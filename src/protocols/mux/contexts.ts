@@ -70,7 +70,20 @@ const clientIdWire: WireCodec<string | undefined> = {
   decode: (b) => b.toString('utf8'),
 };
 
-/** The trace of the request being served (set it with withContextValue to start one). */
+/**
+ * The span a client call makes under `t` (Finagle's client trace filter): the same trace, a new
+ * span id, `t`'s span as its parent.
+ */
+export function childSpan(t: TraceId): TraceId {
+  const spanId = (BigInt((Math.random() * 0x100000000) >>> 0) << 32n) | BigInt((Math.random() * 0x100000000) >>> 0);
+  const child = { traceId: t.traceId, spanId, parentId: t.spanId, flags: t.flags };
+  return t.traceIdHigh === undefined ? child : { ...child, traceIdHigh: t.traceIdHigh };
+}
+
+/**
+ * The trace of the request being served (set it with withContextValue to start one). Each call a
+ * client sends carries a child span of it (childSpan).
+ */
 export const MuxTrace: ContextKey<TraceId | undefined> = createContextKey('mux.trace', undefined, traceWire);
 /** How many times the request being served was retried by its caller. */
 export const MuxRetries: ContextKey<number> = createContextKey('mux.retries', 0, retriesWire);

@@ -1,7 +1,7 @@
 /**
  * The head of a Tdispatch body a client writes for one call: its contexts, then an empty
  * destination and dtab. Contexts: the call's deadline (Finagle's Deadline), every value in the
- * call's context whose key has a wire codec (trace, retries, client id, user keys), the client's
+ * call's context whose key has a wire codec (trace — as a child span —, retries, client id, user keys), the client's
  * own id (else the one the request being served carried), and the contexts the request being served received and nobody
  * decoded (forwarded unchanged).
  */
@@ -9,7 +9,7 @@ import type { BufferWriter } from '../../core/bytes.js';
 import { performance } from '../../core/clock.js';
 import type { CallContext } from '../../core/service.js';
 import { writeU16 } from './bytes.js';
-import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, writeNs } from './contexts.js';
+import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
 /** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
@@ -48,7 +48,7 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
       if (wire === undefined || value === undefined) continue;
       if (key === MuxClientId && clientId !== undefined) continue; // our own id wins over the one we were called with
       writeBytes16(w, Buffer.from(wire.name));
-      writeBytes16(w, wire.encode(value));
+      writeBytes16(w, wire.encode(key === MuxTrace ? childSpan(value as TraceId) : value));
       n++;
     }
   }
