@@ -4,11 +4,10 @@
 // plain framed Thrift on the same port.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ContextKey } from '../../src/core/context-key.js';
 import { withContextValue } from '../../src/core/context.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
 import { Thrift } from '../../src/protocols/thrift/index.js';
-import { MuxClientId, MuxRetries, MuxTrace, ThriftMux, type ClientControl, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
+import { MuxClientId, MuxRetries, MuxTrace, receivedValue, ThriftMux, type ClientControl, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
 import { EchoService, echoHandler, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
 import { richChecks } from '../fixtures/rich-checks.js';
@@ -111,7 +110,7 @@ describe('NACK: a server at its concurrency limit refuses, the call lands elsewh
       EchoService,
       {
         echo(id, _d, payload, ctx) {
-          retriesSeen.push((ctx as unknown as { get<T>(key: ContextKey<T>): T }).get(MuxRetries));
+          retriesSeen.push(receivedValue(ctx, MuxRetries));
           return { id, payload };
         },
       },
@@ -168,9 +167,7 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
       EchoService,
       {
         echo(id, _d, payload, ctx: ServerCallContext) {
-          // The request context carries the typed values received (ServerRequestContext.get).
-          const values = ctx as unknown as { get<T>(key: ContextKey<T>): T };
-          seen = { deadline: ctx.deadline, trace: values.get(MuxTrace), retries: values.get(MuxRetries), clientId: values.get(MuxClientId) };
+          seen = { deadline: ctx.deadline, trace: receivedValue(ctx, MuxTrace), retries: receivedValue(ctx, MuxRetries), clientId: receivedValue(ctx, MuxClientId) };
           return { id, payload };
         },
       },
@@ -182,7 +179,7 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
       EchoService,
       {
         echo(id, _d, payload, ctx) {
-          bTrace = (ctx as unknown as { get<T>(key: ContextKey<T>): T }).get(MuxTrace);
+          bTrace = receivedValue(ctx, MuxTrace);
           return toC.echo(id, 0, payload);
         },
       },

@@ -26,5 +26,6 @@ export { serveThriftMux, type ThriftMuxServer, type ThriftMuxServerOptions } fro
 export { MuxServerRequest, ThriftMuxServerCodec } from './server-codec.js';
 export { MuxTrace, MuxRetries, MuxClientId, ForwardedContexts, type TraceId } from '../mux/contexts.js';
 export { MuxNackError, MuxServerError } from '../mux/errors.js';
+export { receivedValue } from './values.js';
 export { T, TType, MessageType, ThriftException, ThriftApplicationError, TApplicationExceptionType, loadIdl, loadIdlSync } from '../thrift/index.js';
 export type { ServiceDesc, CallOptions, ServerCallContext, ClientControl } from '../thrift/index.js';
