@@ -264,6 +264,27 @@ describe('our server against a scripted client', () => {
     await server.close();
   });
 
+  test('plain Thrift on the Mux port is answered in request order, whatever order handlers finish in', async () => {
+    const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    const { socket, reader } = await connectRaw(server.port);
+    const call = (seqid: number, name: string, delayMs: number): Buffer => {
+      const w = new BufferWriter(64);
+      binary.writeMessageHeader(w, name, MessageType.CALL, seqid);
+      binary.writeStruct(w, echo.args, { id: BigInt(seqid), delayMs, payload: `p${seqid}` });
+      return sized(w.takeCopy());
+    };
+    // 1 is slow, 2 is at once, 3 names no method, 4 is at once: answers must still come 1, 2, 3, 4.
+    socket.write(Buffer.concat([call(1, 'echo', 150), call(2, 'echo', 0), call(3, 'nope', 0), call(4, 'echo', 0)]));
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const h = binary.readMessageHeader(new BufferReader((await reader.next())!));
+      got.push(`${h.seqid}:${h.name}:${h.type}`);
+    }
+    assert.deepEqual(got, ['1:echo:2', '2:echo:2', '3:nope:3', '4:echo:2']);
+    socket.destroy();
+    await server.close();
+  });
+
   test('a flood of Tpings is answered one for one', async () => {
     const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
     const { socket, reader } = await connectRaw(server.port);

@@ -40,6 +40,8 @@ export interface MuxServerLimits {
 export class MuxServerConn {
   kind: PeerKind = 'unknown';
   negotiated = false;
+  /** For a plain Thrift peer: answers kept in request order (its payload's business, set by the codec). */
+  inOrder: { answer(conn: Connection, req: object, write: (out: Connection) => void): void; number(req: object): void } | undefined = undefined;
   /** Tdrain was sent: new calls are refused with NACK until the connection closes. */
   draining = false;
   /** The client acknowledged our Tdrain (Rdrain): it sends no new call. */

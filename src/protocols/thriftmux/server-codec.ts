@@ -26,6 +26,7 @@ import { encodeApplicationException, TApplicationExceptionType } from '../thrift
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
 import { ThriftServerCodec, ThriftServerRequest } from '../thrift/server-codec.js';
+import { InOrderAnswers } from './in-order.js';
 
 /** One Thrift call that came in a Tdispatch (or Treq). */
 export class MuxServerRequest implements ServerRequest, DiscardableCall {
@@ -112,12 +113,13 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       if (st === undefined) this.conns.set(conn, (st = new MuxServerConn(conn, this.o.limits)));
       this.last = st;
     }
-    if (st.kind === 'thrift') return this.thrift.decode(message);
+    if (st.kind === 'thrift') return this.decodeThrift(st, message);
     if (st.kind === 'unknown') {
       const b0 = message[0];
       if ((b0 === 0x80 && message[1] === 0x01) || b0 === 0x82) {
         st.kind = 'thrift';
-        return this.thrift.decode(message);
+        st.inOrder = new InOrderAnswers();
+        return this.decodeThrift(st, message);
       }
       st.kind = 'mux';
     }
@@ -176,6 +178,19 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     }
   }
 
+  private decodeThrift(st: MuxServerConn, message: Buffer): ThriftServerRequest | UnknownMethod {
+    const r = this.thrift.decode(message);
+    if (!r.oneway) st.inOrder!.number(r);
+    return r;
+  }
+
+  /** The Thrift codec's answer to a plain Thrift request, in request order. */
+  private plain(conn: Connection, req: object, write: (out: Connection) => void): void {
+    const order = this.conns.get(conn)?.inOrder;
+    if (order === undefined) return write(conn);
+    order.answer(conn, req, write);
+  }
+
   private readCall(st: MuxServerConn, m: Buffer, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
     const r = this.reader;
     r.buf = m;
@@ -225,7 +240,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   writeReply(conn: Connection, req: ThriftMuxServerRequest, value: unknown): void {
-    if (req instanceof ThriftServerRequest) return this.thrift.writeReply(conn, req, value);
+    if (req instanceof ThriftServerRequest) return this.plain(conn, req, (out) => this.thrift.writeReply(out, req, value));
     if (!req.conn.finish(req)) return;
     this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.REPLY, req.seqid, (w) => this.protocol.writeStruct(w, req.desc.result, { success: value }));
   }
@@ -235,7 +250,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   writeDeclared(conn: Connection, req: ThriftMuxServerRequest, err: unknown): void {
-    if (req instanceof ThriftServerRequest) return this.thrift.writeDeclared(conn, req, err);
+    if (req instanceof ThriftServerRequest) return this.plain(conn, req, (out) => this.thrift.writeDeclared(out, req, err));
     if (!req.conn.finish(req)) return;
     // The Thrift codec knows which result field the exception goes in: let it write the message into our scratch.
     const field = req.desc.result.fields.find((f) => f.id !== 0 && f.type.kind === 'struct' && f.type.struct().name === (err as { thriftName?: unknown }).thriftName);
@@ -244,7 +259,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   writeError(conn: Connection, req: ThriftMuxServerRequest, kind: ServerErrorKind, message: string): void {
-    if (req instanceof ThriftServerRequest) return this.thrift.writeError(conn, req, kind, message);
+    if (req instanceof ThriftServerRequest) return this.plain(conn, req, (out) => this.thrift.writeError(out, req, kind, message));
     if (!req.conn.finish(req)) return;
     this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.EXCEPTION, req.seqid, (w) =>
       encodeApplicationException(this.protocol, w, TApplicationExceptionType.INTERNAL_ERROR, message),
@@ -252,7 +267,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   writeOverloaded(conn: Connection, req: ThriftMuxServerRequest, message: string): void {
-    if (req instanceof ThriftServerRequest) return this.thrift.writeOverloaded(conn, req, message);
+    if (req instanceof ThriftServerRequest) return this.plain(conn, req, (out) => this.thrift.writeOverloaded(out, req, message));
     if (!req.conn.finish(req)) return;
     this.writeNack(conn, req.tag, req.legacy);
   }
@@ -277,7 +292,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   writeUnknown(conn: Connection, call: UnknownMethod): void {
-    if (typeof call.tag === 'number') return this.thrift.writeUnknown(conn, call);
+    if (typeof call.tag === 'number') return this.plain(conn, call, (out) => this.thrift.writeUnknown(out, call));
     const u = call.tag as UnknownCall;
     if (!u.conn.finish(u)) return;
     this.writeThrift(conn, u.conn, u.tag, u.legacy, call.name, MessageType.EXCEPTION, u.seqid, (w) =>
