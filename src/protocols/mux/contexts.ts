@@ -1,0 +1,154 @@
+/**
+ * Mux's broadcast contexts (Finagle's `Contexts.broadcast`): what travels with every Tdispatch.
+ * Typed keys with wire codecs for the ones Finagle defines; the deadline is not a key here but
+ * the call's own deadline (CallContext on clients, ServerRequest.deadline on servers).
+ *
+ *   com.twitter.finagle.Deadline                 16 bytes: timestamp_ns:i64 deadline_ns:i64
+ *   com.twitter.finagle.tracing.TraceContext     32 (or 40) bytes: span parent trace flags [traceIdHigh]
+ *   com.twitter.finagle.Retries                  i32: this request's retries so far
+ *   com.twitter.finagle.thrift.ClientIdContext   UTF-8 client name
+ *
+ * Keys compare case-insensitively; a context we have no key for is forwarded unchanged on the
+ * calls a handler makes (ForwardedContexts).
+ */
+import { createContextKey, type ContextKey, type WireCodec } from '../../core/context-key.js';
+import { ProtocolError } from '../../core/errors.js';
+import type { MuxEntry } from './wire.js';
+
+export const DEADLINE_CONTEXT = 'com.twitter.finagle.Deadline';
+export const TRACE_CONTEXT = 'com.twitter.finagle.tracing.TraceContext';
+export const RETRIES_CONTEXT = 'com.twitter.finagle.Retries';
+export const CLIENT_ID_CONTEXT = 'com.twitter.finagle.thrift.ClientIdContext';
+/** Rdispatch context with u64 flags: 1 retryable, 2 rejected, 4 non-retryable. */
+export const MUX_FAILURE_CONTEXT = 'MuxFailure';
+
+/** A Finagle trace id. Flags: 1 debug, 2 sampling known, 4 sampled. */
+export interface TraceId {
+  readonly traceId: bigint;
+  readonly spanId: bigint;
+  readonly parentId: bigint;
+  readonly flags: bigint;
+  /** The high 64 bits of a 128-bit trace id, when the peer sent one. */
+  readonly traceIdHigh?: bigint;
+}
+
+const traceWire: WireCodec<TraceId | undefined> = {
+  name: TRACE_CONTEXT,
+  encode(t) {
+    const b = Buffer.allocUnsafe(t?.traceIdHigh === undefined ? 32 : 40);
+    if (t === undefined) return b.fill(0);
+    b.writeBigUInt64BE(t.spanId, 0);
+    b.writeBigUInt64BE(t.parentId, 8);
+    b.writeBigUInt64BE(t.traceId, 16);
+    b.writeBigUInt64BE(t.flags, 24);
+    if (t.traceIdHigh !== undefined) b.writeBigUInt64BE(t.traceIdHigh, 32);
+    return b;
+  },
+  decode(b) {
+    if (b.length !== 32 && b.length !== 40) throw new ProtocolError(`TraceContext of ${b.length} bytes (want 32 or 40)`);
+    const t = { spanId: b.readBigUInt64BE(0), parentId: b.readBigUInt64BE(8), traceId: b.readBigUInt64BE(16), flags: b.readBigUInt64BE(24) };
+    return b.length === 40 ? { ...t, traceIdHigh: b.readBigUInt64BE(32) } : t;
+  },
+};
+
+const retriesWire: WireCodec<number> = {
+  name: RETRIES_CONTEXT,
+  encode(n) {
+    const b = Buffer.allocUnsafe(4);
+    b.writeInt32BE(n | 0, 0);
+    return b;
+  },
+  decode(b) {
+    if (b.length !== 4) throw new ProtocolError(`Retries context of ${b.length} bytes (want 4)`);
+    return b.readInt32BE(0);
+  },
+};
+
+const clientIdWire: WireCodec<string | undefined> = {
+  name: CLIENT_ID_CONTEXT,
+  encode: (s) => Buffer.from(s ?? '', 'utf8'),
+  decode: (b) => b.toString('utf8'),
+};
+
+/**
+ * The span a client call makes under `t` (Finagle's client trace filter): the same trace, a new
+ * span id, `t`'s span as its parent.
+ */
+export function childSpan(t: TraceId): TraceId {
+  const spanId = (BigInt((Math.random() * 0x100000000) >>> 0) << 32n) | BigInt((Math.random() * 0x100000000) >>> 0);
+  const child = { traceId: t.traceId, spanId, parentId: t.spanId, flags: t.flags };
+  return t.traceIdHigh === undefined ? child : { ...child, traceIdHigh: t.traceIdHigh };
+}
+
+/**
+ * The trace of the request being served (set it with withContextValue to start one). Each call a
+ * client sends carries a child span of it (childSpan).
+ */
+export const MuxTrace: ContextKey<TraceId | undefined> = createContextKey('mux.trace', undefined, traceWire);
+/** How many times the request being served was retried by its caller. */
+export const MuxRetries: ContextKey<number> = createContextKey('mux.retries', 0, retriesWire);
+/** The caller's client id (`withClientId` on the client). */
+export const MuxClientId: ContextKey<string | undefined> = createContextKey('mux.client-id', undefined, clientIdWire);
+/** Contexts received that no key decodes: sent on unchanged by the calls a handler makes. */
+export const ForwardedContexts: ContextKey<readonly MuxEntry[] | undefined> = createContextKey('mux.forwarded', undefined);
+
+/** The keys every Mux server decodes; servers may add their own (`contextKeys`). */
+export const MUX_KEYS: readonly ContextKey<unknown>[] = [MuxTrace, MuxRetries, MuxClientId] as ContextKey<unknown>[];
+
+/** Deadline context bytes for "sent now, due at `deadlineMs`" (both `Date.now()` ms). */
+export function encodeDeadline(nowMs: number, deadlineMs: number): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  writeNs(b, 0, nowMs);
+  writeNs(b, 8, deadlineMs);
+  return b;
+}
+
+/** The deadline in `Date.now()` ms, or undefined for Finagle's "none" (Long.MaxValue). */
+export function decodeDeadline(b: Buffer): number | undefined {
+  if (b.length !== 16) throw new ProtocolError(`Deadline context of ${b.length} bytes (want 16)`);
+  return deadlineAt(b, 0);
+}
+
+/** `decodeDeadline` of the 16 bytes at `at` in `b` (the caller checked the length). */
+export function deadlineAt(b: Buffer, at: number): number | undefined {
+  const hi = b.readInt32BE(at + 8);
+  const lo = b.readUInt32BE(at + 12);
+  if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
+  // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
+  return (hi * 2 ** 32 + lo) / 1e6;
+}
+
+const TWO_20 = 1 << 20;
+const TWO_32 = 2 ** 32;
+
+/**
+ * Writes `ms` (>= 0, `Date.now()` time, fractions kept to the ns) as an i64 of nanoseconds at
+ * `at`, without BigInt (a BigInt conversion pair per stamp cost ~150 ns here).
+ * ms = a·2^20 + b, so ns = a·10^6·2^20 + (b·10^6 + f): every product stays exact below 2^53.
+ */
+export function writeNs(buf: Buffer, at: number, ms: number): void {
+  const whole = Math.floor(ms);
+  const f = Math.round((ms - whole) * 1e6);
+  const a = Math.floor(whole / TWO_20);
+  const x = a * 1e6; // times 2^20 below
+  const y = (whole - a * TWO_20) * 1e6 + f;
+  const xLow = x % 4096; // x·2^20 = floor(x / 2^12)·2^32 + (x mod 2^12)·2^20
+  const low = xLow * TWO_20 + y;
+  const hi = (x - xLow) / 4096 + Math.floor(low / TWO_32);
+  const lo = low % TWO_32;
+  buf[at] = hi >>> 24;
+  buf[at + 1] = (hi >>> 16) & 0xff;
+  buf[at + 2] = (hi >>> 8) & 0xff;
+  buf[at + 3] = hi & 0xff;
+  buf[at + 4] = lo >>> 24;
+  buf[at + 5] = (lo >>> 16) & 0xff;
+  buf[at + 6] = (lo >>> 8) & 0xff;
+  buf[at + 7] = lo & 0xff;
+}
+
+/** Context names (lower case) → their key, for a server's decoder. */
+export function keysByName(extra: readonly ContextKey<unknown>[] = []): Map<string, ContextKey<unknown>> {
+  const m = new Map<string, ContextKey<unknown>>();
+  for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) m.set(k.wire.name.toLowerCase(), k);
+  return m;
+}

@@ -1,0 +1,63 @@
+/**
+ * The head of a Tdispatch body a client writes for one call: its contexts, then an empty
+ * destination and dtab. Contexts: the call's deadline (Finagle's Deadline), every value in the
+ * call's context whose key has a wire codec (trace — as a child span —, retries, client id, user keys), the client's
+ * own id (else the one the request being served carried), and the contexts the request being served received and nobody
+ * decoded (forwarded unchanged).
+ */
+import type { BufferWriter } from '../../core/bytes.js';
+import { performance } from '../../core/clock.js';
+import type { CallContext } from '../../core/service.js';
+import { writeU16 } from './bytes.js';
+import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
+import { writeBytes16 } from './wire.js';
+
+/** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
+const DEADLINE_BYTES = Buffer.concat([Buffer.from([0, DEADLINE_CONTEXT.length]), Buffer.from(DEADLINE_CONTEXT), Buffer.from([0, 16])]);
+const CLIENT_ID_KEY = Buffer.from(CLIENT_ID_CONTEXT);
+
+/** Writes `nctx (key value)* dest nd (src dst)*` for the call in `ctx`. */
+export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: Buffer | undefined): void {
+  const countAt = w.reserve(2);
+  let n = 0;
+  const exp = ctx.expiresAt;
+  if (exp !== undefined) {
+    // The wall clock, not timeOrigin + the monotonic one: the peer compares the deadline with its
+    // own wall clock, and the monotonic epoch drifts from it as NTP corrects the host's clock.
+    const now = Date.now();
+    const left = exp - performance.now();
+    w.ensure(DEADLINE_BYTES.length + 16);
+    w.pos += DEADLINE_BYTES.copy(w.buf, w.pos);
+    writeNs(w.buf, w.pos, now);
+    writeNs(w.buf, w.pos + 8, left > 0 ? now + left : now);
+    w.pos += 16;
+    n++;
+  }
+  const values = ctx.values;
+  if (values !== undefined) {
+    for (const [key, value] of values.entries()) {
+      if (key === ForwardedContexts) {
+        for (const [k, v] of value as NonNullable<typeof ForwardedContexts.defaultValue>) {
+          writeBytes16(w, k);
+          writeBytes16(w, v);
+          n++;
+        }
+        continue;
+      }
+      const wire = key.wire;
+      if (wire === undefined || value === undefined) continue;
+      if (key === MuxClientId && clientId !== undefined) continue; // our own id wins over the one we were called with
+      writeBytes16(w, Buffer.from(wire.name));
+      writeBytes16(w, wire.encode(key === MuxTrace ? childSpan(value as TraceId) : value));
+      n++;
+    }
+  }
+  if (clientId !== undefined) {
+    writeBytes16(w, CLIENT_ID_KEY);
+    writeBytes16(w, clientId);
+    n++;
+  }
+  w.buf.writeUInt16BE(n, countAt);
+  writeU16(w, 0); // dest: empty
+  writeU16(w, 0); // no dtab
+}

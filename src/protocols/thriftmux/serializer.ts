@@ -1,0 +1,124 @@
+/**
+ * ThriftMux client serializer: one Thrift message (CALL, seqid 0: the Mux tag matches replies)
+ * after the call's Mux contexts makes the Tdispatch body; the reply is one Thrift message in
+ * `Rdispatch OK`: REPLY (the result or a declared exception) or EXCEPTION (TApplicationException).
+ *
+ * The Retries context counts this call's failed attempts: an attempt's error bumps it on the
+ * call's context on its way up to the retries role, so a first attempt pays nothing for it.
+ */
+import { BufferReader, BufferUnderflow, BufferWriter } from '../../core/bytes.js';
+import { InvalidArgumentError, ProtocolError, type ScalesError } from '../../core/errors.js';
+import { ForwardingService } from '../../core/filter.js';
+import type { CallContext, ReplyHandler, Service } from '../../core/service.js';
+import { layer, type StackLayer } from '../../core/stack.js';
+import { MuxRetries } from '../mux/contexts.js';
+import { writeDispatchHead } from '../mux/dispatch-head.js';
+import type { MuxReply, MuxRequest } from '../mux/request.js';
+import { decodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from '../thrift/application-exception.js';
+import { MessageType, type MethodDesc } from '../thrift/descriptors.js';
+import type { ThriftCall } from '../thrift/messages.js';
+import type { ThriftProtocol } from '../thrift/protocol.js';
+
+const EMPTY = Buffer.alloc(0);
+
+class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequest, MuxReply> {
+  private readonly scratch = new BufferWriter(4096);
+  private readonly reader = new BufferReader(EMPTY);
+
+  constructor(
+    private readonly protocol: ThriftProtocol,
+    private readonly clientId: Buffer | undefined,
+    below: Service<MuxRequest, MuxReply>,
+  ) {
+    super(below);
+  }
+
+  dispatch(c: ThriftCall, ctx: CallContext, handler: ReplyHandler<unknown>): void {
+    const method = c.method;
+    if (method.oneway) return handler.onError(new InvalidArgumentError(`${method.name} is oneway: ThriftMux carries no oneway calls (as Finagle's client refuses them)`));
+    const w = this.scratch;
+    let body: Buffer;
+    try {
+      writeDispatchHead(w, ctx, this.clientId);
+      this.protocol.writeMessageHeader(w, method.name, MessageType.CALL, 0);
+      this.protocol.writeStruct(w, method.args, c.args);
+      body = w.takeCopy();
+    } catch (err) {
+      w.reset();
+      return handler.onError(err);
+    }
+    this.down.dispatch({ name: method.name, body }, ctx, new DecodeHandler(this, method, ctx, handler));
+  }
+
+  /** @internal The method's result, or throws its declared exception / the error. */
+  decode(method: MethodDesc, reply: MuxReply): unknown {
+    const r = this.reader;
+    r.buf = reply.message;
+    r.pos = reply.offset;
+    r.end = reply.message.length;
+    let result: Record<string, unknown>;
+    try {
+      const { name, type } = this.protocol.readMessageHeader(r);
+      if (name !== method.name) throw new ProtocolError(`reply names method '${name}' but the call was '${method.name}'`);
+      if (type === MessageType.EXCEPTION) throw decodeApplicationException(this.protocol, r);
+      if (type !== MessageType.REPLY) throw new ProtocolError(`unexpected Thrift message type ${type} in a reply`);
+      result = this.protocol.readStruct(r, method.result) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof ThriftApplicationError) throw err;
+      throw asProtocolError(err, `malformed reply to ${method.name}`);
+    } finally {
+      r.buf = EMPTY; // do not pin the frame
+    }
+    const fields = method.result.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const v = result[f.name];
+      if (v === undefined || v === null) continue;
+      if (f.id === 0) return v;
+      throw v; // a declared exception: an instance of the user's exception type
+    }
+    if (fields.length > 0 && fields[0]!.id === 0) throw new ThriftApplicationError(TApplicationExceptionType.MISSING_RESULT, `${method.name} failed: unknown result`);
+    return undefined;
+  }
+}
+
+class DecodeHandler implements ReplyHandler<MuxReply> {
+  constructor(
+    private readonly serializer: ThriftMuxSerializer,
+    private readonly method: MethodDesc,
+    private readonly ctx: CallContext,
+    private readonly next: ReplyHandler<unknown>,
+  ) {}
+
+  onReply(reply: MuxReply, at?: number): void {
+    let result: unknown;
+    try {
+      result = this.serializer.decode(this.method, reply);
+    } catch (err) {
+      return this.next.onError(err, at);
+    }
+    this.next.onReply(result, at);
+  }
+
+  onError(err: unknown, at?: number): void {
+    const ctx = this.ctx;
+    if (ctx.cancelled === undefined) ctx.set(MuxRetries, ctx.get(MuxRetries) + 1); // the next attempt, if any, is a retry
+    this.next.onError(err, at);
+  }
+}
+
+function asProtocolError(err: unknown, context: string): ScalesError {
+  if (err instanceof BufferUnderflow) return new ProtocolError(`${context}: message truncated`);
+  if (err instanceof ProtocolError) return err;
+  return new ProtocolError(`${context}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export function thriftMuxSerializerLayer(protocol: ThriftProtocol, clientId: string | undefined): StackLayer {
+  const id = clientId === undefined ? undefined : Buffer.from(clientId, 'utf8');
+  return layer(
+    'serializer',
+    `encodes arguments and decodes results (Thrift ${protocol.name} in Tdispatch, with mux contexts)`,
+    (below: Service<MuxRequest, MuxReply>) => new ThriftMuxSerializer(protocol, id, below),
+    { needs: 'service<wire>', gives: 'service<call>' },
+  );
+}

@@ -1,0 +1,134 @@
+import type { ContextKey } from '../../core/context-key.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import type { ReplyHandler } from '../../core/service.js';
+import type { Stack } from '../../core/stack.js';
+import type { ServerRequestContext } from '../../server/context.js';
+import { ServerDispatcher } from '../../server/dispatcher.js';
+import { ServerFilter, serverLayer, type ServerService } from '../../server/filter.js';
+import type { HandlerFn } from '../../server/filters/handler.js';
+import { logToStderr } from '../../server/filters/logging.js';
+import type { ErrorHook } from '../../server/safe.js';
+import { serverStack } from '../../server/stack.js';
+import { StatsRegistry } from '../../stats/registry.js';
+import type { Connection } from '../../transport/index.js';
+import type { ServiceDesc } from '../thrift/descriptors.js';
+import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
+import { listenMux } from './listen.js';
+import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
+
+export interface ThriftMuxServerOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: a free port, read it back from `server.port`). */
+  port?: number;
+  /** Thrift protocol inside Tdispatch and for plain Thrift clients (default 'binary'). */
+  protocol?: ThriftProtocolKind;
+  /** Largest frame or reassembled message accepted, in bytes (default 16 MiB). */
+  maxFrameSize?: number;
+  /**
+   * Handlers running at once in the whole server; past it a call is answered at once with
+   * `Rdispatch NACK` (the client sends it elsewhere). Default: no limit.
+   */
+  maxConcurrent?: number;
+  /** Handlers running at once per connection before its reading pauses (default 4096). */
+  maxConcurrentPerConnection?: number;
+  /** Each call must be answered this many ms after it arrived (default none); the caller's deadline bounds it too. */
+  requestTimeout?: number;
+  /** Most contexts on one Tdispatch (default 256); most dtab entries (default 256). */
+  maxContexts?: number;
+  maxDtab?: number;
+  /** Most fragmented messages in progress per connection (default 64). */
+  maxPartials?: number;
+  /**
+   * The largest frame we take, sent as `mux-framer` in Rinit: negotiating clients cut larger
+   * calls into fragments of this size (default: none sent).
+   */
+  framerSize?: number;
+  /** While draining, how long a Mux session keeps reading (NACKing new calls) waiting for the client's Rdrain (default 1000 ms). */
+  drainAckTimeout?: number;
+  /** Context keys (with wire codecs) decoded into typed values besides Mux's own. */
+  contextKeys?: readonly ContextKey<unknown>[];
+  /** Run handlers inside an ambient context, so their client calls carry the deadline and contexts on (default true). */
+  propagateContext?: boolean;
+  /** Put handler error messages into INTERNAL_ERROR replies (default true). */
+  exposeErrors?: boolean;
+  /** Handler crashes, protocol errors, failed connections (default: stderr; `false` silences them). */
+  onError?: ErrorHook | false;
+  stats?: StatsRegistry;
+}
+
+export interface ThriftMuxServer {
+  readonly host: string;
+  readonly port: number;
+  readonly connections: number;
+  readonly stats: StatsRegistry;
+  readonly stack: Stack;
+  /** Sends Tdrain to every Mux session, lets running handlers answer (bounded by `graceMs`, default 5000), then closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Role 'discard' (top of the stack): lets Tdiscarded reach the call. It records how to abort the
+ * handler's signal; the codec marks the call discarded so that no answer is ever written.
+ */
+class DiscardFilter extends ServerFilter<ThriftMuxServerRequest> {
+  dispatch(req: ThriftMuxServerRequest, ctx: ServerRequestContext<ThriftMuxServerRequest>, handler: ReplyHandler<unknown>): void {
+    if (req instanceof MuxServerRequest) req.ctx = ctx;
+    this.down.dispatch(req, ctx, handler);
+  }
+}
+
+/** Serves `handler` over ThriftMux (and plain framed Thrift on the same port). */
+export async function serveThriftMux<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftMuxServerOptions = {}): Promise<ThriftMuxServer> {
+  const methods = new Map<string, HandlerFn>();
+  for (const name of Object.keys(service.methods)) {
+    const fn = (handler as Record<string, unknown>)[name];
+    if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
+    methods.set(name, fn as HandlerFn);
+  }
+  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout', 'framerSize'] as const) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
+  }
+  const maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
+  const protocol = makeProtocol(options.protocol ?? 'binary', maxFrameSize);
+  const codec = new ThriftMuxServerCodec(protocol, service as ServiceDesc, {
+    limits: { maxMessageBytes: maxFrameSize, maxPartials: options.maxPartials ?? 64, maxContexts: options.maxContexts ?? 256, maxDtab: options.maxDtab ?? 256 },
+    contextKeys: options.contextKeys,
+    drainAckMs: options.drainAckTimeout,
+    maxFrameToReceive: options.framerSize,
+  });
+  const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
+  const stats = options.stats ?? new StatsRegistry();
+  const scope = stats.scope('server', service.name);
+  const stack = serverStack<ThriftMuxServerRequest>({
+    serviceName: service.name,
+    target: handler,
+    methods,
+    stats: scope,
+    requestTimeout: options.requestTimeout,
+    maxConcurrent: options.maxConcurrent,
+    onError,
+    defaultLogger: options.onError === undefined,
+    isDeclared: (req, err) => codec.isDeclared(req, err),
+    exposeErrors: options.exposeErrors ?? true,
+    propagateContext: options.propagateContext ?? true,
+  }).prepend(serverLayer<ThriftMuxServerRequest>('discard', 'Tdiscarded aborts ctx.signal; a discarded call is never answered', (below) => new DiscardFilter(below)));
+  scope.gaugeFn('mux_discarded', () => codec.discarded);
+  scope.gaugeFn('mux_drain_nacks', () => codec.drainNacks);
+  const dispatcher = new ServerDispatcher<Connection, ThriftMuxServerRequest>(codec, stack.build() as unknown as ServerService<ThriftMuxServerRequest>, {
+    maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 4096,
+    onError,
+  });
+  const listening = await listenMux(dispatcher, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, maxFrameSize });
+  return {
+    host: listening.host,
+    port: listening.port,
+    get connections() {
+      return listening.connections;
+    },
+    stats,
+    stack,
+    close: (graceMs) => listening.close(graceMs),
+  };
+}

@@ -1,0 +1,240 @@
+// Our ThriftMux client against our ThriftMux server over real loopback TCP: every method of the
+// rich IDL, then what Mux adds over plain Thrift: Tdiscarded without reconnecting, NACK landing
+// elsewhere, drain, contexts carried from a caller through a handler to the next server, and
+// plain framed Thrift on the same port.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { withContextValue } from '../../src/core/context.js';
+import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
+import { Thrift } from '../../src/protocols/thrift/index.js';
+import { MuxClientId, MuxRetries, MuxTrace, receivedValue, ThriftMux, type ClientControl, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
+import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
+import { EchoService, echoHandler, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
+import { richChecks } from '../fixtures/rich-checks.js';
+import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
+
+const dest = (...servers: ThriftMuxServer[]): string => `tcp://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
+const counter = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot().scopes['server=Echo']?.counters[name] as number | undefined) ?? 0;
+const gauge = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot().scopes['server=Echo']?.gauges[name] as number | undefined) ?? 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
+
+for (const protocol of ['binary', 'compact'] as const) {
+  describe(`every method round-trips (${protocol})`, () => {
+    let server: ThriftMuxServer;
+    let client: RichClient & ClientControl;
+    before(async () => {
+      server = await ThriftMux.serve(RichService, makeRichHandler(), { protocol, onError: false });
+      client = ThriftMux.newClient(RichService, dest(server), { protocol, timeout: 5000 });
+    });
+    after(async () => {
+      await client.$close();
+      await server.close();
+    });
+    for (const check of richChecks('scales')) {
+      if (check.name === 'void and oneway') continue; // ThriftMux carries no oneway calls (below)
+      test(check.name, () => check.run(client));
+    }
+    test('a oneway method is refused before it is sent, as by Finagle', async () => {
+      await assert.rejects(client.record!('x'), InvalidArgumentError);
+      assert.equal(await client.noop!(), undefined);
+    });
+  });
+}
+
+describe('abandoned calls: Tdiscarded, not a new connection', () => {
+  let server: ThriftMuxServer;
+  let client: EchoClient & ClientControl;
+  const aborted: unknown[] = [];
+  const handler: EchoHandler = {
+    echo(id, delayMs, payload, ctx) {
+      if (delayMs <= 0) return { id, payload };
+      return new Promise((resolve) => {
+        const t = setTimeout(resolve, delayMs, { id, payload });
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          aborted.push(ctx.signal.reason);
+          resolve({ id: -1n, payload: 'must never be sent' });
+        });
+      });
+    },
+  };
+  before(async () => {
+    server = await ThriftMux.serve(EchoService, handler, { onError: false });
+    client = ThriftMux.newClient(EchoService, dest(server));
+  });
+  after(async () => {
+    await client.$close();
+    await server.close();
+  });
+
+  test('an aborted call frees its caller, the handler sees the abort, the session stays', async () => {
+    assert.deepEqual(await client.echo(1n, 0, 'warm'), { id: 1n, payload: 'warm' });
+    const ac = new AbortController();
+    const call = client.echo(2n, 5000, 'slow', { signal: ac.signal });
+    await sleep(20);
+    ac.abort();
+    await assert.rejects(call, CancelledError);
+    await until('the handler saw the abort', () => aborted.length === 1);
+    assert.ok(aborted[0] instanceof CancelledError, 'the handler signal carries a CancelledError');
+    await until('the server counted the discard', () => gauge(server, 'mux_discarded') === 1);
+    assert.deepEqual(await client.echo(3n, 0, 'next'), { id: 3n, payload: 'next' }, 'the next call gets its own reply');
+    assert.equal(server.connections, 1, 'no reconnect');
+  });
+
+  test('a timed-out call: the caller is freed at its deadline; the deadline travelled to the server', async () => {
+    const started = Date.now();
+    await assert.rejects(client.echo(4n, 5000, 'late', { timeout: 50 }), TimeoutError);
+    assert.ok(Date.now() - started < 1000);
+    await until('the handler saw the abort', () => aborted.length === 2);
+    assert.deepEqual(await client.echo(5n, 0, 'after'), { id: 5n, payload: 'after' });
+    assert.equal(server.connections, 1, 'no reconnect');
+  });
+});
+
+describe('NACK: a server at its concurrency limit refuses, the call lands elsewhere', () => {
+  let busy: ThriftMuxServer;
+  let idle: ThriftMuxServer;
+  let client: EchoClient & ClientControl;
+  const retriesSeen: number[] = [];
+  before(async () => {
+    busy = await ThriftMux.serve(EchoService, echoHandler, { maxConcurrent: 1, onError: false });
+    idle = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, _d, payload, ctx) {
+          retriesSeen.push(receivedValue(ctx, MuxRetries));
+          return { id, payload };
+        },
+      },
+      { onError: false },
+    );
+    client = ThriftMux.newClient(EchoService, dest(busy, idle), { loadBalancer: 'round-robin', failureAccrual: false });
+  });
+  after(async () => {
+    await client.$close();
+    await busy.close();
+    await idle.close();
+  });
+
+  test('every call succeeds; the busy server NACKed some, and ran only the one it had room for', async () => {
+    // Fill the busy server's only slot straight through a client of its own.
+    const direct = ThriftMux.newClient(EchoService, dest(busy));
+    const hog = direct.echo(0n, 600, 'hog');
+    await until('the hog runs', () => counter(busy, 'requests') === 1);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => client.echo(BigInt(i + 1), 0, `c${i}`)));
+    for (const [i, r] of results.entries()) assert.deepEqual(r, { id: BigInt(i + 1), payload: `c${i}` });
+    assert.ok(counter(busy, 'failures.OVERLOADED') >= 5, `the busy server NACKed (${counter(busy, 'failures.OVERLOADED')})`);
+    assert.equal(counter(idle, 'successes'), 20, 'every call ran once, on the idle server');
+    const retried = retriesSeen.filter((n) => n > 0).length;
+    assert.equal(retried, counter(busy, 'failures.OVERLOADED'), 'each NACKed call arrived with Retries = 1 (the Retries context)');
+    assert.deepEqual(await hog, { id: 0n, payload: 'hog' });
+    await direct.$close();
+  });
+});
+
+describe('drain', () => {
+  test('closing the server sends Tdrain: the call in flight is answered, the client session closes', async () => {
+    const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    const client = ThriftMux.newClient(EchoService, dest(server), { retries: false });
+    assert.deepEqual(await client.echo(1n, 0, 'a'), { id: 1n, payload: 'a' });
+    const inFlight = client.echo(2n, 200, 'in flight');
+    await sleep(30);
+    const closed = server.close(5000);
+    assert.deepEqual(await inFlight, { id: 2n, payload: 'in flight' }, 'answered before the server closed');
+    await closed;
+    assert.equal(server.connections, 0);
+    await assert.rejects(client.echo(3n, 0, 'after'), 'the node is gone');
+    await client.$close();
+  });
+});
+
+describe('contexts: deadline, trace, retries and client id travel A → B → C', () => {
+  let b: ThriftMuxServer;
+  let c: ThriftMuxServer;
+  let toC: EchoClient & ClientControl;
+  let bTrace: TraceId | undefined;
+  let seen: { deadline: number | undefined; trace: TraceId | undefined; retries: number; clientId: string | undefined } | undefined;
+  before(async () => {
+    c = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, _d, payload, ctx: ServerCallContext) {
+          seen = { deadline: ctx.deadline, trace: receivedValue(ctx, MuxTrace), retries: receivedValue(ctx, MuxRetries), clientId: receivedValue(ctx, MuxClientId) };
+          return { id, payload };
+        },
+      },
+      { onError: false },
+    );
+    toC = ThriftMux.newClient(EchoService, dest(c), { clientId: 'service-b' });
+    // B calls C from its handler, passing nothing on by hand.
+    b = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, _d, payload, ctx) {
+          bTrace = receivedValue(ctx, MuxTrace);
+          return toC.echo(id, 0, payload);
+        },
+      },
+      { onError: false },
+    );
+  });
+  after(async () => {
+    await toC.$close();
+    await b.close();
+    await c.close();
+  });
+
+  test("C's handler sees A's remaining deadline and A's trace id; client id is B's own", async () => {
+    const a = ThriftMux.newClient(EchoService, dest(b), { clientId: 'service-a' });
+    const trace: TraceId = { traceId: 0xabcdefn, spanId: 7n, parentId: 0n, flags: 6n };
+    const sentAt = Date.now();
+    const got = await withContextValue(MuxTrace, trace, () => a.echo(9n, 0, 'hop', { timeout: 100 }));
+    assert.deepEqual(got, { id: 9n, payload: 'hop' });
+    assert.ok(seen !== undefined);
+    assert.ok(seen.deadline !== undefined, 'C got a deadline');
+    assert.ok(seen.deadline <= sentAt + 100 + 5 && seen.deadline > sentAt + 20, `C's deadline is A's (${seen.deadline - sentAt} ms after A sent)`);
+    assert.equal(seen.trace?.traceId, 0xabcdefn, 'the trace id set at A arrives at C');
+    assert.equal(seen.trace?.flags, 6n);
+    assert.equal(bTrace?.parentId, 7n, "B's span is a child of the span set at A");
+    assert.equal(seen.trace?.parentId, bTrace?.spanId, "C's span is a child of B's");
+    assert.notEqual(seen.trace?.spanId, bTrace?.spanId, 'each hop is a span of its own');
+    assert.equal(seen.clientId, 'service-b');
+    assert.equal(seen.retries, 0);
+    await a.$close();
+  });
+});
+
+describe('plain framed Thrift on the ThriftMux port', () => {
+  test('our Thrift client (binary and compact) is served on the same port as Mux clients', async () => {
+    for (const protocol of ['binary', 'compact'] as const) {
+      const server = await ThriftMux.serve(RichService, makeRichHandler(), { protocol, onError: false });
+      const plain = Thrift.newClient(RichService, dest(server), { protocol }) as RichClient & ClientControl;
+      const mux = ThriftMux.newClient(RichService, dest(server), { protocol }) as RichClient & ClientControl;
+      assert.equal(await plain.ping!(), 'pong');
+      assert.equal(await mux.ping!(), 'pong');
+      assert.equal(await plain.addI64!(2n, 3n), 5n);
+      await assert.rejects(plain.lookup!('missing'), (e: Error) => e.constructor.name === 'NotFound');
+      await plain.$close();
+      await mux.$close();
+      await server.close();
+    }
+  });
+});
+
+describe('handshake', () => {
+  test('a client that does not negotiate (handshake: false) is served too', async () => {
+    const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    const client = ThriftMux.newClient(EchoService, dest(server), { handshake: false });
+    assert.deepEqual(await client.echo(1n, 0, 'x'), { id: 1n, payload: 'x' });
+    await client.$close();
+    await server.close();
+  });
+});
