@@ -70,4 +70,14 @@ export interface ServerCodec<In, Out, Req extends ServerRequest> {
   writeUnknown(out: Out, call: UnknownMethod): void;
   /** Optional: tell the peer this session drains (Mux Tdrain). Called once, when draining starts. */
   writeDrain?(out: Out): void;
+  /**
+   * Optional, instead of writeDrain: a drain the peer acknowledges (Mux: Tdrain, then Rdrain).
+   * The codec sends the notice and from then on refuses new requests itself (Mux: NACK, so they
+   * go elsewhere); the session keeps reading until the returned promise settles (at most
+   * `drainAckMs`, default 1000), then drains as usual (writeDrain is still called then: make it
+   * do nothing twice). Undefined: nothing to wait for.
+   */
+  startDrain?(out: Out): Promise<void> | undefined;
+  /** How long a session waits for the peer's drain acknowledgement (ms). */
+  readonly drainAckMs?: number;
 }

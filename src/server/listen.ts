@@ -9,11 +9,8 @@ import type { ServerDispatcher } from './dispatcher.js';
 import { report } from './safe.js';
 import { type StreamSessionLimits, StreamSession } from './stream-session.js';
 
-export interface StreamServerOptions {
-  host: string;
-  port: number;
-  framing: Framing;
-  maxFrameSize: number;
+/** The limits every stream server has (defaults in STREAM_SERVER_LIMITS); protocols' server options extend it. */
+export interface ConnectionLimits {
   /** Connections open at once; past it a new connection is closed as soon as it is accepted (default 4096; Infinity: no cap). */
   maxConnections?: number;
   /** A connection with no request in flight that sends nothing for this long is closed gracefully (default 300000 = 5 min; Infinity: never). */
@@ -22,6 +19,13 @@ export interface StreamServerOptions {
   frameTimeoutMs?: number;
   /** Where partly received messages are charged (default `partialFrameBudget`, shared by the whole process: 256 MiB). */
   frameBudget?: FrameBudget;
+}
+
+export interface StreamServerOptions extends ConnectionLimits {
+  host: string;
+  port: number;
+  framing: Framing;
+  maxFrameSize: number;
   /** Scope for the limits' counters and the `connections` gauge (default: counters nobody reads). */
   stats?: StatsScope;
 }

@@ -12,6 +12,8 @@ import { ServerSession } from './session.js';
 const CONCURRENCY = 1;
 const WRITES = 2;
 const DRAIN = 4;
+/** How long a session waits for the peer to acknowledge a drain notice, unless the codec says. */
+const DEFAULT_DRAIN_ACK_MS = 1000;
 
 /** What the sessions of one server share: the idle timeout, and counters of the connections its limits closed. */
 export interface StreamSessionLimits {
@@ -104,6 +106,31 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
 
   drain(): Promise<void> {
     if (this.drained !== undefined) return this.drained;
+    const acked = this.startAcknowledgedDrain();
+    this.drained = acked === undefined ? this.stopAndDrain() : acked.then(() => this.stopAndDrain());
+    return this.drained;
+  }
+
+  /** The codec's acknowledged drain (see ServerCodec.startDrain), bounded by its drainAckMs; reading goes on meanwhile. */
+  private startAcknowledgedDrain(): Promise<void> | undefined {
+    const codec = this.dispatcher.codec;
+    if (codec.startDrain === undefined || this.out.closing) return undefined;
+    let acked: Promise<void> | undefined;
+    try {
+      acked = codec.startDrain(this.out);
+    } catch (err) {
+      report(this.dispatcher.onError, err, `drain notice to ${this.peer}`);
+    }
+    if (acked === undefined) return undefined;
+    this.stopIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, codec.drainAckMs ?? DEFAULT_DRAIN_ACK_MS)));
+    const settled = (): void => clearTimeout(timer);
+    return Promise.race([acked.catch(() => undefined), bound]).then(settled);
+  }
+
+  /** Stops reading, lets what runs answer, then ends the connection. */
+  private stopAndDrain(): Promise<void> {
     this.ending = true;
     this.stopIdle();
     this.pause(DRAIN);
@@ -114,8 +141,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
         report(this.dispatcher.onError, err, `drain notice to ${this.peer}`);
       }
     }
-    this.drained = this.inFlight === 0 ? this.end() : new Promise((resolve) => (this.onDrained = resolve));
-    return this.drained;
+    return this.inFlight === 0 ? this.end() : new Promise((resolve) => (this.onDrained = resolve));
   }
 
   private end(): Promise<void> {

@@ -238,3 +238,31 @@ describe('handshake', () => {
     await server.close();
   });
 });
+
+describe('connection limits: the ThriftMux server listens under the shared stream limits', () => {
+  test('past maxConnections a new connection is closed at once; a half-sent frame is closed by the read timeout', async () => {
+    const net = await import('node:net');
+    const server = await ThriftMux.serve(EchoService, echoHandler, { maxConnections: 1, frameTimeoutMs: 300, onError: false });
+    const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${server.port}`);
+    try {
+      assert.equal((await client.echo(1n, 0, 'a')).id, 1n, 'the one connection allowed is served');
+      const closedAfter = (bytes: Buffer): Promise<number> =>
+        new Promise((resolve) => {
+          const start = Date.now();
+          const s = net.connect(server.port, '127.0.0.1', () => s.write(bytes));
+          s.on('error', () => undefined);
+          s.resume();
+          s.on('close', () => resolve(Date.now() - start));
+        });
+      assert.ok((await closedAfter(Buffer.alloc(0))) < 1000, 'the second connection was refused');
+      await client.$close();
+      // The cap is free again: a frame announcing 100 bytes that never come is cut by the read timeout.
+      const ms = await closedAfter(Buffer.from([0, 0, 0, 100, 1, 2, 3]));
+      assert.ok(ms >= 250 && ms < 3000, `closed by the 300 ms read timeout after ${ms} ms`);
+      assert.equal(server.stats.scope('server', 'Echo').counter('connections_refused').value >= 1, true);
+    } finally {
+      await client.$close();
+      await server.close(100);
+    }
+  });
+});

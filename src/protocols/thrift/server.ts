@@ -4,11 +4,10 @@ import type { Stack } from '../../core/stack.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
 import { logToStderr } from '../../server/filters/logging.js';
-import { listenStream } from '../../server/listen.js';
+import { type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
 import { StatsRegistry } from '../../stats/registry.js';
-import type { FrameBudget } from '../../transport/frame-budget.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -16,7 +15,7 @@ import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { ThriftServerCodec, type ThriftServerRequest } from './server-codec.js';
 
-export interface ThriftServerOptions {
+export interface ThriftServerOptions extends ConnectionLimits {
   /** Address to bind (default 127.0.0.1). */
   host?: string;
   /** Port (default 0: a free port, read it back from `server.port`). */
@@ -50,14 +49,6 @@ export interface ThriftServerOptions {
   onError?: ErrorHook | false;
   /** Registry for the server's stats (scope `server=<service name>`; default: a registry of its own). */
   stats?: StatsRegistry;
-  /** Connections open at once; past it new ones are closed as soon as accepted (default 4096; Infinity: no cap). */
-  maxConnections?: number;
-  /** A connection with nothing in flight that sends nothing for this long is closed gracefully (default 300000 ms; Infinity: never). */
-  idleTimeoutMs?: number;
-  /** Read timeout: a message must arrive whole within this long of its first byte (default 30000 ms; Infinity: no bound). */
-  frameTimeoutMs?: number;
-  /** Budget for partly received messages (default `partialFrameBudget`: 256 MiB shared by every server in the process). */
-  frameBudget?: FrameBudget;
 }
 
 export interface ThriftServer {

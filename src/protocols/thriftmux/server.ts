@@ -13,10 +13,11 @@ import { StatsRegistry } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
-import { listenMux } from './listen.js';
+import { type ConnectionLimits, listenStream } from '../../server/listen.js';
+import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
 
-export interface ThriftMuxServerOptions {
+export interface ThriftMuxServerOptions extends ConnectionLimits {
   /** Address to bind (default 127.0.0.1). */
   host?: string;
   /** Port (default 0: a free port, read it back from `server.port`). */
@@ -25,6 +26,8 @@ export interface ThriftMuxServerOptions {
   protocol?: ThriftProtocolKind;
   /** Largest frame or reassembled message accepted, in bytes (default 16 MiB). */
   maxFrameSize?: number;
+  /** Limits of the Thrift decoder inside Tdispatch: depth, sizes, the decode budget (docs/server.md). */
+  decodeLimits?: Partial<DecodeLimits>;
   /**
    * Handlers running at once in the whole server; past it a call is answered at once with
    * `Rdispatch NACK` (the client sends it elsewhere). Default: no limit.
@@ -91,7 +94,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
   const maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
-  const protocol = makeProtocol(options.protocol ?? 'binary', maxFrameSize);
+  const protocol = makeProtocol(options.protocol ?? 'binary', maxFrameSize, options.decodeLimits);
   const codec = new ThriftMuxServerCodec(protocol, service as ServiceDesc, {
     limits: { maxMessageBytes: maxFrameSize, maxPartials: options.maxPartials ?? 64, maxContexts: options.maxContexts ?? 256, maxDtab: options.maxDtab ?? 256 },
     contextKeys: options.contextKeys,
@@ -120,7 +123,17 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 4096,
     onError,
   });
-  const listening = await listenMux(dispatcher, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, maxFrameSize });
+  const listening = await listenStream(dispatcher, {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    framing: { kind: 'length-prefixed' },
+    maxFrameSize,
+    maxConnections: options.maxConnections,
+    idleTimeoutMs: options.idleTimeoutMs,
+    frameTimeoutMs: options.frameTimeoutMs,
+    frameBudget: options.frameBudget,
+    stats: scope,
+  });
   return {
     host: listening.host,
     port: listening.port,
