@@ -17,7 +17,7 @@ export interface ConnectionLimits {
   idleTimeoutMs?: number;
   /** Read timeout: a message must arrive whole within this long of its first byte (default 30000; Infinity: no bound). */
   frameTimeoutMs?: number;
-  /** Where partly received messages are charged (default `partialFrameBudget`, shared by the whole process: 256 MiB). */
+  /** Where partly received messages are charged (default `partialFrameBudget`, shared by the whole process: 192 MiB). */
   frameBudget?: FrameBudget;
 }
 
@@ -32,7 +32,7 @@ export interface StreamServerOptions extends ConnectionLimits {
 
 /** Defaults of the limits every stream server has, and why (docs/server.md, "Limits"). */
 export const STREAM_SERVER_LIMITS = Object.freeze({
-  /** ~25 KiB per used connection: 4096 ≈ 100 MiB, which with the 256 MiB budget keeps a flooded server under 512 MB. */
+  /** ~25 KiB per used connection: 4096 ≈ 100 MiB, which with the 192 MiB budget keeps a flooded server under 512 MB. */
   maxConnections: 4096,
   /** Longer than a client pool keeps a surplus connection idle (30 s), so clients close theirs first. */
   idleTimeoutMs: 5 * 60_000,

@@ -5,11 +5,11 @@
 // error the server reports (`ERR SCALES_ERR_...` lines from its onError hook) or a closed
 // connection.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { loadIdl, MessageType, Thrift, type ClientControl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
 import { startProcess, type ProcessHandle } from '../harness/process.js';
 import { closedCount, echoCall, fitting, i32Call, listOfEmpty, listOfEmptyLists, mapOfEmpty, openSocket, sendAndWaitClose, setOfI32, type Transport, type Wire } from './frames.js';
@@ -23,7 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Short limits so that the slow-sender cases end in seconds; the partial-frame budget stays at
- * its default (256 MiB). The idle timeout is tried on a server of its own (below): here the
+ * its default (192 MiB). The idle timeout is tried on a server of its own (below): here the
  * victim may send nothing for the seconds this process spends building a monstrous frame.
  */
 const LIMITS = { frameTimeoutMs: 1500, maxConnections: 600 };
@@ -81,6 +81,11 @@ for (const [wire, transport] of COMBOS) {
     const failures: unknown[] = [];
     let loop: Promise<void>;
     let errLines = 0;
+
+    /** Starts a case: the peak RSS (VmHWM) counts from now (writing 5 to clear_refs resets it). */
+    function resetPeak(): void {
+      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
+    }
 
     /** Server alive, peak RSS under the bound, the victim progressing with no failure; returns new ERR lines. */
     async function healthy(what: string): Promise<string[]> {
@@ -144,6 +149,8 @@ for (const [wire, transport] of COMBOS) {
         }
       })();
     });
+
+    beforeEach(() => resetPeak());
 
     after(async () => {
       stop = true;
@@ -254,7 +261,7 @@ for (const [wire, transport] of COMBOS) {
       const socks = await Promise.all(Array.from({ length: 40 }, () => openSocket(port)));
       try {
         for (const s of socks) s.write(partial);
-        // 40 × 16 MiB is 640 MiB against the 256 MiB budget: the biggest holders are closed.
+        // 40 × 16 MiB is 640 MiB against the 192 MiB budget: the biggest holders are closed.
         for (let i = 0; i < 100 && closedCount(socks) === 0; i++) await sleep(50);
         await healthy('partial frames');
         assert.ok(closedCount(socks) > 0, 'the budget closed some of them');
