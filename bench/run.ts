@@ -76,6 +76,7 @@ function scriptSection(title: string, script: string): void {
   emit(`## ${title}\n\n${output.trim()}`);
 }
 
+scriptSection('ThriftMux vs plain Thrift (Scales both), one connection', 'thriftmux.ts');
 scriptSection('ZeroRPC: Scales vs the raw zeromq echo and a Python peer', 'zerorpc.ts');
 
 const stackCost = await runStackBench();
