@@ -20,6 +20,14 @@ test('scales-rpc, scales-rpc/thrift and scales-rpc/http resolve to dist with the
   assert.deepEqual(JSON.parse(stdout), Array(8).fill('function'));
 });
 
+test('scales-rpc/thriftmux and scales-rpc/zerorpc resolve to dist with their entry points', async () => {
+  const script =
+    "const m = await import('scales-rpc/thriftmux'); const z = await import('scales-rpc/zerorpc');" +
+    'console.log(JSON.stringify([typeof m.ThriftMux.newClient, typeof m.ThriftMux.serve, typeof z.ZeroRpc.newClient, typeof z.ZeroRpc.serve]))';
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
+  assert.deepEqual(JSON.parse(stdout), Array(4).fill('function'));
+});
+
 test('the scales bin generates TypeScript from a .thrift file', async () => {
   const out = await mkdtemp(path.join(tmpdir(), 'scales-bin-'));
   try {
