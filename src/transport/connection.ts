@@ -273,7 +273,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   private afterRead(): void {
     if (this.isClosed) return;
     const d = this.decoder;
-    const held = d.pendingBytes;
+    const held = d.pendingBytes * d.memoryFactor;
     if (held !== this.budgetCharge && this.frameBudget !== undefined) {
       this.frameBudget.set(this, held);
       if (this.isClosed) return; // this connection held the most: evicted

@@ -13,7 +13,8 @@ const MiB = 1024 * 1024;
 
 /**
  * A bound on the bytes held in partly received messages, shared by every connection charged to
- * it (servers charge `partialFrameBudget`, one per process). Bytes are charged as they arrive, not
+ * it (servers charge `partialFrameBudget`, one per process). Bytes are charged as they arrive
+ * (times the decoder's memoryFactor: twice for the buffered transport), not
  * as a length prefix announces them, so an honest large message costs only what it has sent so far.
  *
  * Past the limit, the holder with the most bytes is closed (FrameBudgetError), the oldest of
@@ -110,9 +111,9 @@ export const DEFAULT_PARTIAL_FRAME_BUDGET = 192 * MiB;
 
 /**
  * The budget every server charges by default: 192 MiB across all connections of all servers in
- * the process (twelve 16 MiB messages arriving at once). Not 256: the buffered transport's
- * accumulators hold up to a quarter more than the bytes charged, and with what a busy heap
- * already holds a flooded server then went past 512 MB (test/hostile). Change it with
+ * the process (twelve 16 MiB framed messages arriving at once; six buffered ones, whose bytes are
+ * charged twice for their accumulators). Not 256: with what a busy heap already holds, a flooded
+ * server then went past 512 MB (test/hostile). Change it with
  * `partialFrameBudget.limit = bytes`, or give a server a `FrameBudget` of its own.
  */
 export const partialFrameBudget = new FrameBudget(DEFAULT_PARTIAL_FRAME_BUDGET);

@@ -29,6 +29,12 @@ export interface FrameDecoder {
   paused: boolean;
   /** Bytes received but not yet delivered. */
   readonly pendingBytes: number;
+  /**
+   * Memory held per pending byte, at most, for a budget to charge: 1 for length-prefixed frames
+   * (the chunks as they came), 2 for measured ones (an accumulator with room to grow, and the
+   * ones it outgrew until they are collected).
+   */
+  readonly memoryFactor: number;
   /** Feeds a chunk; delivers every complete message unless paused. Throws ScalesError on bad input. */
   push(chunk: Buffer): void;
   /** Delivers complete messages already buffered (after a pause, or once the stream went quiet). */
@@ -47,6 +53,7 @@ export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: n
 
 export class LengthPrefixedDecoder implements FrameDecoder {
   paused = false;
+  readonly memoryFactor = 1;
   /** Never puts anything off: a frame's end is known from its prefix. */
   readonly drainAfterMs = -1;
   /** Leftover chunks of an incomplete frame, concatenated once when the frame is complete. */
@@ -160,6 +167,7 @@ const QUIET_MAX_MS = 1000;
  */
 export class MeasuredDecoder implements FrameDecoder {
   paused = false;
+  readonly memoryFactor = 2;
   drainAfterMs = -1;
   /** Undelivered bytes are acc[start, end). No message was ever handed out of acc. */
   private acc: Buffer = EMPTY;
