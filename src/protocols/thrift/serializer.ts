@@ -52,19 +52,27 @@ class ThriftSerializer extends ForwardingService<ThriftCall, unknown, ThriftRequ
     } finally {
       r.buf = EMPTY; // do not pin the frame
     }
-    const fields = method.result.fields;
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i]!;
-      const v = result[f.name];
-      if (v === undefined || v === null) continue;
-      if (f.id === 0) return v;
-      throw v; // a declared exception: an instance of the user's exception type
-    }
-    if (fields.length > 0 && fields[0]!.id === 0) {
-      throw new ThriftApplicationError(TApplicationExceptionType.MISSING_RESULT, `${method.name} failed: unknown result`);
-    }
-    return undefined; // void
+    return resultOf(method, result);
   }
+}
+
+/**
+ * A decoded `<method>_result` struct as the caller sees it: the success value, or its declared
+ * exception thrown, or undefined for void (shared with ThriftMux, which carries the same struct).
+ */
+export function resultOf(method: MethodDesc, result: Record<string, unknown>): unknown {
+  const fields = method.result.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const v = result[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.id === 0) return v;
+    throw v; // a declared exception: an instance of the user's exception type
+  }
+  if (fields.length > 0 && fields[0]!.id === 0) {
+    throw new ThriftApplicationError(TApplicationExceptionType.MISSING_RESULT, `${method.name} failed: unknown result`);
+  }
+  return undefined; // void
 }
 
 /** Turns one raw reply into the method's result (or its exception) for the handler above. */

@@ -14,10 +14,11 @@ import { layer, type StackLayer } from '../../core/stack.js';
 import { MuxRetries } from '../mux/contexts.js';
 import { writeDispatchHead } from '../mux/dispatch-head.js';
 import type { MuxReply, MuxRequest } from '../mux/request.js';
-import { decodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from '../thrift/application-exception.js';
+import { decodeApplicationException, ThriftApplicationError } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc } from '../thrift/descriptors.js';
 import type { ThriftCall } from '../thrift/messages.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
+import { resultOf } from '../thrift/serializer.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -69,16 +70,7 @@ class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequ
     } finally {
       r.buf = EMPTY; // do not pin the frame
     }
-    const fields = method.result.fields;
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i]!;
-      const v = result[f.name];
-      if (v === undefined || v === null) continue;
-      if (f.id === 0) return v;
-      throw v; // a declared exception: an instance of the user's exception type
-    }
-    if (fields.length > 0 && fields[0]!.id === 0) throw new ThriftApplicationError(TApplicationExceptionType.MISSING_RESULT, `${method.name} failed: unknown result`);
-    return undefined;
+    return resultOf(method, result);
   }
 }
 
