@@ -1,13 +1,14 @@
 import { InvalidArgumentError } from '../../core/errors.js';
 import { ServerAnnouncements, type AnnounceOptions, type Announcement } from '../../discovery/announce.js';
 import type { Stack } from '../../core/stack.js';
+import type { ServerRequest } from '../../server/codec.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
 import { logToStderr } from '../../server/filters/logging.js';
 import { type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
-import { StatsRegistry } from '../../stats/registry.js';
+import { StatsRegistry, type StatsScope } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -72,23 +73,29 @@ export interface ThriftServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Serves `handler` (an object with one method per IDL method) over Thrift. */
-export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}): Promise<ThriftServer> {
+/** The server-stack options Thrift and ThriftMux share. */
+export type ThriftStackOptions = Pick<ThriftServerOptions, 'requestTimeout' | 'maxConcurrent' | 'onError' | 'exposeErrors' | 'propagateContext' | 'stats'>;
+
+/**
+ * The server stack for a Thrift service (plain or inside Mux): the handler's functions by method
+ * name (every IDL method must have one), stats under `server=<service name>`, the error hook.
+ */
+export function thriftServerStack<Req extends ServerRequest>(
+  service: ServiceDesc<unknown, object>,
+  handler: object,
+  options: ThriftStackOptions,
+  isDeclared: (req: Req, err: unknown) => boolean,
+): { stack: Stack; stats: StatsRegistry; scope: StatsScope; onError: ErrorHook | undefined } {
   const methods = new Map<string, HandlerFn>();
   for (const name of Object.keys(service.methods)) {
     const fn = (handler as Record<string, unknown>)[name];
     if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
     methods.set(name, fn as HandlerFn);
   }
-  checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
-  checkLimit('maxConcurrent', options.maxConcurrent);
-  checkLimit('requestTimeout', options.requestTimeout);
-  const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize, options.decodeLimits);
-  const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
   const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
   const stats = options.stats ?? new StatsRegistry();
   const scope = stats.scope('server', service.name);
-  const stack = serverStack<ThriftServerRequest>({
+  const stack = serverStack<Req>({
     serviceName: service.name,
     target: handler,
     methods,
@@ -97,10 +104,21 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     maxConcurrent: options.maxConcurrent,
     onError,
     defaultLogger: options.onError === undefined,
-    isDeclared: (req, err) => codec.isDeclared(req, err),
+    isDeclared,
     exposeErrors: options.exposeErrors ?? true,
     propagateContext: options.propagateContext ?? true,
   });
+  return { stack, stats, scope, onError };
+}
+
+/** Serves `handler` (an object with one method per IDL method) over Thrift. */
+export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}): Promise<ThriftServer> {
+  checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
+  checkLimit('maxConcurrent', options.maxConcurrent);
+  checkLimit('requestTimeout', options.requestTimeout);
+  const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize, options.decodeLimits);
+  const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
+  const { stack, stats, scope, onError } = thriftServerStack<ThriftServerRequest>(service, handler, options, (req, err) => codec.isDeclared(req, err));
   const dispatcher = new ServerDispatcher<Connection, ThriftServerRequest>(codec, stack.build() as unknown as ServerService<ThriftServerRequest>, {
     maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 128,
     onError,

@@ -5,14 +5,12 @@ import type { Stack } from '../../core/stack.js';
 import type { ServerRequestContext } from '../../server/context.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import { ServerFilter, serverLayer, type ServerService } from '../../server/filter.js';
-import type { HandlerFn } from '../../server/filters/handler.js';
-import { logToStderr } from '../../server/filters/logging.js';
 import type { ErrorHook } from '../../server/safe.js';
-import { serverStack } from '../../server/stack.js';
-import { StatsRegistry } from '../../stats/registry.js';
+import type { StatsRegistry } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
+import { thriftServerStack } from '../thrift/server.js';
 import { type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
@@ -83,12 +81,6 @@ class DiscardFilter extends ServerFilter<ThriftMuxServerRequest> {
 
 /** Serves `handler` over ThriftMux (and plain framed Thrift on the same port). */
 export async function serveThriftMux<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftMuxServerOptions = {}): Promise<ThriftMuxServer> {
-  const methods = new Map<string, HandlerFn>();
-  for (const name of Object.keys(service.methods)) {
-    const fn = (handler as Record<string, unknown>)[name];
-    if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
-    methods.set(name, fn as HandlerFn);
-  }
   for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout', 'framerSize'] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
@@ -101,22 +93,9 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     drainAckMs: options.drainAckTimeout,
     maxFrameToReceive: options.framerSize,
   });
-  const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
-  const stats = options.stats ?? new StatsRegistry();
-  const scope = stats.scope('server', service.name);
-  const stack = serverStack<ThriftMuxServerRequest>({
-    serviceName: service.name,
-    target: handler,
-    methods,
-    stats: scope,
-    requestTimeout: options.requestTimeout,
-    maxConcurrent: options.maxConcurrent,
-    onError,
-    defaultLogger: options.onError === undefined,
-    isDeclared: (req, err) => codec.isDeclared(req, err),
-    exposeErrors: options.exposeErrors ?? true,
-    propagateContext: options.propagateContext ?? true,
-  }).prepend(serverLayer<ThriftMuxServerRequest>('discard', 'Tdiscarded aborts ctx.signal; a discarded call is never answered', (below) => new DiscardFilter(below)));
+  const built = thriftServerStack<ThriftMuxServerRequest>(service, handler, options, (req, err) => codec.isDeclared(req, err));
+  const { stats, scope, onError } = built;
+  const stack = built.stack.prepend(serverLayer<ThriftMuxServerRequest>('discard', 'Tdiscarded aborts ctx.signal; a discarded call is never answered', (below) => new DiscardFilter(below)));
   scope.gaugeFn('mux_discarded', () => codec.discarded);
   scope.gaugeFn('mux_drain_nacks', () => codec.drainNacks);
   const dispatcher = new ServerDispatcher<Connection, ThriftMuxServerRequest>(codec, stack.build() as unknown as ServerService<ThriftMuxServerRequest>, {
