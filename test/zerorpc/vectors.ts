@@ -1,4 +1,5 @@
-// The recorded zerorpc-python conversations (../shared/vectors/zerorpc/), with their JSON notation
+// The recorded zerorpc-python conversations (test/fixtures/zerorpc-vectors/, copied from the
+// team's shared folder so that a clean clone has them), with their JSON notation
 // ({$bin: hex}, {$map: [[k, v]...]}, {$int: decimal}) turned into the values our codec uses.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,8 +19,8 @@ export interface Conversation {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The shared folder beside the repository (the vectors are data, not part of the package). */
-export const VECTORS_DIR = join(here, '..', '..', '..', 'shared', 'vectors', 'zerorpc');
+/** Test data in the repository (not part of the package). */
+export const VECTORS_DIR = join(here, '..', 'fixtures', 'zerorpc-vectors');
 
 export function loadConversations(file: 'python-client.json' | 'python-server.json'): Conversation[] {
   const path = join(VECTORS_DIR, file);
