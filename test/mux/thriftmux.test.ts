@@ -266,3 +266,41 @@ describe('connection limits: the ThriftMux server listens under the shared strea
     }
   });
 });
+
+describe('announcing', () => {
+  test('a ThriftMux server announces like a Thrift server and leaves the serverset before it drains', async () => {
+    const { registerAnnouncer } = await import('../../src/discovery/announce.js');
+    const events: string[] = [];
+    registerAnnouncer('test-mux', async (uri, service) => {
+      events.push(`join ${uri} ${service.port}`);
+      return {
+        uri,
+        node: '/member_0',
+        withdraw: async () => {
+          // Leaving comes first: the server still accepts connections while it leaves.
+          const net = await import('node:net');
+          const accepting = await new Promise<boolean>((resolve) => {
+            const s = net.connect(service.port, '127.0.0.1', () => {
+              s.destroy();
+              resolve(true);
+            });
+            s.on('error', () => resolve(false));
+          });
+          events.push(`leave (accepting: ${accepting})`);
+        },
+      };
+    });
+    const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
+    const a = await server.announce('test-mux://registry/echo');
+    assert.equal(a.node, '/member_0');
+    const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${server.port}`);
+    try {
+      assert.equal((await client.echo(5n, 0, 'x')).id, 5n);
+    } finally {
+      await client.$close();
+    }
+    await server.close(100);
+    events.push('closed');
+    assert.deepEqual(events, [`join test-mux://registry/echo ${server.port}`, 'leave (accepting: true)', 'closed']);
+  });
+});

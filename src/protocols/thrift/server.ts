@@ -5,7 +5,7 @@ import type { ServerRequest } from '../../server/codec.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
 import { logToStderr } from '../../server/filters/logging.js';
-import { type ConnectionLimits, listenStream } from '../../server/listen.js';
+import { type ConnectionLimits, listenStream, type StreamServer } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
 import { StatsRegistry, type StatsScope } from '../../stats/registry.js';
@@ -134,6 +134,14 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     frameBudget: options.frameBudget,
     stats: scope,
   });
+  return thriftServerHandle(listening, stats, stack);
+}
+
+/**
+ * What serveThrift and serveThriftMux return: the listener, its stats and stack, announcing into
+ * serversets, and a close that leaves every serverset first, then drains.
+ */
+export function thriftServerHandle(listening: StreamServer, stats: StatsRegistry, stack: Stack): ThriftServer {
   const announcements = new ServerAnnouncements(listening);
   return {
     host: listening.host,

@@ -1,7 +1,6 @@
 import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { ReplyHandler } from '../../core/service.js';
-import type { Stack } from '../../core/stack.js';
 import type { ServerRequestContext } from '../../server/context.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import { ServerFilter, serverLayer, type ServerService } from '../../server/filter.js';
@@ -10,7 +9,7 @@ import type { StatsRegistry } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
-import { thriftServerStack } from '../thrift/server.js';
+import { thriftServerHandle, thriftServerStack, type ThriftServer } from '../thrift/server.js';
 import { type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
@@ -58,15 +57,12 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   stats?: StatsRegistry;
 }
 
-export interface ThriftMuxServer {
-  readonly host: string;
-  readonly port: number;
-  readonly connections: number;
-  readonly stats: StatsRegistry;
-  readonly stack: Stack;
-  /** Sends Tdrain to every Mux session, lets running handlers answer (bounded by `graceMs`, default 5000), then closes. */
-  close(graceMs?: number): Promise<void>;
-}
+/**
+ * A running ThriftMux server: the same handle as a Thrift server (stats, stack, `announce`);
+ * `close` leaves the serversets, sends Tdrain to every Mux session, lets running handlers answer
+ * (bounded by `graceMs`, default 5000), then closes.
+ */
+export type ThriftMuxServer = ThriftServer;
 
 /**
  * Role 'discard' (top of the stack): lets Tdiscarded reach the call. It records how to abort the
@@ -113,14 +109,5 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     frameBudget: options.frameBudget,
     stats: scope,
   });
-  return {
-    host: listening.host,
-    port: listening.port,
-    get connections() {
-      return listening.connections;
-    },
-    stats,
-    stack,
-    close: (graceMs) => listening.close(graceMs),
-  };
+  return thriftServerHandle(listening, stats, stack);
 }
