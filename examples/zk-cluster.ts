@@ -1,8 +1,9 @@
-// Service discovery through ZooKeeper: three Thrift servers announce themselves into a serverset,
-// a client on `zk://` follows it, and one server is restarted while calls keep flowing.
+// Service discovery through ZooKeeper: three ThriftMux servers announce themselves into a
+// serverset, a client on `zk://` follows it, and one server is restarted while calls keep flowing
+// (its drain tells the client to stop sending there before it goes).
 //   ZK=zk1:2181 npx tsx examples/zk-cluster.ts    (an existing ZooKeeper)
 //   npx tsx examples/zk-cluster.ts                (starts Debian's `zookeeper` itself, as the tests do)
-import { Thrift, type ThriftServer } from '../src/protocols/thrift/index.js';
+import { ThriftMux, type ThriftMuxServer } from '../src/protocols/thriftmux/index.js';
 import { startZooKeeper } from '../test/harness/zookeeper.js';
 import { UserService, type UserServiceHandler } from './gen/users.js';
 
@@ -17,8 +18,8 @@ function handler(name: string): UserServiceHandler {
   return { createUser: none, getUser: none, listUsers: none, slow: () => name };
 }
 
-async function startServer(name: string, port = 0): Promise<ThriftServer> {
-  const server = await Thrift.serve(UserService, handler(name), { port });
+async function startServer(name: string, port = 0): Promise<ThriftMuxServer> {
+  const server = await ThriftMux.serve(UserService, handler(name), { port });
   const member = await server.announce(SERVERSET, { log: false });
   console.log(`server ${name}: 127.0.0.1:${server.port}, member ${member.node}`);
   return server;
@@ -27,13 +28,14 @@ async function startServer(name: string, port = 0): Promise<ThriftServer> {
 const servers = [await startServer('a'), await startServer('b'), await startServer('c')];
 
 // --- client: the destination is the serverset; joins and leaves reach its load balancer ------
-const client = Thrift.newBuilder(UserService).withTimeout(2000).withIdempotent(['slow']).withLabel('users').build(SERVERSET);
+const client = ThriftMux.newBuilder(UserService).withTimeout(2000).withIdempotent(['slow']).withLabel('users').build(SERVERSET);
 
 const nodes = () => client.$stats.snapshot().scopes['client=users']?.gauges['nodes'];
 const until = async (cond: () => boolean) => {
   while (!cond()) await new Promise((r) => setTimeout(r, 10));
 };
-// The set is empty until ZooKeeper first answers: calls before that fail fast (no node).
+// The set is empty until ZooKeeper first answers: calls made before that wait for it.
+console.log(`client: first call answered by ${await client.slow(0)}`);
 await until(() => nodes() === 3);
 console.log(`client: following ${SERVERSET}, ${nodes()} nodes`);
 

@@ -7,6 +7,7 @@ import type { CallContext, ReplyHandler, Service, Status } from '../core/service
 import type { AttemptListener } from '../core/stack.js';
 import { endpointKey, type Endpoint } from '../discovery/endpoint.js';
 import type { ServerSet } from '../discovery/serverset.js';
+import { FirstResolutionGate, type FirstResolutionOptions } from './first-resolution.js';
 import type { BalancerNode, Picker } from './types.js';
 
 /**
@@ -100,6 +101,8 @@ export interface BalancerOptions {
    * picker, and a retry avoids that node. Default: every reply is a success.
    */
   classifier?: ResponseClassifier;
+  /** Calls made before a discovered set's first answer wait for it (bounded); see FirstResolutionGate. */
+  firstResolution?: FirstResolutionOptions;
 }
 
 /**
@@ -111,6 +114,8 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   private nodes: Node<Req, Rep>[] = [];
   private closed = false;
   private readonly unsubscribe: () => void;
+  /** Holds calls until a discovered set answers the first time; undefined for sets known at once. */
+  private readonly gate: FirstResolutionGate<Req, Rep> | undefined;
 
   constructor(
     serverSet: ServerSet,
@@ -120,6 +125,10 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     private readonly options: BalancerOptions = {},
   ) {
     this.update(serverSet.addresses);
+    this.gate =
+      this.nodes.length === 0 && serverSet.ready !== undefined
+        ? new FirstResolutionGate<Req, Rep>(serverSet.ready(), label, (req, ctx, handler) => this.dispatch(req, ctx, handler), options.firstResolution)
+        : undefined;
     this.unsubscribe = serverSet.subscribe((endpoints) => this.update(endpoints));
   }
 
@@ -131,7 +140,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
       if (s === 'open') return 'open';
       if (s === 'busy') busy = true;
     }
-    return busy ? 'busy' : 'closed';
+    return busy || this.gate?.waiting === true ? 'busy' : 'closed';
   }
 
   /** Keys of the nodes taking calls now (for stats and tests). */
@@ -151,7 +160,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     const failedOn = ctx.get(FAILED_ON);
     const now = failedOn === undefined ? ctx.start : performance.now();
     let node = this.closed ? undefined : this.picker.pick(now);
-    if (node === undefined) return this.refuse(handler);
+    if (node === undefined) return this.gate?.waiting === true && !this.closed ? this.gate.hold(req, ctx, handler) : this.refuse(handler);
     // A retry (same context) should not go back to the node that just failed it: a node whose
     // calls all failed at once (it died) looks least loaded, and p2c would send it the retries.
     if (node === failedOn) node = this.pickOtherThan(node, now);
@@ -162,7 +171,9 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   }
 
   private refuse(handler: ReplyHandler<Rep>): void {
-    handler.onError(this.closed ? new ClosedError(`client for ${this.label} is closed`) : new NoNodesError(`no node available for ${this.label}`));
+    handler.onError(
+      this.closed ? new ClosedError(`client for ${this.label} is closed`) : new NoNodesError(`no node available for ${this.label}${this.gate?.reason !== undefined ? `: ${this.gate.reason}` : ''}`),
+    );
   }
 
   /**
@@ -206,6 +217,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
+    this.gate?.fail(() => new ClosedError(`client for ${this.label} is closed`));
     const nodes = this.nodes;
     this.nodes = [];
     await Promise.all(nodes.map((n) => n.service.close().catch(() => undefined)));
@@ -235,5 +247,6 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     }
     this.nodes = kept;
     this.picker.setNodes(kept);
+    if (kept.length > 0 && this.gate !== undefined) this.gate.openGate(undefined);
   }
 }

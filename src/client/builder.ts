@@ -1,3 +1,4 @@
+import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { ClientStack } from './client-stack.js';
 import type { RetryBudget, RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
@@ -53,6 +54,10 @@ export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions
   /** Methods that may run twice on the server: retried after connection loss, eligible for hedging. */
   withIdempotent(idempotent: readonly string[] | ((method: string) => boolean)): Self {
     return this.with({ idempotent } as Partial<Options>);
+  }
+  /** How long (and how many) calls wait for a `zk://`/`dns://` destination's first answer. */
+  withDiscoveryWait(discoveryWait: FirstResolutionOptions): Self {
+    return this.with({ discoveryWait } as Partial<Options>);
   }
   /** Backup requests for idempotent calls after `delay` ms without a reply. */
   withHedging(hedging: HedgingConfig | false): Self {

@@ -1,3 +1,4 @@
+import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { PickerKind, PickerOptions } from '../balancer/pickers.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { PipelinePoolOptions } from '../pool/pipeline.js';
@@ -62,6 +63,12 @@ export interface ClientStackOptions {
   stats?: StatsRegistry;
   /** Name of the client in stats (default: the destination). */
   label?: string;
+  /**
+   * Calls made before a discovered destination (`zk://`, `dns://`) has answered the first time
+   * wait for that answer instead of failing with "no node": at most `waitMs` (default 10,000),
+   * at most `maxHeld` calls (default 10,000), each still bounded by its own deadline.
+   */
+  discoveryWait?: FirstResolutionOptions;
 }
 
 const LOAD_BALANCERS: readonly LoadBalancerKind[] = ['p2c', 'p2c-ewma', 'heap', 'aperture', 'round-robin'];
@@ -74,6 +81,8 @@ function positive(name: string, v: number | undefined): void {
 /** Throws InvalidArgumentError naming the first bad option. */
 export function checkStackOptions(o: ClientStackOptions): void {
   positive('timeout', o.timeout);
+  positive('discoveryWait.waitMs', o.discoveryWait?.waitMs);
+  positive('discoveryWait.maxHeld', o.discoveryWait?.maxHeld);
   positive('connectTimeout', o.connectTimeout);
   const lb = o.loadBalancer;
   const lbKind = typeof lb === 'object' && lb !== null ? lb.kind : lb;

@@ -152,6 +152,7 @@ function balancerLayer<Req, Rep>(
       nodeRecorder: (key) => new CallStats(scope.scope('node', key), endpointClassifier),
       // The default classifier calls every reply a success: no need to ask it per attempt.
       classifier: endpointClassifier === defaultClassifier ? undefined : endpointClassifier,
+      firstResolution: o.discoveryWait,
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;

@@ -8,6 +8,12 @@ export interface ServerSet {
   readonly addresses: readonly Endpoint[];
   /** Calls `listener` on every change (not with the current set); returns the unsubscribe. */
   subscribe(listener: (addresses: readonly Endpoint[]) => void): () => void;
+  /**
+   * For sets read from somewhere (ZooKeeper, DNS): resolves once the source answered the first
+   * time. A balancer over a set that has one holds its first calls until then (bounded) rather
+   * than failing them with "no node". Sets known at once leave it out.
+   */
+  ready?(): Promise<void>;
   close(): void;
 }
 

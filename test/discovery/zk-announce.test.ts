@@ -9,6 +9,7 @@ import { ZkServerSet } from '../../src/discovery/zk/serverset.js';
 import { Thrift, type ClientControl, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import type { StatsRegistry } from '../../src/stats/registry.js';
 import { type EchoClient, EchoService } from '../fixtures/echo-service.js';
+import { freePort } from '../harness/ports.js';
 import { startProcess, type ProcessHandle } from '../harness/process.js';
 import { startZooKeeper, type ZooKeeperServer } from '../harness/zookeeper.js';
 import { expireSession, startProxy, waitFor, ZkWriter } from './zk-util.js';
@@ -222,5 +223,28 @@ describe('announcing into ZooKeeper', () => {
     await writer.remove(second);
     await waitFor('a third member', () => a.node !== undefined && a.node !== second);
     await waitFor('the set follows', () => set.memberNames.length === 1 && set.memberNames[0] === a.node!.split('/').pop());
+  });
+});
+
+describe('a client made from a zk:// string', () => {
+  test('its first calls wait for the first read and succeed (no NoNodes at start)', async () => {
+    const uri = uriFor();
+    const s = await namedServer('first');
+    await s.announce(uri, { log: false });
+    const c = zkClient(uri); // no ready(): the calls are made before ZooKeeper has answered
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => c.echo(BigInt(i), 0, 'x')));
+    assert.deepEqual(
+      replies.map((r) => r.payload),
+      Array(20).fill('first'),
+    );
+  });
+
+  test('an unreachable ensemble: calls fail at their deadline as timeouts, not as NoNodes at once', async () => {
+    const uri = `zk://127.0.0.1:${await freePort()}/services/unreachable`; // nothing listens there
+    const c = Thrift.newBuilder(EchoService).withTimeout(300).build(uri) as unknown as EchoClient & ClientControl;
+    cleanups.push(() => c.$close());
+    const started = performance.now();
+    await assert.rejects(c.echo(1n, 0, 'x'), { code: 'SCALES_ERR_TIMEOUT' });
+    assert.ok(performance.now() - started >= 250, 'held until its deadline');
   });
 });

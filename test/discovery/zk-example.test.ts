@@ -12,6 +12,7 @@ test('examples/zk-cluster.ts survives a server restart with no failed call', asy
   const env = { ...process.env };
   delete env['ZK']; // the example starts its own ZooKeeper
   const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/zk-cluster.ts'], { cwd: root, timeout: 90_000, env });
+  assert.match(stdout, /client: first call answered by [abc]\n/);
   assert.match(stdout, /client: following zk:\/\/127\.0\.0\.1:\d+\/services\/users, 3 nodes/);
   assert.match(stdout, /b closed: the client has 2 nodes/);
   assert.match(stdout, /b is back: the client has 3 nodes/);
