@@ -42,3 +42,13 @@ test('the scales bin generates TypeScript from a .thrift file', async () => {
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test('package.json names each top-level key once (JSON keeps only the last of duplicates)', async () => {
+  const text = await readFile(path.join(root, 'package.json'), 'utf8');
+  const keys = [...text.matchAll(/^ {2}"([^"]+)":/gm)].map((m) => m[1]);
+  const dupes = keys.filter((k, i) => keys.indexOf(k) !== i);
+  assert.deepEqual(dupes, []);
+  const pkg = JSON.parse(text) as { peerDependenciesMeta?: Record<string, { optional?: boolean }> };
+  // Every protocol integration is optional: installing scales-rpc must not pull them in.
+  for (const name of ['node-zookeeper-client', 'zeromq']) assert.equal(pkg.peerDependenciesMeta?.[name]?.optional, true, name);
+});
