@@ -29,7 +29,7 @@ def parse_args():
     p.add_argument('--host', default='127.0.0.1')
     p.add_argument('--port', type=int, required=True)
     p.add_argument('--protocol', choices=['binary', 'compact'], default='binary')
-    p.add_argument('--transport', choices=['framed', 'buffered'], default='framed')
+    p.add_argument('--transport', choices=['framed', 'buffered', 'header'], default='framed')
     p.add_argument('--profile', choices=['full', 'apache-node'], default='full')
     p.add_argument('--timeout-ms', type=int, default=10000)
     p.add_argument('--multiplexed', metavar='NAME')
