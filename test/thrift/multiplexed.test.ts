@@ -148,3 +148,12 @@ describe('serveMultiplexed arguments', () => {
     assert.throws(() => Thrift.newClient(EchoService, 'tcp://127.0.0.1:1', { serviceName: 'a:b' }), /serviceName/);
   });
 });
+
+// Compiles only if each entry's handler is checked against its own service (never called).
+export function typeChecks(): void {
+  void Thrift.serveMultiplexed({ Echo: [EchoService, echoHandler] });
+  // @ts-expect-error the handler lacks echo
+  void Thrift.serveMultiplexed({ Echo: [EchoService, { ping: () => 'x' }] });
+  // @ts-expect-error echo returns the wrong type
+  void Thrift.serveMultiplexed({ Ok: [EchoService, echoHandler], Bad: [EchoService, { echo: () => 42 }] });
+}

@@ -26,7 +26,7 @@ export const Thrift = {
    *   await Thrift.serveMultiplexed({ Users: [UserService, users], Admin: [AdminService, admin] }, { port: 9090 });
    * Clients call `Users:getUser` (`withServiceName('Users')`); `defaultService` answers plain names.
    */
-  serveMultiplexed<S extends Record<string, ServiceEntry>>(services: MultiplexedServices<S>, options?: MultiplexedServerOptions): Promise<ThriftServer> {
+  serveMultiplexed<S extends Record<string, ServiceEntry>>(services: S & MultiplexedServices<S>, options?: MultiplexedServerOptions): Promise<ThriftServer> {
     return serveMultiplexed(services, options);
   },
 };

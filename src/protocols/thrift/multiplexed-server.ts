@@ -21,7 +21,7 @@ export interface MultiplexedServerOptions extends ThriftServerOptions {
 /** Each entry's handler must fit its service (the same check `Thrift.serve` makes for one). */
 export type MultiplexedServices<S> = { [K in keyof S]: S[K] extends readonly [ServiceDesc<unknown, infer H>, unknown] ? readonly [ServiceDesc<unknown, H>, H] : ServiceEntry };
 
-export async function serveMultiplexed<S extends Record<string, ServiceEntry>>(services: MultiplexedServices<S>, options: MultiplexedServerOptions = {}): Promise<ThriftServer> {
+export async function serveMultiplexed<S extends Record<string, ServiceEntry>>(services: S & MultiplexedServices<S>, options: MultiplexedServerOptions = {}): Promise<ThriftServer> {
   if (services === null || typeof services !== 'object') throw new InvalidArgumentError(`services must be an object of [service, handler] entries, got ${String(services)}`);
   const { defaultService, ...serverOptions } = options;
   const descs: Record<string, ServiceDesc> = {};
