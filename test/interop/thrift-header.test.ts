@@ -77,3 +77,27 @@ for (const protocol of protocols) {
     });
   });
 }
+
+describe('THeader and the multiplexed protocol together', () => {
+  test('Python THeader + TMultiplexedProtocol client -> serveMultiplexed: every check passes', async () => {
+    const server = await Thrift.serveMultiplexed({ RichService: [RichService, makeRichHandler()] }, { onError: false });
+    try {
+      const run = await runPyClient({ port: server.port, protocol: 'compact', transport: 'header', extraArgs: ['--multiplexed', 'RichService'] });
+      assert.equal(run.failed, 0, describeRun(run));
+      assert.ok(run.passed >= 60, `ran ${run.passed} checks`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('our THeader client with serviceName -> Python THeader TMultiplexedProcessor', async () => {
+    const server = await startPyServer({ transport: 'header', extraArgs: ['--multiplexed', 'RichService'] });
+    const client = Thrift.newClient(RichService, `tcp://127.0.0.1:${server.port}`, { transport: 'header', serviceName: 'RichService', timeout: 10_000 });
+    try {
+      for (const check of richChecks('python').slice(0, 4)) await check.run(client);
+    } finally {
+      await client.$close();
+      await server.stop();
+    }
+  });
+});
