@@ -73,6 +73,16 @@ describe('a deadline and a trace id cross a plain-Thrift hop over THeader', () =
     }
   });
 
+  test('client_timeout: whole positive ms only; 0, garbage and huge text are ignored', async () => {
+    const left = async (value: string): Promise<number | null> => {
+      const got = await exchange(back.port, headerFrame(echoCall(), { info: kvBlock([['client_timeout', value]]) }));
+      return (JSON.parse(parseReply(got.data).payload) as { left: number | null }).left;
+    };
+    const ok = await left('1500');
+    assert.ok(ok !== null && ok > 0 && ok <= 1500, `1500 -> ${ok}`);
+    for (const bad of ['0', '', ' 5', '0x10', '-5', '1e3', 'abc', '9'.repeat(40)]) assert.equal(await left(bad), null, `'${bad.slice(0, 20)}' is no deadline`);
+  });
+
   test('a plain framed client carries none of it (and still works against the same servers)', async () => {
     const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${back.port}`);
     try {

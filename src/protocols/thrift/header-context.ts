@@ -1,8 +1,9 @@
 /**
  * THeader info headers ↔ the call context, so a deadline and a trace id cross a plain-Thrift hop:
  *
- *   client_timeout   the call's time left, in whole ms (fbthrift's header name); a server makes it
- *                    the request's deadline (from the moment the request arrived)
+ *   client_timeout   the call's time left, in whole ms (fbthrift's header name; at least 1, since
+ *                    0 means none there); a server makes it the request's deadline (from the
+ *                    moment the request arrived)
  *   <wire name>      a value whose ContextKey has a wire codec (`createContextKey(..., wire)`); a
  *                    server decodes the keys it was given (`contextKeys`)
  *   anything else    kept as strings under `ThriftHeaders`: the handler reads them
@@ -36,8 +37,9 @@ export function fromHeaders(headers: ReadonlyMap<string, Buffer> | undefined, ke
   let rest: Map<string, string> | undefined;
   for (const [name, raw] of headers) {
     if (name === CLIENT_TIMEOUT_HEADER) {
-      const ms = Number(raw.toString('latin1'));
-      if (Number.isFinite(ms) && ms >= 0) deadline = Date.now() + ms; // a malformed one is ignored, the call goes on
+      // Whole ms; 0 means none (as fbthrift reads it); a malformed value is ignored, the call goes on.
+      const text = raw.length <= 15 ? raw.toString('latin1') : '';
+      if (/^[0-9]+$/.test(text) && Number(text) > 0) deadline = Date.now() + Number(text);
       continue;
     }
     const key = keys.get(name);
@@ -60,7 +62,7 @@ export function headersForCall(ctx: CallContext): [Buffer, Buffer][] | undefined
   let out: [Buffer, Buffer][] | undefined;
   const exp = ctx.expiresAt;
   if (exp !== undefined) {
-    const left = Math.max(0, Math.ceil(exp - performance.now()));
+    const left = Math.max(1, Math.ceil(exp - performance.now())); // 0 would read as "no timeout"
     (out ??= []).push([CLIENT_TIMEOUT_KEY, Buffer.from(String(left))]);
   }
   const values = ctx.values;
