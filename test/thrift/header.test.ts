@@ -310,3 +310,25 @@ describe('THeader options', () => {
     assert.throws(() => Thrift.newClient(EchoService, 'tcp://127.0.0.1:1', { transport: 'header', headerLimits: { nope: 1 } as never }), /unknown headerLimits key/);
   });
 });
+
+describe('THeader detection never takes a plain message for one', () => {
+  test('a compact call whose seqid and name length put 0F FF at offset 4 (buffered server)', async () => {
+    const server = await Thrift.serve(EchoService, { echo: (id: bigint, _d: number, payload: string) => ({ id, payload }) }, { transport: 'buffered', protocol: 'compact', onError: false });
+    try {
+      const p = compactProtocol();
+      const w = new BufferWriter(512);
+      const seqid = 0x0f << 14; // varint 80 80 0F
+      p.writeMessageHeader(w, 'x'.repeat(255), MessageType.CALL, seqid); // name length varint FF 01
+      w.writeU8(0); // empty args
+      const call = Buffer.from(w.buf.subarray(0, w.pos));
+      assert.deepEqual([...call.subarray(4, 6)], [0x0f, 0xff]);
+      const got = await exchange(server.port, call, 1500);
+      assert.ok(got.data.length > 0, 'answered (an unknown method), not closed as a bad THeader message');
+      const h = p.readMessageHeader(new BufferReader(got.data));
+      assert.equal(h.type, MessageType.EXCEPTION);
+      assert.equal(h.seqid, seqid);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -102,8 +102,12 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   }
 
   decode(message: Buffer): ThriftServerRequest | UnknownMethod<number> {
+    // THeader: the magic first (framed), or after a length under 16 MiB (unframed: as the measurer
+    // found it; a compact call's seqid and name length could put 0F FF at offset 4, never a 0 at 0).
     const at = this.header.at;
-    if (message.length >= at + 2 && message[at] === HEADER_MAGIC_HI && message[at + 1] === HEADER_MAGIC_LO) return this.decodeHeader(message);
+    if (message.length >= at + 2 && message[at] === HEADER_MAGIC_HI && message[at + 1] === HEADER_MAGIC_LO && message[0] === (at === 0 ? HEADER_MAGIC_HI : 0)) {
+      return this.decodeHeader(message);
+    }
     return this.decodeMessage(this.protocol, message, 0, undefined, undefined);
   }
 
