@@ -332,3 +332,63 @@ describe('THeader detection never takes a plain message for one', () => {
     }
   });
 });
+
+describe('a THeader client against hostile replies', () => {
+  /** A server that answers every frame with `reply(seqid)`. */
+  async function rawServer(reply: (seqid: number) => Buffer): Promise<net.Server> {
+    const srv = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on('data', (c) => {
+        buf = Buffer.concat([buf, c]);
+        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          const seqid = buf.readInt32BE(8); // the THeader seqid
+          buf = buf.subarray(4 + buf.readUInt32BE(0));
+          sock.write(reply(seqid));
+        }
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    return srv;
+  }
+
+  const replyMessage = (seqid: number): Buffer => {
+    const p = binaryProtocol();
+    const w = new BufferWriter(64);
+    p.writeMessageHeader(w, 'echo', MessageType.REPLY, seqid);
+    p.writeStruct(w, EchoService.methods['echo']!.result, { success: { id: 1n, payload: 'x' } });
+    return Buffer.from(w.buf.subarray(0, w.pos));
+  };
+
+  for (const [what, make] of [
+    ['too many info headers', (s: number) => headerFrame(replyMessage(s), { info: kvBlock(Array.from({ length: 100 }, (_, i): [string, string] => [`k${i}`, 'v'])) })],
+    ['another protocol than the call', (s: number) => headerFrame(replyMessage(s), { protocolId: 2 })],
+    ['a header longer than its frame', (s: number) => headerFrame(replyMessage(s), { claimWords: 900 })],
+  ] as const) {
+    test(`${what}: the call fails at once, the connection closed as a violation`, async () => {
+      const srv = await rawServer(make);
+      const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, { transport: 'header', timeout: 5000, retries: false } as never);
+      try {
+        const t0 = performance.now();
+        await assert.rejects(client.echo(1n, 0, 'x'), /bad THeader reply/);
+        assert.ok(performance.now() - t0 < 3000);
+      } finally {
+        await client.$close();
+        srv.close();
+      }
+    });
+  }
+
+  test('a valid THeader reply is read (and a plain framed one too)', async () => {
+    for (const make of [(s: number) => headerFrame(replyMessage(s)), (s: number) => Buffer.concat([Buffer.from([0, 0, 0, replyMessage(s).length]), replyMessage(s)])]) {
+      const srv = await rawServer(make);
+      const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, { transport: 'header', timeout: 5000 });
+      try {
+        assert.deepEqual(await client.echo(1n, 0, 'x'), { id: 1n, payload: 'x' });
+      } finally {
+        await client.$close();
+        srv.close();
+      }
+    }
+  });
+});
