@@ -13,11 +13,13 @@ import { startProcess, runProcess, type ProcessHandle } from './process.js';
 import { generateThrift } from './thrift-gen.js';
 
 export type PeerProtocol = 'binary' | 'compact';
-export type PeerTransport = 'framed' | 'buffered';
+export type PeerTransport = 'framed' | 'buffered' | 'header';
 
 export interface PeerOptions {
   protocol?: PeerProtocol;
   transport?: PeerTransport;
+  /** More flags for the peer script (Python: `--multiplexed NAME`, `--header k=v`...; see its usage). */
+  extraArgs?: readonly string[];
 }
 
 export interface PeerServer {
@@ -67,7 +69,7 @@ export const pyGenDir = (): Promise<string> => generateThrift('py', RICH_IDL);
 export const jsGenDir = (): Promise<string> => generateThrift('js:node,ts,es6', RICH_IDL);
 
 function peerArgs(opts: PeerOptions): string[] {
-  return ['--protocol', opts.protocol ?? 'binary', '--transport', opts.transport ?? 'framed'];
+  return ['--protocol', opts.protocol ?? 'binary', '--transport', opts.transport ?? 'framed', ...(opts.extraArgs ?? [])];
 }
 
 function nodeEnv(): NodeJS.ProcessEnv {

@@ -6,7 +6,11 @@ line per check, {"check", "ok", "detail"}, then {"done": true, "passed", "failed
 exits 0 only when nothing failed. Semantics it expects: test/peers/README.md.
 
 Usage: py_rich_client.py --gen-dir DIR --port N [--host 127.0.0.1] [--protocol binary|compact]
-                         [--transport framed|buffered] [--profile full|apache-node]
+                         [--transport framed|buffered|header] [--profile full|apache-node]
+                         [--multiplexed NAME] [--header KEY=VALUE ...]
+--multiplexed NAME wraps the protocol in TMultiplexedProtocol (calls go as NAME:method; replies
+must still name the plain method). --transport header speaks THeader (THeaderProtocol, --protocol
+inside it); each --header is sent as an info header with every call.
 --profile apache-node skips or relaxes the checks the Apache npm server cannot represent (listed in
 the README); skipped checks are reported and never counted as passed.
 """
@@ -25,9 +29,12 @@ def parse_args():
     p.add_argument('--host', default='127.0.0.1')
     p.add_argument('--port', type=int, required=True)
     p.add_argument('--protocol', choices=['binary', 'compact'], default='binary')
-    p.add_argument('--transport', choices=['framed', 'buffered'], default='framed')
+    p.add_argument('--transport', choices=['framed', 'buffered', 'header'], default='framed')
     p.add_argument('--profile', choices=['full', 'apache-node'], default='full')
     p.add_argument('--timeout-ms', type=int, default=10000)
+    p.add_argument('--multiplexed', metavar='NAME')
+    p.add_argument('--header', action='append', default=[], metavar='KEY=VALUE')
+    p.add_argument('--only', help='run only the checks whose name starts with this')
     return p.parse_args()
 
 
@@ -36,6 +43,9 @@ sys.path.insert(0, args.gen_dir)
 
 from thrift.Thrift import TApplicationException, TMessageType, TType  # noqa: E402
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
+from thrift.protocol.TMultiplexedProtocol import TMultiplexedProtocol  # noqa: E402
+from thrift.protocol.THeaderProtocol import THeaderProtocol  # noqa: E402
+from thrift.transport.THeaderTransport import THeaderClientType, THeaderSubprotocolID  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from scales_test.rich import RichService  # noqa: E402
 from scales_test.rich import ttypes as R  # noqa: E402
@@ -139,10 +149,25 @@ class Conn:
     def _open(self):
         sock = TSocket.TSocket(args.host, args.port)
         sock.setTimeout(args.timeout_ms)
-        self.trans = (TTransport.TFramedTransport(sock) if args.transport == 'framed'
-                      else TTransport.TBufferedTransport(sock))
-        proto = (TCompactProtocol.TCompactProtocol(self.trans) if args.protocol == 'compact'
-                 else TBinaryProtocol.TBinaryProtocol(self.trans))
+        if args.transport == 'header':
+            sub = THeaderSubprotocolID.COMPACT if args.protocol == 'compact' else THeaderSubprotocolID.BINARY
+            proto = THeaderProtocol(sock, (THeaderClientType.HEADERS,), sub)
+            self.trans = proto.trans
+            headers = [h.split('=', 1) for h in args.header]
+            original_flush = self.trans.flush
+
+            def flush_with_headers():  # THeader clears its write headers on every flush
+                for k, v in headers:
+                    self.trans.set_header(k.encode(), v.encode())
+                original_flush()
+            self.trans.flush = flush_with_headers
+        else:
+            self.trans = (TTransport.TFramedTransport(sock) if args.transport == 'framed'
+                          else TTransport.TBufferedTransport(sock))
+            proto = (TCompactProtocol.TCompactProtocol(self.trans) if args.protocol == 'compact'
+                     else TBinaryProtocol.TBinaryProtocol(self.trans))
+        if args.multiplexed:
+            proto = TMultiplexedProtocol(proto, args.multiplexed)
         self.proto = proto
         self.client = RichService.Client(proto)
         self.last_reply = None
@@ -209,6 +234,8 @@ MAIN = []  # the main connection, reset after a failed check
 
 
 def check(name, fn):
+    if args.only and not name.startswith(args.only):
+        return
     try:
         ok, detail = fn()
     except Exception as e:  # a broken connection or assertion is a failed check, with its reason

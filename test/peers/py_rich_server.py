@@ -3,10 +3,16 @@
 against. Semantics are written down in test/peers/README.md; keep them identical everywhere.
 
 Usage: py_rich_server.py --gen-dir DIR [--port 0] [--protocol binary|compact]
-                         [--transport framed|buffered]
+                         [--transport framed|buffered|header] [--multiplexed NAME [--default]]
+                         [--echo-headers]
 Prints `READY <port>` on stdout once listening (port 0 picks a free port).
+--multiplexed NAME serves RichService through a TMultiplexedProcessor under NAME (--default also
+registers it as the default processor, for unprefixed calls). --transport header speaks THeader
+(THeaderProtocolFactory; --protocol is then what it answers plain clients in). --echo-headers
+(THeader only): echoString("__headers__") returns the info headers of that call as JSON.
 """
 import argparse
+import json
 import sys
 import threading
 import time
@@ -18,14 +24,20 @@ def parse_args():
     p.add_argument('--host', default='127.0.0.1')
     p.add_argument('--port', type=int, default=0)
     p.add_argument('--protocol', choices=['binary', 'compact'], default='binary')
-    p.add_argument('--transport', choices=['framed', 'buffered'], default='framed')
+    p.add_argument('--transport', choices=['framed', 'buffered', 'header'], default='framed')
+    p.add_argument('--multiplexed', metavar='NAME')
+    p.add_argument('--default', action='store_true')
+    p.add_argument('--echo-headers', action='store_true')
     return p.parse_args()
 
 
 args = parse_args()
 sys.path.insert(0, args.gen_dir)
 
+from thrift.TMultiplexedProcessor import TMultiplexedProcessor  # noqa: E402
 from thrift.protocol import TBinaryProtocol, TCompactProtocol  # noqa: E402
+from thrift.protocol.THeaderProtocol import THeaderProtocolFactory  # noqa: E402
+from thrift.transport.THeaderTransport import THeaderSubprotocolID  # noqa: E402
 from thrift.server import TServer  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from scales_test.rich import RichService  # noqa: E402
@@ -65,6 +77,10 @@ class Handler:
         return d
 
     def echoString(self, s):
+        if args.echo_headers and s == '__headers__':
+            got = getattr(CALL, 'headers', {}) or {}
+            return json.dumps({k.decode('utf-8', 'replace'): v.decode('utf-8', 'replace') for k, v in got.items()},
+                              sort_keys=True)
         return s
 
     def echoBinary(self, b):
@@ -112,14 +128,45 @@ class Handler:
         return '%s:%s' % (s, n)
 
 
+CALL = threading.local()  # the info headers of the call being served (--echo-headers)
+
+
+class HeaderRecordingProcessor(RichService.Processor):
+    """Records each THeader call's info headers for the handler (thread-local: a thread per connection)."""
+
+    def process(self, iprot, oprot):
+        if not getattr(iprot, '_records_headers', False):
+            original = iprot.readMessageBegin
+
+            def read_message_begin():
+                header = original()
+                CALL.headers = dict(iprot.get_headers())
+                return header
+            iprot.readMessageBegin = read_message_begin
+            iprot._records_headers = True
+        return super().process(iprot, oprot)
+
+
 def main():
     transport = TSocket.TServerSocket(host=args.host, port=args.port)
-    tfactory = (TTransport.TFramedTransportFactory() if args.transport == 'framed'
-                else TTransport.TBufferedTransportFactory())
-    pfactory = (TCompactProtocol.TCompactProtocolFactory() if args.protocol == 'compact'
-                else TBinaryProtocol.TBinaryProtocolFactory())
-    server = TServer.TThreadedServer(RichService.Processor(Handler()), transport, tfactory, pfactory,
-                                     daemon=True)
+    if args.transport == 'header':
+        tfactory = TTransport.TTransportFactoryBase()
+        sub = (THeaderSubprotocolID.COMPACT if args.protocol == 'compact' else THeaderSubprotocolID.BINARY)
+        pfactory = THeaderProtocolFactory(default_protocol=sub)
+    else:
+        tfactory = (TTransport.TFramedTransportFactory() if args.transport == 'framed'
+                    else TTransport.TBufferedTransportFactory())
+        pfactory = (TCompactProtocol.TCompactProtocolFactory() if args.protocol == 'compact'
+                    else TBinaryProtocol.TBinaryProtocolFactory())
+    handler = Handler()
+    processor = HeaderRecordingProcessor(handler) if args.echo_headers else RichService.Processor(handler)
+    if args.multiplexed:
+        multiplexed = TMultiplexedProcessor()
+        multiplexed.registerProcessor(args.multiplexed, processor)
+        if args.default:
+            multiplexed.registerDefault(processor)
+        processor = multiplexed
+    server = TServer.TThreadedServer(processor, transport, tfactory, pfactory, daemon=True)
     transport.listen()  # listen before READY so the port is reachable the moment we say so
     port = transport.handle.getsockname()[1]
     transport.listen = lambda: None  # serve() calls listen() again

@@ -12,6 +12,9 @@ import { Connection } from '../../transport/index.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
+import { checkHeaderLimits, DEFAULT_HEADER_LIMITS, type HeaderLimits } from './header.js';
+import { HeaderThriftSession } from './header-session.js';
+import { checkServiceName } from './multiplexed.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
@@ -21,8 +24,18 @@ import { ThriftSession } from './session.js';
 export interface ThriftClientOptions extends ClientStackOptions {
   /** Wire protocol (default 'binary'). */
   protocol?: ThriftProtocolKind;
-  /** 'framed' (default, TFramedTransport) or 'buffered' (TBufferedTransport, unframed). */
+  /**
+   * 'framed' (default, TFramedTransport), 'buffered' (TBufferedTransport, unframed) or 'header'
+   * (THeader: the call's deadline and context values travel as info headers; docs/thrift.md).
+   */
   transport?: ThriftTransportKind;
+  /**
+   * The name a multiplexed server registered the service under (Apache's TMultiplexedProtocol):
+   * calls go as `serviceName:method`. Default: none (plain method names).
+   */
+  serviceName?: string;
+  /** Limits on a THeader reply's info headers (transport 'header'; defaults in docs/thrift.md). */
+  headerLimits?: Partial<HeaderLimits>;
   /**
    * Shorthand for `pool: { kind: 'pipeline', size }`: this many connections per node, each
    * carrying many calls at once matched by seqid (every compliant Thrift server answers
@@ -64,6 +77,10 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
   }
   withTransport(transport: ThriftTransportKind): ThriftClientBuilder<Client> {
     return this.with({ transport });
+  }
+  /** Calls go as `serviceName:method`, for a multiplexed server (see ThriftClientOptions.serviceName). */
+  withServiceName(serviceName: string): ThriftClientBuilder<Client> {
+    return this.with({ serviceName });
   }
   /** `poolSize` pipelined connections per node (see ThriftClientOptions.poolSize). */
   withPoolSize(poolSize: number): ThriftClientBuilder<Client> {
@@ -112,28 +129,32 @@ function checkOptions(o: ThriftClientOptions): void {
   positive('maxFrameSize', o.maxFrameSize);
   positive('maxAbandoned', o.maxAbandoned);
   if (o.poolSize !== undefined && o.pool !== undefined) throw new InvalidArgumentError('give either poolSize or pool, not both');
-  if (o.transport !== undefined && o.transport !== 'framed' && o.transport !== 'buffered') {
-    throw new InvalidArgumentError(`transport must be 'framed' or 'buffered', got '${String(o.transport)}'`);
+  if (o.transport !== undefined && o.transport !== 'framed' && o.transport !== 'buffered' && o.transport !== 'header') {
+    throw new InvalidArgumentError(`transport must be 'framed', 'buffered' or 'header', got '${String(o.transport)}'`);
   }
+  if (o.serviceName !== undefined) checkServiceName(o.serviceName, 'serviceName');
+  checkHeaderLimits(o.headerLimits);
 }
 
 function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, ThriftReply> {
   const protocol = makeProtocol(o.protocol ?? 'binary', o.maxFrameSize, o.decodeLimits);
   const transport = o.transport ?? 'framed';
-  const framing = thriftFraming(transport, protocol);
   const maxFrameSize = o.maxFrameSize ?? 16 * 1024 * 1024;
+  const framing = thriftFraming(transport, protocol, maxFrameSize);
+  const headerLimits: HeaderLimits = { ...DEFAULT_HEADER_LIMITS, maxInflatedBytes: maxFrameSize, ...o.headerLimits };
+  const sessionOptions = { maxAbandoned: o.maxAbandoned, serviceName: o.serviceName };
   return {
     connect: async (endpoint, connectTimeoutMs) => {
       const a = tcpAddress(endpoint, 'Thrift over TCP');
       const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
-      const session = new ThriftSession(conn, protocol, { maxAbandoned: o.maxAbandoned });
+      const session = transport === 'header' ? new HeaderThriftSession(conn, protocol, headerLimits, sessionOptions) : new ThriftSession(conn, protocol, sessionOptions);
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
       // session would still look open to the pool, and the next call on it would fail with
       // 'connection is closing' — an error that does not say the request was never sent.
       conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
       return session;
     },
-    transportDescription: `TCP, Thrift ${transport} ${protocol.name}, seqid-matched`,
+    transportDescription: `TCP, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,
     serializer: serializerLayer(protocol),
     defaultPool: THRIFT_DEFAULT_POOL,
     multiplexed: true,

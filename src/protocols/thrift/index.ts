@@ -3,6 +3,8 @@ import type { ServerSet } from '../../discovery/serverset.js';
 import { ThriftClientBuilder, type ThriftClientOptions } from './client.js';
 import type { ServiceDesc } from './descriptors.js';
 import { serveThrift, type ThriftServer, type ThriftServerOptions } from './server.js';
+import { serveMultiplexed, type MultiplexedServerOptions, type MultiplexedServices } from './multiplexed-server.js';
+import type { ServiceEntry } from './multiplexed.js';
 
 /**
  * Entry point, the same shape for every Scales protocol:
@@ -19,11 +21,27 @@ export const Thrift = {
   serve<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options?: ThriftServerOptions): Promise<ThriftServer> {
     return serveThrift(service, handler, options);
   },
+  /**
+   * Several services on one port, Apache's multiplexed protocol (TMultiplexedProcessor):
+   *   await Thrift.serveMultiplexed({ Users: [UserService, users], Admin: [AdminService, admin] }, { port: 9090 });
+   * Clients call `Users:getUser` (`withServiceName('Users')`); `defaultService` answers plain names.
+   */
+  serveMultiplexed<S extends Record<string, ServiceEntry>>(services: S & MultiplexedServices<S>, options?: MultiplexedServerOptions): Promise<ThriftServer> {
+    return serveMultiplexed(services, options);
+  },
 };
 
 export { ThriftClientBuilder, type ThriftClientOptions } from './client.js';
 export { serveThrift, type ThriftServer, type ThriftServerOptions } from './server.js';
 export { isOverloadRejection, OVERLOADED_PREFIX } from './server-codec.js';
+export { serveMultiplexed, type MultiplexedServerOptions, type MultiplexedServices } from './multiplexed-server.js';
+export { SERVICE_SEPARATOR, type ServiceEntry } from './multiplexed.js';
+export { DEFAULT_HEADER_LIMITS, HeaderLimitError, type HeaderLimits } from './header.js';
+export { CLIENT_TIMEOUT_HEADER, ThriftHeaders } from './header-context.js';
+// A handler reads ThriftHeaders (and the keys given in contextKeys) with it.
+export { receivedValue } from '../thriftmux/values.js';
+export { createContextKey, type ContextKey } from '../../core/context-key.js';
+export { withContextValue } from '../../core/context.js';
 export { T, TType, MessageType, ThriftException } from './descriptors.js';
 export type { TypeDesc, FieldDesc, StructDesc, MethodDesc, ServiceDesc, FieldRequiredness } from './descriptors.js';
 export type { ThriftProtocol, MessageHeader, DecodeLimits } from './protocol.js';

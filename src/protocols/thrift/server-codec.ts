@@ -14,9 +14,14 @@ import { ProtocolError } from '../../core/errors.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError, isInstance, truncate } from '../../server/safe.js';
 import type { Connection } from '../../transport/index.js';
+import type { ContextKey, ContextValues } from '../../core/context-key.js';
 import { encodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from './application-exception.js';
 import { MessageType, ThriftException, type MethodDesc, type ServiceDesc } from './descriptors.js';
-import type { ThriftProtocol } from './protocol.js';
+import { DEFAULT_HEADER_LIMITS, HEADER_MAGIC_HI, HEADER_MAGIC_LO, type HeaderHead, type HeaderLimits, HeaderProtocolId, readHeaderFrame, writeHeaderFrame } from './header.js';
+import { fromHeaders, keysByWireName } from './header-context.js';
+import type { ServiceRoutes } from './multiplexed.js';
+import type { DecodeLimits, ThriftProtocol } from './protocol.js';
+import { makeProtocol } from './protocols.js';
 
 /** Message prefix of an overload rejection: the request was not run, another server may take it. */
 export const OVERLOADED_PREFIX = 'Overloaded: ';
@@ -27,44 +32,126 @@ export function isOverloadRejection(err: unknown): boolean {
 }
 
 export class ThriftServerRequest implements ServerRequest {
-  readonly method: string;
-  readonly deadline = undefined;
-  readonly values = undefined;
-
   constructor(
     readonly desc: MethodDesc,
     readonly seqid: number,
     readonly args: unknown[],
     readonly oneway: boolean,
+    /** The name in the server stack: the IDL name, or `Service:method` on a multiplexed server. */
+    readonly method: string = desc.name,
+    /** How the answer goes back when the call came in a THeader message. */
+    readonly via: HeaderReply | undefined = undefined,
+    readonly deadline: number | undefined = undefined,
+    readonly values: ContextValues | undefined = undefined,
+  ) {}
+}
+
+/** What an answer to a THeader call echoes: its protocol, flags, seqid and transforms. */
+export interface HeaderReply {
+  readonly protocol: ThriftProtocol;
+  readonly head: HeaderHead;
+}
+
+/**
+ * A call answered at once with a TApplicationException (never dispatched): an unknown method, or
+ * on a multiplexed server an unknown service. `via`: it came in a THeader message.
+ */
+export class ThriftRefusal extends UnknownMethod<number> {
+  constructor(
+    name: string,
+    seqid: number,
+    oneway: boolean,
+    readonly type: TApplicationExceptionType,
+    readonly message: string,
+    readonly via: HeaderReply | undefined = undefined,
   ) {
-    this.method = desc.name;
+    super(name, seqid, oneway);
   }
+}
+
+export interface ThriftServerCodecOptions {
+  /** A multiplexed server's services (`Service:method` names). */
+  readonly routes?: ServiceRoutes;
+  /**
+   * Where a THeader message's magic sits in a message as the transport delivers it: 0 when framed
+   * (the connection strips the length), 4 when unframed (the measurer hands the length over too).
+   */
+  readonly headerAt?: 0 | 4;
+  readonly headerLimits?: Partial<HeaderLimits>;
+  /** Context keys a THeader call's info headers are decoded into (header-context.ts). */
+  readonly contextKeys?: readonly ContextKey<unknown>[];
+  /** Frame and decode limits for the protocols a THeader message may name (as the server's own). */
+  readonly maxFrameSize?: number;
+  readonly decodeLimits?: Partial<DecodeLimits>;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 export class ThriftServerCodec implements ServerCodec<Buffer, Connection, ThriftServerRequest> {
   private readonly reader = new BufferReader(EMPTY);
+  private readonly routes: ServiceRoutes | undefined;
+  private readonly header: HeaderCodec;
 
   constructor(
     private readonly protocol: ThriftProtocol,
     private readonly service: ServiceDesc,
-  ) {}
+    options: ThriftServerCodecOptions = {},
+  ) {
+    this.routes = options.routes;
+    this.header = new HeaderCodec(protocol, options);
+  }
 
   decode(message: Buffer): ThriftServerRequest | UnknownMethod<number> {
+    // THeader: the magic first (framed), or after a length under 16 MiB (unframed: as the measurer
+    // found it; a compact call's seqid and name length could put 0F FF at offset 4, never a 0 at 0).
+    const at = this.header.at;
+    if (message.length >= at + 2 && message[at] === HEADER_MAGIC_HI && message[at + 1] === HEADER_MAGIC_LO && message[0] === (at === 0 ? HEADER_MAGIC_HI : 0)) {
+      return this.decodeHeader(message);
+    }
+    return this.decodeMessage(this.protocol, message, 0, undefined, undefined);
+  }
+
+  /** A THeader message: its head, then the Thrift message inside in the protocol it names. */
+  private decodeHeader(message: Buffer): ThriftServerRequest | UnknownMethod<number> {
+    const frame = readHeaderFrame(message, this.header.at, message.length, this.header.limits);
+    const protocol = this.header.protocolFor(frame.protocolId);
+    const via: HeaderReply = { protocol, head: { protocolId: frame.protocolId, flags: frame.flags, seqid: frame.seqid, transforms: frame.transforms, headers: undefined } };
+    return this.decodeMessage(protocol, frame.payload, frame.offset, via, frame.headers);
+  }
+
+  private decodeMessage(
+    protocol: ThriftProtocol,
+    message: Buffer,
+    offset: number,
+    via: HeaderReply | undefined,
+    headers: ReadonlyMap<string, Buffer> | undefined,
+  ): ThriftServerRequest | UnknownMethod<number> {
     const r = this.reader;
     r.buf = message;
-    r.pos = 0;
+    r.pos = offset;
     r.end = message.length;
     try {
-      const { name, type, seqid } = this.protocol.readMessageHeader(r);
+      const { name, type, seqid } = protocol.readMessageHeader(r);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) {
         throw new ProtocolError(`expected a CALL or ONEWAY message, got type ${type}`);
       }
-      const method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
+      let method: MethodDesc | undefined;
+      let stackName: string | undefined;
+      const routes = this.routes;
+      if (routes === undefined) {
+        method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
+      } else {
+        const route = routes.resolve(name);
+        method = route?.desc;
+        stackName = route?.stackName;
+      }
       if (method === undefined) {
-        this.protocol.skipStruct(r);
-        return new UnknownMethod(truncate(name, MAX_ECHOED_NAME), seqid, type === MessageType.ONEWAY);
+        protocol.skipStruct(r);
+        const oneway = type === MessageType.ONEWAY;
+        const refused = routes === undefined ? new UnknownMethod(truncate(name, MAX_ECHOED_NAME), seqid, oneway) : routes.unknown(name, seqid, oneway);
+        if (via === undefined) return refused;
+        const t = refused instanceof ThriftRefusal ? refused : undefined;
+        return new ThriftRefusal(refused.name, seqid, oneway, t?.type ?? TApplicationExceptionType.UNKNOWN_METHOD, t?.message ?? UNKNOWN_METHOD_MESSAGE, via);
       }
       // ONEWAY naming a two-way method would run it unanswered, outside what the client expects
       // (and before issue 9, outside the concurrency cap). The peer disagrees with our IDL: its
@@ -73,11 +160,13 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
       if (type === MessageType.ONEWAY && !method.oneway) {
         throw new ProtocolError(`ONEWAY message for two-way method '${method.name}'`);
       }
-      const fields = this.protocol.readStruct(r, method.args) as Record<string, unknown>;
+      const fields = protocol.readStruct(r, method.args) as Record<string, unknown>;
       const params = method.params;
       const args: unknown[] = new Array(params.length + 1);
       for (let i = 0; i < params.length; i++) args[i] = fields[params[i]!];
-      return new ThriftServerRequest(method, seqid, args, method.oneway);
+      if (via === undefined) return new ThriftServerRequest(method, seqid, args, method.oneway, stackName);
+      const { deadline, values } = fromHeaders(headers, this.header.keys);
+      return new ThriftServerRequest(method, seqid, args, method.oneway, stackName, via, deadline, values);
     } catch (err) {
       if (err instanceof BufferUnderflow) throw new ProtocolError('truncated call message');
       if (err instanceof ProtocolError) throw err;
@@ -88,15 +177,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   }
 
   writeReply(conn: Connection, req: ThriftServerRequest, value: unknown): void {
-    const mark = conn.beginMessage();
-    try {
-      this.protocol.writeMessageHeader(conn.writer, req.method, MessageType.REPLY, req.seqid);
-      this.protocol.writeStruct(conn.writer, req.desc.result, { success: value });
-    } catch (err) {
-      conn.abortMessage(mark);
-      throw err;
-    }
-    conn.endMessage(mark);
+    this.writeResult(conn, req, { success: value });
   }
 
   isDeclared(req: ThriftServerRequest, err: unknown): boolean {
@@ -106,41 +187,92 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   writeDeclared(conn: Connection, req: ThriftServerRequest, err: unknown): void {
     const field = declaredField(req.desc, err);
     if (field === undefined) throw new ProtocolError(`not a declared exception of ${req.method}`);
-    const mark = conn.beginMessage();
-    try {
-      this.protocol.writeMessageHeader(conn.writer, req.method, MessageType.REPLY, req.seqid);
-      this.protocol.writeStruct(conn.writer, req.desc.result, { [field]: err });
-    } catch (e) {
-      conn.abortMessage(mark);
-      throw e;
-    }
-    conn.endMessage(mark);
+    this.writeResult(conn, req, { [field]: err });
   }
 
   writeError(conn: Connection, req: ThriftServerRequest, _kind: ServerErrorKind, message: string): void {
-    this.writeException(conn, req.method, req.seqid, TApplicationExceptionType.INTERNAL_ERROR, message);
+    this.writeException(conn, req.via, req.desc.name, req.seqid, TApplicationExceptionType.INTERNAL_ERROR, message);
   }
 
   writeOverloaded(conn: Connection, req: ThriftServerRequest, message: string): void {
-    this.writeException(conn, req.method, req.seqid, TApplicationExceptionType.INTERNAL_ERROR, OVERLOADED_PREFIX + message);
+    this.writeException(conn, req.via, req.desc.name, req.seqid, TApplicationExceptionType.INTERNAL_ERROR, OVERLOADED_PREFIX + message);
   }
 
   writeUnknown(conn: Connection, call: UnknownMethod): void {
     // The name goes back once, truncated, in the header (clients match replies on it); a hostile
     // 16 MiB name costs a reply of a few hundred bytes, not two copies of itself.
-    this.writeException(conn, call.name, call.tag as number, TApplicationExceptionType.UNKNOWN_METHOD, 'Unknown method');
+    if (call instanceof ThriftRefusal) return this.writeException(conn, call.via, call.name, call.tag, call.type, call.message);
+    this.writeException(conn, undefined, call.name, call.tag as number, TApplicationExceptionType.UNKNOWN_METHOD, UNKNOWN_METHOD_MESSAGE);
   }
 
-  private writeException(conn: Connection, name: string, seqid: number, type: number, message: string): void {
+  /** A REPLY message: the reply header names the IDL method (plain, also on a multiplexed server, as Apache's processors answer). */
+  private writeResult(conn: Connection, req: ThriftServerRequest, result: object): void {
     const mark = conn.beginMessage();
     try {
-      this.protocol.writeMessageHeader(conn.writer, name, MessageType.EXCEPTION, seqid);
-      encodeApplicationException(this.protocol, conn.writer, type, message);
+      const via = req.via;
+      if (via === undefined) {
+        this.protocol.writeMessageHeader(conn.writer, req.desc.name, MessageType.REPLY, req.seqid);
+        this.protocol.writeStruct(conn.writer, req.desc.result, result);
+      } else {
+        const p = via.protocol;
+        writeHeaderFrame(conn.writer, via.head, this.header.at === 4, (w) => {
+          p.writeMessageHeader(w, req.desc.name, MessageType.REPLY, req.seqid);
+          p.writeStruct(w, req.desc.result, result);
+        });
+      }
     } catch (err) {
       conn.abortMessage(mark);
       throw err;
     }
     conn.endMessage(mark);
+  }
+
+  private writeException(conn: Connection, via: HeaderReply | undefined, name: string, seqid: number, type: number, message: string): void {
+    const mark = conn.beginMessage();
+    try {
+      if (via === undefined) {
+        this.protocol.writeMessageHeader(conn.writer, name, MessageType.EXCEPTION, seqid);
+        encodeApplicationException(this.protocol, conn.writer, type, message);
+      } else {
+        const p = via.protocol;
+        writeHeaderFrame(conn.writer, via.head, this.header.at === 4, (w) => {
+          p.writeMessageHeader(w, name, MessageType.EXCEPTION, seqid);
+          encodeApplicationException(p, w, type, message);
+        });
+      }
+    } catch (err) {
+      conn.abortMessage(mark);
+      throw err;
+    }
+    conn.endMessage(mark);
+  }
+}
+
+const UNKNOWN_METHOD_MESSAGE = 'Unknown method';
+
+/** The THeader side of a server codec: where the magic sits, the limits, and the protocols a message may name. */
+class HeaderCodec {
+  readonly at: 0 | 4;
+  readonly limits: HeaderLimits;
+  readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  private binary: ThriftProtocol | undefined;
+  private compact: ThriftProtocol | undefined;
+
+  constructor(
+    private readonly own: ThriftProtocol,
+    private readonly options: ThriftServerCodecOptions,
+  ) {
+    this.at = options.headerAt ?? 0;
+    this.limits = { ...DEFAULT_HEADER_LIMITS, maxInflatedBytes: options.maxFrameSize ?? 16 * 1024 * 1024, ...options.headerLimits };
+    this.keys = keysByWireName(options.contextKeys);
+  }
+
+  /** The protocol a THeader message names (made on first use, with the server's decode limits). */
+  protocolFor(id: number): ThriftProtocol {
+    const kind = id === HeaderProtocolId.COMPACT ? 'compact' : 'binary';
+    if (this.own.name === kind) return this.own;
+    if (kind === 'compact') return (this.compact ??= makeProtocol('compact', this.options.maxFrameSize, this.options.decodeLimits));
+    return (this.binary ??= makeProtocol('binary', this.options.maxFrameSize, this.options.decodeLimits));
   }
 }
 

@@ -1,3 +1,4 @@
+import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { ServerAnnouncements, type AnnounceOptions, type Announcement } from '../../discovery/announce.js';
 import type { Stack } from '../../core/stack.js';
@@ -12,6 +13,8 @@ import { StatsRegistry, type StatsScope } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
+import { checkHeaderLimits, type HeaderLimits } from './header.js';
+import type { ServiceRoutes } from './multiplexed.js';
 import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { ThriftServerCodec, type ThriftServerRequest } from './server-codec.js';
@@ -50,6 +53,10 @@ export interface ThriftServerOptions extends ConnectionLimits {
   onError?: ErrorHook | false;
   /** Registry for the server's stats (scope `server=<service name>`; default: a registry of its own). */
   stats?: StatsRegistry;
+  /** Limits on a THeader call's info headers (defaults: 64 headers, 16 KiB of keys and values, zlib inflating to at most maxFrameSize). */
+  headerLimits?: Partial<HeaderLimits>;
+  /** Context keys decoded from a THeader call's info headers of their wire name (docs/thrift.md); the rest arrive as ThriftHeaders. */
+  contextKeys?: readonly ContextKey<unknown>[];
 }
 
 export interface ThriftServer {
@@ -111,13 +118,25 @@ export function thriftServerStack<Req extends ServerRequest>(
   return { stack, stats, scope, onError };
 }
 
-/** Serves `handler` (an object with one method per IDL method) over Thrift. */
-export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}): Promise<ThriftServer> {
+/**
+ * Serves `handler` (an object with one method per IDL method) over Thrift. THeader calls are
+ * answered on either transport (header.ts). `routes`: a multiplexed server (multiplexed-server.ts).
+ */
+export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}, routes?: ServiceRoutes): Promise<ThriftServer> {
   checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
   checkLimit('maxConcurrent', options.maxConcurrent);
   checkLimit('requestTimeout', options.requestTimeout);
   const protocol = makeProtocol(options.protocol ?? 'binary', options.maxFrameSize, options.decodeLimits);
-  const codec = new ThriftServerCodec(protocol, service as ServiceDesc);
+  checkHeaderLimits(options.headerLimits);
+  const transport = options.transport ?? 'framed';
+  const codec = new ThriftServerCodec(protocol, service as ServiceDesc, {
+    routes,
+    headerAt: transport === 'buffered' ? 4 : 0,
+    headerLimits: options.headerLimits,
+    contextKeys: options.contextKeys,
+    maxFrameSize: options.maxFrameSize,
+    decodeLimits: options.decodeLimits,
+  });
   const { stack, stats, scope, onError } = thriftServerStack<ThriftServerRequest>(service, handler, options, (req, err) => codec.isDeclared(req, err));
   const dispatcher = new ServerDispatcher<Connection, ThriftServerRequest>(codec, stack.build() as unknown as ServerService<ThriftServerRequest>, {
     maxConcurrentPerConnection: options.maxConcurrentPerConnection ?? 128,
@@ -126,7 +145,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
   const listening = await listenStream(dispatcher, {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
-    framing: thriftFraming(options.transport ?? 'framed', protocol),
+    framing: thriftFraming(transport, protocol, options.maxFrameSize ?? 16 * 1024 * 1024),
     maxFrameSize: options.maxFrameSize ?? 16 * 1024 * 1024,
     maxConnections: options.maxConnections,
     idleTimeoutMs: options.idleTimeoutMs,

@@ -19,7 +19,11 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
   readonly tags = THRIFT_TAGS;
   private readonly reader = new BufferReader(Buffer.alloc(0));
 
-  constructor(private readonly protocol: ThriftProtocol) {}
+  constructor(
+    protected readonly protocol: ThriftProtocol,
+    /** `Service:` for a multiplexed server (TMultiplexedProtocol), else undefined. */
+    protected readonly prefix: string | undefined = undefined,
+  ) {}
 
   oneway(req: ThriftRequest): ThriftReply | undefined {
     return req.oneway ? ONEWAY_REPLY : undefined;
@@ -28,7 +32,7 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
   write(conn: Connection, req: ThriftRequest, seqid: number): void {
     const mark = conn.beginMessage();
     try {
-      this.protocol.writeMessageHeader(conn.writer, req.name, req.oneway ? MessageType.ONEWAY : MessageType.CALL, seqid);
+      this.protocol.writeMessageHeader(conn.writer, this.prefix === undefined ? req.name : this.prefix + req.name, req.oneway ? MessageType.ONEWAY : MessageType.CALL, seqid);
       conn.writer.writeBytes(req.body);
     } catch (err) {
       conn.abortMessage(mark);
@@ -38,9 +42,14 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
   }
 
   read(message: Buffer, s: SessionControl<ThriftRequest, ThriftReply>): void {
+    this.readAt(message, 0, s);
+  }
+
+  /** Reads the reply message starting at `offset` (a THeader reply's payload starts after its header). */
+  protected readAt(message: Buffer, offset: number, s: SessionControl<ThriftRequest, ThriftReply>): void {
     const r = this.reader;
     r.buf = message;
-    r.pos = 0;
+    r.pos = offset;
     r.end = message.length;
     let name: string;
     let type: MessageType;
@@ -52,7 +61,8 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
     }
     const req = s.request(seqid);
     if (req === undefined) return s.violation(`reply for seqid ${seqid} (${name}) that no call is waiting for`);
-    if (req.name !== name) return s.violation(`reply for seqid ${seqid} names method '${name}' but the call was '${req.name}'`);
+    // A multiplexed server answers under the plain name (Apache's processors do); the prefixed one is accepted too.
+    if (req.name !== name && (this.prefix === undefined || name !== this.prefix + req.name)) return s.violation(`reply for seqid ${seqid} names method '${name}' but the call was '${req.name}'`);
     if (type !== MessageType.REPLY && type !== MessageType.EXCEPTION) return s.violation(`unexpected message type ${type} for seqid ${seqid}`);
     s.reply(seqid, { type, message, offset: r.pos });
   }

@@ -2,10 +2,14 @@ import { MultiplexedSession } from '../../session/multiplexed.js';
 import type { SessionOptions } from '../../session/base.js';
 import type { Connection } from '../../transport/index.js';
 import type { ThriftReply, ThriftRequest } from './messages.js';
+import { SERVICE_SEPARATOR } from './multiplexed.js';
 import type { ThriftProtocol } from './protocol.js';
 import { ThriftSessionCodec } from './session-codec.js';
 
-export type ThriftSessionOptions = SessionOptions;
+export interface ThriftSessionOptions extends SessionOptions {
+  /** The name a multiplexed server registered the service under: calls go as `serviceName:method`. */
+  serviceName?: string;
+}
 
 /**
  * One Thrift connection carrying many calls at once (pipelining), matched by seqid: a
@@ -14,6 +18,6 @@ export type ThriftSessionOptions = SessionOptions;
  */
 export class ThriftSession extends MultiplexedSession<ThriftRequest, ThriftReply> {
   constructor(conn: Connection, protocol: ThriftProtocol, options: ThriftSessionOptions = {}) {
-    super(conn, new ThriftSessionCodec(protocol), options);
+    super(conn, new ThriftSessionCodec(protocol, options.serviceName === undefined ? undefined : options.serviceName + SERVICE_SEPARATOR), options);
   }
 }
