@@ -37,6 +37,8 @@ export interface RedisConnectionOptions {
   password?: string;
   db?: number;
   tls?: object;
+  /** RESP version (ioredis 6; 5 ignores it and speaks 2). */
+  protocol?: 2 | 3;
   /** Fail commands at once while disconnected, rather than queueing them without bound. */
   enableOfflineQueue: boolean;
   /** Commands in flight when the connection drops are failed, not re-sent after reconnecting. */

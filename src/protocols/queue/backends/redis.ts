@@ -47,6 +47,8 @@ export async function openRedisBackend(url: URL, raw: string, o: BackendOptions)
     password: url.password === '' ? undefined : decodeURIComponent(url.password),
     db,
     tls: url.protocol === 'rediss:' ? {} : undefined,
+    // RESP2: the reply shapes this file reads (ioredis 6 speaks RESP3 by default; 5 only RESP2).
+    protocol: 2,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: 10_000,
