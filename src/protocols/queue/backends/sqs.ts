@@ -146,15 +146,7 @@ class SqsBackend implements QueueBackend {
       if (this.closed || signal.aborted) return [];
       this.fail(err, 'ReceiveMessage');
     }
-    // Some SQS-compatible servers hand the same message out twice in one response.
-    const seen = new Set<string>();
-    const out: ReceivedMessage[] = [];
-    for (const m of r.Messages ?? []) {
-      if (m.MessageId !== undefined && seen.has(m.MessageId)) continue;
-      if (m.MessageId !== undefined) seen.add(m.MessageId);
-      out.push(received(m, this.queueUrl));
-    }
-    return out;
+    return unique(r.Messages ?? []).map((m) => received(m, this.queueUrl));
   }
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
@@ -271,7 +263,7 @@ class SqsBackend implements QueueBackend {
     } catch (err) {
       this.fail(err, 'ReceiveMessage (peek)');
     }
-    const ms = (r.Messages ?? []).map((m) => received(m, url));
+    const ms = unique(r.Messages ?? []).map((m) => received(m, url));
     if (from === 'queue') return ms;
     return ms.map((m) => {
       const a = (m.handle as SqsHandle).attributes;
@@ -301,6 +293,12 @@ interface SqsMessage {
   Body?: string;
   Attributes?: Record<string, string>;
   MessageAttributes?: Record<string, AttrValue>;
+}
+
+/** Some SQS-compatible servers hand the same message out twice in one response: once is enough. */
+function unique(ms: readonly SqsMessage[]): SqsMessage[] {
+  const seen = new Set<string>();
+  return ms.filter((m) => m.MessageId === undefined || (!seen.has(m.MessageId) && seen.add(m.MessageId) !== undefined));
 }
 
 function sqsAttributes(a: MessageAttributes): Record<string, AttrValue> {
