@@ -14,6 +14,8 @@ command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need_apt+=(python3-kazoo)
+# Queue tests and bench over Redis streams (test/harness/redis.ts starts it).
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "setup: need root for apt-get (missing: ${need_apt[*]})" >&2; exit 1; fi

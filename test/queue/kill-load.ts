@@ -1,0 +1,110 @@
+/**
+ * The at-least-once proof under kill -9: N calls through a queue while consumer worker processes
+ * (test/peers/queue_worker.ts) are SIGKILLed at random mid-handler and replaced. Every call must
+ * be handled at least once (none lost); duplicates are counted and must stay within what the
+ * kills can explain (each kill loses at most the handlers it was running and the acks not yet
+ * sent, which come back after the lease).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Queue } from '../../src/protocols/queue/index.js';
+import { Jobs } from './jobs.js';
+
+const WORKER = fileURLToPath(new URL('../peers/queue_worker.ts', import.meta.url));
+
+export interface KillLoadOptions {
+  dest: string;
+  calls: number;
+  workers: number;
+  concurrency: number;
+  leaseMs: number;
+  killEveryMs: number;
+  maxKills: number;
+  maxSleepMs: number;
+  timeoutMs: number;
+}
+
+export interface KillLoadResult {
+  handled: number;
+  distinct: number;
+  missing: number;
+  duplicates: number;
+  /** Handled on a second or later delivery: what the kills interrupted (and the lease brought back). */
+  redelivered: number;
+  kills: number;
+  sendMs: number;
+  totalMs: number;
+  producerErrors: number;
+}
+
+export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
+  const counts = new Uint8Array(o.calls);
+  let handled = 0;
+  let redelivered = 0;
+  const workers = new Set<ChildProcess>();
+  const start = (): Promise<ChildProcess> =>
+    new Promise((resolve, reject) => {
+      const child = fork(WORKER, [o.dest, String(o.concurrency), String(o.leaseMs), String(o.maxSleepMs)], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      child.on('message', (m: { handled?: string[]; redelivered?: number; ready?: boolean }) => {
+        if (m.ready) resolve(child);
+        redelivered += m.redelivered ?? 0;
+        for (const id of m.handled ?? []) {
+          const i = Number(id);
+          if (counts[i]! < 255) counts[i]!++;
+          handled++;
+        }
+      });
+      child.once('exit', () => workers.delete(child));
+      child.once('error', reject);
+      workers.add(child);
+    });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: o.workers }, () => start()));
+
+  let kills = 0;
+  let stopKilling = false;
+  const killer = (async () => {
+    while (!stopKilling && kills < o.maxKills) {
+      await new Promise((r) => setTimeout(r, o.killEveryMs * (0.5 + Math.random())));
+      if (stopKilling) break;
+      const list = [...workers];
+      const victim = list[Math.floor(Math.random() * list.length)];
+      if (victim === undefined) continue;
+      victim.kill('SIGKILL');
+      kills++;
+      void start(); // the replacement starts while the others keep working
+    }
+  })();
+
+  const client = Queue.newClient(Jobs, o.dest, { maxBuffered: 20_000 });
+  let producerErrors = 0;
+  const chunk = 5000;
+  for (let base = 0; base < o.calls; base += chunk) {
+    const n = Math.min(chunk, o.calls - base);
+    const r = await Promise.allSettled(Array.from({ length: n }, (_, i) => client.notify(BigInt(base + i), 'x')));
+    producerErrors += r.filter((x) => x.status === 'rejected').length;
+  }
+  const sendMs = performance.now() - t0;
+  await client.$close();
+
+  const distinct = (): number => {
+    let d = 0;
+    for (const c of counts) if (c > 0) d++;
+    return d;
+  };
+  const deadline = Date.now() + o.timeoutMs;
+  while (distinct() < o.calls && Date.now() < deadline) {
+    if (distinct() > o.calls * 0.9) stopKilling = true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  stopKilling = true;
+  await killer;
+  // Let the stragglers' duplicates (redeliveries after the last kill) arrive before counting.
+  await new Promise((r) => setTimeout(r, o.leaseMs + 1500));
+  for (const w of workers) w.kill('SIGKILL');
+  const d = distinct();
+  return { handled, distinct: d, missing: o.calls - d, duplicates: handled - d, redelivered, kills, sendMs, totalMs: performance.now() - t0, producerErrors };
+}
