@@ -16,6 +16,8 @@ command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need_apt+=(python3-kazoo)
 # Queue tests and bench over Redis streams (test/harness/redis.ts starts it).
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
+# TLS tests generate their certificates with it (test/harness/certs.ts).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "setup: need root for apt-get (missing: ${need_apt[*]})" >&2; exit 1; fi

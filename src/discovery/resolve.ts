@@ -30,7 +30,7 @@ export interface ResolvedDestination {
   readonly owned: boolean;
 }
 
-/** A destination string (`tcp://h:p,h:p`, a bare `h:p`, or a registered scheme) or a ready ServerSet. */
+/** A destination string (`tcp://h:p,h:p`, `tls://h:p`, a bare `h:p`, or a registered scheme) or a ready ServerSet. */
 export function resolveDestination(dest: string | ServerSet): ResolvedDestination {
   if (typeof dest !== 'string') {
     if (dest === null || typeof dest !== 'object' || typeof dest.subscribe !== 'function') {
@@ -40,10 +40,10 @@ export function resolveDestination(dest: string | ServerSet): ResolvedDestinatio
   }
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(dest.trim());
   const scheme = m?.[1]?.toLowerCase();
-  if (scheme !== undefined && scheme !== 'tcp') {
+  if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
     const resolver = resolvers.get(scheme);
     if (resolver === undefined) {
-      throw new InvalidArgumentError(`unsupported destination scheme '${scheme}://' in '${dest}' (supported: ${['tcp', ...resolvers.keys()].join(', ')})`);
+      throw new InvalidArgumentError(`unsupported destination scheme '${scheme}://' in '${dest}' (supported: ${['tcp', 'tls', ...resolvers.keys()].join(', ')})`);
     }
     return { serverSet: resolver(m![2]!, dest), label: dest, owned: true };
   }

@@ -20,7 +20,8 @@ export function parseAddress(text: string, raw = text): Address {
 }
 
 /**
- * Parses a destination: `tcp://h1:p1,h2:p2` (a static set) or a bare `h:p[,h:p]`.
+ * Parses a destination: `tcp://h1:p1,h2:p2` (a static set), `tls://h1:p1,...` (the same, each
+ * endpoint reached over TLS) or a bare `h:p[,h:p]`.
  * Other schemes (`zk://`) are resolved by discovery plug-ins, not here.
  */
 export function parseDestination(dest: string): Destination {
@@ -28,11 +29,12 @@ export function parseDestination(dest: string): Destination {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(dest.trim());
   const scheme = m ? m[1]!.toLowerCase() : 'tcp';
   const rest = m ? m[2]! : dest.trim();
-  if (scheme !== 'tcp') throw new InvalidArgumentError(`unsupported destination scheme '${scheme}://' in '${dest}' (supported: tcp://)`);
+  if (scheme !== 'tcp' && scheme !== 'tls') throw new InvalidArgumentError(`unsupported destination scheme '${scheme}://' in '${dest}' (supported: tcp://, tls://)`);
   const parts = rest
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
   if (parts.length === 0) throw new InvalidArgumentError(`destination '${dest}' names no address`);
-  return { scheme, addresses: parts.map((p) => parseAddress(p, dest)), raw: dest };
+  const addresses = parts.map((p) => parseAddress(p, dest));
+  return { scheme, addresses: scheme === 'tls' ? addresses.map((a) => ({ ...a, scheme: 'tls' as const })) : addresses, raw: dest };
 }

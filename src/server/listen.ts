@@ -4,6 +4,7 @@ import { InvalidArgumentError, OverloadedError } from '../core/errors.js';
 import { Counter, type StatsScope } from '../stats/registry.js';
 import { type FrameBudget, partialFrameBudget } from '../transport/frame-budget.js';
 import { Connection, listenTcp, type Framing } from '../transport/index.js';
+import { TlsAcceptor, type TlsError, type TlsServerOptions } from '../transport/tls.js';
 import type { ServerRequest } from './codec.js';
 import type { ServerDispatcher } from './dispatcher.js';
 import { report } from './safe.js';
@@ -28,6 +29,8 @@ export interface StreamServerOptions extends ConnectionLimits {
   maxFrameSize: number;
   /** Scope for the limits' counters and the `connections` gauge (default: counters nobody reads). */
   stats?: StatsScope;
+  /** Serve TLS (mTLS with `requestCert`) instead of plain TCP. */
+  tls?: TlsServerOptions;
 }
 
 /** Defaults of the limits every stream server has, and why (docs/server.md, "Limits"). */
@@ -43,6 +46,10 @@ export const STREAM_SERVER_LIMITS = Object.freeze({
 /** How often a server that keeps refusing connections says so. */
 const REFUSAL_REPORT_MS = 60_000;
 
+/** A TLS server reports at most TLS_REPORT_BURST refused handshakes per TLS_REPORT_MS (all are counted). */
+const TLS_REPORT_MS = 60_000;
+const TLS_REPORT_BURST = 10;
+
 /** How long after the grace the listener destroys sockets the dispatcher did not close. */
 const LISTENER_BACKSTOP_MS = 1000;
 
@@ -54,6 +61,12 @@ export interface StreamServer {
   readonly connections: number;
   /** Stops accepting, lets running handlers answer (bounded by `graceMs`, default 5000), then closes. */
   close(graceMs?: number): Promise<void>;
+  /**
+   * TLS servers: loads a new certificate/key/CA for new connections (open ones keep theirs).
+   * Without `options` the configured files are read again. Throws InvalidArgumentError when the
+   * new material does not load; the old certificate is served on. Plain servers throw.
+   */
+  reloadTls(options?: TlsServerOptions): void;
 }
 
 /**
@@ -88,21 +101,30 @@ export async function listenStream<Req extends ServerRequest>(dispatcher: Server
     const err = new OverloadedError(`${maxConnections} connections open (maxConnections): refusing new ones; ${n} refused since the last report, all counted in connections_refused`);
     report(dispatcher.onError, err, where);
   };
+  const serve = (socket: net.Socket): void => {
+    const conn = new Connection(socket, {
+      framing: o.framing,
+      maxFrameSize: o.maxFrameSize,
+      endpoint: `${socket.remoteAddress}:${socket.remotePort}`,
+      frameTimeoutMs,
+      frameBudget,
+    });
+    new StreamSession(dispatcher, conn, socket, limits);
+  };
+  const tls =
+    o.tls === undefined
+      ? undefined
+      : new TlsAcceptor(
+          o.tls,
+          serve,
+          tlsFailureReporter(counter('tls_handshake_failures'), (err) => report(dispatcher.onError, err, where)),
+        );
   const listener = await listenTcp({
     host: o.host,
     port: o.port,
     maxConnections: maxConnections === 0 ? undefined : maxConnections,
     onRefused,
-    onConnection: (socket: net.Socket) => {
-      const conn = new Connection(socket, {
-        framing: o.framing,
-        maxFrameSize: o.maxFrameSize,
-        endpoint: `${socket.remoteAddress}:${socket.remotePort}`,
-        frameTimeoutMs,
-        frameBudget,
-      });
-      new StreamSession(dispatcher, conn, socket, limits);
-    },
+    onConnection: tls === undefined ? serve : (socket) => tls.accept(socket),
   });
   where = `listener ${listener.host}:${listener.port}`;
   stats?.gaugeFn('connections', () => dispatcher.sessions.size);
@@ -112,6 +134,10 @@ export async function listenStream<Req extends ServerRequest>(dispatcher: Server
     get connections() {
       return dispatcher.sessions.size;
     },
+    reloadTls(options?: TlsServerOptions) {
+      if (tls === undefined) throw new InvalidArgumentError('reloadTls: this server was not started with tls');
+      tls.reload(options);
+    },
     async close(graceMs = 5000) {
       // Stop accepting now. The dispatcher aborts what still runs at the grace and closes its
       // sessions itself (handlers see a ClosedError); the listener's own socket destroy is only a
@@ -120,6 +146,32 @@ export async function listenStream<Req extends ServerRequest>(dispatcher: Server
       await dispatcher.close(graceMs);
       await closing;
     },
+  };
+}
+
+/**
+ * Refused TLS handshakes are counted each and reported up to TLS_REPORT_BURST times per
+ * TLS_REPORT_MS; past that the next report says how many went unreported (a handshake flood
+ * must not flood the log).
+ */
+function tlsFailureReporter(failures: Counter, emit: (err: TlsError) => void): (err: TlsError) => void {
+  let windowStart = -Infinity;
+  let inWindow = 0;
+  let unreported = 0;
+  return (err) => {
+    failures.incr();
+    const now = performance.now();
+    if (now - windowStart >= TLS_REPORT_MS) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (++inWindow > TLS_REPORT_BURST) {
+      unreported++;
+      return;
+    }
+    if (unreported > 0) err.message += ` (and ${unreported} refused handshakes not reported before it, all counted in tls_handshake_failures)`;
+    unreported = 0;
+    emit(err);
   };
 }
 

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { CancelledError, ConnectError, ConnectTimeoutError, type ScalesError } from '../core/errors.js';
+import type { TlsClientConfig } from './tls.js';
 
 export interface ConnectOptions {
   /** Default 5000. Nothing waits forever: the socket is destroyed when it passes. */
@@ -9,6 +10,8 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Keep our side open after the peer's FIN (default true; our Connection handles half-close itself). */
   allowHalfOpen?: boolean;
+  /** Run a TLS handshake over the socket (within the same connect timeout); failures are TlsErrors. */
+  tls?: TlsClientConfig;
 }
 
 /** `host:port`, with brackets around IPv6 literals. */
@@ -17,11 +20,19 @@ export function formatEndpoint(host: string, port: number): string {
 }
 
 /**
- * Opens a TCP socket (half-open allowed, so a peer's FIN does not close our side). Rejects with
- * ConnectError (refused, unreachable, DNS), ConnectTimeoutError or CancelledError, all naming
- * `endpoint`; on failure the socket is destroyed.
+ * Opens a TCP socket (half-open allowed, so a peer's FIN does not close our side), and with
+ * `opts.tls` secures it. Rejects with ConnectError (refused, unreachable, DNS), TlsError,
+ * ConnectTimeoutError or CancelledError, all naming `endpoint`; on failure the socket is destroyed.
  */
-export function connectSocket(host: string, port: number, endpoint: string, opts: ConnectOptions = {}): Promise<net.Socket> {
+export async function connectSocket(host: string, port: number, endpoint: string, opts: ConnectOptions = {}): Promise<net.Socket> {
+  if (opts.tls === undefined) return connectTcp(host, port, endpoint, opts);
+  const started = Date.now();
+  const timeoutMs = opts.connectTimeoutMs ?? 5000;
+  const raw = await connectTcp(host, port, endpoint, opts);
+  return opts.tls.secure(raw, host, endpoint, timeoutMs - (Date.now() - started), opts.signal);
+}
+
+function connectTcp(host: string, port: number, endpoint: string, opts: ConnectOptions): Promise<net.Socket> {
   const signal = opts.signal;
   if (signal?.aborted) {
     return Promise.reject(new CancelledError(`connect to ${endpoint} cancelled`, { endpoint, cause: signal.reason }));

@@ -1,4 +1,5 @@
 import { tcpAddress } from '../../discovery/endpoint.js';
+import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import { classifier } from '../../core/classify.js';
 import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
 import type { ClientStackOptions, PoolConfig } from '../../client/options.js';
@@ -27,6 +28,8 @@ export interface HttpClientOptions extends ClientStackOptions {
   responseTimeout?: number;
   /** Headers sent with every request (per-call headers win). */
   headers?: Readonly<Record<string, string>>;
+  /** TLS options for `https://` (and `tls://`) destinations: CA, client certificate, servername (docs/tls.md). */
+  tls?: TlsClientOptions;
 }
 
 /** Per-call options: the usual deadline/timeout/signal, plus headers. */
@@ -146,6 +149,10 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
   withHeaders(headers: Readonly<Record<string, string>>): HttpClientBuilder {
     return this.with({ headers });
   }
+  /** TLS options (CA, client certificate for mTLS, servername) for an `https://` destination (docs/tls.md). */
+  withTls(tls: TlsClientOptions): HttpClientBuilder {
+    return this.with({ tls });
+  }
 
   stack(dest: string | ServerSet): ClientStack {
     return this.make(dest).stack;
@@ -164,17 +171,43 @@ export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, Http
       const v = o[name];
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
     }
-    const { serverSet, label, owned } = resolveDestination(dest);
+    const { serverSet, label, owned } = resolveDestination(httpDestination(dest, o.tls !== undefined));
     const built = clientStack(httpParts(o), o, serverSet, `http@${label}`);
     return { stack: this.applyEdits(built.stack), stats: built.stats, serverSet, owned };
   }
 }
 
+/**
+ * `http://h[:p][,h[:p]]` is `tcp://` and `https://...` is `tls://` (ports 80 and 443 by default);
+ * other destinations pass as they are. A destination names servers: a path belongs in the call.
+ */
+export function httpDestination(dest: string | ServerSet, hasTlsOptions: boolean): string | ServerSet {
+  if (typeof dest !== 'string') return dest;
+  const m = /^(https?):\/\/(.*)$/i.exec(dest.trim());
+  if (m === null) return dest;
+  const secure = m[1]!.toLowerCase() === 'https';
+  if (!secure && hasTlsOptions) throw new InvalidArgumentError(`'${dest}' is plain HTTP, but TLS options are set: use https://`);
+  const rest = m[2]!.replace(/\/$/, '');
+  if (rest.includes('/') || rest.includes('?')) {
+    throw new InvalidArgumentError(`destination '${dest}' has a path: a destination names servers (${m[1]}://host:port), give the path to each call`);
+  }
+  const hosts = rest
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '')
+    .map((h) => (/:\d+$/.test(h) && !/^\[[^\]]*\]$/.test(h) ? h : `${h}:${secure ? 443 : 80}`));
+  return `${secure ? 'tls' : 'tcp'}://${hosts.join(',')}`;
+}
+
 function httpParts(o: HttpClientOptions): ProtocolParts<HttpRequest, HttpResponse> {
   const sessionOptions = { maxResponseBytes: o.maxResponseBytes, keepAliveTimeout: o.keepAliveTimeout, responseTimeout: o.responseTimeout };
+  const tlsFor = clientTls(o.tls);
   return {
-    connect: (endpoint, connectTimeout) => connectHttp(tcpAddress(endpoint, 'HTTP over TCP'), connectTimeout, sessionOptions),
-    transportDescription: 'TCP, HTTP/1.1 (undici), one request per connection at a time',
+    connect: (endpoint, connectTimeout) => {
+      const a = tcpAddress(endpoint, 'HTTP over TCP');
+      return connectHttp(a, connectTimeout, sessionOptions, tlsFor(a));
+    },
+    transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, HTTP/1.1 (undici), one request per connection at a time`,
     defaultPool: HTTP_DEFAULT_POOL,
     multiplexed: false,
     classifier: HTTP_CLASSIFIER,

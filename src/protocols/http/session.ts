@@ -3,8 +3,9 @@ import { Client, errors as undiciErrors } from 'undici';
 import { performance } from '../../core/clock.js';
 import { ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, ProtocolError, ScalesError, TimeoutError } from '../../core/errors.js';
 import type { CallContext, Status } from '../../core/service.js';
-import { formatAddress, type Address } from '../../discovery/uri.js';
+import { endpointKey, formatAddress, type Address } from '../../discovery/endpoint.js';
 import { connectSocket } from '../../transport/connect.js';
+import type { TlsClientConfig } from '../../transport/tls.js';
 import { HttpResponse, type HttpRequest } from './messages.js';
 
 export interface HttpSessionOptions {
@@ -19,11 +20,11 @@ export interface HttpSessionOptions {
 /** Default bound on one exchange: undici's timers are per chunk, so a trickled body never ends. */
 export const DEFAULT_RESPONSE_TIMEOUT = 60_000;
 
-/** Opens the TCP connection (bounded by `connectTimeout`), then wraps it in an HttpSession. */
-export async function connectHttp(a: Address, connectTimeout: number, options: HttpSessionOptions = {}): Promise<HttpSession> {
-  const endpoint = formatAddress(a);
-  const socket = await connectSocket(a.host, a.port, endpoint, { connectTimeoutMs: connectTimeout, allowHalfOpen: false });
-  return new HttpSession(endpoint, socket, options);
+/** Opens the TCP (with `tls`, TLS) connection, bounded by `connectTimeout`, then wraps it in an HttpSession. */
+export async function connectHttp(a: Address, connectTimeout: number, options: HttpSessionOptions = {}, tls?: TlsClientConfig): Promise<HttpSession> {
+  const endpoint = tls === undefined ? formatAddress(a) : endpointKey({ ...a, scheme: 'tls' });
+  const socket = await connectSocket(a.host, a.port, endpoint, { connectTimeoutMs: connectTimeout, allowHalfOpen: false, tls });
+  return new HttpSession(endpoint, socket, options, `${tls === undefined ? 'http' : 'https'}://${formatAddress(a)}`);
 }
 
 /**
@@ -49,11 +50,12 @@ export class HttpSession {
     readonly endpoint: string,
     private readonly socket: net.Socket,
     options: HttpSessionOptions = {},
+    origin = `http://${endpoint}`,
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
     this.responseTimeout = options.responseTimeout ?? DEFAULT_RESPONSE_TIMEOUT;
     let handedOut = false;
-    this.client = new Client(`http://${endpoint}`, {
+    this.client = new Client(origin, {
       pipelining: 1,
       keepAliveTimeout: options.keepAliveTimeout ?? 4000,
       // Deadlines are ours (the timeout layer); undici's own 300 s timers stay as a backstop.

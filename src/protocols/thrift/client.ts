@@ -6,9 +6,10 @@ import { createClientProxy, type ClientControl, type ProxyMethod } from '../../c
 import type { ClientStack } from '../../client/client-stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
-import { formatAddress, tcpAddress } from '../../discovery/endpoint.js';
+import { endpointKey, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
+import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -49,6 +50,8 @@ export interface ThriftClientOptions extends ClientStackOptions {
   decodeLimits?: Partial<DecodeLimits>;
   /** Calls abandoned by timeout/cancel whose replies are still due, before the connection is reset (default 1024). */
   maxAbandoned?: number;
+  /** TLS for every endpoint (mTLS with `cert`/`key`); `tls://` endpoints use TLS even without it (docs/tls.md). */
+  tls?: TlsClientOptions;
 }
 
 /** Thrift's default pool: one call per connection, up to 8 connections per node. */
@@ -91,6 +94,10 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
   }
   withMaxAbandoned(maxAbandoned: number): ThriftClientBuilder<Client> {
     return this.with({ maxAbandoned });
+  }
+  /** TLS (mTLS with `cert` and `key`) to every endpoint (docs/tls.md). */
+  withTls(tls: TlsClientOptions): ThriftClientBuilder<Client> {
+    return this.with({ tls });
   }
 
   /** The stack `build(dest)` would use, e.g. to print it. */
@@ -143,10 +150,11 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
   const framing = thriftFraming(transport, protocol, maxFrameSize);
   const headerLimits: HeaderLimits = { ...DEFAULT_HEADER_LIMITS, maxInflatedBytes: maxFrameSize, ...o.headerLimits };
   const sessionOptions = { maxAbandoned: o.maxAbandoned, serviceName: o.serviceName };
+  const tlsFor = clientTls(o.tls);
   return {
     connect: async (endpoint, connectTimeoutMs) => {
       const a = tcpAddress(endpoint, 'Thrift over TCP');
-      const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
+      const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: endpointKey(a), tls: tlsFor(a) });
       const session = transport === 'header' ? new HeaderThriftSession(conn, protocol, headerLimits, sessionOptions) : new ThriftSession(conn, protocol, sessionOptions);
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
       // session would still look open to the pool, and the next call on it would fail with
@@ -154,7 +162,7 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
       conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
       return session;
     },
-    transportDescription: `TCP, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,
+    transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,
     serializer: serializerLayer(protocol),
     defaultPool: THRIFT_DEFAULT_POOL,
     multiplexed: true,

@@ -11,6 +11,7 @@ import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
 import { StatsRegistry, type StatsScope } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
+import type { TlsServerOptions } from '../../transport/tls.js';
 import type { ServiceDesc } from './descriptors.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import { checkHeaderLimits, type HeaderLimits } from './header.js';
@@ -57,6 +58,8 @@ export interface ThriftServerOptions extends ConnectionLimits {
   headerLimits?: Partial<HeaderLimits>;
   /** Context keys decoded from a THeader call's info headers of their wire name (docs/thrift.md); the rest arrive as ThriftHeaders. */
   contextKeys?: readonly ContextKey<unknown>[];
+  /** Serve TLS; with `requestCert`, mTLS (docs/tls.md). */
+  tls?: TlsServerOptions;
 }
 
 export interface ThriftServer {
@@ -76,6 +79,12 @@ export interface ThriftServer {
    * removes the member first, before draining. Resolves once the member exists.
    */
   announce(uri: string, options?: AnnounceOptions): Promise<Announcement>;
+  /**
+   * A TLS server's new certificate/key/CA for new connections (open ones keep theirs): `options`
+   * replaces the TLS material, or without it the configured files are read again. Throws
+   * InvalidArgumentError, serving the old certificate on, when the new one does not load.
+   */
+  reloadTls(options?: TlsServerOptions): void;
   /** Stops accepting, lets running handlers reply (bounded by `graceMs`, default 5000), then closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -152,6 +161,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     frameTimeoutMs: options.frameTimeoutMs,
     frameBudget: options.frameBudget,
     stats: scope,
+    tls: options.tls,
   });
   return thriftServerHandle(listening, stats, stack);
 }
@@ -171,6 +181,7 @@ export function thriftServerHandle(listening: StreamServer, stats: StatsRegistry
     stats,
     stack,
     announce: (uri, o) => announcements.announce(uri, o),
+    reloadTls: (o) => listening.reloadTls(o),
     close: async (graceMs) => {
       await announcements.withdrawAll(); // leave the serverset first, then drain
       await listening.close(graceMs);

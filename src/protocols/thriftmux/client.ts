@@ -5,12 +5,13 @@ import { createClientProxy, type ClientControl, type ProxyMethod } from '../../c
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { classifier } from '../../core/classify.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
-import { formatAddress, tcpAddress } from '../../discovery/endpoint.js';
+import { endpointKey, tcpAddress } from '../../discovery/endpoint.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import { MultiplexedSession } from '../../session/multiplexed.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
+import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import { MuxClientCodec } from '../mux/client-codec.js';
 import { MuxNackError } from '../mux/errors.js';
 import { clientHandshake, framerHeader } from '../mux/handshake.js';
@@ -44,6 +45,8 @@ export interface ThriftMuxClientOptions extends ClientStackOptions {
   pingInterval?: number;
   /** No Rping this long after a Tping closes the session (default 4000 ms). */
   pingTimeout?: number;
+  /** TLS for every endpoint (mTLS with `cert`/`key`); `tls://` endpoints use TLS even without it (docs/tls.md). */
+  tls?: TlsClientOptions;
 }
 
 /** One multiplexed session per node. */
@@ -78,6 +81,10 @@ export class ThriftMuxClientBuilder<Client> extends ClientBuilderBase<ThriftMuxC
   }
   withMaxFrameSize(maxFrameSize: number): ThriftMuxClientBuilder<Client> {
     return this.with({ maxFrameSize });
+  }
+  /** TLS (mTLS with `cert` and `key`) to every endpoint (docs/tls.md). */
+  withTls(tls: TlsClientOptions): ThriftMuxClientBuilder<Client> {
+    return this.with({ tls });
   }
 
   stack(dest: string | ServerSet): ClientStack {
@@ -119,11 +126,12 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
   const protocol = makeProtocol(o.protocol ?? 'binary', o.maxFrameSize);
   const maxFrameSize = o.maxFrameSize ?? 16 * 1024 * 1024;
   const handshake = o.handshake ?? true;
+  const tlsFor = clientTls(o.tls);
   return {
     connect: async (endpoint, connectTimeoutMs) => {
       const a = tcpAddress(endpoint, 'ThriftMux over TCP');
       const started = Date.now();
-      const conn = await Connection.connect(a.host, a.port, { framing: { kind: 'length-prefixed' }, maxFrameSize, connectTimeoutMs, endpoint: formatAddress(a) });
+      const conn = await Connection.connect(a.host, a.port, { framing: { kind: 'length-prefixed' }, maxFrameSize, connectTimeoutMs, endpoint: endpointKey(a), tls: tlsFor(a) });
       let peerMaxFrame: number | undefined;
       let early: readonly Buffer[] = [];
       if (handshake) {
@@ -149,7 +157,7 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
       for (const m of early) conn.onMessage(m);
       return session;
     },
-    transportDescription: `TCP, mux (${handshake ? 'negotiated' : 'not negotiated'}), Thrift ${protocol.name}, tag-matched`,
+    transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, mux (${handshake ? 'negotiated' : 'not negotiated'}), Thrift ${protocol.name}, tag-matched`,
     serializer: thriftMuxSerializerLayer(protocol, o.clientId),
     defaultPool: THRIFTMUX_DEFAULT_POOL,
     multiplexed: true,

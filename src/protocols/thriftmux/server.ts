@@ -7,6 +7,7 @@ import { ServerFilter, serverLayer, type ServerService } from '../../server/filt
 import type { ErrorHook } from '../../server/safe.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import type { Connection } from '../../transport/index.js';
+import type { TlsServerOptions } from '../../transport/tls.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
 import { thriftServerHandle, thriftServerStack, type ThriftServer } from '../thrift/server.js';
@@ -55,6 +56,8 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   /** Handler crashes, protocol errors, failed connections (default: stderr; `false` silences them). */
   onError?: ErrorHook | false;
   stats?: StatsRegistry;
+  /** Serve TLS; with `requestCert`, mTLS (docs/tls.md). */
+  tls?: TlsServerOptions;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     frameTimeoutMs: options.frameTimeoutMs,
     frameBudget: options.frameBudget,
     stats: scope,
+    tls: options.tls,
   });
   return thriftServerHandle(listening, stats, stack);
 }
