@@ -338,10 +338,12 @@ export class TlsAcceptor {
       onSecure(socket);
     });
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      // node:tls keeps the accepted socket in `_parent` (not public; a missing one only costs the name).
-      const raw = (socket as unknown as { _parent?: unknown })._parent;
-      const endpoint = (raw instanceof net.Socket ? this.peers.get(raw) : undefined) ?? peerOf(socket);
+      const raw = acceptedOf(socket);
+      const endpoint = (raw === undefined ? undefined : this.peers.get(raw)) ?? peerOf(socket);
       socket.destroy();
+      // A handshake the client broke off leaves the accepted socket open (the listener would
+      // wait for it until its close backstop).
+      raw?.destroy();
       this.onFailure(tlsErrorOf(err, endpoint, 'server'));
     });
   }
@@ -349,6 +351,9 @@ export class TlsAcceptor {
   /** Starts the handshake on an accepted socket. */
   accept(socket: net.Socket): void {
     this.peers.set(socket, peerOf(socket));
+    // Until the handshake is done a FIN ends the socket (it would wait half-open for the
+    // handshake timeout); the Connection allows half-open again once it owns the socket.
+    socket.allowHalfOpen = false;
     this.server.emit('connection', socket);
   }
 
@@ -373,8 +378,15 @@ export class TlsAcceptor {
         ? new TlsError('certificate-required', `TLS client ${endpoint} refused: it sent no certificate, and this server requires one (requestCert)`, { endpoint })
         : tlsErrorOf(Object.assign(new Error(code), { code }), endpoint, 'server', true);
     socket.destroy();
+    acceptedOf(socket)?.destroy();
     this.onFailure(err);
   }
+}
+
+/** The TCP socket a server-side TLS socket wraps: node:tls keeps it in `_parent` (not public; without it the listener's backstop closes it). */
+function acceptedOf(socket: tls.TLSSocket): net.Socket | undefined {
+  const raw = (socket as unknown as { _parent?: unknown })._parent;
+  return raw instanceof net.Socket ? raw : undefined;
 }
 
 function peerOf(socket: net.Socket): string {

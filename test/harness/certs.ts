@@ -85,7 +85,8 @@ export function makeCerts(): TestCerts {
     return { cert: p(`${name}.crt`), key: k };
   };
   const serverExt = (names: string): string => `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${names}\n`;
-  const clientExt = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
+  // Apache's TSSLServerSocket matches a client certificate against the client's address: SANs too.
+  const clientExt = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n';
   const sans = 'IP:127.0.0.1,IP:::1,DNS:localhost';
 
   const trusted = ca('scales-test-ca');

@@ -15,11 +15,22 @@ import { generateThrift } from './thrift-gen.js';
 export type PeerProtocol = 'binary' | 'compact';
 export type PeerTransport = 'framed' | 'buffered' | 'header';
 
+/** PEM files for Apache's TSSLSocket/TSSLServerSocket (python peers only). */
+export interface PeerTls {
+  /** A server's: its certificate; a client's: its certificate for mTLS. */
+  cert?: string;
+  key?: string;
+  /** A server's: require client certificates signed by it; a client's: trust it (turns TLS on). */
+  ca?: string;
+}
+
 export interface PeerOptions {
   protocol?: PeerProtocol;
   transport?: PeerTransport;
   /** More flags for the peer script (Python: `--multiplexed NAME`, `--header k=v`...; see its usage). */
   extraArgs?: readonly string[];
+  /** Python peers: speak TLS (Apache's TSSLSocket / TSSLServerSocket). */
+  tls?: PeerTls;
 }
 
 export interface PeerServer {
@@ -69,7 +80,12 @@ export const pyGenDir = (): Promise<string> => generateThrift('py', RICH_IDL);
 export const jsGenDir = (): Promise<string> => generateThrift('js:node,ts,es6', RICH_IDL);
 
 function peerArgs(opts: PeerOptions): string[] {
-  return ['--protocol', opts.protocol ?? 'binary', '--transport', opts.transport ?? 'framed', ...(opts.extraArgs ?? [])];
+  const args = ['--protocol', opts.protocol ?? 'binary', '--transport', opts.transport ?? 'framed', ...(opts.extraArgs ?? [])];
+  const t = opts.tls;
+  if (t?.cert !== undefined) args.push('--tls-cert', t.cert);
+  if (t?.key !== undefined) args.push('--tls-key', t.key);
+  if (t?.ca !== undefined) args.push('--tls-ca', t.ca);
+  return args;
 }
 
 function nodeEnv(): NodeJS.ProcessEnv {

@@ -8,6 +8,7 @@ exits 0 only when nothing failed. Semantics it expects: test/peers/README.md.
 Usage: py_rich_client.py --gen-dir DIR --port N [--host 127.0.0.1] [--protocol binary|compact]
                          [--transport framed|buffered|header] [--profile full|apache-node]
                          [--multiplexed NAME] [--header KEY=VALUE ...]
+                         [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
 --multiplexed NAME wraps the protocol in TMultiplexedProtocol (calls go as NAME:method; replies
 must still name the plain method). --transport header speaks THeader (THeaderProtocol, --protocol
 inside it); each --header is sent as an info header with every call.
@@ -30,6 +31,11 @@ def parse_args():
     p.add_argument('--port', type=int, required=True)
     p.add_argument('--protocol', choices=['binary', 'compact'], default='binary')
     p.add_argument('--transport', choices=['framed', 'buffered', 'header'], default='framed')
+    # TLS (Apache's TSSLSocket / TSSLServerSocket): PEM files. --tls-ca turns TLS on (the
+    # server is checked against it); --tls-cert/--tls-key add a client certificate (mTLS).
+    p.add_argument('--tls-cert')
+    p.add_argument('--tls-key')
+    p.add_argument('--tls-ca')
     p.add_argument('--profile', choices=['full', 'apache-node'], default='full')
     p.add_argument('--timeout-ms', type=int, default=10000)
     p.add_argument('--multiplexed', metavar='NAME')
@@ -147,7 +153,13 @@ class Conn:
         self._open()
 
     def _open(self):
-        sock = TSocket.TSocket(args.host, args.port)
+        if args.tls_ca:
+            import ssl
+            from thrift.transport import TSSLSocket
+            sock = TSSLSocket.TSSLSocket(args.host, args.port, ca_certs=args.tls_ca, cert_reqs=ssl.CERT_REQUIRED,
+                                         certfile=args.tls_cert, keyfile=args.tls_key)
+        else:
+            sock = TSocket.TSocket(args.host, args.port)
         sock.setTimeout(args.timeout_ms)
         if args.transport == 'header':
             sub = THeaderSubprotocolID.COMPACT if args.protocol == 'compact' else THeaderSubprotocolID.BINARY

@@ -5,6 +5,7 @@ against. Semantics are written down in test/peers/README.md; keep them identical
 Usage: py_rich_server.py --gen-dir DIR [--port 0] [--protocol binary|compact]
                          [--transport framed|buffered|header] [--multiplexed NAME [--default]]
                          [--echo-headers]
+                         [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]
 Prints `READY <port>` on stdout once listening (port 0 picks a free port).
 --multiplexed NAME serves RichService through a TMultiplexedProcessor under NAME (--default also
 registers it as the default processor, for unprefixed calls). --transport header speaks THeader
@@ -28,6 +29,11 @@ def parse_args():
     p.add_argument('--multiplexed', metavar='NAME')
     p.add_argument('--default', action='store_true')
     p.add_argument('--echo-headers', action='store_true')
+    # TLS (Apache's TSSLSocket / TSSLServerSocket): PEM files. With --tls-ca, client
+    # certificates are required and checked against it (mTLS).
+    p.add_argument('--tls-cert')
+    p.add_argument('--tls-key')
+    p.add_argument('--tls-ca')
     return p.parse_args()
 
 
@@ -148,7 +154,14 @@ class HeaderRecordingProcessor(RichService.Processor):
 
 
 def main():
-    transport = TSocket.TServerSocket(host=args.host, port=args.port)
+    if args.tls_cert:
+        import ssl
+        from thrift.transport import TSSLSocket
+        transport = TSSLSocket.TSSLServerSocket(
+            host=args.host, port=args.port, certfile=args.tls_cert, keyfile=args.tls_key,
+            ca_certs=args.tls_ca, cert_reqs=ssl.CERT_REQUIRED if args.tls_ca else ssl.CERT_NONE)
+    else:
+        transport = TSocket.TServerSocket(host=args.host, port=args.port)
     if args.transport == 'header':
         tfactory = TTransport.TTransportFactoryBase()
         sub = (THeaderSubprotocolID.COMPACT if args.protocol == 'compact' else THeaderSubprotocolID.BINARY)
