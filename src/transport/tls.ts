@@ -210,8 +210,10 @@ export class TlsClientConfig {
       };
       // A TLS 1.3 server sends its session ticket once it has accepted the handshake. (Not 'data':
       // a listener would start the flow before the Connection reads.)
+      // Handed over on the next turn: 'session' is emitted from inside OpenSSL's read, and a
+      // write made before it returns (an HTTP request written at once) corrupts the record layer.
       const onVerdict = (): void => {
-        if (secured) finish(undefined);
+        if (secured) setImmediate(finish, undefined);
       };
       const onError = (err: NodeJS.ErrnoException): void => finish(tlsErrorOf(err, endpoint, 'client', secured));
       const onEnd = (): void => {
