@@ -15,6 +15,7 @@ export { createClientProxy, type ProxyMethod } from './client/proxy.js';
 export { endpointKey, isTcpEndpoint, tcpAddress, type Endpoint, type TcpEndpoint, type UriEndpoint } from './discovery/endpoint.js';
 export { Connection, listenTcp, createDecoder, type ConnectionOptions, type Framing, type FrameDecoder, type MessageMeasurer, type TcpListener, type TcpListenOptions } from './transport/index.js';
 export { FrameBudget, partialFrameBudget } from './transport/index.js';
+export { TlsError, TLS_DEFAULTS, type TlsFailure, type TlsOptions, type TlsClientOptions, type TlsServerOptions, type Pem } from './transport/tls.js';
 export type { PooledConnection, Connector } from './pool/types.js';
 export { currentContext, runWithContext, withContextValue, type AmbientContext, type CallOptions } from './core/context.js';
 export type { ClientControl } from './client/proxy.js';

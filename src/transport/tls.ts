@@ -208,10 +208,10 @@ export class TlsClientConfig {
         }
         finish(undefined);
       };
-      // A TLS 1.3 server sends its session ticket once it has accepted the handshake. (Not 'data':
-      // a listener would start the flow before the Connection reads.)
-      // Handed over on the next turn: 'session' is emitted from inside OpenSSL's read, and a
-      // write made before it returns (an HTTP request written at once) corrupts the record layer.
+      // A TLS 1.3 server sends its session ticket once it has accepted the handshake (not 'data':
+      // a listener would start the flow before the Connection reads). Handed over on the next
+      // turn: 'session' is emitted from inside OpenSSL's read, and a write made before it
+      // returns (an HTTP request written at once) corrupts the record layer.
       const onVerdict = (): void => {
         if (secured) setImmediate(finish, undefined);
       };
@@ -226,7 +226,7 @@ export class TlsClientConfig {
       const timer = setTimeout(() => finish(new TlsError('handshake-timeout', `TLS handshake with ${endpoint} did not finish within ${timeoutMs} ms: is it a TLS port?`, { endpoint })), timeoutMs);
       let verdictTimer: NodeJS.Timeout | undefined;
       socket.once('secureConnect', onSecure);
-      socket.on('session', onVerdict);
+      if (this.clientCertCheckMs > 0) socket.on('session', onVerdict); // only then: it turns on OpenSSL's session callbacks
       socket.on('error', onError);
       socket.once('end', onEnd);
       socket.once('close', onEnd);

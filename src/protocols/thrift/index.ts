@@ -57,3 +57,4 @@ export type { ServerCallContext } from '../../core/server-context.js';
 export type { ClientControl } from '../../client/proxy.js';
 export { loadIdl, loadIdlSync, generateTypeScript } from './idl/index.js';
 export type { IdlModule, IdlLoadOptions, GenerateOptions } from './idl/index.js';
+export { TlsError, type TlsFailure, type TlsClientOptions, type TlsServerOptions } from '../../transport/tls.js';

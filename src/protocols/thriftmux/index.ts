@@ -29,3 +29,4 @@ export { MuxNackError, MuxServerError } from '../mux/errors.js';
 export { receivedValue } from './values.js';
 export { T, TType, MessageType, ThriftException, ThriftApplicationError, TApplicationExceptionType, loadIdl, loadIdlSync } from '../thrift/index.js';
 export type { ServiceDesc, CallOptions, ServerCallContext, ClientControl } from '../thrift/index.js';
+export { TlsError, type TlsFailure, type TlsClientOptions, type TlsServerOptions } from '../../transport/tls.js';
