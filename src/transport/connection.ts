@@ -139,6 +139,16 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     return this.waitingDrain;
   }
 
+  /**
+   * Whether this connection keeps the process alive (Node's default: yes). Client sessions let go
+   * while no call waits for a reply, as undici does, so a client nobody closed does not hold the
+   * process open; a call in flight holds it again.
+   */
+  holdProcess(hold: boolean): void {
+    if (hold) this.socket.ref();
+    else this.socket.unref();
+  }
+
   /** Bytes handed to the connection and not yet accepted by the kernel. */
   get bufferedWriteBytes(): number {
     return this.writer.pos + this.socket.writableLength;
