@@ -18,3 +18,4 @@ export const Http = {
 export { HttpClient, HttpClientBuilder, HTTP_DEFAULT_POOL, type HttpCallOptions, type HttpClientOptions, type HttpRequestBody } from './client.js';
 export { HttpResponse, type HttpBody, type HttpMethod, type HttpRequest } from './messages.js';
 export type { CallOptions } from '../../core/context.js';
+export * from '../../client/extend.js';

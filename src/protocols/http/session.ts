@@ -5,7 +5,7 @@ import { ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, Protoc
 import type { CallContext, Status } from '../../core/service.js';
 import { formatAddress, type Address } from '../../discovery/uri.js';
 import { connectSocket } from '../../transport/connect.js';
-import { HttpResponse, type HttpRequest } from './messages.js';
+import { HttpResponse, responseTooLarge, type HttpRequest } from './messages.js';
 
 export interface HttpSessionOptions {
   /** Largest response body accepted, in bytes (default 16 MiB). */
@@ -103,7 +103,7 @@ export class HttpSession {
         if (size > this.maxResponseBytes) {
           res.body.destroy();
           this.dead = true; // the rest of the body is still on the wire
-          throw new FrameTooLargeError(size, this.maxResponseBytes, { endpoint: this.endpoint });
+          throw responseTooLarge(size, this.maxResponseBytes, this.endpoint);
         }
         chunks.push(chunk);
       }

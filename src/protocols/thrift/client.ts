@@ -1,4 +1,4 @@
-import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
@@ -51,6 +51,18 @@ export interface ThriftClientOptions extends ClientStackOptions {
   maxAbandoned?: number;
 }
 
+const THRIFT_OPTION_KEYS = optionKeys<ThriftClientOptions>({
+  ...STACK_OPTION_KEYS,
+  protocol: true,
+  transport: true,
+  poolSize: true,
+  maxFrameSize: true,
+  decodeLimits: true,
+  maxAbandoned: true,
+  serviceName: true,
+  headerLimits: true,
+});
+
 /** Thrift's default pool: one call per connection, up to 8 connections per node. */
 export const THRIFT_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
 
@@ -59,13 +71,13 @@ export const THRIFT_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
  * `with...` method (the shared ones come from ClientBuilderBase); `withStack` edits the stack
  * by role name before it is built.
  */
-export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientBuilder<Client>, ThriftClientOptions> {
+export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientBuilder<Client>, ThriftClientOptions, Extract<keyof Client, string>> {
   constructor(
     private readonly service: ServiceDesc<Client>,
     options: Readonly<ThriftClientOptions> = {},
     stackEdits: readonly StackEdit[] = [],
   ) {
-    super(options, stackEdits);
+    super(options, stackEdits, { optionKeys: THRIFT_OPTION_KEYS, methods: Object.keys(service.methods), service: service.name });
   }
 
   protected copy(options: ThriftClientOptions, stackEdits: readonly StackEdit[]): ThriftClientBuilder<Client> {
