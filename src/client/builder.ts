@@ -1,6 +1,7 @@
 import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { ClientStack } from './client-stack.js';
 import { describeValue, InvalidArgumentError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { RetryBudget, RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { ClientStackOptions, FailureAccrualConfig, HedgingConfig, LoadBalancerConfig, PoolConfig, RetryConfig } from './options.js';
@@ -25,6 +26,7 @@ export const STACK_OPTION_KEYS: OptionKeyList<ClientStackOptions> = {
   stats: true,
   label: true,
   discoveryWait: true,
+  logger: true,
 };
 
 /** What a builder checks its options against when it is made. */
@@ -131,6 +133,10 @@ export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions
   }
   withStats(stats: StatsRegistry): Self {
     return this.with({ stats } as Partial<Options>);
+  }
+  /** Where the client logs node state changes (pino's signature), or `false` for nothing. */
+  withLogger(logger: Logger | false): Self {
+    return this.with({ logger } as Partial<Options>);
   }
   /** The client's name in stats (default: the destination). */
   withLabel(label: string): Self {

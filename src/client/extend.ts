@@ -12,3 +12,4 @@ export type { ClientStack } from './client-stack.js';
 export type { StackEdit } from './builder.js';
 export type { ClientStackOptions } from './options.js';
 export { StatsRegistry } from '../stats/index.js';
+export { consoleLogger, setDefaultLogger, silentLogger, type LogFields, type Logger, type LogLevel } from '../core/logger.js';

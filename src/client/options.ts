@@ -9,6 +9,7 @@ import type { Backoff } from '../resilience/backoff.js';
 import type { FailureAccrualOptions } from '../resilience/failure-accrual.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
+import type { Logger } from '../core/logger.js';
 
 export type LoadBalancerKind = PickerKind | 'round-robin';
 
@@ -73,6 +74,12 @@ export interface ClientStackOptions {
    * at most `maxHeld` calls (default 10,000), each still bounded by its own deadline.
    */
   discoveryWait?: FirstResolutionOptions;
+  /**
+   * Where the client says what changed: a node marked dead by failure accrual, probed, alive
+   * again (pino's signature; default: the process-wide default logger, see core/logger.ts).
+   * `false` silences it.
+   */
+  logger?: Logger | false;
 }
 
 const LOAD_BALANCERS: readonly LoadBalancerKind[] = ['p2c', 'p2c-ewma', 'heap', 'aperture', 'round-robin'];

@@ -224,8 +224,12 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   // ---- reading -------------------------------------------------------------------------------
 
+  /** At least one message arrived: the peer speaks our protocol (else a close says so, see `closedBeforeAnyReply`). */
+  received = false;
+
   /** @internal FrameSink: called by the decoder for every whole message. */
   deliver(message: Buffer): void {
+    this.received = true;
     // Whatever follows this message in the stream began in the read being delivered now.
     this.partialSince = this.readAt;
     this.onMessage(message);
@@ -428,6 +432,12 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     for (const w of waiters) w();
   }
 }
+
+/**
+ * For a peer that closes a client's connection before sending one message: the usual reason is
+ * that it speaks another protocol, transport or TLS setting, and logged why on its side.
+ */
+export const CLOSED_BEFORE_ANY_REPLY = 'before answering anything: does it speak this protocol and transport (framed vs buffered, binary vs compact, TLS)? Its log says why';
 
 function dropMessage(): void {}
 function ignoreClose(): void {}

@@ -44,12 +44,13 @@ describe('connect failures lead with their cause', () => {
 
 describe('timeouts: one rule, one precedence', () => {
   test('a TimeoutError names the endpoint the call was waiting for', async () => {
-    const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${server.port}`);
+    const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${server.port}`, { poolSize: 1 });
     try {
-      await assert.rejects(client.echo(1n, 2000, 'slow', { timeout: 50 }), (err: unknown) => {
+      await client.echo(0n, 0, 'connected'); // so the deadline passes on the call, not while connecting
+      await assert.rejects(client.echo(1n, 2000, 'slow', { timeout: 200 }), (err: unknown) => {
         assert.ok(err instanceof TimeoutError, String(err));
         assert.equal(err.endpoint, `127.0.0.1:${server.port}`);
-        assert.match(err.message, new RegExp(`waiting for 127\\.0\\.0\\.1:${server.port}`));
+        assert.match(err.message, new RegExp(`^echo timed out after \\d+ ms \\(waiting for 127\\.0\\.0\\.1:${server.port}\\)$`));
         return true;
       });
     } finally {

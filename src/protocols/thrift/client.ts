@@ -8,7 +8,7 @@ import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import { formatAddress, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
-import { Connection } from '../../transport/index.js';
+import { CLOSED_BEFORE_ANY_REPLY, Connection } from '../../transport/index.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
@@ -163,7 +163,10 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
       // session would still look open to the pool, and the next call on it would fail with
       // 'connection is closing' — an error that does not say the request was never sent.
-      conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
+      conn.onPeerEnd = () => {
+        const why = conn.received ? '' : ` ${CLOSED_BEFORE_ANY_REPLY}`;
+        conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection${why}`, { endpoint: conn.endpoint }));
+      };
       return session;
     },
     transportDescription: `TCP, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,
