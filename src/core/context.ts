@@ -22,7 +22,7 @@ export interface AmbientContext {
    * inbound) or set by `withContextValue`: copied into every call made inside, where a protocol
    * that carries contexts sends the keys that have a wire codec (outbound).
    */
-  readonly values?: ContextValues;
+  readonly values?: ContextValues | undefined;
 }
 
 const ambient = new AsyncLocalStorage<AmbientContext>();
