@@ -1,5 +1,6 @@
 // `scales-rpc`: the protocol-independent core. Protocols live in subpaths (`scales-rpc/thrift`).
 export * from './core/errors.js';
+export { consoleLogger, defaultLogger, setDefaultLogger, silentLogger, type ConsoleLoggerOptions, type LogFields, type Logger, type LogLevel } from './core/logger.js';
 export { classifier, classifyError, defaultClassifier, outcomeCode, USER_EXCEPTION, type ClassifierParts, type ResponseClass, type ResponseClassifier } from './core/classify.js';
 export { ContextKey, createContextKey, type WireCodec } from './core/context-key.js';
 export { CallContext, type Service, type ServiceFactory, type Status } from './core/service.js';

@@ -1,5 +1,7 @@
 import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { ClientStack } from './client-stack.js';
+import { describeValue, InvalidArgumentError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { RetryBudget, RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
 import type { ClientStackOptions, FailureAccrualConfig, HedgingConfig, LoadBalancerConfig, PoolConfig, RetryConfig } from './options.js';
@@ -7,15 +9,78 @@ import type { ClientStackOptions, FailureAccrualConfig, HedgingConfig, LoadBalan
 /** An edit of a client's stacks by role name (`s.insertAfter(Role.retries, mine)`). */
 export type StackEdit = (stack: ClientStack) => ClientStack;
 
+/** Every key of `Options`, each once: the compiler refuses a list that misses one or names one too many. */
+export type OptionKeyList<Options> = { readonly [K in keyof Required<Options>]: true };
+
+/** The keys every protocol's options share. */
+export const STACK_OPTION_KEYS: OptionKeyList<ClientStackOptions> = {
+  timeout: true,
+  connectTimeout: true,
+  loadBalancer: true,
+  pool: true,
+  failureAccrual: true,
+  retries: true,
+  retryBudget: true,
+  idempotent: true,
+  hedging: true,
+  stats: true,
+  label: true,
+  discoveryWait: true,
+  logger: true,
+};
+
+/** What a builder checks its options against when it is made. */
+export interface BuilderSpec {
+  /** Every option key the protocol knows (`optionKeys(...)`): others are refused, naming the known ones. */
+  readonly optionKeys?: ReadonlySet<string>;
+  /** The service's method names, when the protocol knows them: `idempotent` may name only these. */
+  readonly methods?: readonly string[];
+  /** The service's name, for messages. */
+  readonly service?: string;
+}
+
+/** `optionKeys<MyOptions>({ ...STACK_OPTION_KEYS, mine: true })`: the set a BuilderSpec takes. */
+export function optionKeys<Options>(keys: OptionKeyList<Options>): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+
+/**
+ * Refuses what JavaScript callers (and `as` casts) can get past the types: an option key the
+ * protocol does not know (a typo such as `timout` would otherwise be ignored) and idempotent
+ * method names the service does not have (`withIdempotent(['gett'])` would hedge nothing).
+ */
+export function checkBuilderOptions(options: object, spec: BuilderSpec): void {
+  const known = spec.optionKeys;
+  if (known !== undefined) {
+    for (const key of Object.keys(options)) {
+      if (!known.has(key)) throw new InvalidArgumentError(`unknown option '${key}'; the known options are: ${[...known].join(', ')}`);
+    }
+  }
+  const idempotent = (options as ClientStackOptions).idempotent;
+  const methods = spec.methods;
+  if (methods !== undefined && Array.isArray(idempotent)) {
+    for (const name of idempotent as readonly unknown[]) {
+      if (typeof name !== 'string' || !methods.includes(name)) {
+        const of = spec.service === undefined ? 'the service' : spec.service;
+        throw new InvalidArgumentError(`idempotent: ${of} has no method ${typeof name === 'string' ? `'${name}'` : describeValue(name)}; its methods are: ${methods.join(', ')}`);
+      }
+    }
+  }
+}
+
 /**
  * The `with...` methods every protocol's builder shares: each returns a new builder (builders
- * are immutable, so a half-configured one can be reused as a template).
+ * are immutable, so a half-configured one can be reused as a template). `Method` is the service's
+ * method names where the protocol knows them (typed `withIdempotent`).
  */
-export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions> {
+export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions, Method extends string = string> {
   protected constructor(
     protected readonly options: Readonly<Options>,
     protected readonly stackEdits: readonly StackEdit[],
-  ) {}
+    spec?: BuilderSpec,
+  ) {
+    if (spec !== undefined) checkBuilderOptions(options, spec);
+  }
 
   /** A builder like this one with other options / stack edits. */
   protected abstract copy(options: Options, stackEdits: readonly StackEdit[]): Self;
@@ -51,8 +116,11 @@ export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions
   withRetryBudget(retryBudget: RetryBudget | RetryBudgetOptions): Self {
     return this.with({ retryBudget } as Partial<Options>);
   }
-  /** Methods that may run twice on the server: retried after connection loss, eligible for hedging. */
-  withIdempotent(idempotent: readonly string[] | ((method: string) => boolean)): Self {
+  /**
+   * Methods that may run twice on the server: retried after connection loss, eligible for
+   * hedging. Names the service does not have are refused (InvalidArgumentError).
+   */
+  withIdempotent(idempotent: readonly Method[] | ((method: string) => boolean)): Self {
     return this.with({ idempotent } as Partial<Options>);
   }
   /** How long (and how many) calls wait for a `zk://`/`dns://` destination's first answer. */
@@ -65,6 +133,10 @@ export abstract class ClientBuilderBase<Self, Options extends ClientStackOptions
   }
   withStats(stats: StatsRegistry): Self {
     return this.with({ stats } as Partial<Options>);
+  }
+  /** Where the client logs node state changes (pino's signature), or `false` for nothing. */
+  withLogger(logger: Logger | false): Self {
+    return this.with({ logger } as Partial<Options>);
   }
   /** The client's name in stats (default: the destination). */
   withLabel(label: string): Self {

@@ -1,6 +1,7 @@
 import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { PickerKind, PickerOptions } from '../balancer/pickers.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { checkTimeoutMs } from '../core/context.js';
+import { describeValue, InvalidArgumentError } from '../core/errors.js';
 import type { PipelinePoolOptions } from '../pool/pipeline.js';
 import type { SingletonPoolOptions } from '../pool/singleton.js';
 import type { WatermarkPoolOptions } from '../pool/watermark.js';
@@ -8,6 +9,7 @@ import type { Backoff } from '../resilience/backoff.js';
 import type { FailureAccrualOptions } from '../resilience/failure-accrual.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
+import type { Logger } from '../core/logger.js';
 
 export type LoadBalancerKind = PickerKind | 'round-robin';
 
@@ -41,7 +43,10 @@ export type FailureAccrualConfig = Omit<FailureAccrualOptions, 'onStateChange' |
 
 /** What every Scales client builder accepts, whatever the protocol. */
 export interface ClientStackOptions {
-  /** Default per-call timeout in ms (per-call options and inherited deadlines still apply). */
+  /**
+   * Default timeout of every call in ms (> 0; Infinity: none). A call's own `timeout` or
+   * `deadline` replaces it; a deadline inherited from the request being served caps both.
+   */
   timeout?: number;
   /** Connect timeout in ms (default 5000). */
   connectTimeout?: number;
@@ -69,32 +74,39 @@ export interface ClientStackOptions {
    * at most `maxHeld` calls (default 10,000), each still bounded by its own deadline.
    */
   discoveryWait?: FirstResolutionOptions;
+  /**
+   * Where the client says what changed: a node marked dead by failure accrual, probed, alive
+   * again (pino's signature; default: the process-wide default logger, see core/logger.ts).
+   * `false` silences it.
+   */
+  logger?: Logger | false;
 }
 
 const LOAD_BALANCERS: readonly LoadBalancerKind[] = ['p2c', 'p2c-ewma', 'heap', 'aperture', 'round-robin'];
 const POOLS = ['watermark', 'singleton', 'pipeline'] as const;
 
-function positive(name: string, v: number | undefined): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
+/** A finite number > 0, or undefined. */
+export function checkPositive(name: string, v: unknown): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${describeValue(v)}`);
 }
 
 /** Throws InvalidArgumentError naming the first bad option. */
 export function checkStackOptions(o: ClientStackOptions): void {
-  positive('timeout', o.timeout);
-  positive('discoveryWait.waitMs', o.discoveryWait?.waitMs);
-  positive('discoveryWait.maxHeld', o.discoveryWait?.maxHeld);
-  positive('connectTimeout', o.connectTimeout);
+  checkTimeoutMs('timeout', o.timeout);
+  checkPositive('discoveryWait.waitMs', o.discoveryWait?.waitMs);
+  checkPositive('discoveryWait.maxHeld', o.discoveryWait?.maxHeld);
+  checkPositive('connectTimeout', o.connectTimeout);
   const lb = o.loadBalancer;
   const lbKind = typeof lb === 'object' && lb !== null ? lb.kind : lb;
   if (lbKind !== undefined && !LOAD_BALANCERS.includes(lbKind)) {
-    throw new InvalidArgumentError(`loadBalancer must be one of ${LOAD_BALANCERS.join(', ')}, got '${String(lbKind)}'`);
+    throw new InvalidArgumentError(`loadBalancer must be one of ${LOAD_BALANCERS.join(', ')}, got ${describeValue(lbKind)}`);
   }
   if (o.pool !== undefined && !(POOLS as readonly string[]).includes(o.pool.kind)) {
-    throw new InvalidArgumentError(`pool.kind must be one of ${POOLS.join(', ')}, got '${String(o.pool.kind)}'`);
+    throw new InvalidArgumentError(`pool.kind must be one of ${POOLS.join(', ')}, got ${describeValue(o.pool.kind)}`);
   }
-  if (o.hedging !== undefined && o.hedging !== false) positive('hedging.delay', o.hedging.delay);
+  if (o.hedging !== undefined && o.hedging !== false) checkPositive('hedging.delay', o.hedging.delay);
   if (o.idempotent !== undefined && typeof o.idempotent !== 'function' && !Array.isArray(o.idempotent)) {
-    throw new InvalidArgumentError('idempotent must be a list of method names or a function (method) => boolean');
+    throw new InvalidArgumentError(`idempotent must be a list of method names or a function (method) => boolean, got ${describeValue(o.idempotent)}`);
   }
 }
 

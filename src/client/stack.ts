@@ -16,6 +16,7 @@ import { Balancer, type BalancedNode } from '../balancer/balancer.js';
 import { checkPickerOptions, describePicker, makePicker } from '../balancer/pickers.js';
 import { defaultClassifier, type ResponseClassifier } from '../core/classify.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { resolveLogger, safeLog } from '../core/logger.js';
 import type { CallContext, Service } from '../core/service.js';
 import { Stack, type BuildContext, type StackLayer } from '../core/stack.js';
 import { endpointKey, type Endpoint } from '../discovery/endpoint.js';
@@ -68,6 +69,12 @@ export interface BuiltClientStack {
 
 const DEFAULT_CONNECT_TIMEOUT = 5000;
 
+const NODE_STATE_TEXT = {
+  dead: 'marked dead by failure accrual: no calls until it is probed',
+  probing: 'probed: one call may go',
+  alive: 'alive again',
+} as const;
+
 /** The stack for `serverSet` (not built yet: `stack.build()` makes the services). */
 export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientStackOptions, serverSet: ServerSet, label: string): BuiltClientStack {
   checkStackOptions(o);
@@ -77,6 +84,7 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
   const idempotent = idempotentPredicate(o.idempotent) ?? parts.idempotentByDefault;
   const isIdempotent = idempotent === undefined ? undefined : (ctx: CallContext) => idempotent(ctx.method);
   const budget = resolveBudget(o.retryBudget);
+  const logger = resolveLogger(o.logger);
   clientScope.gaugeFn('retry_budget_balance', () => budget.balance);
 
   const classifier = parts.classifier ?? defaultClassifier;
@@ -110,7 +118,12 @@ export function clientStack<Req, Rep>(parts: ProtocolParts<Req, Rep>, o: ClientS
       failureAccrualLayer<Req, Rep>({
         ...o.failureAccrual,
         classifier: endpointClassifier,
-        onStateChange: (state, key) => clientScope.scope('node', key).recordState(state),
+        onStateChange: (state, key) => {
+          clientScope.scope('node', key).recordState(state);
+          // Rare (a node's death and recovery): worth a line, at its level.
+          const level = state === 'dead' ? 'warn' : 'info';
+          safeLog(logger, level, { kind: 'node', endpoint: key, state }, `client ${o.label ?? label}: node ${key} ${NODE_STATE_TEXT[state]}`);
+        },
       }),
     );
   }

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextValues, type ContextKey } from './context-key.js';
-import { InvalidArgumentError } from './errors.js';
+import { describeValue, InvalidArgumentError } from './errors.js';
 import { CallContext } from './service.js';
 
 /** What a caller may pass as the last argument of any proxied call. */
@@ -22,7 +22,7 @@ export interface AmbientContext {
    * inbound) or set by `withContextValue`: copied into every call made inside, where a protocol
    * that carries contexts sends the keys that have a wire codec (outbound).
    */
-  readonly values?: ContextValues;
+  readonly values?: ContextValues | undefined;
 }
 
 const ambient = new AsyncLocalStorage<AmbientContext>();
@@ -57,27 +57,33 @@ function describeType(v: unknown): string {
   return typeof v;
 }
 
-function checkMs(name: string, v: number | undefined): void {
-  if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) {
-    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds, got ${String(v)}`);
+/**
+ * The one rule for timeouts, per call and per client alike: a number of milliseconds > 0
+ * (`Infinity`: none). 0 and negative numbers are refused, not taken as "already expired": a
+ * caller that computed its budget and found none left should fail on its own terms.
+ */
+export function checkTimeoutMs(name: string, v: unknown): void {
+  if (v !== undefined && !(typeof v === 'number' && v > 0)) {
+    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${describeValue(v)}`);
   }
 }
 
 /**
- * The call's effective deadline: the earliest of the per-call timeout/deadline, the client's
- * default timeout (when the call gives neither), and the deadline inherited from the ambient
- * (server request) context.
+ * The call's effective deadline. Precedence: a per-call `timeout` or `deadline` replaces the
+ * client's default timeout (longer or shorter: a slow method may get more time than the
+ * default); given both, the earlier wins; a deadline inherited from the request being served
+ * caps all of them.
  */
 export function newCallContext(method: string, options: CallOptions | undefined, defaultTimeout: number | undefined): CallContext {
   let timeout: number | undefined;
   let deadline: number | undefined;
   let signal: AbortSignal | undefined;
   if (options !== undefined) {
-    checkMs('timeout', options.timeout);
+    checkTimeoutMs('timeout', options.timeout);
     timeout = options.timeout;
     if (options.deadline !== undefined) {
       if (typeof options.deadline !== 'number' || Number.isNaN(options.deadline)) {
-        throw new InvalidArgumentError(`deadline must be a Date.now() timestamp, got ${String(options.deadline)}`);
+        throw new InvalidArgumentError(`deadline must be a Date.now() timestamp, got ${describeValue(options.deadline)}`);
       }
       deadline = options.deadline;
     }

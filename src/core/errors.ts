@@ -16,6 +16,7 @@ export type ScalesErrorCode =
   | 'SCALES_ERR_OVERLOADED'
   | 'SCALES_ERR_CLOSED'
   | 'SCALES_ERR_INVALID_ARGUMENT'
+  | 'SCALES_ERR_ADDRESS_IN_USE'
   | 'SCALES_ERR_NO_NODES'
   | 'SCALES_ERR_NODE_UNAVAILABLE'
   | 'SCALES_ERR_IDL';
@@ -95,11 +96,12 @@ export class ConnectionClosedError extends ScalesError {
   }
 }
 
+/** A message over its size limit; `message` says what it was when it was no frame (an HTTP body). */
 export class FrameTooLargeError extends ScalesError {
   readonly size: number;
   readonly limit: number;
-  constructor(size: number, limit: number, options?: ScalesErrorOptions) {
-    super('SCALES_ERR_FRAME_TOO_LARGE', `frame of ${size} bytes exceeds the limit of ${limit} bytes`, options);
+  constructor(size: number, limit: number, options?: ScalesErrorOptions, message = `frame of ${size} bytes exceeds the limit of ${limit} bytes`) {
+    super('SCALES_ERR_FRAME_TOO_LARGE', message, options);
     this.size = size;
     this.limit = limit;
   }
@@ -136,6 +138,36 @@ export class InvalidArgumentError extends ScalesError {
   /** `unwritten` by default: a call refused for a bad argument or option never left. */
   constructor(message: string, options?: ScalesErrorOptions) {
     super('SCALES_ERR_INVALID_ARGUMENT', message, { unwritten: true, ...options });
+  }
+}
+
+/** A server could not listen: another socket holds the address (EADDRINUSE). */
+export class AddressInUseError extends ScalesError {
+  constructor(message: string, options?: ScalesErrorOptions) {
+    super('SCALES_ERR_ADDRESS_IN_USE', message, options);
+  }
+}
+
+/**
+ * A bad value as an error message shows it, with its type, so `'100'` is not mistaken for
+ * `100`: `the string '100'`, `the number -1`, `an array`, `undefined`.
+ */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  switch (typeof v) {
+    case 'string':
+      return `the string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+    case 'number':
+    case 'boolean':
+      return `the ${typeof v} ${String(v)}`;
+    case 'bigint':
+      return `the bigint ${v}n`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return `the symbol ${String(v.description)}`;
+    default:
+      return Array.isArray(v) ? 'an array' : `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
   }
 }
 

@@ -25,6 +25,8 @@ export class CallContext extends CarriesValues {
   readonly signal: AbortSignal | undefined;
   /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
   cancelled: ScalesError | undefined = undefined;
+  /** The node the latest attempt went to (set by the pool that took it): the `endpoint` of a timeout. */
+  endpoint: string | undefined = undefined;
   private abandon: ((reason: ScalesError) => void) | undefined = undefined;
 
   /**

@@ -1,11 +1,12 @@
+import { defaultLogger, safeLog } from '../core/logger.js';
 import { StatsRegistry, type StatsScope } from '../stats/registry.js';
 
 /** Where discovery says what happened: every state change (info), skipped records (warn), failures (error). */
 export type DiscoveryLog = (level: 'info' | 'warn' | 'error', message: string) => void;
 
-/** One line each on stderr. */
+/** The default: the process-wide default logger (one line each on stderr, rate-limited; see core/logger.ts). */
 export const logDiscoveryToStderr: DiscoveryLog = (level, message) => {
-  console.error(`scales discovery ${level}: ${message}`);
+  safeLog(defaultLogger(), level, { kind: `discovery ${level}` }, `discovery: ${message}`);
 };
 
 /**

@@ -46,13 +46,12 @@ export class ConnectGate {
     return e;
   }
 
-  /** The error for a call refused during backoff. */
+  /** The error for a call refused during backoff: the cause first (what the user must fix), the backoff after it. */
   fastFail(): ConnectError {
     const wait = Math.max(0, this.retryAt - Date.now());
     const last = this.lastError;
-    return new ConnectError(
-      `not connecting${this.endpoint === undefined ? '' : ` to ${this.endpoint}`} for another ${wait} ms after ${this.failures} failed attempt(s)${last === undefined ? '' : `: ${last.message}`}`,
-      { endpoint: this.endpoint, cause: last },
-    );
+    const backoff = `no new connect for another ${wait} ms after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'}`;
+    const where = this.endpoint === undefined ? '' : ` to ${this.endpoint}`;
+    return new ConnectError(last === undefined ? `not connecting${where}: ${backoff}` : `${last.message} (${backoff})`, { endpoint: this.endpoint, cause: last });
   }
 }

@@ -73,6 +73,7 @@ export class PipelinePool<Req, Rep> extends PoolBase<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    ctx.endpoint = this.endpoint;
     if (this.closed) return handler.onError(this.closedError());
     const s = this.pick(true);
     if (s !== undefined) return s.dispatch !== undefined ? s.dispatch(req, ctx, handler) : dispatchTo(s, req, ctx, handler);

@@ -69,6 +69,7 @@ export class SingletonPool<Req, Rep> extends PoolBase<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    ctx.endpoint = this.endpoint;
     const s = this.session;
     if (s !== undefined && s.status !== 'closed') return s.dispatch !== undefined ? s.dispatch(req, ctx, handler) : dispatchTo(s, req, ctx, handler);
     this.dispatchSlow(req, ctx, handler);

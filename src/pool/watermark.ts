@@ -165,6 +165,7 @@ export class WatermarkPool<Req, Rep> extends PoolBase<Req, Rep> {
   }
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
+    ctx.endpoint = this.endpoint;
     if (this.closed) return handler.onError(this.closedError());
     if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
     const idle = this.idleSlots;

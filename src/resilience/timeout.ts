@@ -33,7 +33,7 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     }
     const signal = ctx.signal;
     if (signal !== undefined) {
-      this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason }));
+      this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason, endpoint: ctx.endpoint }));
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
   }
@@ -52,7 +52,9 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
   }
 
   expire(): void {
-    this.fail(new TimeoutError(`${this.ctx.method} timed out after ${Math.round(this.expiresAt - this.ctx.start)} ms`));
+    const ctx = this.ctx;
+    const waiting = ctx.endpoint === undefined ? '' : ` (waiting for ${ctx.endpoint})`;
+    this.fail(new TimeoutError(`${ctx.method} timed out after ${Math.round(this.expiresAt - ctx.start)} ms${waiting}`, { endpoint: ctx.endpoint }));
   }
 
   /** For a call its list refused: a timer of its own, armed again if the deadline is beyond a timer's reach. */

@@ -3,6 +3,7 @@ import { performance, turnNow } from '../core/clock.js';
 import { ConnectionClosedError, FrameBudgetError, ProtocolError, ReadTimeoutError, ScalesError } from '../core/errors.js';
 import type { Counter } from '../stats/registry.js';
 import type { Connection } from '../transport/connection.js';
+import { mismatchHint } from '../transport/framing.js';
 import { UnknownMethod, type ServerRequest } from './codec.js';
 import type { ServerDispatcher } from './dispatcher.js';
 import { describeError, isInstance, report } from './safe.js';
@@ -45,6 +46,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   private quietSince = 0;
   private idleTimer: NodeJS.Timeout | undefined = undefined;
   private readonly idleCheck = (): void => this.checkIdle();
+  private decodedAny = false;
 
   constructor(
     dispatcher: ServerDispatcher<Connection, Req>,
@@ -87,9 +89,12 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
       r = this.dispatcher.codec.decode(message, conn);
     } catch (err) {
       const reason = isInstance(err, ScalesError) ? err : new ProtocolError(`bad message: ${describeError(err)}`, { cause: err });
-      conn.close(new ProtocolError(`${reason.message} from ${this.peer}`, { endpoint: this.peer, cause: reason }));
+      // The first message that does not decode usually means another protocol (compact vs binary).
+      const hint = this.decodedAny ? undefined : mismatchHint(message, false);
+      conn.close(new ProtocolError(`${reason.message} from ${this.peer}${hint === undefined ? '' : `: ${hint}`}`, { endpoint: this.peer, cause: reason }));
       return;
     }
+    this.decodedAny = true;
     if (r === undefined) return;
     if (r instanceof UnknownMethod) return this.answerUnknown(r);
     this.serve(r, conn.readAt);

@@ -43,6 +43,8 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
   private watchIdle = false;
   private idlePromise: Promise<void> | undefined = undefined;
   private idleResolve: (() => void) | undefined = undefined;
+  /** The socket keeps the process alive: only while a call waits for its reply (see holdWhileBusy). */
+  private holding = true;
 
   constructor(
     protected readonly conn: Connection,
@@ -63,6 +65,22 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
     this.control = control;
     conn.onMessage = (message) => codec.read(message, control);
     conn.onClose = (err) => this.onClose(err);
+    // No call yet (the subclass's fields are not even set up: no inFlight to ask).
+    this.holding = false;
+    conn.holdProcess(false);
+  }
+
+  /**
+   * An idle client connection must not keep Node alive (a client nobody closed would hang the
+   * process); a call waiting for its reply must (nothing else may be pending: no timeout, no
+   * other I/O). Abandoned calls do not hold it: their callers already have their answer.
+   */
+  private holdWhileBusy(): void {
+    const busy = this.inFlight - this.abandonedCount > 0;
+    if (busy !== this.holding) {
+      this.holding = busy;
+      this.conn.holdProcess(busy);
+    }
   }
 
   /** Calls holding a tag or a place in the queue, abandoned ones included. */
@@ -129,6 +147,7 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
     }
     slot.fill(req, ctx, handler);
     ctx.onCancel(slot.cancel);
+    if (!this.holding) this.holdWhileBusy();
   }
 
   /** Graceful: no new calls; replies still owed keep arriving until the peer closes (see Connection.end). */
@@ -178,6 +197,7 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
         reportHandlerBug(err);
       }
     }
+    if (this.holding) this.holdWhileBusy();
     if (this.watchIdle && this.inFlight === 0) this.becameIdle();
   }
 
@@ -193,6 +213,7 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
       slot.clear();
       deliverError(handler, err);
     }
+    if (this.holding) this.holdWhileBusy();
     if (this.watchIdle && this.inFlight === 0) this.becameIdle();
   }
 
@@ -203,6 +224,7 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
     slot.handler = undefined;
     slot.ctx = undefined;
     this.abandonedCount++;
+    if (this.holding) this.holdWhileBusy();
     const tell = this.codec.abandoned;
     if (tell !== undefined && !this.conn.closing) {
       try {

@@ -58,7 +58,8 @@ function connectTcp(host: string, port: number, endpoint: string, opts: ConnectO
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       if (err.code === 'ETIMEDOUT') fail(new ConnectTimeoutError(`connect to ${endpoint} timed out (${err.code})`, { endpoint, cause: err }));
-      else fail(new ConnectError(`cannot connect to ${endpoint}: ${err.message}`, { endpoint, cause: err }));
+      // The code (ECONNREFUSED) says it all; node's message repeats the address we already name.
+      else fail(new ConnectError(`cannot connect to ${endpoint}: ${err.code ?? err.message}`, { endpoint, cause: err }));
     };
     const onAbort = (): void => fail(new CancelledError(`connect to ${endpoint} cancelled`, { endpoint, cause: signal?.reason }));
     const timer = setTimeout(() => fail(new ConnectTimeoutError(`connect to ${endpoint} timed out after ${timeoutMs} ms`, { endpoint })), timeoutMs);

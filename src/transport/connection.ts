@@ -139,6 +139,16 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     return this.waitingDrain;
   }
 
+  /**
+   * Whether this connection keeps the process alive (Node's default: yes). Client sessions let go
+   * while no call waits for a reply, as undici does, so a client nobody closed does not hold the
+   * process open; a call in flight holds it again.
+   */
+  holdProcess(hold: boolean): void {
+    if (hold) this.socket.ref();
+    else this.socket.unref();
+  }
+
   /** Bytes handed to the connection and not yet accepted by the kernel. */
   get bufferedWriteBytes(): number {
     return this.writer.pos + this.socket.writableLength;
@@ -214,8 +224,12 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   // ---- reading -------------------------------------------------------------------------------
 
+  /** At least one message arrived: the peer speaks our protocol (else a close says so, see `closedBeforeAnyReply`). */
+  received = false;
+
   /** @internal FrameSink: called by the decoder for every whole message. */
   deliver(message: Buffer): void {
+    this.received = true;
     // Whatever follows this message in the stream began in the read being delivered now.
     this.partialSince = this.readAt;
     this.onMessage(message);
@@ -418,6 +432,12 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     for (const w of waiters) w();
   }
 }
+
+/**
+ * For a peer that closes a client's connection before sending one message: the usual reason is
+ * that it speaks another protocol, transport or TLS setting, and logged why on its side.
+ */
+export const CLOSED_BEFORE_ANY_REPLY = 'before answering anything: does it speak this protocol and transport (framed vs buffered, binary vs compact, TLS)? Its log says why';
 
 function dropMessage(): void {}
 function ignoreClose(): void {}

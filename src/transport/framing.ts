@@ -47,6 +47,50 @@ export interface FrameDecoder {
   readonly drainAfterMs: number;
 }
 
+/**
+ * What the first bytes of a stream say about a peer that speaks something else, for the error
+ * that closes its connection: an HTTP request or reply read as a frame length is ~1.2 GB
+ * ("HTTP" = 1213486160), a TLS ClientHello starts 0x16 0x03, an unframed Thrift message starts
+ * with its version word (binary 0x8001, compact 0x82). Undefined when nothing is recognised.
+ */
+export function mismatchHint(head: Buffer, framed: boolean): string | undefined {
+  if (head.length < 2) return undefined;
+  const b0 = head[0]!;
+  const b1 = head[1]!;
+  if (b0 === 0x16 && b1 === 0x03) return 'the peer speaks TLS (a TLS client or server on a plaintext port?)';
+  const text = head.subarray(0, 8).toString('latin1');
+  if (/^(HTTP\/|GET |POST|PUT |HEAD |DELETE|OPTIONS|PATCH|CONNECT|PRI \*)/.test(text)) return 'the peer sent HTTP (an HTTP client or server on this port?)';
+  if (framed) {
+    if (b0 === 0x80 && b1 === 0x01) return 'the peer sent an unframed binary Thrift message (its version word 0x8001 read as a length): it uses the buffered transport, this side framed';
+    if (b0 === 0x82 && (b1 & 0x1f) === 1) return 'the peer sent an unframed compact Thrift message: it uses the buffered transport and the compact protocol, this side framed';
+    return undefined;
+  }
+  const framedPeer = framedPeerHint(head);
+  if (framedPeer !== undefined) return framedPeer;
+  if (b0 === 0x82) return 'the peer speaks the compact protocol (first byte 0x82), this side binary';
+  if (b0 === 0x80 && b1 === 0x01) return 'the peer speaks the binary protocol (version 0x8001), this side compact';
+  return undefined;
+}
+
+/**
+ * An unframed reader sees a framed Thrift message: a small length, then a message header. An
+ * unframed reader would otherwise take the length for a method name's (non-strict binary) and
+ * wait for bytes that never come. 0x80 and 0x82 cannot begin a UTF-8 method name.
+ */
+function framedPeerHint(head: Buffer): string | undefined {
+  if (head.length < 6 || head.readUInt32BE(0) >= 0x1000000) return undefined;
+  if (head[4] === 0x80 && head[5] === 0x01) return 'the peer frames its messages (a length, then a binary Thrift message): it uses the framed transport, this side buffered';
+  if (head[4] === 0x82) return 'the peer frames its messages (a length, then a compact Thrift message): it uses the framed transport, this side buffered';
+  return undefined;
+}
+
+/** `err` with `hint` appended to its message (same class, code and endpoint), or `err` itself. */
+function withHint(err: ScalesError, hint: string | undefined): ScalesError {
+  if (hint === undefined) return err;
+  err.message = `${err.message}: ${hint}`;
+  return err;
+}
+
 export function createDecoder(framing: Framing, sink: FrameSink, maxFrameSize: number, endpoint: string | undefined): FrameDecoder {
   return framing.kind === 'length-prefixed' ? new LengthPrefixedDecoder(sink, maxFrameSize, endpoint) : new MeasuredDecoder(framing.measure, sink, maxFrameSize, endpoint);
 }
@@ -86,7 +130,9 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     if (this.buffered === 0 || this.paused) return;
     if (this.frameEnd < 0) {
       if (this.buffered < 4) return;
-      this.frameEnd = 4 + this.checkedLength(this.peekLength());
+      const len = this.peekLength();
+      if (len > this.maxFrameSize) throw this.tooLarge(len, Buffer.concat(this.chunks).subarray(0, 8));
+      this.frameEnd = 4 + len;
     }
     if (this.buffered < this.frameEnd) return; // O(1) per chunk while a big frame trickles in
     const chunks = this.chunks;
@@ -101,7 +147,8 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   private scan(buf: Buffer, off: number): void {
     const end = buf.length;
     while (end - off >= 4 && !this.paused) {
-      const len = this.checkedLength(buf.readUInt32BE(off));
+      const len = buf.readUInt32BE(off);
+      if (len > this.maxFrameSize) throw this.tooLarge(len, buf.subarray(off, off + 8));
       const next = off + 4 + len;
       if (next > end) break;
       this.sink.deliver(buf.subarray(off + 4, next));
@@ -114,10 +161,9 @@ export class LengthPrefixedDecoder implements FrameDecoder {
     }
   }
 
-  /** Rejects an oversized prefix before anything of that size is allocated. */
-  private checkedLength(len: number): number {
-    if (len > this.maxFrameSize) throw new FrameTooLargeError(len, this.maxFrameSize, { endpoint: this.endpoint });
-    return len;
+  /** An oversized prefix, refused before anything of that size is allocated; the hint says what the bytes looked like. */
+  private tooLarge(len: number, head: Buffer): FrameTooLargeError {
+    return withHint(new FrameTooLargeError(len, this.maxFrameSize, { endpoint: this.endpoint }), mismatchHint(head, true)) as FrameTooLargeError;
   }
 
   /** The u32 prefix when it straddles chunks. */
@@ -169,6 +215,8 @@ export class MeasuredDecoder implements FrameDecoder {
   paused = false;
   readonly memoryFactor = 2;
   drainAfterMs = -1;
+  /** A message was handed out: the peer speaks the protocol (no mismatch hint after that). */
+  private delivered = false;
   /** Undelivered bytes are acc[start, end). No message was ever handed out of acc. */
   private acc: Buffer = EMPTY;
   private start = 0;
@@ -268,6 +316,7 @@ export class MeasuredDecoder implements FrameDecoder {
       throw new ProtocolError(`message measurer returned ${n} for ${end - off} available bytes`, { endpoint: this.endpoint });
     }
     if (n > this.maxFrameSize) throw new FrameTooLargeError(n, this.maxFrameSize, { endpoint: this.endpoint });
+    this.delivered = true;
     this.sink.deliver(buf.subarray(off, off + n));
     return off + n;
   }
@@ -298,11 +347,17 @@ export class MeasuredDecoder implements FrameDecoder {
   }
 
   private measureAt(buf: Buffer, off: number, end: number): number {
+    if (!this.delivered && end - off >= 6) {
+      // Before the first message only: a framed peer would leave this side waiting forever.
+      const framed = framedPeerHint(buf.subarray(off, off + 8));
+      if (framed !== undefined) throw new ProtocolError(`the first bytes are no message of this protocol: ${framed}`, { endpoint: this.endpoint });
+    }
     try {
       return this.measure(buf, off, end);
     } catch (err) {
       if (err instanceof BufferUnderflow) return -1;
-      if (err instanceof ScalesError) throw err;
+      // Only the stream's very first message can say what the peer speaks instead.
+      if (err instanceof ScalesError) throw this.delivered ? err : withHint(err, mismatchHint(buf.subarray(off, off + 8), false));
       throw new ProtocolError(`cannot find the end of a message: ${(err as Error)?.message ?? String(err)}`, { endpoint: this.endpoint, cause: err });
     }
   }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { InvalidArgumentError } from '../core/errors.js';
+import { AddressInUseError, describeValue, InvalidArgumentError } from '../core/errors.js';
 
 export interface TcpListenOptions {
   /** Address to bind (default 127.0.0.1). */
@@ -35,6 +35,11 @@ export interface TcpListener {
 /** Listens on TCP; rejects with InvalidArgumentError when the address cannot be bound or maxConnections is not a positive integer. */
 export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
   const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 0;
+  // Node would throw a bare RangeError (or take '8080' as a pipe name): refuse it typed, naming the value.
+  if (!(typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    return Promise.reject(new InvalidArgumentError(`port must be an integer from 0 to 65535 (0: any free port), got ${describeValue(port)}`));
+  }
   const sockets = new Set<net.Socket>();
   let onEmpty: (() => void) | undefined;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -57,10 +62,13 @@ export function listenTcp(opts: TcpListenOptions): Promise<TcpListener> {
   let closing: Promise<void> | undefined;
   return new Promise<TcpListener>((resolve, reject) => {
     const onListenError = (err: NodeJS.ErrnoException): void => {
-      reject(new InvalidArgumentError(`cannot listen on ${host}:${opts.port ?? 0}: ${err.message}`, { cause: err }));
+      const where = `${host}:${port}`;
+      if (err.code === 'EADDRINUSE')
+        reject(new AddressInUseError(`cannot listen on ${where}: the address is in use (EADDRINUSE): another process, or another server of this one, listens there`, { endpoint: where, cause: err }));
+      else reject(new InvalidArgumentError(`cannot listen on ${where}: ${err.code ?? err.message}`, { endpoint: where, cause: err }));
     };
     server.once('error', onListenError);
-    server.listen({ host, port: opts.port ?? 0, backlog: opts.backlog }, () => {
+    server.listen({ host, port, backlog: opts.backlog }, () => {
       server.removeListener('error', onListenError);
       server.on('error', (err) => opts.onError?.(err));
       const addr = server.address() as net.AddressInfo;

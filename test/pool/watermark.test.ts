@@ -325,7 +325,7 @@ describe('WatermarkPool over real TCP', () => {
     const late = await startEchoServer(port);
     try {
       // Listening now, but the backoff is not over: no connect is tried.
-      await assert.rejects(echo(pool, 601), (err: unknown) => isErr(ConnectError, true)(err) && /not connecting/.test((err as Error).message));
+      await assert.rejects(echo(pool, 601), (err: unknown) => isErr(ConnectError, true)(err) && /no new connect for another/.test((err as Error).message));
       assert.equal(c.attempts, 1, 'fast fail: no connect during backoff');
       await until(() => pool.status === 'open', 'backoff over', 5000);
       // After failures, one probe connect at a time: three calls, one connect until it succeeds.
@@ -354,7 +354,7 @@ describe('WatermarkPool over real TCP', () => {
     const started = Date.now();
     await assert.rejects(a.p);
     const res = await outcome(b.p);
-    assert.ok(!res.ok && isErr(ConnectError, true)(res.error) && /not connecting/.test((res.error as Error).message), `B failed fast: ${String(!res.ok && res.error)}`);
+    assert.ok(!res.ok && isErr(ConnectError, true)(res.error) && /no new connect for another/.test((res.error as Error).message), `B failed fast: ${String(!res.ok && res.error)}`);
     assert.equal(c.attempts, 2, 'no connect tried during the backoff');
     assert.ok(Date.now() - started < 1500, 'not at waitTimeout');
     assert.equal(pool.waiters, 0);

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
-import { CancelledError, ConnectError, ConnectTimeoutError, InvalidArgumentError } from '../../src/core/errors.js';
+import { AddressInUseError, CancelledError, ConnectError, ConnectTimeoutError } from '../../src/core/errors.js';
 import { Connection, listenTcp } from '../../src/transport/index.js';
 
 const framing = { kind: 'length-prefixed' } as const;
@@ -99,8 +99,8 @@ test('listenTcp: counts connections; close() destroys stragglers after the grace
   await assert.rejects(Connection.connect('127.0.0.1', l.port, { framing }), ConnectError);
 });
 
-test('listenTcp: address in use → InvalidArgumentError', async () => {
+test('listenTcp: address in use → AddressInUseError (SCALES_ERR_ADDRESS_IN_USE)', async () => {
   const l = await listenTcp({ onConnection: () => undefined });
-  await assert.rejects(listenTcp({ port: l.port, onConnection: () => undefined }), InvalidArgumentError);
+  await assert.rejects(listenTcp({ port: l.port, onConnection: () => undefined }), AddressInUseError);
   await l.close();
 });

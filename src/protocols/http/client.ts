@@ -1,7 +1,7 @@
 import { tcpAddress } from '../../discovery/endpoint.js';
 import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import { classifier } from '../../core/classify.js';
-import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import type { ClientStackOptions, PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { newCallContext, type CallOptions } from '../../core/context.js';
@@ -133,10 +133,12 @@ function hasHeader(headers: Readonly<Record<string, string>> | undefined, name: 
   return false;
 }
 
+const HTTP_OPTION_KEYS = optionKeys<HttpClientOptions>({ ...STACK_OPTION_KEYS, maxResponseBytes: true, keepAliveTimeout: true, responseTimeout: true, headers: true, tls: true });
+
 /** `Http.newBuilder().withTimeout(200).withLoadBalancer('p2c-ewma').build('tcp://h1:80,h2:80')`. */
 export class HttpClientBuilder extends ClientBuilderBase<HttpClientBuilder, HttpClientOptions> {
   constructor(options: Readonly<HttpClientOptions> = {}, stackEdits: readonly StackEdit[] = []) {
-    super(options, stackEdits);
+    super(options, stackEdits, { optionKeys: HTTP_OPTION_KEYS });
   }
 
   protected copy(options: HttpClientOptions, stackEdits: readonly StackEdit[]): HttpClientBuilder {

@@ -19,3 +19,4 @@ export { HttpClient, HttpClientBuilder, HTTP_DEFAULT_POOL, type HttpCallOptions,
 export { HttpResponse, type HttpBody, type HttpMethod, type HttpRequest } from './messages.js';
 export type { CallOptions } from '../../core/context.js';
 export { TlsError, type TlsFailure, type TlsClientOptions, type TlsServerOptions } from '../../transport/tls.js';
+export * from '../../client/extend.js';

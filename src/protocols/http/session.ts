@@ -6,7 +6,7 @@ import type { CallContext, Status } from '../../core/service.js';
 import { endpointKey, formatAddress, type Address } from '../../discovery/endpoint.js';
 import { connectSocket } from '../../transport/connect.js';
 import type { TlsClientConfig } from '../../transport/tls.js';
-import { HttpResponse, type HttpRequest } from './messages.js';
+import { HttpResponse, responseTooLarge, type HttpRequest } from './messages.js';
 
 export interface HttpSessionOptions {
   /** Largest response body accepted, in bytes (default 16 MiB). */
@@ -105,7 +105,7 @@ export class HttpSession {
         if (size > this.maxResponseBytes) {
           res.body.destroy();
           this.dead = true; // the rest of the body is still on the wire
-          throw new FrameTooLargeError(size, this.maxResponseBytes, { endpoint: this.endpoint });
+          throw responseTooLarge(size, this.maxResponseBytes, this.endpoint);
         }
         chunks.push(chunk);
       }

@@ -1,4 +1,4 @@
-import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
@@ -8,7 +8,7 @@ import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
 import { endpointKey, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
-import { Connection } from '../../transport/index.js';
+import { CLOSED_BEFORE_ANY_REPLY, Connection } from '../../transport/index.js';
 import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import type { MethodDesc, ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
@@ -54,6 +54,19 @@ export interface ThriftClientOptions extends ClientStackOptions {
   tls?: TlsClientOptions;
 }
 
+const THRIFT_OPTION_KEYS = optionKeys<ThriftClientOptions>({
+  ...STACK_OPTION_KEYS,
+  protocol: true,
+  transport: true,
+  poolSize: true,
+  maxFrameSize: true,
+  decodeLimits: true,
+  maxAbandoned: true,
+  serviceName: true,
+  headerLimits: true,
+  tls: true,
+});
+
 /** Thrift's default pool: one call per connection, up to 8 connections per node. */
 export const THRIFT_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
 
@@ -62,13 +75,13 @@ export const THRIFT_DEFAULT_POOL: PoolConfig = { kind: 'watermark' };
  * `with...` method (the shared ones come from ClientBuilderBase); `withStack` edits the stack
  * by role name before it is built.
  */
-export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientBuilder<Client>, ThriftClientOptions> {
+export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientBuilder<Client>, ThriftClientOptions, Extract<keyof Client, string>> {
   constructor(
     private readonly service: ServiceDesc<Client>,
     options: Readonly<ThriftClientOptions> = {},
     stackEdits: readonly StackEdit[] = [],
   ) {
-    super(options, stackEdits);
+    super(options, stackEdits, { optionKeys: THRIFT_OPTION_KEYS, methods: Object.keys(service.methods), service: service.name });
   }
 
   protected copy(options: ThriftClientOptions, stackEdits: readonly StackEdit[]): ThriftClientBuilder<Client> {
@@ -159,7 +172,10 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
       // session would still look open to the pool, and the next call on it would fail with
       // 'connection is closing' — an error that does not say the request was never sent.
-      conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
+      conn.onPeerEnd = () => {
+        const why = conn.received ? '' : ` ${CLOSED_BEFORE_ANY_REPLY}`;
+        conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection${why}`, { endpoint: conn.endpoint }));
+      };
       return session;
     },
     transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,

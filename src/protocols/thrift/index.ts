@@ -55,6 +55,9 @@ export { ThriftApplicationError, TApplicationExceptionType } from './application
 export type { CallOptions } from '../../core/context.js';
 export type { ServerCallContext } from '../../core/server-context.js';
 export type { ClientControl } from '../../client/proxy.js';
+// ScalesError and co., and what a custom layer needs, from this entry point too.
+export * from '../../client/extend.js';
+export type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 export { loadIdl, loadIdlSync, generateTypeScript } from './idl/index.js';
 export type { IdlModule, IdlLoadOptions, GenerateOptions } from './idl/index.js';
 export { TlsError, type TlsFailure, type TlsClientOptions, type TlsServerOptions } from '../../transport/tls.js';

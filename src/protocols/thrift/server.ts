@@ -5,7 +5,8 @@ import type { Stack } from '../../core/stack.js';
 import type { ServerRequest } from '../../server/codec.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
-import { logToStderr } from '../../server/filters/logging.js';
+import type { Logger } from '../../core/logger.js';
+import { loggerHook, logToStderr } from '../../server/filters/logging.js';
 import { type ConnectionLimits, listenStream, type StreamServer } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
@@ -52,6 +53,11 @@ export interface ThriftServerOptions extends ConnectionLimits {
    * (console.error); `false` silences them. A hook that throws is ignored.
    */
   onError?: ErrorHook | false;
+  /**
+   * Where the default `onError` writes (pino's signature; default: the process-wide default
+   * logger, one line per event on stderr, rate-limited). `false` silences it.
+   */
+  logger?: Logger | false;
   /** Registry for the server's stats (scope `server=<service name>`; default: a registry of its own). */
   stats?: StatsRegistry;
   /** Limits on a THeader call's info headers (defaults: 64 headers, 16 KiB of keys and values, zlib inflating to at most maxFrameSize). */
@@ -90,7 +96,7 @@ export interface ThriftServer {
 }
 
 /** The server-stack options Thrift and ThriftMux share. */
-export type ThriftStackOptions = Pick<ThriftServerOptions, 'requestTimeout' | 'maxConcurrent' | 'onError' | 'exposeErrors' | 'propagateContext' | 'stats'>;
+export type ThriftStackOptions = Pick<ThriftServerOptions, 'requestTimeout' | 'maxConcurrent' | 'onError' | 'logger' | 'exposeErrors' | 'propagateContext' | 'stats'>;
 
 /**
  * The server stack for a Thrift service (plain or inside Mux): the handler's functions by method
@@ -108,7 +114,9 @@ export function thriftServerStack<Req extends ServerRequest>(
     if (typeof fn !== 'function') throw new InvalidArgumentError(`handler for ${service.name} has no function '${name}'`);
     methods.set(name, fn as HandlerFn);
   }
-  const onError = options.onError === false ? undefined : (options.onError ?? logToStderr);
+  const logger = options.logger;
+  const byDefault = logger === false ? undefined : logger === undefined ? logToStderr : loggerHook(logger);
+  const onError = options.onError === false ? undefined : (options.onError ?? byDefault);
   const stats = options.stats ?? new StatsRegistry();
   const scope = stats.scope('server', service.name);
   const stack = serverStack<Req>({

@@ -1,4 +1,4 @@
-import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import type { ClientStack } from '../../client/client-stack.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { createClientProxy, type ClientControl, type ProxyMethod } from '../../client/proxy.js';
@@ -49,6 +49,20 @@ export interface ThriftMuxClientOptions extends ClientStackOptions {
   tls?: TlsClientOptions;
 }
 
+const THRIFTMUX_OPTION_KEYS = optionKeys<ThriftMuxClientOptions>({
+  ...STACK_OPTION_KEYS,
+  protocol: true,
+  clientId: true,
+  handshake: true,
+  maxFrameSize: true,
+  maxAbandoned: true,
+  maxInFlight: true,
+  framerSize: true,
+  pingInterval: true,
+  pingTimeout: true,
+  tls: true,
+});
+
 /** One multiplexed session per node. */
 export const THRIFTMUX_DEFAULT_POOL: PoolConfig = { kind: 'singleton' };
 
@@ -57,13 +71,13 @@ export const thriftMuxClassifier = classifier({
   error: (err) => (err instanceof MuxNackError || isOverloadRejection(err) ? 'retryable' : undefined),
 });
 
-export class ThriftMuxClientBuilder<Client> extends ClientBuilderBase<ThriftMuxClientBuilder<Client>, ThriftMuxClientOptions> {
+export class ThriftMuxClientBuilder<Client> extends ClientBuilderBase<ThriftMuxClientBuilder<Client>, ThriftMuxClientOptions, Extract<keyof Client, string>> {
   constructor(
     private readonly service: ServiceDesc<Client>,
     options: Readonly<ThriftMuxClientOptions> = {},
     stackEdits: readonly StackEdit[] = [],
   ) {
-    super(options, stackEdits);
+    super(options, stackEdits, { optionKeys: THRIFTMUX_OPTION_KEYS, methods: Object.keys(service.methods), service: service.name });
   }
 
   protected copy(options: ThriftMuxClientOptions, stackEdits: readonly StackEdit[]): ThriftMuxClientBuilder<Client> {

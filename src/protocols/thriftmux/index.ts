@@ -28,5 +28,7 @@ export { MuxTrace, MuxRetries, MuxClientId, ForwardedContexts, type TraceId } fr
 export { MuxNackError, MuxServerError } from '../mux/errors.js';
 export { receivedValue } from './values.js';
 export { T, TType, MessageType, ThriftException, ThriftApplicationError, TApplicationExceptionType, loadIdl, loadIdlSync } from '../thrift/index.js';
-export type { ServiceDesc, CallOptions, ServerCallContext, ClientControl } from '../thrift/index.js';
 export { TlsError, type TlsFailure, type TlsClientOptions, type TlsServerOptions } from '../../transport/tls.js';
+export type { ServiceDesc, CallOptions, ServerCallContext, ClientControl, ThriftCall } from '../thrift/index.js';
+export * from '../../client/extend.js';
+export type { MuxReply, MuxRequest } from '../mux/request.js';

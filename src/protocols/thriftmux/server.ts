@@ -1,5 +1,6 @@
 import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import type { ReplyHandler } from '../../core/service.js';
 import type { ServerRequestContext } from '../../server/context.js';
 import { ServerDispatcher } from '../../server/dispatcher.js';
@@ -55,6 +56,8 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   exposeErrors?: boolean;
   /** Handler crashes, protocol errors, failed connections (default: stderr; `false` silences them). */
   onError?: ErrorHook | false;
+  /** Where the default `onError` writes (see ThriftServerOptions.logger); `false` silences it. */
+  logger?: Logger | false;
   stats?: StatsRegistry;
   /** Serve TLS; with `requestCert`, mTLS (docs/tls.md). */
   tls?: TlsServerOptions;

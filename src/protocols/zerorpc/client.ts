@@ -8,7 +8,7 @@
  *   for await (const n of await calc.count(10)) ...         // streams are async iterators
  *   await calc.$with({ timeout: 100, signal }).add(1, 2);  // per-call options
  */
-import { ClientBuilderBase, type StackEdit } from '../../client/builder.js';
+import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import type { ClientStackOptions } from '../../client/options.js';
 import type { ClientControl } from '../../client/proxy.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
@@ -87,9 +87,11 @@ export function zeroDestination(dest: string | ServerSet): { serverSet: ServerSe
   return resolveDestination(dest);
 }
 
+const ZERORPC_OPTION_KEYS = optionKeys<ZeroClientOptions>({ ...STACK_OPTION_KEYS, heartbeat: true, maxMessageSize: true, maxQueued: true, curve: true, onError: true });
+
 export class ZeroRpcClientBuilder extends ClientBuilderBase<ZeroRpcClientBuilder, ZeroClientOptions> {
   constructor(options: ZeroClientOptions = {}, edits: readonly StackEdit[] = []) {
-    super(options, edits);
+    super(options, edits, { optionKeys: ZERORPC_OPTION_KEYS });
   }
   protected copy(options: ZeroClientOptions, edits: readonly StackEdit[]): ZeroRpcClientBuilder {
     return new ZeroRpcClientBuilder(options, edits);

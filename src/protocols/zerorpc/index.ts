@@ -45,4 +45,5 @@ export { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 export { encodeEvent, eventDecoder, idKey, MessageIds, type EventHeader, type MessageId, type ZeroEvent } from './events.js';
 export { curveKeyPair, type CurveClientOptions, type CurveServerOptions, type CurveKeyPair } from './curve.js';
 export type { CallOptions } from '../../core/context.js';
+export * from '../../client/extend.js';
 export type { ServerCallContext } from '../../core/server-context.js';
