@@ -1,6 +1,8 @@
 /**
- * ThriftMux echo vs plain Thrift (both Scales), client and server each in its own process, ONE
- * connection, `Bench.echo(Item)` at 100 and 1,000 calls in flight, in the same run:
+ * ThriftMux echo vs plain Thrift (both Scales), @grpc/grpc-js unary echo and a raw length-prefixed
+ * TCP echo with batched writes (the ceiling): client and server each in its own process, ONE
+ * connection, `Bench.echo(Item)` at 100 and 1,000 calls in flight, in the same run, then each at
+ * half its peak rate (open loop) for the latency at a sane load:
  *   npx tsc -p tsconfig.build.json && npx tsx bench/thriftmux.ts
  *   BENCH_SECONDS=2 BENCH_ROUNDS=1 npx tsx bench/thriftmux.ts
  *   BENCH_TIMEOUT_MS=1000 ...          # a deadline on every call (Mux sends it as a context)
@@ -13,16 +15,32 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { otherProcessCpuUs, ownCpuUs } from './peers/cpu.js';
-import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
+import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
 import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
+import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
+import { runPaced, type PacedResult } from './peers/paced.js';
+import { connectRawEcho, serveRawEcho } from './peers/raw-echo.js';
 
-type Impl = 'thriftmux' | 'thrift';
+type Impl = 'thriftmux' | 'thrift' | 'grpc' | 'raw';
+const IMPLS: readonly Impl[] = ['thriftmux', 'thrift', 'grpc', 'raw'];
+const NAMES: Record<Impl, string> = {
+  thriftmux: 'ThriftMux → ThriftMux',
+  thrift: 'Thrift (pipelined) → Thrift',
+  grpc: 'grpc-js unary echo',
+  raw: 'raw TCP echo, batched (ceiling)',
+};
 type ThriftMuxIndex = typeof import('../src/protocols/thriftmux/index.js');
 
 const self = fileURLToPath(import.meta.url);
 
 async function serve(impl: Impl): Promise<void> {
+  if (impl === 'grpc' || impl === 'raw') {
+    process.stdout.write(`${impl === 'grpc' ? await serveGrpcEcho() : await serveRawEcho()}\n`);
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();
+    return;
+  }
   const m = await scalesModules();
   const Bench = await loadBenchService(m);
   const handler = { echo: (item: Item) => item };
@@ -38,7 +56,23 @@ async function serve(impl: Impl): Promise<void> {
   process.stdin.resume();
 }
 
-async function client(impl: Impl, port: number): Promise<void> {
+/** One call of each implementation, with the same Item (the raw echo sends its ~100 B encoding). */
+async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<Item, unknown>; close(): Promise<void> | void }> {
+  const values = ITEM_VALUES as number[];
+  const make = (n: number): Item => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 });
+  const check = (n: number, req: Item, r: Item): boolean => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values);
+  if (impl === 'raw') {
+    const c = await connectRawEcho(port);
+    const payload = Buffer.alloc(100, 7);
+    return {
+      shape: { make, send: () => c.call(payload), check: (_n, _req, r) => (r as Buffer).length === 100 && (r as Buffer)[99] === 7 },
+      close: () => c.close(),
+    };
+  }
+  if (impl === 'grpc') {
+    const c = connectGrpcEcho(port);
+    return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.close() };
+  }
   const m = await scalesModules();
   const Bench = await loadBenchService(m);
   const timeout = process.env['BENCH_TIMEOUT_MS'] === undefined ? undefined : Number(process.env['BENCH_TIMEOUT_MS']);
@@ -47,22 +81,29 @@ async function client(impl: Impl, port: number): Promise<void> {
     impl === 'thriftmux'
       ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, dest, { timeout })
       : m.thrift.Thrift.newClient(Bench, dest, { poolSize: 1, timeout });
-  const values = ITEM_VALUES as number[];
+  return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.$close() };
+}
+
+async function client(impl: Impl, port: number): Promise<void> {
+  const { shape, close } = await callShape(impl, port);
   const serverPid = Number(process.env['BENCH_SERVER_PID']);
-  const result = await runLoad<Item, Item>(
-    {
-      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-      send: (item) => c.echo(item),
-      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-    },
-    {
-      inFlight: Number(process.env['BENCH_IN_FLIGHT'] ?? 100),
-      warmupMs: Number(process.env['BENCH_WARMUP_MS'] ?? 1000),
-      measureMs: Number(process.env['BENCH_MEASURE_MS'] ?? 4000),
+  const inFlight = Number(process.env['BENCH_IN_FLIGHT'] ?? 100);
+  const measureMs = Number(process.env['BENCH_MEASURE_MS'] ?? 4000);
+  const warmupMs = Number(process.env['BENCH_WARMUP_MS'] ?? 1000);
+  const rate = Number(process.env['BENCH_RATE'] ?? 0);
+  let result: LoadResult | PacedResult;
+  if (rate > 0) {
+    await runLoad(shape, { inFlight, warmupMs, measureMs: 1 }); // warm up the JIT and the connection
+    result = await runPaced(shape, rate, measureMs, inFlight);
+  } else {
+    result = await runLoad(shape, {
+      inFlight,
+      warmupMs,
+      measureMs,
       cpu: serverPid > 0 ? () => ({ client: ownCpuUs(), server: otherProcessCpuUs(serverPid) }) : undefined,
-    },
-  );
-  await c.$close();
+    });
+  }
+  await close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
@@ -80,7 +121,7 @@ async function firstLine(child: ChildProcess): Promise<string> {
   return line;
 }
 
-async function runPair(impl: Impl, inFlight: number, seconds: number): Promise<LoadResult> {
+async function runPair<R = LoadResult>(impl: Impl, inFlight: number, seconds: number, rate = 0): Promise<R> {
   const server = peer(['--serve', impl], {});
   try {
     const port = await firstLine(server);
@@ -88,11 +129,12 @@ async function runPair(impl: Impl, inFlight: number, seconds: number): Promise<L
       BENCH_IN_FLIGHT: String(inFlight),
       BENCH_MEASURE_MS: String(Math.round(seconds * 1000)),
       BENCH_SERVER_PID: String(server.pid),
+      BENCH_RATE: String(rate),
     });
     c.stdin!.end();
     const line = await firstLine(c);
     await once(c, 'exit');
-    return JSON.parse(line, (_k, v: unknown) => (v === null ? NaN : v)) as LoadResult;
+    return JSON.parse(line, (_k, v: unknown) => (v === null ? NaN : v)) as R;
   } finally {
     server.stdin!.end();
     if (server.exitCode === null) await once(server, 'exit');
@@ -102,10 +144,13 @@ async function runPair(impl: Impl, inFlight: number, seconds: number): Promise<L
 async function main(): Promise<void> {
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
+  const only = process.env['BENCH_IMPLS']?.split(',') as Impl[] | undefined;
+  const impls = IMPLS.filter((i) => only === undefined || only.includes(i));
   const rows: { impl: Impl; inFlight: number; best: LoadResult; all: number[] }[] = [];
   for (const inFlight of [100, 1000]) {
-    for (const impl of ['thriftmux', 'thrift'] as const) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
+    for (const impl of impls) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
   }
+  // Rounds interleave the implementations, so that load from elsewhere falls on all alike.
   for (let round = 0; round < rounds; round++) {
     for (const row of rows) {
       const r = await runPair(row.impl, row.inFlight, seconds);
@@ -115,14 +160,25 @@ async function main(): Promise<void> {
     }
   }
   const { from } = await scalesModules();
-  console.log(`ThriftMux vs plain Thrift, Scales from ${from}, ${seconds} s × ${rounds} rounds, 1 connection each`);
-  console.log('| pair | in flight | calls/s | p50 ms | p99 ms | client CPU µs/call | server CPU µs/call | errors | rounds calls/s |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  const ceiling = (inFlight: number): number => rows.find((r) => r.impl === 'raw' && r.inFlight === inFlight)?.best.callsPerSec ?? NaN;
+  console.log(`ThriftMux vs plain Thrift vs grpc-js vs raw TCP, Scales from ${from}, ${seconds} s × ${rounds} rounds, 1 connection each`);
+  console.log('| pair | in flight | calls/s | of raw TCP | p50 ms | p99 ms | client CPU µs/call | server CPU µs/call | errors | rounds calls/s |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const { impl, inFlight, best: b, all } of rows) {
-    const name = impl === 'thriftmux' ? 'ThriftMux → ThriftMux' : 'Thrift (pipelined) → Thrift';
+    const ratio = `${((100 * b.callsPerSec) / ceiling(inFlight)).toFixed(0)} %`;
     console.log(
-      `| ${name} | ${inFlight} | ${Math.round(b.callsPerSec)} | ${b.p50Ms.toFixed(2)} | ${b.p99Ms.toFixed(2)} | ${b.clientCpuUs.toFixed(1)} | ${b.serverCpuUs.toFixed(1)} | ${b.errors + b.mismatches} | ${all.join(', ')} |`,
+      `| ${NAMES[impl]} | ${inFlight} | ${Math.round(b.callsPerSec)} | ${ratio} | ${b.p50Ms.toFixed(2)} | ${b.p99Ms.toFixed(2)} | ${b.clientCpuUs.toFixed(1)} | ${b.serverCpuUs.toFixed(1)} | ${b.errors + b.mismatches} | ${all.join(', ')} |`,
     );
+  }
+  // Latency at half the peak: an open-loop run at half the best closed-loop rate at 100 in flight.
+  console.log('');
+  console.log('| pair | rate (½ peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows.filter((r) => r.inFlight === 100)) {
+    const rate = Math.round(row.best.callsPerSec / 2);
+    const p = await runPair<PacedResult>(row.impl, 1000, seconds, rate);
+    if (p.mismatches > 0 || p.errors > 0) process.exitCode = 1;
+    console.log(`| ${NAMES[row.impl]} | ${rate} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.errors + p.mismatches} |`);
   }
 }
 
