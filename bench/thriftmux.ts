@@ -7,6 +7,8 @@
  *   BENCH_SECONDS=2 BENCH_ROUNDS=1 npx tsx bench/thriftmux.ts
  *   BENCH_TIMEOUT_MS=1000 ...          # a deadline on every call (Mux sends it as a context)
  *   BENCH_CPU_PROF=/tmp/prof ...       # a .cpuprofile per peer process
+ *   BENCH_IMPLS=thriftmux,raw ...      # only those
+ *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
  * The same file is the peer processes (`--serve <impl>`, `--client <impl> <port>`).
  */
@@ -33,6 +35,10 @@ const NAMES: Record<Impl, string> = {
 type ThriftMuxIndex = typeof import('../src/protocols/thriftmux/index.js');
 
 const self = fileURLToPath(import.meta.url);
+/** BENCH_FRAMER: both ThriftMux peers send it as their `mux-framer` (large messages go in fragments). */
+const framer = (): number | undefined => (process.env['BENCH_FRAMER'] ? Number(process.env['BENCH_FRAMER']) : undefined);
+/** BENCH_LARGE_CALLERS: that many callers echo 10 MiB Items beside the measured small calls. */
+const LARGE_BYTES = 10 * 1024 * 1024;
 
 async function serve(impl: Impl): Promise<void> {
   if (impl === 'grpc' || impl === 'raw') {
@@ -47,7 +53,7 @@ async function serve(impl: Impl): Promise<void> {
   let port: number;
   if (impl === 'thriftmux') {
     const tm = await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js');
-    port = (await tm.ThriftMux.serve(Bench, handler, { onError: false })).port;
+    port = (await tm.ThriftMux.serve(Bench, handler, { onError: false, framerSize: framer() })).port;
   } else {
     port = (await m.thrift.Thrift.serve(Bench, handler, { onError: false, maxConcurrentPerConnection: 4096 })).port;
   }
@@ -79,9 +85,30 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
   const dest = `tcp://127.0.0.1:${port}`;
   const c =
     impl === 'thriftmux'
-      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, dest, { timeout })
+      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, dest, { timeout, framerSize: framer() })
       : m.thrift.Thrift.newClient(Bench, dest, { poolSize: 1, timeout });
-  return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.$close() };
+  const largeCallers = Number(process.env['BENCH_LARGE_CALLERS'] ?? 0);
+  let going = true;
+  const large: Promise<void>[] = [];
+  if (largeCallers > 0) {
+    const name = 'L'.repeat(LARGE_BYTES);
+    for (let k = 0; k < largeCallers; k++) {
+      large.push(
+        (async () => {
+          while (going) {
+            const r = await c.echo({ id: BigInt(-1 - k), name, values, flag: false });
+            if (r.name.length !== LARGE_BYTES) throw new Error('large echo came back wrong');
+          }
+        })(),
+      );
+    }
+  }
+  const close = async (): Promise<void> => {
+    going = false;
+    await Promise.all(large);
+    await c.$close();
+  };
+  return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close };
 }
 
 async function client(impl: Impl, port: number): Promise<void> {
@@ -141,7 +168,24 @@ async function runPair<R = LoadResult>(impl: Impl, inFlight: number, seconds: nu
   }
 }
 
+/** BENCH_MODE=large: small calls' latency with and without 10 MiB echoes beside them, 64 KiB framer. */
+async function mainLarge(seconds: number, rounds: number): Promise<void> {
+  console.log(`ThriftMux small calls beside 10 MiB echoes, 64 KiB mux-framer both ways, ${seconds} s × ${rounds} rounds (open loop, 2,000 small calls/s)`);
+  console.log('| large callers | small calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (let round = 0; round < rounds; round++) {
+    for (const largeCallers of [0, 1, 2]) {
+      process.env['BENCH_FRAMER'] = String(64 * 1024);
+      process.env['BENCH_LARGE_CALLERS'] = String(largeCallers);
+      const p = await runPair<PacedResult>('thriftmux', 1000, seconds, 2000);
+      if (p.mismatches > 0 || p.errors > 0) process.exitCode = 1;
+      console.log(`| ${largeCallers} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.errors + p.mismatches} |`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env['BENCH_MODE'] === 'large') return mainLarge(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
   const only = process.env['BENCH_IMPLS']?.split(',') as Impl[] | undefined;

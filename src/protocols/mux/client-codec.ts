@@ -140,11 +140,7 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   }
 
   private writeFragmented(conn: Connection, body: Buffer, tag: number): void {
-    const bytes = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    bytes[0] = MuxType.Tdispatch;
-    bytes.writeUIntBE(tag, 1, 3);
-    body.copy(bytes, HEADER_BYTES);
-    (this.fragments ??= new FragmentWriter(conn, this.peerMaxFrame)).send(bytes);
+    (this.fragments ??= new FragmentWriter(conn, this.peerMaxFrame)).send(MuxType.Tdispatch, tag, body);
   }
 }
 

@@ -134,9 +134,10 @@ export class Reassembler {
 }
 
 interface Outgoing {
-  /** The whole message: `type tag body`. */
-  readonly bytes: Buffer;
+  readonly code: number;
   readonly tag: number;
+  /** The message's body (after `type tag`). */
+  readonly body: Buffer;
   /** Next body byte to send. */
   at: number;
   /** Runs once the last fragment is written (a Tdiscarded that must follow it). */
@@ -164,9 +165,13 @@ export class FragmentWriter {
     return this.queue.length;
   }
 
-  /** Sends `bytes` (`type tag body`, owned by the writer from now on). Throws like Connection.endMessage for the first fragment. */
-  send(bytes: Buffer): void {
-    const o: Outgoing = { bytes, tag: bytes.readUIntBE(1, 3), at: HEADER_BYTES, after: undefined };
+  /**
+   * Sends a `code` message on `tag` with `body` (owned by the writer from now on: no copy is
+   * made of a large body to put a header before it). Throws like Connection.endMessage for the
+   * first fragment.
+   */
+  send(code: number, tag: number, body: Buffer): void {
+    const o: Outgoing = { code, tag, body, at: 0, after: undefined };
     if (this.writeOne(o)) return;
     this.queue.push(o);
     this.schedule();
@@ -217,20 +222,20 @@ export class FragmentWriter {
 
   /** Writes the next fragment of `o`; true when it was the last. */
   private writeOne(o: Outgoing): boolean {
-    const bytes = o.bytes;
-    const n = Math.min(Math.max(1, this.maxFrame - HEADER_BYTES), bytes.length - o.at);
-    const last = o.at + n >= bytes.length;
+    const body = o.body;
+    const n = Math.min(Math.max(1, this.maxFrame - HEADER_BYTES), body.length - o.at);
+    const last = o.at + n >= body.length;
     const conn = this.conn;
     const mark = conn.beginMessage();
     const w = conn.writer;
     w.ensure(HEADER_BYTES + n);
     const t = last ? o.tag : o.tag | FRAGMENT_BIT;
-    w.buf[w.pos] = bytes[0]!;
+    w.buf[w.pos] = o.code & 0xff;
     w.buf[w.pos + 1] = (t >>> 16) & 0xff;
     w.buf[w.pos + 2] = (t >>> 8) & 0xff;
     w.buf[w.pos + 3] = t & 0xff;
     w.pos += HEADER_BYTES;
-    bytes.copy(w.buf, w.pos, o.at, o.at + n);
+    body.copy(w.buf, w.pos, o.at, o.at + n);
     w.pos += n;
     conn.endMessage(mark);
     o.at += n;
