@@ -9,6 +9,7 @@
  *   BENCH_CPU_PROF=/tmp/prof ...       # a .cpuprofile per peer process
  *   BENCH_IMPLS=thriftmux,raw ...      # only those
  *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
+ *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
  * The same file is the peer processes (`--serve <impl>`, `--client <impl> <port>`).
  */
@@ -85,7 +86,11 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
   const dest = `tcp://127.0.0.1:${port}`;
   const c =
     impl === 'thriftmux'
-      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, dest, { timeout, framerSize: framer() })
+      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, process.env['BENCH_DEST'] ?? dest, {
+          timeout,
+          framerSize: framer(),
+          ...(process.env['BENCH_LB'] ? { loadBalancer: process.env['BENCH_LB'] as 'p2c' | 'aperture' } : {}),
+        })
       : m.thrift.Thrift.newClient(Bench, dest, { poolSize: 1, timeout });
   const largeCallers = Number(process.env['BENCH_LARGE_CALLERS'] ?? 0);
   let going = true;
@@ -111,6 +116,24 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
   return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close };
 }
 
+/** N ThriftMux servers in this one process; on stdin's end prints each one's peak open connections. */
+async function serveMany(n: number): Promise<void> {
+  const m = await scalesModules();
+  const Bench = await loadBenchService(m);
+  const tm = await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js');
+  const servers = await Promise.all(Array.from({ length: n }, () => tm.ThriftMux.serve(Bench, { echo: (item: Item) => item }, { onError: false })));
+  process.stdout.write(`${servers.map((s) => s.port).join(',')}\n`);
+  // Peak open connections per server, sampled (the client closes its own before this process hears of the end).
+  const peak = servers.map(() => 0);
+  setInterval(() => servers.forEach((s, i) => (peak[i] = Math.max(peak[i]!, s.connections))), 20).unref();
+  process.stdin.on('end', () => {
+    const opened = peak;
+    process.stdout.write(`${JSON.stringify(opened)}\n`);
+    process.exit(0);
+  });
+  process.stdin.resume();
+}
+
 async function client(impl: Impl, port: number): Promise<void> {
   const { shape, close } = await callShape(impl, port);
   const serverPid = Number(process.env['BENCH_SERVER_PID']);
@@ -120,7 +143,7 @@ async function client(impl: Impl, port: number): Promise<void> {
   const rate = Number(process.env['BENCH_RATE'] ?? 0);
   let result: LoadResult | PacedResult;
   if (rate > 0) {
-    await runLoad(shape, { inFlight, warmupMs, measureMs: 1 }); // warm up the JIT and the connection
+    await runPaced(shape, rate, warmupMs, inFlight); // warm-up at the same rate (a balancer's window sizes itself to it)
     result = await runPaced(shape, rate, measureMs, inFlight);
   } else {
     result = await runLoad(shape, {
@@ -184,7 +207,45 @@ async function mainLarge(seconds: number, rounds: number): Promise<void> {
   }
 }
 
+/** BENCH_MODE=balancers: aperture vs p2c over 3 and 10 ThriftMux servers (one process), singleton pool. */
+async function mainBalancers(seconds: number, rounds: number): Promise<void> {
+  console.log(`ThriftMux aperture vs p2c, singleton pool, servers in one process, ${seconds} s × ${rounds} rounds`);
+  console.log('| servers | balancer | load | calls/s | p50 ms | p99 ms | connections (peak per server) |');
+  console.log('|---:|---|---|---:|---:|---:|---|');
+  for (let round = 0; round < rounds; round++) {
+    for (const n of [3, 10]) {
+      for (const load of ['100 in flight', '2,000 calls/s'] as const) {
+        for (const lb of ['aperture', 'p2c'] as const) {
+          const server = spawn(process.execPath, ['--import', 'tsx', self, '--serve-many', String(n)], { env: process.env, stdio: ['pipe', 'pipe', 'inherit'] });
+          const lines = createInterface({ input: server.stdout! });
+          const it = lines[Symbol.asyncIterator]();
+          const ports = ((await it.next()).value as string).split(',');
+          const rate = load === '100 in flight' ? 0 : 2000;
+          const c = peer(['--client', 'thriftmux', ports[0]!], {
+            BENCH_IN_FLIGHT: String(rate === 0 ? 100 : 1000),
+            BENCH_MEASURE_MS: String(Math.round(seconds * 1000)),
+            BENCH_RATE: String(rate),
+            BENCH_LB: lb,
+            BENCH_DEST: `tcp://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+          });
+          c.stdin!.end();
+          const r = JSON.parse(await firstLine(c), (_k, v: unknown) => (v === null ? NaN : v)) as LoadResult & PacedResult;
+          await once(c, 'exit');
+          server.stdin!.end();
+          const opened = JSON.parse((await it.next()).value as string) as number[];
+          lines.close();
+          if (server.exitCode === null) await once(server, 'exit');
+          if (r.mismatches > 0 || r.errors > 0) process.exitCode = 1;
+          const total = opened.reduce((a, b) => a + b, 0);
+          console.log(`| ${n} | ${lb} | ${load} | ${Math.round(r.callsPerSec)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${total} (${opened.join(' ')}) |`);
+        }
+      }
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env['BENCH_MODE'] === 'balancers') return mainBalancers(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   if (process.env['BENCH_MODE'] === 'large') return mainLarge(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
@@ -228,5 +289,6 @@ async function main(): Promise<void> {
 
 const [mode, impl, port] = process.argv.slice(2);
 if (mode === '--serve') await serve(impl as Impl);
+else if (mode === '--serve-many') await serveMany(Number(impl));
 else if (mode === '--client') await client(impl as Impl, Number(port));
 else await main();
