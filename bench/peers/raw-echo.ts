@@ -1,7 +1,8 @@
 /**
  * The ceiling for the RPC benchmarks: a raw length-prefixed TCP echo with no codec and no stack.
- * Frame: u32 size, u32 call id, payload. The server echoes each frame back; both sides gather
- * the frames of one event-loop turn into one `socket.write` (batching alone is worth ~6× here).
+ * Frame: u32 size, u32 call id, payload. The server echoes each chunk's whole frames back in one
+ * write; the client gathers the calls of one event-loop turn into one `socket.write`, flushed by
+ * setImmediate as Scales' connections do (a microtask flush runs mid-wave: several small writes).
  */
 import net from 'node:net';
 
@@ -28,7 +29,7 @@ export async function serveRawEcho(): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
-/** A client: `call(payload)` resolves with the echoed payload; writes are flushed once per microtask turn. */
+/** A client: `call(payload)` resolves with the echoed payload; writes are flushed once per event-loop turn. */
 export interface RawEchoClient {
   call(payload: Buffer): Promise<Buffer>;
   close(): void;
@@ -76,7 +77,7 @@ export async function connectRawEcho(port: number): Promise<RawEchoClient> {
       out.push(frame);
       if (!scheduled) {
         scheduled = true;
-        queueMicrotask(flush);
+        setImmediate(flush);
       }
       return new Promise((resolve) => waiting.set(id, resolve));
     },
