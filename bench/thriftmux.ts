@@ -125,7 +125,9 @@ async function serveMany(n: number): Promise<void> {
   process.stdout.write(`${servers.map((s) => s.port).join(',')}\n`);
   // Peak open connections per server, sampled (the client closes its own before this process hears of the end).
   const peak = servers.map(() => 0);
-  setInterval(() => servers.forEach((s, i) => (peak[i] = Math.max(peak[i]!, s.connections))), 20).unref();
+  setInterval(() => {
+    for (const [i, s] of servers.entries()) peak[i] = Math.max(peak[i]!, s.connections);
+  }, 20).unref();
   process.stdin.on('end', () => {
     const opened = peak;
     process.stdout.write(`${JSON.stringify(opened)}\n`);
