@@ -1,10 +1,15 @@
 /**
- * ThriftMux echo vs plain Thrift (both Scales), client and server each in its own process, ONE
- * connection, `Bench.echo(Item)` at 100 and 1,000 calls in flight, in the same run:
+ * ThriftMux echo vs plain Thrift (both Scales), @grpc/grpc-js unary echo and a raw length-prefixed
+ * TCP echo with batched writes (the ceiling): client and server each in its own process, ONE
+ * connection, `Bench.echo(Item)` at 100 and 1,000 calls in flight, in the same run, then each at
+ * half its peak rate (open loop) for the latency at a sane load:
  *   npx tsc -p tsconfig.build.json && npx tsx bench/thriftmux.ts
  *   BENCH_SECONDS=2 BENCH_ROUNDS=1 npx tsx bench/thriftmux.ts
  *   BENCH_TIMEOUT_MS=1000 ...          # a deadline on every call (Mux sends it as a context)
  *   BENCH_CPU_PROF=/tmp/prof ...       # a .cpuprofile per peer process
+ *   BENCH_IMPLS=thriftmux,raw ...      # only those
+ *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
+ *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
  * The same file is the peer processes (`--serve <impl>`, `--client <impl> <port>`).
  */
@@ -13,23 +18,43 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { otherProcessCpuUs, ownCpuUs } from './peers/cpu.js';
-import { ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
+import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
 import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
+import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
+import { runPaced, type PacedResult } from './peers/paced.js';
+import { connectRawEcho, serveRawEcho } from './peers/raw-echo.js';
 
-type Impl = 'thriftmux' | 'thrift';
+type Impl = 'thriftmux' | 'thrift' | 'grpc' | 'raw';
+const IMPLS: readonly Impl[] = ['thriftmux', 'thrift', 'grpc', 'raw'];
+const NAMES: Record<Impl, string> = {
+  thriftmux: 'ThriftMux → ThriftMux',
+  thrift: 'Thrift (pipelined) → Thrift',
+  grpc: 'grpc-js unary echo',
+  raw: 'raw TCP echo, batched (ceiling)',
+};
 type ThriftMuxIndex = typeof import('../src/protocols/thriftmux/index.js');
 
 const self = fileURLToPath(import.meta.url);
+/** BENCH_FRAMER: both ThriftMux peers send it as their `mux-framer` (large messages go in fragments). */
+const framer = (): number | undefined => (process.env['BENCH_FRAMER'] ? Number(process.env['BENCH_FRAMER']) : undefined);
+/** BENCH_LARGE_CALLERS: that many callers echo 10 MiB Items beside the measured small calls. */
+const LARGE_BYTES = 10 * 1024 * 1024;
 
 async function serve(impl: Impl): Promise<void> {
+  if (impl === 'grpc' || impl === 'raw') {
+    process.stdout.write(`${impl === 'grpc' ? await serveGrpcEcho() : await serveRawEcho()}\n`);
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();
+    return;
+  }
   const m = await scalesModules();
   const Bench = await loadBenchService(m);
   const handler = { echo: (item: Item) => item };
   let port: number;
   if (impl === 'thriftmux') {
     const tm = await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js');
-    port = (await tm.ThriftMux.serve(Bench, handler, { onError: false })).port;
+    port = (await tm.ThriftMux.serve(Bench, handler, { onError: false, framerSize: framer() })).port;
   } else {
     port = (await m.thrift.Thrift.serve(Bench, handler, { onError: false, maxConcurrentPerConnection: 4096 })).port;
   }
@@ -38,31 +63,99 @@ async function serve(impl: Impl): Promise<void> {
   process.stdin.resume();
 }
 
-async function client(impl: Impl, port: number): Promise<void> {
+/** One call of each implementation, with the same Item (the raw echo sends its ~100 B encoding). */
+async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<Item, unknown>; close(): Promise<void> | void }> {
+  const values = ITEM_VALUES as number[];
+  const make = (n: number): Item => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 });
+  const check = (n: number, req: Item, r: Item): boolean => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values);
+  if (impl === 'raw') {
+    const c = await connectRawEcho(port);
+    const payload = Buffer.alloc(100, 7);
+    return {
+      shape: { make, send: () => c.call(payload), check: (_n, _req, r) => (r as Buffer).length === 100 && (r as Buffer)[99] === 7 },
+      close: () => c.close(),
+    };
+  }
+  if (impl === 'grpc') {
+    const c = connectGrpcEcho(port);
+    return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.close() };
+  }
   const m = await scalesModules();
   const Bench = await loadBenchService(m);
   const timeout = process.env['BENCH_TIMEOUT_MS'] === undefined ? undefined : Number(process.env['BENCH_TIMEOUT_MS']);
   const dest = `tcp://127.0.0.1:${port}`;
   const c =
     impl === 'thriftmux'
-      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, dest, { timeout })
+      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, process.env['BENCH_DEST'] ?? dest, {
+          timeout,
+          framerSize: framer(),
+          ...(process.env['BENCH_LB'] ? { loadBalancer: process.env['BENCH_LB'] as 'p2c' | 'aperture' } : {}),
+        })
       : m.thrift.Thrift.newClient(Bench, dest, { poolSize: 1, timeout });
-  const values = ITEM_VALUES as number[];
+  const largeCallers = Number(process.env['BENCH_LARGE_CALLERS'] ?? 0);
+  let going = true;
+  const large: Promise<void>[] = [];
+  if (largeCallers > 0) {
+    const name = 'L'.repeat(LARGE_BYTES);
+    for (let k = 0; k < largeCallers; k++) {
+      large.push(
+        (async () => {
+          while (going) {
+            const r = await c.echo({ id: BigInt(-1 - k), name, values, flag: false });
+            if (r.name.length !== LARGE_BYTES) throw new Error('large echo came back wrong');
+          }
+        })(),
+      );
+    }
+  }
+  const close = async (): Promise<void> => {
+    going = false;
+    await Promise.all(large);
+    await c.$close();
+  };
+  return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close };
+}
+
+/** N ThriftMux servers in this one process; on stdin's end prints each one's peak open connections. */
+async function serveMany(n: number): Promise<void> {
+  const m = await scalesModules();
+  const Bench = await loadBenchService(m);
+  const tm = await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js');
+  const servers = await Promise.all(Array.from({ length: n }, () => tm.ThriftMux.serve(Bench, { echo: (item: Item) => item }, { onError: false })));
+  process.stdout.write(`${servers.map((s) => s.port).join(',')}\n`);
+  // Peak open connections per server, sampled (the client closes its own before this process hears of the end).
+  const peak = servers.map(() => 0);
+  setInterval(() => {
+    for (const [i, s] of servers.entries()) peak[i] = Math.max(peak[i]!, s.connections);
+  }, 20).unref();
+  process.stdin.on('end', () => {
+    const opened = peak;
+    process.stdout.write(`${JSON.stringify(opened)}\n`);
+    process.exit(0);
+  });
+  process.stdin.resume();
+}
+
+async function client(impl: Impl, port: number): Promise<void> {
+  const { shape, close } = await callShape(impl, port);
   const serverPid = Number(process.env['BENCH_SERVER_PID']);
-  const result = await runLoad<Item, Item>(
-    {
-      make: (n) => ({ id: BigInt(n), name: ITEM_NAME, values, flag: (n & 1) === 1 }),
-      send: (item) => c.echo(item),
-      check: (n, req, r) => r.id === req.id && r.name === ITEM_NAME && r.flag === ((n & 1) === 1) && sameValues(r.values),
-    },
-    {
-      inFlight: Number(process.env['BENCH_IN_FLIGHT'] ?? 100),
-      warmupMs: Number(process.env['BENCH_WARMUP_MS'] ?? 1000),
-      measureMs: Number(process.env['BENCH_MEASURE_MS'] ?? 4000),
+  const inFlight = Number(process.env['BENCH_IN_FLIGHT'] ?? 100);
+  const measureMs = Number(process.env['BENCH_MEASURE_MS'] ?? 4000);
+  const warmupMs = Number(process.env['BENCH_WARMUP_MS'] ?? 1000);
+  const rate = Number(process.env['BENCH_RATE'] ?? 0);
+  let result: LoadResult | PacedResult;
+  if (rate > 0) {
+    await runPaced(shape, rate, warmupMs, inFlight); // warm-up at the same rate (a balancer's window sizes itself to it)
+    result = await runPaced(shape, rate, measureMs, inFlight);
+  } else {
+    result = await runLoad(shape, {
+      inFlight,
+      warmupMs,
+      measureMs,
       cpu: serverPid > 0 ? () => ({ client: ownCpuUs(), server: otherProcessCpuUs(serverPid) }) : undefined,
-    },
-  );
-  await c.$close();
+    });
+  }
+  await close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
@@ -80,7 +173,7 @@ async function firstLine(child: ChildProcess): Promise<string> {
   return line;
 }
 
-async function runPair(impl: Impl, inFlight: number, seconds: number): Promise<LoadResult> {
+async function runPair<R = LoadResult>(impl: Impl, inFlight: number, seconds: number, rate = 0): Promise<R> {
   const server = peer(['--serve', impl], {});
   try {
     const port = await firstLine(server);
@@ -88,24 +181,83 @@ async function runPair(impl: Impl, inFlight: number, seconds: number): Promise<L
       BENCH_IN_FLIGHT: String(inFlight),
       BENCH_MEASURE_MS: String(Math.round(seconds * 1000)),
       BENCH_SERVER_PID: String(server.pid),
+      BENCH_RATE: String(rate),
     });
     c.stdin!.end();
     const line = await firstLine(c);
     await once(c, 'exit');
-    return JSON.parse(line, (_k, v: unknown) => (v === null ? NaN : v)) as LoadResult;
+    return JSON.parse(line, (_k, v: unknown) => (v === null ? NaN : v)) as R;
   } finally {
     server.stdin!.end();
     if (server.exitCode === null) await once(server, 'exit');
   }
 }
 
+/** BENCH_MODE=large: small calls' latency with and without 10 MiB echoes beside them, 64 KiB framer. */
+async function mainLarge(seconds: number, rounds: number): Promise<void> {
+  console.log(`ThriftMux small calls beside 10 MiB echoes, 64 KiB mux-framer both ways, ${seconds} s × ${rounds} rounds (open loop, 2,000 small calls/s)`);
+  console.log('| large callers | small calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (let round = 0; round < rounds; round++) {
+    for (const largeCallers of [0, 1, 2]) {
+      process.env['BENCH_FRAMER'] = String(64 * 1024);
+      process.env['BENCH_LARGE_CALLERS'] = String(largeCallers);
+      const p = await runPair<PacedResult>('thriftmux', 1000, seconds, 2000);
+      if (p.mismatches > 0 || p.errors > 0) process.exitCode = 1;
+      console.log(`| ${largeCallers} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.errors + p.mismatches} |`);
+    }
+  }
+}
+
+/** BENCH_MODE=balancers: aperture vs p2c over 3 and 10 ThriftMux servers (one process), singleton pool. */
+async function mainBalancers(seconds: number, rounds: number): Promise<void> {
+  console.log(`ThriftMux aperture vs p2c, singleton pool, servers in one process, ${seconds} s × ${rounds} rounds`);
+  console.log('| servers | balancer | load | calls/s | p50 ms | p99 ms | connections (peak per server) |');
+  console.log('|---:|---|---|---:|---:|---:|---|');
+  for (let round = 0; round < rounds; round++) {
+    for (const n of [3, 10]) {
+      for (const load of ['100 in flight', '2,000 calls/s'] as const) {
+        for (const lb of ['aperture', 'p2c'] as const) {
+          const server = spawn(process.execPath, ['--import', 'tsx', self, '--serve-many', String(n)], { env: process.env, stdio: ['pipe', 'pipe', 'inherit'] });
+          const lines = createInterface({ input: server.stdout! });
+          const it = lines[Symbol.asyncIterator]();
+          const ports = ((await it.next()).value as string).split(',');
+          const rate = load === '100 in flight' ? 0 : 2000;
+          const c = peer(['--client', 'thriftmux', ports[0]!], {
+            BENCH_IN_FLIGHT: String(rate === 0 ? 100 : 1000),
+            BENCH_MEASURE_MS: String(Math.round(seconds * 1000)),
+            BENCH_RATE: String(rate),
+            BENCH_LB: lb,
+            BENCH_DEST: `tcp://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+          });
+          c.stdin!.end();
+          const r = JSON.parse(await firstLine(c), (_k, v: unknown) => (v === null ? NaN : v)) as LoadResult & PacedResult;
+          await once(c, 'exit');
+          server.stdin!.end();
+          const opened = JSON.parse((await it.next()).value as string) as number[];
+          lines.close();
+          if (server.exitCode === null) await once(server, 'exit');
+          if (r.mismatches > 0 || r.errors > 0) process.exitCode = 1;
+          const total = opened.reduce((a, b) => a + b, 0);
+          console.log(`| ${n} | ${lb} | ${load} | ${Math.round(r.callsPerSec)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${total} (${opened.join(' ')}) |`);
+        }
+      }
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env['BENCH_MODE'] === 'balancers') return mainBalancers(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
+  if (process.env['BENCH_MODE'] === 'large') return mainLarge(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
+  const only = process.env['BENCH_IMPLS']?.split(',') as Impl[] | undefined;
+  const impls = IMPLS.filter((i) => only === undefined || only.includes(i));
   const rows: { impl: Impl; inFlight: number; best: LoadResult; all: number[] }[] = [];
   for (const inFlight of [100, 1000]) {
-    for (const impl of ['thriftmux', 'thrift'] as const) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
+    for (const impl of impls) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
   }
+  // Rounds interleave the implementations, so that load from elsewhere falls on all alike.
   for (let round = 0; round < rounds; round++) {
     for (const row of rows) {
       const r = await runPair(row.impl, row.inFlight, seconds);
@@ -115,18 +267,30 @@ async function main(): Promise<void> {
     }
   }
   const { from } = await scalesModules();
-  console.log(`ThriftMux vs plain Thrift, Scales from ${from}, ${seconds} s × ${rounds} rounds, 1 connection each`);
-  console.log('| pair | in flight | calls/s | p50 ms | p99 ms | client CPU µs/call | server CPU µs/call | errors | rounds calls/s |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  const ceiling = (inFlight: number): number => rows.find((r) => r.impl === 'raw' && r.inFlight === inFlight)?.best.callsPerSec ?? NaN;
+  console.log(`ThriftMux vs plain Thrift vs grpc-js vs raw TCP, Scales from ${from}, ${seconds} s × ${rounds} rounds, 1 connection each`);
+  console.log('| pair | in flight | calls/s | of raw TCP | p50 ms | p99 ms | client CPU µs/call | server CPU µs/call | errors | rounds calls/s |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const { impl, inFlight, best: b, all } of rows) {
-    const name = impl === 'thriftmux' ? 'ThriftMux → ThriftMux' : 'Thrift (pipelined) → Thrift';
+    const ratio = `${((100 * b.callsPerSec) / ceiling(inFlight)).toFixed(0)} %`;
     console.log(
-      `| ${name} | ${inFlight} | ${Math.round(b.callsPerSec)} | ${b.p50Ms.toFixed(2)} | ${b.p99Ms.toFixed(2)} | ${b.clientCpuUs.toFixed(1)} | ${b.serverCpuUs.toFixed(1)} | ${b.errors + b.mismatches} | ${all.join(', ')} |`,
+      `| ${NAMES[impl]} | ${inFlight} | ${Math.round(b.callsPerSec)} | ${ratio} | ${b.p50Ms.toFixed(2)} | ${b.p99Ms.toFixed(2)} | ${b.clientCpuUs.toFixed(1)} | ${b.serverCpuUs.toFixed(1)} | ${b.errors + b.mismatches} | ${all.join(', ')} |`,
     );
+  }
+  // Latency at half the peak: an open-loop run at half the best closed-loop rate at 100 in flight.
+  console.log('');
+  console.log('| pair | rate (½ peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows.filter((r) => r.inFlight === 100)) {
+    const rate = Math.round(row.best.callsPerSec / 2);
+    const p = await runPair<PacedResult>(row.impl, 1000, seconds, rate);
+    if (p.mismatches > 0 || p.errors > 0) process.exitCode = 1;
+    console.log(`| ${NAMES[row.impl]} | ${rate} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.errors + p.mismatches} |`);
   }
 }
 
 const [mode, impl, port] = process.argv.slice(2);
 if (mode === '--serve') await serve(impl as Impl);
+else if (mode === '--serve-many') await serveMany(Number(impl));
 else if (mode === '--client') await client(impl as Impl, Number(port));
 else await main();

@@ -77,3 +77,51 @@ test('our client and server, both with a 16 KiB framer: a 2 MiB call round-trips
   await client.$close();
   await server.close();
 });
+
+test('10 MiB calls and replies under a 64 KiB framer: small calls beside them are not stuck behind them', { timeout: 120_000 }, async () => {
+  const framerSize = 64 * 1024;
+  const server = await ThriftMux.serve(EchoService, echoHandler, { framerSize, onError: false });
+  const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${server.port}`, { framerSize, timeout: 60_000 });
+  assert.deepEqual(await client.echo(0n, 0, 'warm'), { id: 0n, payload: 'warm' });
+  const large = 'L'.repeat(10 * 1024 * 1024);
+  const largeMs: number[] = [];
+  const smallMs: number[] = [];
+  let largeRunning = 0;
+  let smallDuringLarge = 0;
+  let going = true;
+  const bigCaller = async (k: number): Promise<void> => {
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      largeRunning++;
+      const r = await client.echo(BigInt(1000 + k * 10 + i), 0, large);
+      largeRunning--;
+      largeMs.push(performance.now() - t0);
+      assert.equal(r.payload.length, large.length);
+      assert.equal(r.id, BigInt(1000 + k * 10 + i));
+    }
+  };
+  const smallCaller = async (k: number): Promise<void> => {
+    for (let i = 0; going; i++) {
+      const t0 = performance.now();
+      const r = await client.echo(BigInt(k), 0, `s${k}.${i}`);
+      smallMs.push(performance.now() - t0);
+      if (largeRunning > 0) smallDuringLarge++;
+      assert.deepEqual(r, { id: BigInt(k), payload: `s${k}.${i}` });
+    }
+  };
+  const smalls = Array.from({ length: 10 }, (_, k) => smallCaller(k));
+  await Promise.all([bigCaller(0), bigCaller(1)]);
+  going = false;
+  await Promise.all(smalls);
+  smallMs.sort((a, b) => a - b);
+  largeMs.sort((a, b) => a - b);
+  const p99 = smallMs[Math.floor(smallMs.length * 0.99)]!;
+  const largeMedian = largeMs[Math.floor(largeMs.length / 2)]!;
+  console.log(
+    `large: 6 × 10 MiB echoes, median ${largeMedian.toFixed(0)} ms; small: ${smallMs.length} calls (${smallDuringLarge} while a large one ran), p50 ${smallMs[Math.floor(smallMs.length / 2)]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+  );
+  assert.ok(smallDuringLarge > 100, `small calls kept finishing while large ones ran (${smallDuringLarge})`);
+  assert.ok(p99 < largeMedian / 2, `a small call's p99 (${p99.toFixed(1)} ms) is well under a large call's time (${largeMedian.toFixed(0)} ms)`);
+  await client.$close();
+  await server.close();
+});

@@ -19,7 +19,7 @@ import type { TagSpace } from '../../core/tags.js';
 import type { MultiplexedCodec, SessionControl } from '../../session/codec.js';
 import type { Connection } from '../../transport/index.js';
 import { MuxNackError, MuxServerError } from './errors.js';
-import { FragmentWriter, Reassembler } from './fragments.js';
+import { FragmentWriter, Reassembler, ReassemblyBudget } from './fragments.js';
 import type { MuxReply, MuxRequest } from './request.js';
 import { FIRST_DISPATCH_TAG, HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from './types.js';
 import { encodeMessage, writeHeader } from './wire.js';
@@ -31,6 +31,8 @@ export interface MuxClientCodecOptions {
   maxMessageBytes?: number;
   /** Most fragmented messages in progress at once (default 1024). */
   maxPartials?: number;
+  /** Bytes held in unfinished fragmented replies on this session (default 64 MiB). */
+  maxReassemblyBytes?: number;
   /** Most contexts accepted on one Rdispatch (default 256). */
   maxContexts?: number;
   /** The peer's `mux-framer` from the handshake: Tdispatch bodies are fragmented to it (default: none). */
@@ -47,7 +49,7 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   onRping: (() => void) | undefined = undefined;
 
   constructor(o: MuxClientCodecOptions = {}) {
-    this.reassembler = new Reassembler(o.maxMessageBytes ?? 16 * 1024 * 1024, o.maxPartials ?? 1024);
+    this.reassembler = new Reassembler(o.maxMessageBytes ?? 16 * 1024 * 1024, o.maxPartials ?? 1024, new ReassemblyBudget(o.maxReassemblyBytes ?? 64 * 1024 * 1024));
     this.maxContexts = o.maxContexts ?? 256;
     this.peerMaxFrame = o.peerMaxFrame ?? Infinity;
   }
@@ -138,11 +140,7 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
   }
 
   private writeFragmented(conn: Connection, body: Buffer, tag: number): void {
-    const bytes = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    bytes[0] = MuxType.Tdispatch;
-    bytes.writeUIntBE(tag, 1, 3);
-    body.copy(bytes, HEADER_BYTES);
-    (this.fragments ??= new FragmentWriter(conn, this.peerMaxFrame)).send(bytes);
+    (this.fragments ??= new FragmentWriter(conn, this.peerMaxFrame)).send(MuxType.Tdispatch, tag, body);
   }
 }
 

@@ -5,10 +5,12 @@
  *
  * Writers (FragmentWriter) interleave the fragments of different messages round-robin.
  *
- * Bounded: at most `maxPartials` messages in pieces at once and `maxMessageBytes` per whole
- * message; past either the peer is hostile or broken and the session closes (ProtocolError).
+ * Bounded: at most `maxPartials` messages in pieces at once, `maxMessageBytes` per whole message,
+ * and the bytes held in pieces by all the sessions sharing a `ReassemblyBudget` (a server's
+ * connections): without that last one a peer keeps 64 messages of 16 MiB - 1 unfinished, ~1 GiB
+ * per connection. Past any of them the peer is hostile or broken and its session closes.
  */
-import { FrameTooLargeError, ProtocolError } from '../../core/errors.js';
+import { FrameTooLargeError, OverloadedError, ProtocolError } from '../../core/errors.js';
 import type { Connection } from '../../transport/index.js';
 import { FRAGMENT_BIT, HEADER_BYTES, MAX_TAG, MuxType } from './types.js';
 
@@ -18,13 +20,55 @@ interface Partial {
   bytes: number;
 }
 
+/**
+ * Bytes held in unfinished fragmented messages, shared by the reassemblers of many sessions. A
+ * session that closed gives its bytes back when the budget is next short (no close hook needed).
+ */
+export class ReassemblyBudget {
+  used = 0;
+  private readonly holders = new Set<Reassembler>();
+
+  constructor(readonly limit: number) {}
+
+  take(r: Reassembler, n: number): void {
+    this.used += n;
+    this.holders.add(r);
+    if (this.used <= this.limit) return;
+    for (const h of this.holders) if (h.isDead()) h.clear();
+    if (this.used > this.limit) throw new OverloadedError(`unfinished fragmented mux messages hold ${this.used} bytes (budget ${this.limit})`);
+  }
+
+  give(r: Reassembler, n: number, empty: boolean): void {
+    this.used -= n;
+    if (empty) this.holders.delete(r);
+  }
+}
+
 export class Reassembler {
   private readonly partials = new Map<number, Partial>();
+  /** Bytes in `partials`. */
+  private held = 0;
 
   constructor(
     private readonly maxMessageBytes: number,
     private readonly maxPartials: number,
+    private readonly budget: ReassemblyBudget = new ReassemblyBudget(Infinity),
+    /** True once the session is gone (its bytes may be given back). */
+    readonly isDead: () => boolean = () => false,
   ) {}
+
+  /** Bytes held in unfinished messages. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /** Forgets every unfinished message (the session closed). */
+  clear(): void {
+    const n = this.held;
+    this.partials.clear();
+    this.held = 0;
+    this.budget.give(this, n, true);
+  }
 
   /** Messages in pieces now. */
   get pending(): number {
@@ -47,7 +91,9 @@ export class Reassembler {
       const chunk = message.subarray(HEADER_BYTES);
       if (p === undefined) {
         if (this.partials.size >= this.maxPartials) throw new ProtocolError(`more than ${this.maxPartials} fragmented mux messages in progress`);
-        this.partials.set(tag, { code, chunks: [chunk], bytes: chunk.length });
+        const fresh: Partial = { code, chunks: [], bytes: 0 };
+        this.partials.set(tag, fresh);
+        this.add(fresh, chunk);
       } else {
         if (p.code !== code) throw new ProtocolError(`fragment of type ${code} continues a type ${p.code} message on tag ${tag}`);
         this.add(p, chunk);
@@ -56,8 +102,8 @@ export class Reassembler {
     }
     if (p === undefined) return message;
     if (p.code !== code) throw new ProtocolError(`fragment of type ${code} ends a type ${p.code} message on tag ${tag}`);
-    this.partials.delete(tag);
     this.add(p, message.subarray(HEADER_BYTES));
+    this.release(tag, p);
     const whole = Buffer.allocUnsafe(HEADER_BYTES + p.bytes);
     message.copy(whole, 0, 0, HEADER_BYTES);
     let at = HEADER_BYTES;
@@ -67,20 +113,31 @@ export class Reassembler {
 
   /** Forgets the pieces of `tag` (its call was discarded). */
   drop(tag: number): void {
-    this.partials.delete(tag);
+    const p = this.partials.get(tag);
+    if (p !== undefined) this.release(tag, p);
   }
 
   private add(p: Partial, chunk: Buffer): void {
     p.bytes += chunk.length;
     if (p.bytes > this.maxMessageBytes) throw new FrameTooLargeError(p.bytes, this.maxMessageBytes);
-    p.chunks.push(chunk);
+    // A small view of a big read buffer would keep all of it: copy it, so what is held is what is counted.
+    p.chunks.push(chunk.length * 4 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
+    this.held += chunk.length;
+    this.budget.take(this, chunk.length);
+  }
+
+  private release(tag: number, p: Partial): void {
+    this.partials.delete(tag);
+    this.held -= p.bytes;
+    this.budget.give(this, p.bytes, this.partials.size === 0);
   }
 }
 
 interface Outgoing {
-  /** The whole message: `type tag body`. */
-  readonly bytes: Buffer;
+  readonly code: number;
   readonly tag: number;
+  /** The message's body (after `type tag`). */
+  readonly body: Buffer;
   /** Next body byte to send. */
   at: number;
   /** Runs once the last fragment is written (a Tdiscarded that must follow it). */
@@ -108,9 +165,13 @@ export class FragmentWriter {
     return this.queue.length;
   }
 
-  /** Sends `bytes` (`type tag body`, owned by the writer from now on). Throws like Connection.endMessage for the first fragment. */
-  send(bytes: Buffer): void {
-    const o: Outgoing = { bytes, tag: bytes.readUIntBE(1, 3), at: HEADER_BYTES, after: undefined };
+  /**
+   * Sends a `code` message on `tag` with `body` (owned by the writer from now on: no copy is
+   * made of a large body to put a header before it). Throws like Connection.endMessage for the
+   * first fragment.
+   */
+  send(code: number, tag: number, body: Buffer): void {
+    const o: Outgoing = { code, tag, body, at: 0, after: undefined };
     if (this.writeOne(o)) return;
     this.queue.push(o);
     this.schedule();
@@ -161,20 +222,20 @@ export class FragmentWriter {
 
   /** Writes the next fragment of `o`; true when it was the last. */
   private writeOne(o: Outgoing): boolean {
-    const bytes = o.bytes;
-    const n = Math.min(Math.max(1, this.maxFrame - HEADER_BYTES), bytes.length - o.at);
-    const last = o.at + n >= bytes.length;
+    const body = o.body;
+    const n = Math.min(Math.max(1, this.maxFrame - HEADER_BYTES), body.length - o.at);
+    const last = o.at + n >= body.length;
     const conn = this.conn;
     const mark = conn.beginMessage();
     const w = conn.writer;
     w.ensure(HEADER_BYTES + n);
     const t = last ? o.tag : o.tag | FRAGMENT_BIT;
-    w.buf[w.pos] = bytes[0]!;
+    w.buf[w.pos] = o.code & 0xff;
     w.buf[w.pos + 1] = (t >>> 16) & 0xff;
     w.buf[w.pos + 2] = (t >>> 8) & 0xff;
     w.buf[w.pos + 3] = t & 0xff;
     w.pos += HEADER_BYTES;
-    bytes.copy(w.buf, w.pos, o.at, o.at + n);
+    body.copy(w.buf, w.pos, o.at, o.at + n);
     w.pos += n;
     conn.endMessage(mark);
     o.at += n;

@@ -8,7 +8,7 @@ import { CancelledError, ProtocolError } from '../../core/errors.js';
 import type { Connection } from '../../transport/index.js';
 import { writeSimple } from './client-codec.js';
 import { DEADLINE_CONTEXT, deadlineAt, ForwardedContexts } from './contexts.js';
-import { FragmentWriter, Reassembler } from './fragments.js';
+import { FragmentWriter, Reassembler, type ReassemblyBudget } from './fragments.js';
 import { CONTROL_TAG, MAX_TAG, MUX_VERSION, MuxType, TINIT_CHECK } from './types.js';
 import { encodeMessage, type MuxEntry } from './wire.js';
 import { ContextValues, type ContextKey } from '../../core/context-key.js';
@@ -35,6 +35,8 @@ export interface MuxServerLimits {
   readonly maxContexts: number;
   /** Most dtab entries on one Tdispatch (default 256). */
   readonly maxDtab: number;
+  /** Bytes held in unfinished fragmented messages by all the server's connections together. */
+  readonly reassembly: ReassemblyBudget;
 }
 
 export class MuxServerConn {
@@ -62,7 +64,7 @@ export class MuxServerConn {
     readonly conn: Connection,
     readonly limits: MuxServerLimits,
   ) {
-    this.reassembler = new Reassembler(limits.maxMessageBytes, limits.maxPartials);
+    this.reassembler = new Reassembler(limits.maxMessageBytes, limits.maxPartials, limits.reassembly, () => conn.closed);
   }
 
   /** Sends answers larger than the peer's `mux-framer`, interleaved with the others. */

@@ -322,9 +322,9 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       throw err;
     }
     if (w.pos - start <= st.peerMaxFrame) return conn.endMessage(mark);
-    const bytes = Buffer.from(w.buf.subarray(start, w.pos));
+    const rest = Buffer.from(w.buf.subarray(start + HEADER_BYTES, w.pos));
     conn.abortMessage(mark);
-    st.fragments.send(bytes);
+    st.fragments.send(legacy ? MuxType.Rreq : MuxType.Rdispatch, tag, rest);
   }
 }
 

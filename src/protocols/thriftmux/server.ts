@@ -15,6 +15,10 @@ import { thriftServerHandle, thriftServerStack, type ThriftServer } from '../thr
 import { type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
+import { ReassemblyBudget } from '../mux/fragments.js';
+
+/** Bytes a server holds in unfinished fragmented messages, all connections together. */
+export const DEFAULT_SERVER_REASSEMBLY_BYTES = 128 * 1024 * 1024;
 
 export interface ThriftMuxServerOptions extends ConnectionLimits {
   /** Address to bind (default 127.0.0.1). */
@@ -41,6 +45,11 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   maxDtab?: number;
   /** Most fragmented messages in progress per connection (default 64). */
   maxPartials?: number;
+  /**
+   * Bytes held in unfinished fragmented messages by all connections together (default 128 MiB);
+   * a connection whose pieces go past it is closed (OverloadedError).
+   */
+  maxReassemblyBytes?: number;
   /**
    * The largest frame we take, sent as `mux-framer` in Rinit: negotiating clients cut larger
    * calls into fragments of this size (default: none sent).
@@ -83,14 +92,31 @@ class DiscardFilter extends ServerFilter<ThriftMuxServerRequest> {
 
 /** Serves `handler` over ThriftMux (and plain framed Thrift on the same port). */
 export async function serveThriftMux<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftMuxServerOptions = {}): Promise<ThriftMuxServer> {
-  for (const name of ['maxConcurrent', 'maxConcurrentPerConnection', 'requestTimeout', 'maxFrameSize', 'maxContexts', 'maxDtab', 'maxPartials', 'drainAckTimeout', 'framerSize'] as const) {
+  for (const name of [
+    'maxConcurrent',
+    'maxConcurrentPerConnection',
+    'requestTimeout',
+    'maxFrameSize',
+    'maxContexts',
+    'maxDtab',
+    'maxPartials',
+    'maxReassemblyBytes',
+    'drainAckTimeout',
+    'framerSize',
+  ] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${String(v)}`);
   }
   const maxFrameSize = options.maxFrameSize ?? 16 * 1024 * 1024;
   const protocol = makeProtocol(options.protocol ?? 'binary', maxFrameSize, options.decodeLimits);
   const codec = new ThriftMuxServerCodec(protocol, service as ServiceDesc, {
-    limits: { maxMessageBytes: maxFrameSize, maxPartials: options.maxPartials ?? 64, maxContexts: options.maxContexts ?? 256, maxDtab: options.maxDtab ?? 256 },
+    limits: {
+      maxMessageBytes: maxFrameSize,
+      maxPartials: options.maxPartials ?? 64,
+      maxContexts: options.maxContexts ?? 256,
+      maxDtab: options.maxDtab ?? 256,
+      reassembly: new ReassemblyBudget(options.maxReassemblyBytes ?? DEFAULT_SERVER_REASSEMBLY_BYTES),
+    },
     contextKeys: options.contextKeys,
     drainAckMs: options.drainAckTimeout,
     maxFrameToReceive: options.framerSize,

@@ -1,0 +1,78 @@
+/**
+ * An open-loop load at a fixed rate (the latency half of the benchmark: p99 at half the peak
+ * rate). Calls are due at `start + k / rate`; every ~1 ms tick sends the calls due by then, and a
+ * call's latency counts from when it was due, so a stalled sender shows up in the percentiles
+ * instead of hiding (no coordinated omission). At most `maxInFlight` calls are outstanding; a
+ * call due while that many are out is counted as `late` and sent when one returns.
+ */
+import { performance } from 'node:perf_hooks';
+import type { CallShape } from './load.js';
+
+export interface PacedResult {
+  rate: number;
+  calls: number;
+  callsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  /** Calls that could not be sent when due (the cap on outstanding calls was reached). */
+  late: number;
+  errors: number;
+  mismatches: number;
+}
+
+export async function runPaced<Req, Rep>(shape: CallShape<Req, Rep>, rate: number, ms: number, maxInFlight: number): Promise<PacedResult> {
+  const total = Math.floor((rate * ms) / 1000);
+  const latencies = new Float64Array(total);
+  let recorded = 0;
+  let sent = 0;
+  let outstanding = 0;
+  let late = 0;
+  let countedLate = 0;
+  let errors = 0;
+  let mismatches = 0;
+  const start = performance.now();
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+
+  const send = (k: number): void => {
+    const due = start + (k * 1000) / rate;
+    const req = shape.make(k);
+    outstanding++;
+    shape.send(req).then(
+      (reply) => {
+        outstanding--;
+        if (shape.check(k, req, reply)) latencies[recorded++] = performance.now() - due;
+        else mismatches++;
+        settle();
+      },
+      () => {
+        outstanding--;
+        errors++;
+        settle();
+      },
+    );
+  };
+  const settle = (): void => {
+    if (sent === total && outstanding === 0) finish();
+  };
+  const tick = (): void => {
+    const dueNow = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+    while (sent < dueNow) {
+      if (outstanding >= maxInFlight) {
+        late += dueNow - Math.max(sent, countedLate);
+        countedLate = dueNow;
+        break;
+      }
+      send(sent++);
+    }
+    if (sent < total) setTimeout(tick, 1);
+    else settle();
+  };
+  tick();
+  await done;
+  const seconds = (performance.now() - start) / 1000;
+  const sorted = latencies.subarray(0, recorded).sort();
+  const pct = (p: number): number => (recorded === 0 ? NaN : sorted[Math.min(recorded - 1, Math.floor(p * recorded))]!);
+  return { rate, calls: recorded, callsPerSec: recorded / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999), late, errors, mismatches };
+}
