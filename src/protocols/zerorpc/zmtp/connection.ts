@@ -38,6 +38,8 @@ export interface ZmtpEvents {
   end(err: ScalesError | undefined): void;
 }
 
+const GREETING = greeting();
+
 enum State {
   Greeting,
   Handshake,
@@ -94,7 +96,10 @@ export class ZmtpConnection {
     socket.on('close', () => this.fail(new ConnectionClosedError('ZMTP peer closed the connection')));
     this.handshakeTimer = setTimeout(() => this.fail(new ProtocolError(`ZMTP handshake not done after ${limits.handshakeTimeout} ms`)), limits.handshakeTimeout);
     this.handshakeTimer.unref?.();
-    socket.write(greeting());
+    // As libzmq: signature and major version first, the rest once the peer's have arrived. A
+    // libzmq peer that reads a whole greeting with another mechanism closes before sending its
+    // own, and we could not say why.
+    socket.write(GREETING.subarray(0, 11));
   }
 
   get closed(): boolean {
@@ -225,9 +230,11 @@ export class ZmtpConnection {
   /** Takes the greeting's bytes from `b`; returns what follows it. */
   private readGreeting(b: Buffer): Buffer {
     const n = Math.min(GREETING_SIZE - this.greetingRead, b.length);
-    b.copy(this.peerGreeting, this.greetingRead, 0, n);
+    const had = this.greetingRead;
+    b.copy(this.peerGreeting, had, 0, n);
     this.greetingRead += n;
     checkGreetingPrefix(this.peerGreeting, this.greetingRead);
+    if (had < 11 && this.greetingRead >= 11) this.socket.write(GREETING.subarray(11));
     if (this.greetingRead < GREETING_SIZE) return b.subarray(b.length);
     const mechanism = greetingMechanism(this.peerGreeting);
     if (mechanism !== 'NULL') {
