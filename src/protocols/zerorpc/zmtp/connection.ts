@@ -49,6 +49,8 @@ enum State {
 
 /** Write buffer slab: gathered writes come out of it, one fresh slab when it runs short. */
 const SLAB = 64 * 1024;
+/** Bytes gathered that are written at once rather than at the end of the loop turn. */
+const EAGER_FLUSH = 4096;
 /** Bodies from this size on are written as their own chunk rather than copied. */
 const COPY_LIMIT = 16 * 1024;
 /** An incomplete frame up to this size is kept by concatenation; larger ones get their own buffer. */
@@ -122,7 +124,9 @@ export class ZmtpConnection {
     const last = frames.length - 1;
     for (let i = start; i <= last; i++) this.frame(i < last ? FLAG_MORE : 0, frames[i]!);
     this.queuedMessages++;
-    this.scheduleFlush();
+    // Enough gathered: write now, so the peer starts on it while we make the rest.
+    if (this.slabUsed + this.chunksBytes >= EAGER_FLUSH && !this.blocked && this.state === State.Open) this.flush();
+    else this.scheduleFlush();
   }
 
   /** Closes at once; queued messages are dropped (as linger 0). */
