@@ -154,12 +154,17 @@ for (const [clientTransport, serverTransport] of COMBOS) {
     it('an AbortSignal cancels a call at once', async () => {
       const c = clientOn<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
       const ac = new AbortController();
-      const p = c.$with({ signal: ac.signal }).slow(2000);
-      setTimeout(() => ac.abort(), 50);
+      // Aborted once the server runs it (a loaded machine may take longer than any fixed delay to
+      // connect and deliver), and long enough that the abort comes before it would finish.
+      const p = c.$with({ signal: ac.signal }).slow(20_000);
+      await until('the server to start slow(20000)', () => calc.events.includes('slow(20000) started'), 15_000);
+      const t0 = performance.now();
+      ac.abort();
       const err = await p.catch((e: unknown) => e);
+      assert.ok(performance.now() - t0 < 1000, 'at once');
       assert.ok(err instanceof CancelledError, String(err));
       // The client stops heartbeating the channel: the server cancels the handler (lost remote).
-      await until('the server to abort slow(2000)', () => calc.events.includes('slow(2000) aborted'));
+      await until('the server to abort slow(20000)', () => calc.events.includes('slow(20000) aborted'), 15_000);
       await c.$close();
     });
 
@@ -190,9 +195,9 @@ for (const [clientTransport, serverTransport] of COMBOS) {
     });
 
     it('the server deadline answers TimeoutError; overload answers OverloadedError', async () => {
-      const s = await serveOn(new Calc(), { bind: 'tcp://127.0.0.1:*', requestTimeout: 50, maxConcurrent: 1, quiet: true });
+      const s = await serveOn(new Calc(), { bind: 'tcp://127.0.0.1:*', requestTimeout: 500, maxConcurrent: 1, quiet: true });
       const c = clientOn<CalcApi>(s.endpoints[0]!, { retries: false });
-      const [slow, refused] = await Promise.all([c.slow(300).catch((e: unknown) => e), sleep(20).then(() => c.slow(10).catch((e: unknown) => e))]);
+      const [slow, refused] = await Promise.all([c.slow(5000).catch((e: unknown) => e), sleep(20).then(() => c.slow(10).catch((e: unknown) => e))]);
       assert.ok(slow instanceof RemoteError && slow.remoteName === 'TimeoutError', String(slow));
       assert.ok(refused instanceof RemoteError && refused.remoteName === 'OverloadedError', String(refused));
       await c.$close();
