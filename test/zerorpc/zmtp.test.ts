@@ -105,7 +105,10 @@ describe('ZMTP server on the wire', () => {
   let client: UntypedZeroClient;
   const reported: unknown[] = [];
   before(async () => {
-    server = await ZeroRpc.serve({ add: (a: number, b: number) => a + b }, { bind: 'tcp://127.0.0.1:*', handshakeTimeout: 500, maxMessageSize: 64 * 1024, onError: (e) => reported.push(e) });
+    server = await ZeroRpc.serve(
+      { add: (a: number, b: number) => a + b, echo: (x: unknown) => x },
+      { bind: 'tcp://127.0.0.1:*', handshakeTimeout: 500, maxMessageSize: 64 * 1024, onError: (e) => reported.push(e) },
+    );
     assert.equal(server.transport, 'zmtp');
     port = Number(/:(\d+)$/.exec(server.endpoints[0]!)![1]);
     client = ZeroRpc.newClient(server.endpoints[0]!, { timeout: 3000 });
@@ -235,6 +238,24 @@ describe('ZMTP server on the wire', () => {
       await until(`the report of ${what}`, () => re.test(String(lastReport())), 1000).catch(() => assert.fail(`${what}: reported ${String(lastReport())}`));
     }
     await stillServing();
+  });
+
+  it('a large message trickled in small pieces is read whole (long frames both ways)', async () => {
+    const p = new RawPeer(port);
+    await p.handshake();
+    const blob = Buffer.alloc(60_000, 7);
+    const event = Buffer.from(encodeEvent({ message_id: ids.next(), v: 3 }, 'echo', [blob]));
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64BE(BigInt(event.length));
+    const msg = Buffer.concat([shortFrame(0x01, Buffer.alloc(0)), Buffer.from([0x02]), size, event]);
+    for (let i = 0; i < msg.length; i += 500) {
+      p.write(msg.subarray(i, i + 500));
+      if (i % 10_000 === 0) await sleep(1);
+    }
+    await until('the reply', () => p.frames.length >= 3);
+    assert.equal(p.frames[2]!.flags, 0x02, 'a long frame');
+    assert.deepEqual(decode(p.frames[2]!.body).args, [blob]);
+    p.destroy();
   });
 
   it('a message split into single bytes is read whole', async () => {

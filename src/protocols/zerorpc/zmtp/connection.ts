@@ -53,8 +53,8 @@ const SLAB = 64 * 1024;
 const EAGER_FLUSH = 4096;
 /** Bodies from this size on are written as their own chunk rather than copied. */
 const COPY_LIMIT = 16 * 1024;
-/** An incomplete frame up to this size is kept by concatenation; larger ones get their own buffer. */
-const SMALL_PARTIAL = 64 * 1024;
+/** First buffer of an incomplete frame (it doubles as more arrives, up to the frame's size). */
+const INITIAL_PARTIAL = 64 * 1024;
 
 export class ZmtpConnection {
   private state = State.Greeting;
@@ -63,9 +63,10 @@ export class ZmtpConnection {
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** Bytes of an incomplete frame header or small frame, waiting for more. */
   private head: Buffer | undefined;
-  /** A large frame's body being filled, and how much of it arrived. */
+  /** An incomplete frame's body being filled: bytes arrived, bytes it has. */
   private body: Buffer | undefined;
   private bodyFill = 0;
+  private bodyNeed = 0;
   private bodyFlags = 0;
   /** Frames of the message being received. */
   private parts: Buffer[] = [];
@@ -249,12 +250,27 @@ export class ZmtpConnection {
     return b.subarray(n);
   }
 
+  /**
+   * Appends to the incomplete frame's buffer, growing it by doubling up to the frame's size:
+   * memory follows what arrived, not what the size field claims, and a trickling peer costs
+   * amortised linear copying.
+   */
+  private fillBody(src: Buffer, from: number, n: number): void {
+    let body = this.body!;
+    if (this.bodyFill + n > body.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.bodyNeed, Math.max(body.length * 2, this.bodyFill + n)));
+      body.copy(grown, 0, 0, this.bodyFill);
+      this.body = body = grown;
+    }
+    src.copy(body, this.bodyFill, from, from + n);
+    this.bodyFill += n;
+  }
+
   private readFrames(b: Buffer): void {
     if (this.body !== undefined) {
-      const n = Math.min(this.body.length - this.bodyFill, b.length);
-      b.copy(this.body, this.bodyFill, 0, n);
-      this.bodyFill += n;
-      if (this.bodyFill < this.body.length) return;
+      const n = Math.min(this.bodyNeed - this.bodyFill, b.length);
+      this.fillBody(b, 0, n);
+      if (this.bodyFill < this.bodyNeed) return;
       const body = this.body;
       this.body = undefined;
       this.onFrame(this.bodyFlags, body);
@@ -282,19 +298,20 @@ export class ZmtpConnection {
       } else size = b[off + 1]!;
       this.checkSize(flags, size);
       if (left < hdr + size) {
-        if (size > SMALL_PARTIAL) {
-          // A large frame: its own buffer, filled as the rest arrives (no repeated concatenation).
-          this.body = Buffer.allocUnsafe(size);
-          this.bodyFill = b.copy(this.body, 0, off + hdr);
-          this.bodyFlags = flags;
-          return;
-        }
-        break;
+        // An incomplete frame: a buffer of its own, filled as the rest arrives.
+        const have = left - hdr;
+        this.body = Buffer.allocUnsafe(Math.min(size, Math.max(INITIAL_PARTIAL, have)));
+        this.bodyFill = 0;
+        this.bodyNeed = size;
+        this.bodyFlags = flags;
+        this.fillBody(b, off + hdr, have);
+        return;
       }
       const start = off + hdr;
       off = start + size;
       this.onFrame(flags, b.subarray(start, off));
     }
+    // Only an incomplete header (under 9 bytes) is left here.
     if (off < len && this.state !== State.Closed) this.head = Buffer.from(b.subarray(off));
   }
 

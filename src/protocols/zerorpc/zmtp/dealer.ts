@@ -20,10 +20,12 @@ export class ZmtpDealer {
     const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     return new Promise((resolve, reject) => {
       let settled = false;
+      let timedOut = false;
       const socket = netConnect({ host, port });
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
+        timedOut = true;
         conn.close();
         reject(new ConnectTimeoutError(`ZeroRPC connect to ${where} timed out after ${timeoutMs} ms`, { endpoint: where }));
       }, timeoutMs);
@@ -40,6 +42,7 @@ export class ZmtpDealer {
           },
           message: (frames) => h.message(frames),
           end: (err) => {
+            if (timedOut) return;
             if (settled) return h.end(err);
             settled = true;
             clearTimeout(timer);
