@@ -1,13 +1,16 @@
 /**
  * ZeroRPC benchmark, one run, every pair in its own client and server processes over loopback:
- *   raw zeromq DEALER/ROUTER echo of an event-sized message (the ceiling: no msgpack, no RPC),
- *   Scales client → Scales server `echo(item)`, and the Python peers (test/peers/zerorpc_peer.py:
- *   python3-zmq + msgpack, a minimal zerorpc-style echo) in each combination; then stream
- *   items/s (Scales → Scales `count`). 100 calls in flight, every reply checked.
+ *   raw zeromq DEALER/ROUTER echo of an event-sized message (the binding's ceiling: no msgpack, no
+ *   RPC), the same raw echo over our own ZMTP, Scales client → Scales server `echo(item)` on each
+ *   transport (`zmtp`: ours, `zeromq`: the npm binding), and the Python peers
+ *   (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal zerorpc-style echo) in each
+ *   combination; then stream items/s (Scales → Scales `count`). 100 calls in flight, every reply
+ *   checked.
  *
  *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
  *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
+ *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -17,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { loadScales, scalesBuild } from './peers/runtime.js';
 
 type ZeroIndex = typeof import('../src/protocols/zerorpc/index.js');
+type Dealer = typeof import('../src/protocols/zerorpc/zmtp/dealer.js');
+type Router = typeof import('../src/protocols/zerorpc/zmtp/router.js');
+type Transport = 'zmtp' | 'zeromq';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PY_PEER = join(here, '..', 'test', 'peers', 'zerorpc_peer.py');
@@ -79,7 +85,52 @@ async function rawClient(endpoint: string): Promise<ClientResult> {
   );
 }
 
-async function scalesServer(): Promise<void> {
+async function rawZmtpServer(): Promise<void> {
+  const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
+  let send: (frames: Buffer[]) => void = () => {};
+  const router = await ZmtpRouter.bind(['tcp://127.0.0.1:*'], {}, { message: (frames) => send(frames), peerError: () => {} });
+  send = (frames) => router.send(frames);
+  console.log(`READY ${router.endpoints[0]}`);
+}
+
+async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
+  const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
+  const { encodeEvent, MessageIds } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
+  const payload = Buffer.from(encodeEvent({ message_id: new MessageIds().next(), v: 3 }, 'echo', [ITEM]));
+  const empty = Buffer.alloc(0);
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
+  let done = 0;
+  let counting = false;
+  let stopped: () => boolean = () => false;
+  let finish: () => void = () => {};
+  const dealer = await ZmtpDealer.connect(
+    m[1]!,
+    Number(m[2]),
+    5000,
+    {},
+    {
+      message: (frames) => {
+        if (frames[frames.length - 1]!.length !== payload.length) throw new Error('raw echo mismatch');
+        if (counting) done++;
+        if (stopped()) return finish();
+        dealer.send([empty, payload]);
+      },
+      end: () => {},
+    },
+  );
+  return measure(
+    (stop) =>
+      new Promise<void>((resolve) => {
+        stopped = stop;
+        finish = resolve;
+        for (let i = 0; i < IN_FLIGHT; i++) dealer.send([empty, payload]);
+      }),
+    () => (counting = true),
+    () => done,
+  );
+}
+
+async function scalesServer(transport: Transport): Promise<void> {
   const { ZeroRpc, stream } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
   const server = await ZeroRpc.serve(
     {
@@ -88,14 +139,14 @@ async function scalesServer(): Promise<void> {
         for (let i = 0; i < n; i++) yield i;
       }),
     },
-    { bind: 'tcp://127.0.0.1:*', quiet: true },
+    { bind: 'tcp://127.0.0.1:*', quiet: true, transport },
   );
   console.log(`READY ${server.endpoints[0]}`);
 }
 
-async function scalesClient(endpoint: string): Promise<ClientResult> {
+async function scalesClient(endpoint: string, transport: Transport): Promise<ClientResult> {
   const { ZeroRpc } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
-  const client = ZeroRpc.newClient<{ echo(x: typeof ITEM): typeof ITEM }>(endpoint);
+  const client = ZeroRpc.newClient<{ echo(x: typeof ITEM): typeof ITEM }>(endpoint, { transport });
   await client.echo(ITEM);
   let done = 0;
   let mismatches = 0;
@@ -118,9 +169,9 @@ async function scalesClient(endpoint: string): Promise<ClientResult> {
   return { ...result, mismatches };
 }
 
-async function scalesStreamClient(endpoint: string): Promise<ClientResult> {
+async function scalesStreamClient(endpoint: string, transport: Transport): Promise<ClientResult> {
   const { ZeroRpc } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
-  const client = ZeroRpc.newClient<{ count(n: number): Iterable<number> }>(endpoint);
+  const client = ZeroRpc.newClient<{ count(n: number): Iterable<number> }>(endpoint, { transport });
   let done = 0;
   let mismatches = 0;
   let counting = false;
@@ -181,18 +232,21 @@ interface Pair {
   unit: string;
 }
 
+const pyClient = (e: string) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT));
+
+/** The first is the binding's ceiling, the Python pair the reference: the ratio columns divide by them. */
 const PAIRS: Pair[] = [
-  { name: 'raw zeromq DEALER/ROUTER echo, no RPC (the ceiling)', server: self('raw-server'), client: (e) => self('raw-client', e), unit: 'msgs/s' },
-  { name: 'Scales client → Scales server', server: self('scales-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
-  { name: 'Python peer → Python peer', server: py('echo-server'), client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)), unit: 'calls/s' },
-  { name: 'Scales client → Python server', server: py('echo-server'), client: (e) => self('scales-client', e), unit: 'calls/s' },
-  {
-    name: 'Python client → Scales server',
-    server: self('scales-server'),
-    client: (e) => py('echo-client', '--connect', e, '--seconds', String(SECONDS), '--inflight', String(IN_FLIGHT)),
-    unit: 'calls/s',
-  },
-  { name: 'stream items, Scales → Scales (count)', server: self('scales-server'), client: (e) => self('stream-client', e), unit: 'items/s' },
+  { name: 'raw zeromq DEALER/ROUTER echo, no RPC (the binding ceiling)', server: self('raw-server'), client: (e) => self('raw-client', e), unit: 'msgs/s' },
+  { name: 'raw ZMTP DEALER/ROUTER echo (ours), no RPC', server: self('raw-zmtp-server'), client: (e) => self('raw-zmtp-client', e), unit: 'msgs/s' },
+  { name: 'Python peer → Python peer', server: py('echo-server'), client: pyClient, unit: 'calls/s' },
+  { name: 'Scales → Scales, zeromq binding', server: self('scales-server', 'zeromq'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
+  { name: 'Scales → Scales, ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('scales-client', e, 'zmtp'), unit: 'calls/s' },
+  { name: 'Scales → Python server, zeromq binding', server: py('echo-server'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
+  { name: 'Scales → Python server, ZMTP', server: py('echo-server'), client: (e) => self('scales-client', e, 'zmtp'), unit: 'calls/s' },
+  { name: 'Python client → Scales server, zeromq binding', server: self('scales-server', 'zeromq'), client: pyClient, unit: 'calls/s' },
+  { name: 'Python client → Scales server, ZMTP', server: self('scales-server', 'zmtp'), client: pyClient, unit: 'calls/s' },
+  { name: 'stream items, Scales → Scales (count), zeromq binding', server: self('scales-server', 'zeromq'), client: (e) => self('stream-client', e, 'zeromq'), unit: 'items/s' },
+  { name: 'stream items, Scales → Scales (count), ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('stream-client', e, 'zmtp'), unit: 'items/s' },
 ];
 
 async function runPair(p: Pair): Promise<ClientResult> {
@@ -220,18 +274,28 @@ async function runPair(p: Pair): Promise<ClientResult> {
 }
 
 async function main(): Promise<void> {
-  const [role, endpoint] = process.argv.slice(2);
+  const [role, arg, transportArg] = process.argv.slice(2);
   if (role === 'raw-server') return rawServer();
-  if (role === 'scales-server') return scalesServer();
-  if (role === 'raw-client' || role === 'scales-client' || role === 'stream-client') {
-    const r = await (role === 'raw-client' ? rawClient : role === 'scales-client' ? scalesClient : scalesStreamClient)(endpoint!);
+  if (role === 'raw-zmtp-server') return rawZmtpServer();
+  if (role === 'scales-server') return scalesServer(arg as Transport);
+  const clients: Record<string, (endpoint: string, transport: Transport) => Promise<ClientResult>> = {
+    'raw-client': rawClient,
+    'raw-zmtp-client': rawZmtpClient,
+    'scales-client': scalesClient,
+    'stream-client': scalesStreamClient,
+  };
+  const client = role === undefined ? undefined : clients[role];
+  if (client !== undefined) {
+    const r = await client(arg!, transportArg as Transport);
     console.log(JSON.stringify(r));
     process.exit(0);
   }
+  const only = process.env['BENCH_PAIRS'];
+  const pairs = only === undefined ? PAIRS : PAIRS.filter((p, i) => i === 0 || i === 2 || p.name.includes(only));
   const best = new Map<string, ClientResult>();
   const all = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const p of PAIRS) {
+    for (const p of pairs) {
       const r = await runPair(p);
       const rate = r.calls / r.seconds;
       all.set(p.name, [...(all.get(p.name) ?? []), rate]);
@@ -251,7 +315,7 @@ async function main(): Promise<void> {
   console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
   console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | rounds |');
   console.log('| --- | ---: | --- | ---: | ---: | ---: | --- |');
-  for (const p of PAIRS) {
+  for (const p of pairs) {
     const r = best.get(p.name)!;
     const v = rate(p.name);
     const pct = p.unit === 'items/s' ? '' : `${((v / ceiling) * 100).toFixed(0)} %`;

@@ -24,6 +24,7 @@ export class Calc {
   }
 
   async slow(ms: number, ctx: ServerCallContext): Promise<string> {
+    this.events.push(`slow(${ms}) started`);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, ms);
       ctx.signal.addEventListener('abort', () => {

@@ -1,4 +1,4 @@
-// Our ZeroRPC client against our server over real ZeroMQ sockets.
+// Our ZeroRPC client against our server, over our own ZMTP and over the zeromq binding (libzmq).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CancelledError, TimeoutError } from '../../src/core/errors.js';
@@ -15,9 +15,22 @@ import {
   withContextValue,
   ZeroRpc,
   type ServerCallContext,
+  type ZeroClientOptions,
   type ZeroServer,
+  type ZeroServerOptions,
 } from '../../src/protocols/zerorpc/index.js';
 import { Calc, type CalcApi } from './calc.js';
+
+/**
+ * Every pairing of the two transports: ours on both ends, each of ours against libzmq (the zeromq
+ * binding) through the whole stack, and the binding on both ends.
+ */
+const COMBOS = [
+  ['zmtp', 'zmtp'],
+  ['zeromq', 'zmtp'],
+  ['zmtp', 'zeromq'],
+  ['zeromq', 'zeromq'],
+] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,179 +42,188 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
   }
 }
 
-describe('ZeroRPC: our client and our server', () => {
-  let calc: Calc;
-  let server: ZeroServer;
-  before(async () => {
-    calc = new Calc();
-    server = await ZeroRpc.serve(calc, { bind: 'tcp://127.0.0.1:*', heartbeat: 250, quiet: true });
-  });
-  after(() => server.close(100));
+for (const [clientTransport, serverTransport] of COMBOS) {
+  describe(`ZeroRPC: our client (${clientTransport}) and our server (${serverTransport})`, () => {
+    const serveOn = (h: object, o: ZeroServerOptions) => ZeroRpc.serve(h, { ...o, transport: serverTransport });
+    const clientOn = <T = Record<string, (...args: unknown[]) => unknown>>(dest: string, o: ZeroClientOptions = {}) => ZeroRpc.newClient<T>(dest, { ...o, transport: clientTransport });
+    let calc: Calc;
+    let server: ZeroServer;
+    before(async () => {
+      calc = new Calc();
+      server = await serveOn(calc, { bind: 'tcp://127.0.0.1:*', heartbeat: 250, quiet: true });
+    });
+    after(() => server.close(100));
 
-  it('calls, defaults, typed remote errors, unknown methods, arity, introspection', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!);
-    assert.equal(await c.add(1, 2), 3);
-    assert.equal(await c.add(40), 42);
-    assert.deepEqual(await c.echo({ a: [1, 'x', Buffer.from('y')] }), { a: [1, 'x', Buffer.from('y')] });
-    const err = await c.boom().catch((e: unknown) => e);
-    assert.ok(err instanceof RemoteError);
-    assert.equal(err.remoteName, 'ValueError');
-    assert.equal(err.message, 'ValueError: bad thing');
-    assert.equal(err.remoteTraceback, 'ValueError: bad thing\n', 'no stack unless the server opts in');
-    const unknown = await c.$call('nosuch', [1]).catch((e: unknown) => e);
-    assert.ok(unknown instanceof RemoteError && unknown.remoteName === 'NameError' && unknown.remoteMessage === 'nosuch');
-    const arity = await c.$call('add', [1, 2, 3]).catch((e: unknown) => e);
-    assert.ok(arity instanceof RemoteError && arity.remoteName === 'TypeError');
-    assert.equal(arity.remoteMessage, 'Calc.add() takes from 1 to 2 positional arguments but 3 were given');
-    assert.deepEqual(await c.$call('_zerorpc_list'), ['add', 'boom', 'count', 'echo', 'forever', 'slow']);
-    assert.deepEqual(await c.$call('_zerorpc_args', ['add']), [['a', 'b'], null, null, [2]]);
-    assert.deepEqual(await c.$call('_zerorpc_args', ['slow']), [['ms'], null, null, null], 'the context parameter is not a remote argument');
-    await c.$close();
-  });
+    it('calls, defaults, typed remote errors, unknown methods, arity, introspection', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!);
+      assert.equal(await c.add(1, 2), 3);
+      assert.equal(await c.add(40), 42);
+      assert.deepEqual(await c.echo({ a: [1, 'x', Buffer.from('y')] }), { a: [1, 'x', Buffer.from('y')] });
+      const err = await c.boom().catch((e: unknown) => e);
+      assert.ok(err instanceof RemoteError);
+      assert.equal(err.remoteName, 'ValueError');
+      assert.equal(err.message, 'ValueError: bad thing');
+      assert.equal(err.remoteTraceback, 'ValueError: bad thing\n', 'no stack unless the server opts in');
+      const unknown = await c.$call('nosuch', [1]).catch((e: unknown) => e);
+      assert.ok(unknown instanceof RemoteError && unknown.remoteName === 'NameError' && unknown.remoteMessage === 'nosuch');
+      const arity = await c.$call('add', [1, 2, 3]).catch((e: unknown) => e);
+      assert.ok(arity instanceof RemoteError && arity.remoteName === 'TypeError');
+      assert.equal(arity.remoteMessage, 'Calc.add() takes from 1 to 2 positional arguments but 3 were given');
+      assert.deepEqual(await c.$call('_zerorpc_list'), ['add', 'boom', 'count', 'echo', 'forever', 'slow']);
+      assert.deepEqual(await c.$call('_zerorpc_args', ['add']), [['a', 'b'], null, null, [2]]);
+      assert.deepEqual(await c.$call('_zerorpc_args', ['slow']), [['ms'], null, null, null], 'the context parameter is not a remote argument');
+      await c.$close();
+    });
 
-  it('the untyped proxy calls anything; the client is not a thenable', async () => {
-    const c = ZeroRpc.newClient(server.endpoints[0]!);
-    assert.equal(await c.add(2, 3), 5);
-    const same = await Promise.resolve(c);
-    assert.equal(same, c);
-    await c.$close();
-  });
+    it('the untyped proxy calls anything; the client is not a thenable', async () => {
+      const c = clientOn(server.endpoints[0]!);
+      assert.equal(await c.add(2, 3), 5);
+      const same = await Promise.resolve(c);
+      assert.equal(same, c);
+      await c.$close();
+    });
 
-  it('tracebacks are sent when the server opts in', async () => {
-    const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', tracebacks: true, quiet: true });
-    const c = ZeroRpc.newClient<CalcApi>(s.endpoints[0]!);
-    const err = (await c.boom().catch((e: unknown) => e)) as RemoteError;
-    assert.match(err.remoteTraceback, /ValueError: bad thing\n\s+at /);
-    await c.$close();
-    await s.close(100);
-  });
+    it('tracebacks are sent when the server opts in', async () => {
+      const s = await serveOn(new Calc(), { bind: 'tcp://127.0.0.1:*', tracebacks: true, quiet: true });
+      const c = clientOn<CalcApi>(s.endpoints[0]!);
+      const err = (await c.boom().catch((e: unknown) => e)) as RemoteError;
+      assert.match(err.remoteTraceback, /ValueError: bad thing\n\s+at /);
+      await c.$close();
+      await s.close(100);
+    });
 
-  it('streams of 0, 1 and 100,000 items', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!);
-    assert.deepEqual(await (await c.count(0)).toArray(), []);
-    assert.deepEqual(await (await c.count(1)).toArray(), [0]);
-    let n = 0;
-    let sum = 0;
-    for await (const x of await c.count(100_000)) {
-      assert.equal(x, n);
-      n++;
-      sum += x;
-    }
-    assert.equal(n, 100_000);
-    assert.equal(sum, (100_000 * 99_999) / 2);
-    await c.$close();
-  });
+    it('streams of 0, 1 and 100,000 items', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!);
+      assert.deepEqual(await (await c.count(0)).toArray(), []);
+      assert.deepEqual(await (await c.count(1)).toArray(), [0]);
+      let n = 0;
+      let sum = 0;
+      for await (const x of await c.count(100_000)) {
+        assert.equal(x, n);
+        n++;
+        sum += x;
+      }
+      assert.equal(n, 100_000);
+      assert.equal(sum, (100_000 * 99_999) / 2);
+      await c.$close();
+    });
 
-  it('a slow consumer makes the server wait: it never runs more than the granted credit ahead', async () => {
-    let produced = 0;
-    const s = await ZeroRpc.serve(
-      {
-        numbers: stream(async function* () {
-          for (let i = 0; i < 10_000; i++) {
-            produced++;
-            yield i;
-          }
-        }),
-      },
-      { bind: 'tcp://127.0.0.1:*', quiet: true },
-    );
-    const c = ZeroRpc.newClient(s.endpoints[0]!);
-    const it = (await c.numbers()) as AsyncIterator<number>;
-    for (let i = 0; i < 10; i++) assert.equal((await it.next()).value, i);
-    await sleep(300);
-    // 1 free event + one grant of 100: the generator is at most one item beyond what was sent.
-    assert.ok(produced <= 102, `the server produced ${produced} items for a consumer that took 10`);
-    for (let i = 10; i < 200; i++) assert.equal((await it.next()).value, i);
-    await sleep(300);
-    assert.ok(produced <= 302, `produced ${produced} after 200 taken`);
-    await it.return!();
-    await c.$close();
-    await s.close(100);
-  });
+    it('a slow consumer makes the server wait: it never runs more than the granted credit ahead', async () => {
+      let produced = 0;
+      const s = await serveOn(
+        {
+          numbers: stream(async function* () {
+            for (let i = 0; i < 10_000; i++) {
+              produced++;
+              yield i;
+            }
+          }),
+        },
+        { bind: 'tcp://127.0.0.1:*', quiet: true },
+      );
+      const c = clientOn(s.endpoints[0]!);
+      const it = (await c.numbers()) as AsyncIterator<number>;
+      for (let i = 0; i < 10; i++) assert.equal((await it.next()).value, i);
+      await sleep(300);
+      // 1 free event + one grant of 100: the generator is at most one item beyond what was sent.
+      assert.ok(produced <= 102, `the server produced ${produced} items for a consumer that took 10`);
+      for (let i = 10; i < 200; i++) assert.equal((await it.next()).value, i);
+      await sleep(300);
+      assert.ok(produced <= 302, `produced ${produced} after 200 taken`);
+      await it.return!();
+      await c.$close();
+      await s.close(100);
+    });
 
-  it('a timeout fails the call (covering the first reply only); the late reply is dropped', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { timeout: 100, heartbeat: 250 });
-    const started = performance.now();
-    const err = await c.slow(400).catch((e: unknown) => e);
-    assert.ok(err instanceof TimeoutError, String(err));
-    assert.ok(performance.now() - started < 350);
-    // A stream slower than the timeout in total is fine: only its first item is timed.
-    const s = await c.$with({ timeout: 200 }).forever();
-    let got = 0;
-    for await (const _ of s) if (++got === 300) break;
-    assert.equal(got, 300);
-    await sleep(400);
-    assert.equal(await c.add(1, 1), 2);
-    await c.$close();
-  });
+    it('a timeout fails the call (covering the first reply only); the late reply is dropped', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!, { timeout: 100, heartbeat: 250 });
+      const started = performance.now();
+      const err = await c.slow(400).catch((e: unknown) => e);
+      assert.ok(err instanceof TimeoutError, String(err));
+      assert.ok(performance.now() - started < 350);
+      // A stream slower than the timeout in total is fine: only its first item is timed.
+      const s = await c.$with({ timeout: 200 }).forever();
+      let got = 0;
+      for await (const _ of s) if (++got === 300) break;
+      assert.equal(got, 300);
+      await sleep(400);
+      assert.equal(await c.add(1, 1), 2);
+      await c.$close();
+    });
 
-  it('an AbortSignal cancels a call at once', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
-    const ac = new AbortController();
-    const p = c.$with({ signal: ac.signal }).slow(2000);
-    setTimeout(() => ac.abort(), 50);
-    const err = await p.catch((e: unknown) => e);
-    assert.ok(err instanceof CancelledError, String(err));
-    // The client stops heartbeating the channel: the server cancels the handler (lost remote).
-    await until('the server to abort slow(2000)', () => calc.events.includes('slow(2000) aborted'));
-    await c.$close();
-  });
+    it('an AbortSignal cancels a call at once', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
+      const ac = new AbortController();
+      // Aborted once the server runs it (a loaded machine may take longer than any fixed delay to
+      // connect and deliver), and long enough that the abort comes before it would finish.
+      const p = c.$with({ signal: ac.signal }).slow(20_000);
+      await until('the server to start slow(20000)', () => calc.events.includes('slow(20000) started'), 15_000);
+      const t0 = performance.now();
+      ac.abort();
+      const err = await p.catch((e: unknown) => e);
+      assert.ok(performance.now() - t0 < 1000, 'at once');
+      assert.ok(err instanceof CancelledError, String(err));
+      // The client stops heartbeating the channel: the server cancels the handler (lost remote).
+      await until('the server to abort slow(20000)', () => calc.events.includes('slow(20000) aborted'), 15_000);
+      await c.$close();
+    });
 
-  it('aborting a stream mid-way stops the server iterator', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
-    const ac = new AbortController();
-    const s = await c.$with({ signal: ac.signal }).forever();
-    let got = 0;
-    const err = await (async () => {
-      for await (const _ of s) if (++got === 50) ac.abort();
-    })().catch((e: unknown) => e);
-    assert.ok(err instanceof CancelledError, String(err));
-    await until('the server to end forever()', () => calc.events.includes('forever ended'));
-    // break out of a stream: the same
-    calc.events.length = 0;
-    for await (const x of await c.count(1_000_000)) if (x === 10) break;
-    await until('the server to end count()', () => calc.events.includes('count(1000000) ended'));
-    await c.$close();
-  });
+    it('aborting a stream mid-way stops the server iterator', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!, { heartbeat: 250 });
+      const ac = new AbortController();
+      const s = await c.$with({ signal: ac.signal }).forever();
+      let got = 0;
+      const err = await (async () => {
+        for await (const _ of s) if (++got === 50) ac.abort();
+      })().catch((e: unknown) => e);
+      assert.ok(err instanceof CancelledError, String(err));
+      await until('the server to end forever()', () => calc.events.includes('forever ended'));
+      // break out of a stream: the same
+      calc.events.length = 0;
+      for await (const x of await c.count(1_000_000)) if (x === 10) break;
+      await until('the server to end count()', () => calc.events.includes('count(1000000) ended'));
+      await c.$close();
+    });
 
-  it('a client that stops heartbeating loses its calls on the server (as zerorpc-python does)', async () => {
-    const c = ZeroRpc.newClient<CalcApi>(server.endpoints[0]!, { heartbeat: false, timeout: 1000 });
-    calc.events.length = 0;
-    const err = await c.slow(3000).catch((e: unknown) => e);
-    assert.ok(err instanceof TimeoutError);
-    assert.ok(calc.events.includes('slow(3000) aborted'), calc.events.join());
-    await c.$close();
-  });
+    it('a client that stops heartbeating loses its calls on the server (as zerorpc-python does)', async () => {
+      const c = clientOn<CalcApi>(server.endpoints[0]!, { heartbeat: false, timeout: 1000 });
+      calc.events.length = 0;
+      const err = await c.slow(3000).catch((e: unknown) => e);
+      assert.ok(err instanceof TimeoutError);
+      assert.ok(calc.events.includes('slow(3000) aborted'), calc.events.join());
+      await c.$close();
+    });
 
-  it('the server deadline answers TimeoutError; overload answers OverloadedError', async () => {
-    const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', requestTimeout: 50, maxConcurrent: 1, quiet: true });
-    const c = ZeroRpc.newClient<CalcApi>(s.endpoints[0]!, { retries: false });
-    const [slow, refused] = await Promise.all([c.slow(300).catch((e: unknown) => e), sleep(20).then(() => c.slow(10).catch((e: unknown) => e))]);
-    assert.ok(slow instanceof RemoteError && slow.remoteName === 'TimeoutError', String(slow));
-    assert.ok(refused instanceof RemoteError && refused.remoteName === 'OverloadedError', String(refused));
-    await c.$close();
-    await s.close(100);
-  });
+    it('the server deadline answers TimeoutError; overload answers OverloadedError', async () => {
+      const s = await serveOn(new Calc(), { bind: 'tcp://127.0.0.1:*', requestTimeout: 500, maxConcurrent: 1, quiet: true });
+      const c = clientOn<CalcApi>(s.endpoints[0]!, { retries: false });
+      const [slow, refused] = await Promise.all([c.slow(5000).catch((e: unknown) => e), sleep(20).then(() => c.slow(10).catch((e: unknown) => e))]);
+      assert.ok(slow instanceof RemoteError && slow.remoteName === 'TimeoutError', String(slow));
+      assert.ok(refused instanceof RemoteError && refused.remoteName === 'OverloadedError', String(refused));
+      await c.$close();
+      await s.close(100);
+    });
 
-  it('a server that disappears fails open calls; the client reconnects when it is back', async () => {
-    const s = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:*', quiet: true });
-    const endpoint = s.endpoints[0]!;
-    const c = ZeroRpc.newClient<CalcApi>(endpoint, { heartbeat: 250, retries: false, failureAccrual: false });
-    assert.equal(await c.add(1, 2), 3);
-    const pending = c.slow(5000).catch((e: unknown) => e);
-    await sleep(50);
-    await s.close(0);
-    const err = await pending;
-    assert.ok(err instanceof Error && (err as { code?: string }).code === 'SCALES_ERR_CONNECTION_CLOSED', String(err));
-    assert.ok(err instanceof LostRemoteError || /disconnected|closed/.test((err as Error).message));
-    const again = await ZeroRpc.serve(new Calc(), { bind: endpoint, quiet: true });
-    let result: unknown;
-    for (let i = 0; i < 50 && result === undefined; i++) result = await c.add(2, 2).catch(() => sleep(100).then(() => undefined));
-    assert.equal(result, 4);
-    await c.$close();
-    await again.close(100);
+    it('a server that disappears fails open calls; the client reconnects when it is back', async () => {
+      const s = await serveOn(new Calc(), { bind: 'tcp://127.0.0.1:*', quiet: true });
+      const endpoint = s.endpoints[0]!;
+      const c = clientOn<CalcApi>(endpoint, { heartbeat: 250, retries: false, failureAccrual: false });
+      assert.equal(await c.add(1, 2), 3);
+      const pending = c.slow(5000).catch((e: unknown) => e);
+      await sleep(50);
+      await s.close(0);
+      const err = await pending;
+      assert.ok(err instanceof Error && (err as { code?: string }).code === 'SCALES_ERR_CONNECTION_CLOSED', String(err));
+      assert.ok(err instanceof LostRemoteError || /disconnected|closed/.test((err as Error).message));
+      const again = await serveOn(new Calc(), { bind: endpoint, quiet: true });
+      let result: unknown;
+      for (let i = 0; i < 50 && result === undefined; i++) result = await c.add(2, 2).catch(() => sleep(100).then(() => undefined));
+      assert.equal(result, 4);
+      await c.$close();
+      await again.close(100);
+    });
   });
-});
+}
 
 describe('ZeroRPC on the stack: balancing per channel, failure accrual, stats', () => {
   const servers: ZeroServer[] = [];

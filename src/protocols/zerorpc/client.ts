@@ -63,7 +63,7 @@ export function zeroParts(o: ZeroClientOptions): ProtocolParts<ZeroCall, unknown
   const hb = o.heartbeat ?? DEFAULT_HEARTBEAT_MS;
   return {
     connect: (endpoint: Endpoint, connectTimeout: number) => ZeroClientSession.connect(endpoint, connectTimeout, o),
-    transportDescription: `ZeroMQ DEALER, ZeroRPC v3 channels, heartbeat ${hb === false ? 'off' : `${hb} ms`}${o.curve !== undefined ? ', CURVE' : ''}`,
+    transportDescription: `${o.transport === 'zeromq' || o.curve !== undefined ? 'ZeroMQ DEALER (zeromq binding)' : 'ZMTP DEALER (ours on tcp://, the zeromq binding on ipc:// and inproc://)'}, ZeroRPC v3 channels, heartbeat ${hb === false ? 'off' : `${hb} ms`}${o.curve !== undefined ? ', CURVE' : ''}`,
     defaultPool: { kind: 'singleton' },
     multiplexed: true,
     classifier: zeroClassifier,

@@ -1,6 +1,7 @@
 /**
  * `scales-rpc/zerorpc`: ZeroRPC (protocol v3, wire-compatible with zerorpc-python) on the Scales
- * stacks. Needs the npm package `zeromq@6` (an optional peer dependency, loaded only here).
+ * stacks. Speaks ZMTP itself over tcp://; the npm package `zeromq@6` (an optional peer
+ * dependency) is loaded only for CURVE, ipc://, inproc://, Push/Pull, Pub/Sub or `transport: 'zeromq'`.
  *
  *   const server = await ZeroRpc.serve(new Calc(), { bind: 'tcp://127.0.0.1:4242' });
  *   const calc = ZeroRpc.newClient<Calc>('tcp://127.0.0.1:4242');

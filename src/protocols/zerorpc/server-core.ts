@@ -13,7 +13,7 @@ import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
 import { encodeEvent, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, replyHeader, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
-import type { MessageSocket } from './socket.js';
+import type { FrameSocket } from './socket.js';
 import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
 
 /** One open channel: a request being served or a stream being sent. */
@@ -74,9 +74,9 @@ export class ZeroServerCore {
   readonly decode: (bytes: Uint8Array) => ZeroEvent;
   private readonly ids = new MessageIds();
   private readonly ticker: HeartbeatTicker<ServerChannel> | undefined;
-  sock!: MessageSocket;
-  /** Events dropped (malformed, unknown channel) and channels lost to a silent remote. */
-  readonly counts = { dropped: 0, lost: 0, streams: 0 };
+  sock!: FrameSocket;
+  /** Events dropped (malformed, unknown channel), channels lost to a silent remote, streams, connections refused. */
+  readonly counts = { dropped: 0, lost: 0, streams: 0, refused: 0 };
   private idle: (() => void)[] = [];
 
   constructor(private readonly o: ZeroServerCoreOptions) {

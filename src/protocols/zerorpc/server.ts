@@ -23,7 +23,11 @@ import { arityError, methodInfo, publicMethods, type MethodDeclaration, type Met
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 import { ZeroServerCodec, type ZeroRequest } from './server-codec.js';
 import { ZeroServerCore, ZeroServerSession } from './server-core.js';
-import { DEFAULT_MAX_QUEUED, loadZmq, MessageSocket } from './socket.js';
+import { pickTransport } from './session.js';
+import { DEFAULT_MAX_QUEUED, loadZmq, MessageSocket, type ZeroTransport } from './socket.js';
+import { DEFAULT_ZMTP_LIMITS } from './zmtp/connection.js';
+import { ZmtpRouter } from './zmtp/router.js';
+import { report } from '../../server/safe.js';
 
 /** Default bound of open channels per server. */
 export const DEFAULT_MAX_CHANNELS = 10_000;
@@ -63,6 +67,13 @@ export interface ZeroServerOptions {
    * `(s) => s.insertBefore('handler', serverLayer('auth', '...', (below) => new AuthFilter(below)))`.
    */
   readonly stack?: (stack: Stack) => Stack;
+  /**
+   * `zmtp` (the default when every address is tcp:// and there is no CURVE): this package's own
+   * ZMTP; `zeromq`: the npm zeromq binding (always used for CURVE, ipc://, inproc:// and `connect`).
+   */
+  readonly transport?: ZeroTransport;
+  /** ZMTP handshake (greeting and READY) deadline per connection in ms, own transport only (default 10,000). */
+  readonly handshakeTimeout?: number;
   /** No logging of handler crashes and bad input. */
   readonly quiet?: boolean;
   readonly onError?: ErrorHook;
@@ -75,8 +86,10 @@ export interface ZeroServer {
   readonly stats: StatsRegistry;
   /** The server stack, role by role. */
   readonly stack: StackView;
-  /** Events dropped, channels lost, streams started. */
-  readonly counts: { readonly dropped: number; readonly lost: number; readonly streams: number };
+  /** Events dropped, channels lost, streams started, connections refused for bad bytes (own transport). */
+  readonly counts: { readonly dropped: number; readonly lost: number; readonly streams: number; readonly refused: number };
+  /** The transport serving the addresses. */
+  readonly transport: ZeroTransport;
   /** Stops taking calls, lets running ones finish for `graceMs` (default 10 s), then closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -106,35 +119,9 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
   }
   for (const [m, fn] of introspection(name, infos)) methods.set(m, withArity(m, builtinInfo(m), fn, handler));
 
-  const zmq = await loadZmq();
   const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-  const socket = new zmq.Router({ linger: 0, maxMessageSize });
-  let releaseAllowList: (() => void) | undefined;
-  if (o.curve !== undefined) {
-    socket.curveServer = true;
-    socket.curvePublicKey = o.curve.publicKey;
-    socket.curveSecretKey = o.curve.secretKey;
-    if (o.curve.allow !== undefined) {
-      const { domain, release } = await allowListDomain(o.curve.allow);
-      socket.zapDomain = domain;
-      releaseAllowList = release;
-    }
-  }
-  const endpoints: string[] = [];
-  try {
-    for (const b of binds) {
-      await socket.bind(b);
-      endpoints.push(socket.lastEndpoint ?? b);
-    }
-    for (const c of connects) {
-      socket.connect(c);
-      endpoints.push(c);
-    }
-  } catch (err) {
-    socket.close();
-    throw new InvalidArgumentError(`ZeroRPC cannot bind/connect ${[...binds, ...connects].join(', ')}: ${(err as Error).message}`, { cause: err });
-  }
-
+  const tcpOnly = connects.length === 0 && binds.every((b) => /^tcp:\/\//i.test(b.trim()));
+  const transport = pickTransport(o.transport, tcpOnly, o.curve !== undefined);
   const onError = o.onError ?? (o.quiet === true ? undefined : logToStderr);
   const stats = o.stats ?? new StatsRegistry();
   const base = serverStack<ZeroRequest>({
@@ -167,15 +154,38 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     maxConcurrentPerConnection: Number.MAX_SAFE_INTEGER,
     onError,
   });
-  const session = new ZeroServerSession(dispatcher, core, endpoints.join(','), codec);
-  core.sock = new MessageSocket(
-    socket,
-    (frames) => session.receive(frames),
-    (err) => session.failed(err),
-    o.maxQueued ?? DEFAULT_MAX_QUEUED,
-  );
+  let session!: ZeroServerSession;
+  const receive = (frames: Buffer[]) => session.receive(frames);
+  let endpoints: readonly string[];
+  let releaseAllowList: (() => void) | undefined;
+  if (transport === 'zmtp') {
+    try {
+      const router = await ZmtpRouter.bind(
+        binds,
+        { maxMessageSize, maxQueued: o.maxQueued ?? DEFAULT_MAX_QUEUED, handshakeTimeout: o.handshakeTimeout ?? DEFAULT_ZMTP_LIMITS.handshakeTimeout },
+        {
+          message: receive,
+          peerError: (err, peer) => {
+            core.counts.refused++;
+            report(onError, err, `ZeroRPC connection from ${peer}`);
+          },
+        },
+      );
+      core.sock = router;
+      endpoints = router.endpoints;
+    } catch (err) {
+      throw err instanceof InvalidArgumentError ? err : new InvalidArgumentError(`ZeroRPC cannot bind ${binds.join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    const z = await zeromqSocket(binds, connects, maxMessageSize, o.curve);
+    endpoints = z.endpoints;
+    releaseAllowList = z.releaseAllowList;
+    core.sock = new MessageSocket(z.socket, receive, (err) => session.failed(err), o.maxQueued ?? DEFAULT_MAX_QUEUED);
+  }
+  session = new ZeroServerSession(dispatcher, core, endpoints.join(','), codec);
   return {
     endpoints,
+    transport,
     stats,
     stack,
     counts: core.counts,
@@ -209,4 +219,42 @@ function withArity(name: string, info: MethodInfo, fn: (...args: unknown[]) => u
     all.push(ctx);
     return fn.apply(target, all);
   };
+}
+
+/** A zeromq ROUTER bound and connected as asked (CURVE and its allow-list applied). */
+async function zeromqSocket(
+  binds: readonly string[],
+  connects: readonly string[],
+  maxMessageSize: number,
+  curve: CurveServerOptions | undefined,
+): Promise<{ socket: import('zeromq').Router; endpoints: string[]; releaseAllowList: (() => void) | undefined }> {
+  const zmq = await loadZmq();
+  const socket = new zmq.Router({ linger: 0, maxMessageSize });
+  let releaseAllowList: (() => void) | undefined;
+  if (curve !== undefined) {
+    socket.curveServer = true;
+    socket.curvePublicKey = curve.publicKey;
+    socket.curveSecretKey = curve.secretKey;
+    if (curve.allow !== undefined) {
+      const { domain, release } = await allowListDomain(curve.allow);
+      socket.zapDomain = domain;
+      releaseAllowList = release;
+    }
+  }
+  const endpoints: string[] = [];
+  try {
+    for (const b of binds) {
+      await socket.bind(b);
+      endpoints.push(socket.lastEndpoint ?? b);
+    }
+    for (const c of connects) {
+      socket.connect(c);
+      endpoints.push(c);
+    }
+  } catch (err) {
+    socket.close();
+    throw new InvalidArgumentError(`ZeroRPC cannot bind/connect ${[...binds, ...connects].join(', ')}: ${(err as Error).message}`, { cause: err });
+  }
+
+  return { socket, endpoints, releaseAllowList };
 }

@@ -10,7 +10,7 @@ import { callByDispatch } from '../../core/dispatch.js';
 import { ClosedError, ConnectError, ConnectionClosedError, ConnectTimeoutError, InvalidArgumentError, ProtocolError, type ScalesError } from '../../core/errors.js';
 import type { CallContext, ReplyHandler, Status } from '../../core/service.js';
 import type { Endpoint } from '../../discovery/endpoint.js';
-import { endpointKey } from '../../discovery/endpoint.js';
+import { endpointKey, isTcpEndpoint } from '../../discovery/endpoint.js';
 import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
 import {
@@ -32,7 +32,8 @@ import {
 } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
-import { DEFAULT_MAX_QUEUED, loadZmq, MessageSocket, zmqAddress } from './socket.js';
+import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, type ZeroTransport, zmqAddress } from './socket.js';
+import { ZmtpDealer } from './zmtp/dealer.js';
 import { ZeroStream } from './stream.js';
 import { headerEntries } from './context.js';
 import type { CurveClientOptions } from './curve.js';
@@ -56,6 +57,23 @@ export interface ZeroSessionOptions {
   readonly curve?: CurveClientOptions;
   /** Malformed events and replies for unknown channels (dropped); default: ignored. */
   readonly onError?: (err: ScalesError) => void;
+  /**
+   * `zmtp` (the default for tcp:// without CURVE): this package's own ZMTP; `zeromq`: the npm
+   * zeromq binding (always used for CURVE, ipc:// and inproc://).
+   */
+  readonly transport?: ZeroTransport;
+  /** ZMTP handshake (greeting and READY) deadline in ms, own transport only (default 10,000). */
+  readonly handshakeTimeout?: number;
+}
+
+/** The transport a client or server uses: `zeromq` where ZMTP cannot go, else what was asked (default `zmtp`). */
+export function pickTransport(asked: ZeroTransport | undefined, tcpOnly: boolean, curve: boolean): ZeroTransport {
+  if (asked !== undefined && asked !== 'zmtp' && asked !== 'zeromq') throw new InvalidArgumentError(`transport must be 'zmtp' or 'zeromq', got '${String(asked)}'`);
+  if (!tcpOnly || curve) {
+    if (asked === 'zmtp') throw new InvalidArgumentError(`the zmtp transport speaks tcp:// without CURVE only; use transport 'zeromq'`);
+    return 'zeromq';
+  }
+  return asked ?? 'zmtp';
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -78,7 +96,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   private readonly ids = new MessageIds();
   private readonly decode: (b: Uint8Array) => ZeroEvent;
   private readonly ticker: HeartbeatTicker<Channel> | undefined;
-  private sock!: MessageSocket;
+  private sock!: FrameSocket;
   private state: Status = 'open';
   private idle: (() => void)[] = [];
   /** Calls waiting for their first reply. */
@@ -105,8 +123,21 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
 
   /** Opens a DEALER to `endpoint`; resolves once ZeroMQ connected (rejects after `connectTimeout` ms). */
   static async connect(endpoint: Endpoint, connectTimeout: number, options: ZeroSessionOptions = {}): Promise<ZeroClientSession> {
-    const zmq = await loadZmq();
     const key = endpointKey(endpoint);
+    if (isTcpEndpoint(endpoint) && pickTransport(options.transport, endpoint.scheme !== 'tls', options.curve !== undefined) === 'zmtp') {
+      const session = new ZeroClientSession(key, options);
+      const closed = (err: ScalesError | undefined) => session.fail(new ConnectionClosedError(`ZeroRPC server ${key} disconnected${err ? `: ${err.message}` : ''}`, { endpoint: key, cause: err }));
+      session.sock = await ZmtpDealer.connect(
+        endpoint.host,
+        endpoint.port,
+        connectTimeout,
+        { maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED, handshakeTimeout: options.handshakeTimeout ?? connectTimeout },
+        { message: (frames) => session.onMessage(frames), end: closed },
+      );
+      return session;
+    }
+    pickTransport(options.transport, false, options.curve !== undefined);
+    const zmq = await loadZmq();
     const session = new ZeroClientSession(key, options);
     const socket = new zmq.Dealer({ linger: 0, maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, immediate: true });
     if (options.curve !== undefined) {

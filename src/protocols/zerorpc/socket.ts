@@ -30,6 +30,23 @@ export function zmqAddress(e: Endpoint): string {
   return e.uri;
 }
 
+/**
+ * What the ZeroRPC client and server write to: a zeromq socket (MessageSocket) or our own ZMTP
+ * DEALER/ROUTER. `send` queues one multipart message and throws OverloadedError (nothing sent)
+ * when the queue is full, ClosedError once closed.
+ */
+export interface FrameSocket {
+  readonly closed: boolean;
+  send(frames: readonly Uint8Array[]): void;
+  close(): void;
+}
+
+/**
+ * `zmtp`: this package's ZMTP 3.1 over node:net (tcp:// without CURVE; the default there);
+ * `zeromq`: the npm zeromq binding (CURVE, ipc://, inproc://, and servers that connect).
+ */
+export type ZeroTransport = 'zmtp' | 'zeromq';
+
 /** Default bound of messages queued for sending on one socket before sends are refused. */
 export const DEFAULT_MAX_QUEUED = 10_000;
 
@@ -37,7 +54,7 @@ export const DEFAULT_MAX_QUEUED = 10_000;
  * One socket's outgoing queue and incoming loop. `onMessage` gets every multipart message;
  * `onEnd` once, when the socket stops (closed by us, or failed).
  */
-export class MessageSocket {
+export class MessageSocket implements FrameSocket {
   private queue: (readonly Uint8Array[] | undefined)[] = [];
   private head = 0;
   private writing = false;

@@ -1,0 +1,396 @@
+/**
+ * One ZMTP 3.1 connection over a node:net socket, NULL mechanism: greeting and READY handshake
+ * (under a timeout), frames in and out, PING answered. Reads are zero-copy where a frame is whole
+ * in what arrived; writes are gathered into one buffer and written once per event-loop turn.
+ * Every limit breach or malformed byte closes this connection with a typed error, nothing else.
+ */
+import type { Socket } from 'node:net';
+import { ClosedError, ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, type ScalesError } from '../../../core/errors.js';
+import { checkGreetingPrefix, commandFrame, compatible, FLAG_COMMAND, FLAG_LONG, FLAG_MORE, GREETING_SIZE, greeting, greetingMechanism, parseCommand, parseMetadata, readyCommand } from './wire.js';
+
+export interface ZmtpLimits {
+  /** Largest message accepted, all frames together, bytes. */
+  readonly maxMessageSize: number;
+  /** Frames in one message at most. */
+  readonly maxFrames: number;
+  /** Until the peer's READY, ms. */
+  readonly handshakeTimeout: number;
+  /** Messages waiting to be written before `send` throws OverloadedError. */
+  readonly maxQueued: number;
+}
+
+/** Defaults: 16 MiB messages (ZeroRPC's), 64 frames, 10 s handshake, 10,000 queued messages. */
+export const DEFAULT_ZMTP_LIMITS: ZmtpLimits = { maxMessageSize: 16 * 1024 * 1024, maxFrames: 64, handshakeTimeout: 10_000, maxQueued: 10_000 };
+
+/** Largest command accepted (READY metadata, PING): commands are tiny; a big one is hostile. */
+export const MAX_COMMAND_SIZE = 64 * 1024;
+
+export interface ZmtpPeer {
+  readonly socketType: string;
+  /** The Identity property of the peer's READY (empty when none). */
+  readonly identity: Buffer;
+}
+
+export interface ZmtpEvents {
+  ready(peer: ZmtpPeer): void;
+  message(frames: Buffer[]): void;
+  /** Once: `err` undefined when we closed it. */
+  end(err: ScalesError | undefined): void;
+}
+
+const GREETING = greeting();
+
+enum State {
+  Greeting,
+  Handshake,
+  Open,
+  Closed,
+}
+
+/** Write buffer slab: gathered writes come out of it, one fresh slab when it runs short. */
+const SLAB = 64 * 1024;
+/** Bytes gathered that are written at once rather than at the end of the loop turn. */
+const EAGER_FLUSH = 4096;
+/** Bodies from this size on are written as their own chunk rather than copied. */
+const COPY_LIMIT = 16 * 1024;
+/** First buffer of an incomplete frame (it doubles as more arrives, up to the frame's size). */
+const INITIAL_PARTIAL = 64 * 1024;
+
+export class ZmtpConnection {
+  private state = State.Greeting;
+  private readonly peerGreeting = Buffer.alloc(GREETING_SIZE);
+  private greetingRead = 0;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Bytes of an incomplete frame header or small frame, waiting for more. */
+  private head: Buffer | undefined;
+  /** An incomplete frame's body being filled: bytes arrived, bytes it has. */
+  private body: Buffer | undefined;
+  private bodyFill = 0;
+  private bodyNeed = 0;
+  private bodyFlags = 0;
+  /** Frames of the message being received. */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+
+  private slab = Buffer.allocUnsafe(SLAB);
+  private slabUsed = 0;
+  private chunks: Buffer[] = [];
+  private chunksBytes = 0;
+  private queuedMessages = 0;
+  private flushScheduled = false;
+  private blocked = false;
+  private pong: Buffer | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly socketType: string,
+    private readonly limits: ZmtpLimits,
+    private readonly events: ZmtpEvents,
+    /** Properties sent in our READY besides Socket-Type. */
+    private readonly metadata: Readonly<Record<string, Buffer | string>> = {},
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (b: Buffer) => this.onData(b));
+    socket.on('drain', () => {
+      this.blocked = false;
+      if (this.chunksBytes > 0 || this.slabUsed > 0) this.scheduleFlush();
+    });
+    socket.on('error', (err) => this.fail(new ConnectionClosedError(`ZMTP connection failed: ${err.message}`, { cause: err })));
+    socket.on('close', () => this.fail(new ConnectionClosedError('ZMTP peer closed the connection')));
+    this.handshakeTimer = setTimeout(() => this.fail(new ProtocolError(`ZMTP handshake not done after ${limits.handshakeTimeout} ms`)), limits.handshakeTimeout);
+    this.handshakeTimer.unref?.();
+    // As libzmq: signature and major version first, the rest once the peer's have arrived. A
+    // libzmq peer that reads a whole greeting with another mechanism closes before sending its
+    // own, and we could not say why.
+    socket.write(GREETING.subarray(0, 11));
+  }
+
+  get closed(): boolean {
+    return this.state === State.Closed;
+  }
+
+  get open(): boolean {
+    return this.state === State.Open;
+  }
+
+  /** Messages waiting to be written. */
+  get queued(): number {
+    return this.queuedMessages;
+  }
+
+  /** Queues one multipart message (`frames` from `start`), written at the end of this event-loop turn. */
+  send(frames: readonly Uint8Array[], start = 0): void {
+    if (this.state === State.Closed) throw new ClosedError('ZMTP connection closed', { unwritten: true });
+    if (this.queuedMessages >= this.limits.maxQueued) throw new OverloadedError(`ZMTP send queue full (${this.limits.maxQueued} messages)`);
+    const last = frames.length - 1;
+    for (let i = start; i <= last; i++) this.frame(i < last ? FLAG_MORE : 0, frames[i]!);
+    this.queuedMessages++;
+    // Enough gathered: write now, so the peer starts on it while we make the rest.
+    if (this.slabUsed + this.chunksBytes >= EAGER_FLUSH && !this.blocked && this.state === State.Open) this.flush();
+    else this.scheduleFlush();
+  }
+
+  /** Closes at once; queued messages are dropped (as linger 0). */
+  close(): void {
+    if (this.state === State.Closed) return;
+    this.end(undefined);
+    this.socket.destroy();
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------
+
+  private frame(flags: number, body: Uint8Array): void {
+    const size = body.length;
+    const big = size >= COPY_LIMIT;
+    const need = (size < 256 ? 2 : 9) + (big ? 0 : size);
+    if (this.slab.length - this.slabUsed < need) this.newSlab(need);
+    const s = this.slab;
+    let o = this.slabUsed;
+    if (size < 256) {
+      s[o++] = flags;
+      s[o++] = size;
+    } else {
+      s[o++] = flags | FLAG_LONG;
+      s.writeUInt32BE(Math.floor(size / 0x1_0000_0000), o);
+      s.writeUInt32BE(size >>> 0, o + 4);
+      o += 8;
+    }
+    if (big) {
+      this.slabUsed = o;
+      this.cutSlab();
+      this.chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
+      this.chunksBytes += size;
+      return;
+    }
+    if (size > 0) s.set(body, o);
+    this.slabUsed = o + size;
+  }
+
+  /** Moves the slab's used part to the chunk list; the rest of the slab stays for later frames. */
+  private cutSlab(): void {
+    if (this.slabUsed === 0) return;
+    const used = this.slab.subarray(0, this.slabUsed);
+    this.chunks.push(used);
+    this.chunksBytes += used.length;
+    this.slab = this.slab.subarray(this.slabUsed);
+    this.slabUsed = 0;
+  }
+
+  private newSlab(need: number): void {
+    this.cutSlab();
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB, need));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.blocked) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    // Messages queued before the handshake wait for it (our READY must go first).
+    if (this.state !== State.Open) return;
+    if (this.pong !== undefined) {
+      const p = this.pong;
+      this.pong = undefined;
+      // Commands go between messages: the slab holds whole messages only.
+      const f = commandFrame('PONG', p);
+      if (this.slab.length - this.slabUsed < f.length) this.newSlab(f.length);
+      f.copy(this.slab, this.slabUsed);
+      this.slabUsed += f.length;
+    }
+    this.cutSlab();
+    const chunks = this.chunks;
+    if (chunks.length === 0) return;
+    this.chunks = [];
+    this.chunksBytes = 0;
+    this.queuedMessages = 0;
+    let ok = true;
+    if (chunks.length === 1) ok = this.socket.write(chunks[0]!);
+    else {
+      this.socket.cork();
+      for (const c of chunks) ok = this.socket.write(c);
+      this.socket.uncork();
+    }
+    // The kernel is full: gather until 'drain' (bounded by maxQueued messages).
+    if (!ok) this.blocked = true;
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  private onData(b: Buffer): void {
+    if (this.state === State.Closed) return;
+    try {
+      if (this.state === State.Greeting) {
+        b = this.readGreeting(b);
+        if (b.length === 0) return;
+      }
+      this.readFrames(b);
+    } catch (err) {
+      this.fail(err as ScalesError);
+    }
+  }
+
+  /** Takes the greeting's bytes from `b`; returns what follows it. */
+  private readGreeting(b: Buffer): Buffer {
+    const n = Math.min(GREETING_SIZE - this.greetingRead, b.length);
+    const had = this.greetingRead;
+    b.copy(this.peerGreeting, had, 0, n);
+    this.greetingRead += n;
+    checkGreetingPrefix(this.peerGreeting, this.greetingRead);
+    if (had < 11 && this.greetingRead >= 11) this.socket.write(GREETING.subarray(11));
+    if (this.greetingRead < GREETING_SIZE) return b.subarray(b.length);
+    const mechanism = greetingMechanism(this.peerGreeting);
+    if (mechanism !== 'NULL') {
+      throw new ProtocolError(`ZMTP peer wants the ${mechanism.slice(0, 20)} security mechanism; this end speaks NULL (CURVE needs the curve option, which uses the zeromq transport)`);
+    }
+    this.state = State.Handshake;
+    this.socket.write(readyCommand({ 'Socket-Type': this.socketType, ...this.metadata }));
+    return b.subarray(n);
+  }
+
+  /**
+   * Appends to the incomplete frame's buffer, growing it by doubling up to the frame's size:
+   * memory follows what arrived, not what the size field claims, and a trickling peer costs
+   * amortised linear copying.
+   */
+  private fillBody(src: Buffer, from: number, n: number): void {
+    let body = this.body!;
+    if (this.bodyFill + n > body.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.bodyNeed, Math.max(body.length * 2, this.bodyFill + n)));
+      body.copy(grown, 0, 0, this.bodyFill);
+      this.body = body = grown;
+    }
+    src.copy(body, this.bodyFill, from, from + n);
+    this.bodyFill += n;
+  }
+
+  private readFrames(b: Buffer): void {
+    if (this.body !== undefined) {
+      const n = Math.min(this.bodyNeed - this.bodyFill, b.length);
+      this.fillBody(b, 0, n);
+      if (this.bodyFill < this.bodyNeed) return;
+      const body = this.body;
+      this.body = undefined;
+      this.onFrame(this.bodyFlags, body);
+      b = b.subarray(n);
+    }
+    if (this.head !== undefined) {
+      b = Buffer.concat([this.head, b]);
+      this.head = undefined;
+    }
+    const len = b.length;
+    let off = 0;
+    while (off < len && this.state !== State.Closed) {
+      const left = len - off;
+      if (left < 2) break;
+      const flags = b[off]!;
+      if ((flags & 0xf8) !== 0) throw new ProtocolError(`bad ZMTP frame flags 0x${flags.toString(16)}`);
+      let hdr = 2;
+      let size: number;
+      if ((flags & FLAG_LONG) !== 0) {
+        if (left < 9) break;
+        hdr = 9;
+        const hi = b.readUInt32BE(off + 1);
+        const lo = b.readUInt32BE(off + 5);
+        size = hi * 0x1_0000_0000 + lo;
+      } else size = b[off + 1]!;
+      this.checkSize(flags, size);
+      if (left < hdr + size) {
+        // An incomplete frame: a buffer of its own, filled as the rest arrives.
+        const have = left - hdr;
+        this.body = Buffer.allocUnsafe(Math.min(size, Math.max(INITIAL_PARTIAL, have)));
+        this.bodyFill = 0;
+        this.bodyNeed = size;
+        this.bodyFlags = flags;
+        this.fillBody(b, off + hdr, have);
+        return;
+      }
+      const start = off + hdr;
+      off = start + size;
+      this.onFrame(flags, b.subarray(start, off));
+    }
+    // Only an incomplete header (under 9 bytes) is left here.
+    if (off < len && this.state !== State.Closed) this.head = Buffer.from(b.subarray(off));
+  }
+
+  private checkSize(flags: number, size: number): void {
+    if ((flags & FLAG_COMMAND) !== 0) {
+      if (size > MAX_COMMAND_SIZE) throw new ProtocolError(`ZMTP command of ${size} bytes exceeds the limit of ${MAX_COMMAND_SIZE}`);
+      return;
+    }
+    if (this.state !== State.Open) throw new ProtocolError('ZMTP message before the handshake completed');
+    if (this.partsBytes + size > this.limits.maxMessageSize) throw new FrameTooLargeError(this.partsBytes + size, this.limits.maxMessageSize);
+  }
+
+  private onFrame(flags: number, body: Buffer): void {
+    if ((flags & FLAG_COMMAND) !== 0) {
+      if ((flags & FLAG_MORE) !== 0) throw new ProtocolError('ZMTP command frame with MORE set');
+      return this.onCommand(body);
+    }
+    if (this.parts.length >= this.limits.maxFrames) throw new ProtocolError(`ZMTP message of more than ${this.limits.maxFrames} frames`);
+    this.parts.push(body);
+    this.partsBytes += body.length;
+    if ((flags & FLAG_MORE) !== 0) return;
+    const frames = this.parts;
+    this.parts = [];
+    this.partsBytes = 0;
+    this.events.message(frames);
+  }
+
+  private onCommand(body: Buffer): void {
+    const { name, data } = parseCommand(body);
+    if (this.state === State.Handshake) {
+      if (name === 'ERROR') throw new ProtocolError(`ZMTP peer refused the handshake: ${errorReason(data)}`);
+      if (name !== 'READY') throw new ProtocolError(`ZMTP ${name.slice(0, 32)} command before READY`);
+      const props = parseMetadata(data);
+      const type = props.get('socket-type')?.toString('latin1') ?? '';
+      if (!compatible(this.socketType, type)) throw new ProtocolError(`ZMTP peer socket type '${type.slice(0, 32)}' cannot talk to ${this.socketType}`);
+      const identity = props.get('identity') ?? Buffer.alloc(0);
+      if (identity.length > 255) throw new ProtocolError('ZMTP identity longer than 255 bytes');
+      clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
+      this.state = State.Open;
+      this.events.ready({ socketType: type, identity: Buffer.from(identity) });
+      if (this.chunksBytes > 0 || this.slabUsed > 0) this.scheduleFlush();
+      return;
+    }
+    switch (name) {
+      case 'PING':
+        if (data.length < 2 || data.length > 18) throw new ProtocolError('malformed ZMTP PING');
+        // A flood of PINGs is answered by one PONG per turn of the event loop.
+        this.pong = Buffer.from(data.subarray(2));
+        this.scheduleFlush();
+        return;
+      case 'ERROR':
+        throw new ProtocolError(`ZMTP peer sent ERROR: ${errorReason(data)}`);
+      default:
+        // PONG, SUBSCRIBE, CANCEL, and commands of later versions: nothing to do here.
+        return;
+    }
+  }
+
+  // ---- ending ----------------------------------------------------------------------------------
+
+  private fail(err: ScalesError | undefined): void {
+    if (this.state === State.Closed) return;
+    this.end(err);
+    this.socket.destroy();
+  }
+
+  private end(err: ScalesError | undefined): void {
+    this.state = State.Closed;
+    clearTimeout(this.handshakeTimer);
+    this.chunks = [];
+    this.parts = [];
+    this.head = undefined;
+    this.body = undefined;
+    this.events.end(err);
+  }
+}
+
+function errorReason(data: Buffer): string {
+  const n = data[0] ?? 0;
+  return data.toString('latin1', 1, Math.min(1 + n, data.length)).slice(0, 255) || 'no reason';
+}
