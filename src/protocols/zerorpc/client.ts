@@ -87,7 +87,16 @@ export function zeroDestination(dest: string | ServerSet): { serverSet: ServerSe
   return resolveDestination(dest);
 }
 
-const ZERORPC_OPTION_KEYS = optionKeys<ZeroClientOptions>({ ...STACK_OPTION_KEYS, heartbeat: true, maxMessageSize: true, maxQueued: true, curve: true, onError: true });
+const ZERORPC_OPTION_KEYS = optionKeys<ZeroClientOptions>({
+  ...STACK_OPTION_KEYS,
+  heartbeat: true,
+  maxMessageSize: true,
+  maxQueued: true,
+  curve: true,
+  onError: true,
+  transport: true,
+  handshakeTimeout: true,
+});
 
 export class ZeroRpcClientBuilder extends ClientBuilderBase<ZeroRpcClientBuilder, ZeroClientOptions> {
   constructor(options: ZeroClientOptions = {}, edits: readonly StackEdit[] = []) {
