@@ -54,7 +54,7 @@ function apache(file: string, includeDirs: string[] = []): Record<string, ADoc> 
   const r = spawnSync('thrift', args, { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const docs: Record<string, ADoc> = {};
-  for (const name of ['rich', 'shared', 'edge', 'base']) {
+  for (const name of ['rich', 'shared', 'edge', 'base', 'ThriftTest']) {
     try {
       docs[name] = JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')) as ADoc;
     } catch {
@@ -190,4 +190,15 @@ test('edge.thrift agrees with the Apache Thrift compiler', { skip: !hasThrift &&
   const file = path.join(ROOT, 'test/fixtures/idl/edge/edge.thrift');
   const inc = [path.join(ROOT, 'test/fixtures/idl/edge/inc')];
   compare(loadIdlSync(file, { includeDirs: inc }), apache(file, inc), 'edge');
+});
+
+// Apache's own cross-language test IDL (test/v0.16/ThriftTest.thrift, which the 0.17 compiler
+// reads): `namespace *`, `{}` for an empty set/map default, a union, nested containers.
+test("Apache's ThriftTest.thrift loads and agrees with the Apache Thrift compiler", { skip: !hasThrift && 'thrift compiler not installed' }, () => {
+  const file = path.join(ROOT, 'test/fixtures/idl/apache/ThriftTest.thrift');
+  const m = loadIdlSync(file);
+  compare(m, apache(file), 'ThriftTest');
+  const bin = m.structs['OptionalBinary']!.fields;
+  assert.deepEqual(bin.find((f) => f.name === 'bin_set')!.defaultValue!(), new Set());
+  assert.deepEqual(bin.find((f) => f.name === 'bin_map')!.defaultValue!(), new Map());
 });

@@ -27,7 +27,7 @@ export function parseThrift(source: string, displayPath: string): ThriftDocument
     throw new ReportedError(err);
   };
   try {
-    const tokens = dropNamespaceAnnotations(createScanner(source, report).scan());
+    const tokens = dropNamespaceAnnotations(createScanner(starNamespaces(source), report).scan());
     return createParser(tokens, report).parse();
   } catch (err) {
     if (err instanceof ReportedError) {
@@ -36,6 +36,14 @@ export function parseThrift(source: string, displayPath: string): ThriftDocument
     }
     throw err;
   }
+}
+
+/** Stands in for the `*` scope of `namespace * x`, which the scanner rejects (same length, so locations hold). */
+export const STAR_SCOPE = '_';
+
+/** `namespace * thrift.test` (every language) becomes `namespace _ thrift.test` before scanning. */
+function starNamespaces(source: string): string {
+  return source.replace(/^(\s*namespace\s+)\*(?=\s)/gm, `$1${STAR_SCOPE}`);
 }
 
 function dropNamespaceAnnotations(tokens: Token[]): Token[] {
