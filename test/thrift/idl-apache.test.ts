@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,4 +201,19 @@ test("Apache's ThriftTest.thrift loads and agrees with the Apache Thrift compile
   const bin = m.structs['OptionalBinary']!.fields;
   assert.deepEqual(bin.find((f) => f.name === 'bin_set')!.defaultValue!(), new Set());
   assert.deepEqual(bin.find((f) => f.name === 'bin_map')!.defaultValue!(), new Map());
+});
+
+// Apache accepts two members with one value (an alias) and rejects a repeated member name; we
+// do the same, so an IDL that Apache compiles loads here too.
+test('enum aliases load as in Apache; a repeated member name fails in both', { skip: !hasThrift && 'thrift compiler not installed' }, () => {
+  const dir = mkdtempSync(path.join(out, 'enum-'));
+  const alias = path.join(dir, 'alias.thrift');
+  writeFileSync(alias, 'enum Status { OK = 0, SUCCESS = 0, FAILED = 1 }\nstruct R { 1: Status s = Status.SUCCESS }\n');
+  const m = loadIdlSync(alias);
+  assert.deepEqual(m.enums['Status'], { OK: 0, SUCCESS: 0, FAILED: 1 });
+  assert.equal(spawnSync('thrift', ['--gen', 'json', '-out', dir, alias]).status, 0);
+  const twice = path.join(dir, 'twice.thrift');
+  writeFileSync(twice, 'enum Status { OK = 0, OK = 1 }\n');
+  assert.throws(() => loadIdlSync(twice), /twice\.thrift:1:\d+: duplicate enum member 'OK' in Status/);
+  assert.notEqual(spawnSync('thrift', ['--gen', 'json', '-out', dir, twice]).status, 0);
 });
