@@ -35,7 +35,6 @@ export const UserDesc: StructDesc = {
 
 export class UserNotFound extends ThriftException {
   declare id?: bigint | undefined;
-  declare message: string;
   constructor(fields?: { id?: bigint | undefined; message?: string | undefined }) {
     super('UserNotFound', fields);
   }

@@ -384,7 +384,15 @@ function assign(obj: string, name: string, value: string): string {
   return name === '__proto__' ? `Object.defineProperty(${obj}, "__proto__", { value: ${value}, enumerable: true, writable: true, configurable: true });` : `${obj}[${key(name)}] = ${value};`;
 }
 
-function read(obj: string, name: string): string {
+/**
+ * Names an exception object has as an Error without the IDL field being set (`message`, `name`,
+ * `stack`, `cause`): an exception's field of such a name is read only when it is an own
+ * enumerable property, the way ThriftException sets fields.
+ */
+const ERROR_OWN = new Set(['message', 'name', 'stack', 'cause']);
+
+function read(obj: string, name: string, exception = false): string {
+  if (exception && ERROR_OWN.has(name)) return `(Object.prototype.propertyIsEnumerable.call(${obj}, ${key(name)}) ? ${obj}[${key(name)}] : undefined)`;
   return name === '__proto__' ? `(Object.prototype.hasOwnProperty.call(${obj}, "__proto__") ? ${obj}.__proto__ : undefined)` : `${obj}[${key(name)}]`;
 }
 
@@ -577,7 +585,7 @@ function compileEncoder(dialect: Dialect, desc: StructDesc): StructEncoder {
   ];
   desc.fields.forEach((fd, i) => {
     const write = fd.type.kind === 'bool' ? dialect.boolField(fd) : `${dialect.fieldHeader(fd)}\n${g.write(fd.type, 'x', 1)}`;
-    lines.push(`f = ${key(fd.name)}; x = ${read('v', fd.name)};`);
+    lines.push(`f = ${key(fd.name)}; x = ${read('v', fd.name, desc.kind === 'exception')};`);
     if (union) {
       lines.push(`if (x !== undefined && x !== null) { n++; ${write} }`);
     } else if (fd.defaultValue !== undefined) {

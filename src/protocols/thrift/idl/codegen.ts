@@ -207,9 +207,9 @@ class FileEmitter {
     const decls: string[] = [];
     for (const f of d.fields) {
       const ts = this.tsType(f.type);
-      // Error's own properties keep Error's type; a string `message` is what Error.message shows.
-      if (f.name === 'message' && ts === 'string') decls.push(`  declare message: string;`);
-      else if (!ERROR_PROPS.has(f.name)) decls.push(FileEmitter.present(f) ? `  declare ${f.name}: ${ts};` : `  declare ${f.name}?: ${ts} | undefined;`);
+      // Error's own properties keep Error's type (ThriftException's `message` and `name` accessors
+      // read and set the IDL field of that name).
+      if (!ERROR_PROPS.has(f.name)) decls.push(FileEmitter.present(f) ? `  declare ${f.name}: ${ts};` : `  declare ${f.name}?: ${ts} | undefined;`);
     }
     const param = d.fields.length ? `{ ${d.fields.map((f) => `${f.name}?: ${this.inType(f.type)} | undefined`).join('; ')} }` : 'Record<string, never>';
     const defaults = d.fields.filter((f) => f.defaultValue !== undefined && f.requiredness !== 'optional');
