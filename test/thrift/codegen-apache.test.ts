@@ -69,3 +69,14 @@ test("Apache's ThriftTest.thrift generates code that type-checks under --strict 
   const out = typeCheck(path.join(GEN, 'thrift-test'), path.join(ROOT, 'test/fixtures/idl/apache/ThriftTest.thrift'), USAGE);
   assert.equal(out, '', `tsc failed:\n${out}`);
 });
+
+test("Apache's ConstantsDemo.thrift generates code that type-checks", () => {
+  const usage = `
+import * as c from './ConstantsDemo.js';
+export const sum: number = c.hex_const + c.negative_hex_constant + (c.GEN_THING.hello ?? 0) + (c.GEN_WHAT.get(35)?.goodbye ?? 0);
+export const gak: Error = new c.Gak();
+export const set: Set<number> = c.GEN_SET;
+`;
+  const out = typeCheck(path.join(GEN, 'constants-demo'), path.join(ROOT, 'test/fixtures/idl/apache/ConstantsDemo.thrift'), usage);
+  assert.equal(out, '', `tsc failed:\n${out}`);
+});

@@ -192,7 +192,7 @@ class FileEmitter {
       parts.push(`${doc}export interface ${n} {${body(read)}}`);
       parts.push(`/** What ${d.name} accepts when written: fields with a default may be left out. */\nexport interface ${n}Input {${body(write)}}`);
     }
-    const create = d.kind === 'exception' ? `\n  create: (fields) => new ${n}(fields),` : '';
+    const create = d.kind === 'exception' ? `\n  create: ${d.fields.length ? `(fields) => new ${n}(fields)` : `() => new ${n}()`},` : '';
     parts.push(
       `export const ${n}Desc: StructDesc = {\n  name: '${d.name}',\n  kind: '${d.kind}',\n  fields: ${this.fieldList(
         d.fields.map((f) => this.fieldDesc(f)),
