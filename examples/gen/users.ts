@@ -12,8 +12,15 @@ export type Role = (typeof Role)[keyof typeof Role];
 export interface User {
   id: bigint;
   name: string;
-  email?: string;
+  email?: string | undefined;
   roles: Set<Role>;
+}
+/** What User accepts when written: fields with a default may be left out. */
+export interface UserInput {
+  id: bigint;
+  name: string;
+  email?: string | undefined;
+  roles?: Set<Role> | undefined;
 }
 export const UserDesc: StructDesc = {
   name: 'User',
@@ -27,9 +34,8 @@ export const UserDesc: StructDesc = {
 };
 
 export class UserNotFound extends ThriftException {
-  declare id?: bigint;
-  declare message: string;
-  constructor(fields?: { id?: bigint; message?: string }) {
+  declare id?: bigint | undefined;
+  constructor(fields?: { id?: bigint | undefined; message?: string | undefined }) {
     super('UserNotFound', fields);
   }
 }
@@ -46,13 +52,14 @@ export const UserNotFoundDesc: StructDesc = {
 export interface UserServiceClient {
   createUser(name: string, email: string, options?: CallOptions): Promise<User>;
   getUser(id: bigint, options?: CallOptions): Promise<User>;
-  listUsers(limit: number, options?: CallOptions): Promise<User[]>;
+  listUsers(options?: CallOptions): Promise<User[]>;
+  listUsers(limit?: number, options?: CallOptions): Promise<User[]>;
   slow(ms: number, options?: CallOptions): Promise<string>;
 }
 export interface UserServiceHandler {
-  createUser(name: string, email: string, ctx: ServerCallContext): User | Promise<User>;
-  getUser(id: bigint, ctx: ServerCallContext): User | Promise<User>;
-  listUsers(limit: number, ctx: ServerCallContext): User[] | Promise<User[]>;
+  createUser(name: string, email: string, ctx: ServerCallContext): UserInput | Promise<UserInput>;
+  getUser(id: bigint, ctx: ServerCallContext): UserInput | Promise<UserInput>;
+  listUsers(limit: number, ctx: ServerCallContext): UserInput[] | Promise<UserInput[]>;
   slow(ms: number, ctx: ServerCallContext): string | Promise<string>;
 }
 export const UserService: ServiceDesc<UserServiceClient, UserServiceHandler> = {

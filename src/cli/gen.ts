@@ -1,3 +1,4 @@
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { generateTypeScript } from '../protocols/thrift/idl/generate.js';
@@ -33,15 +34,43 @@ export function parseGenArgs(argv: readonly string[]): GenArgs {
     else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option '${arg}' for gen`);
     else files.push(arg);
   }
-  if (files.length === 0) throw new UsageError('gen needs at least one .thrift file');
+  if (files.length === 0) throw new UsageError('gen needs at least one .thrift file or directory');
   if (outDir === undefined) throw new UsageError('gen needs an output directory (-o <dir>)');
   return { files, outDir, includeDirs, runtime };
+}
+
+/** The .thrift files an argument names: the file itself, or every .thrift file under a directory. */
+export function expandInputs(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.name.endsWith('.thrift')) out.push(p);
+    }
+  };
+  for (const input of inputs) {
+    let isDir = false;
+    try {
+      isDir = statSync(input).isDirectory();
+    } catch {
+      // not there: generateTypeScript reports the missing file
+    }
+    if (!isDir) {
+      out.push(input);
+      continue;
+    }
+    const before = out.length;
+    walk(input);
+    if (out.length === before) throw new UsageError(`no .thrift files under ${input}`);
+  }
+  return out;
 }
 
 /** Generates every input (and its includes) and writes the modules; returns the paths written. */
 export async function runGen(args: GenArgs): Promise<string[]> {
   const all = new Map<string, string>();
-  for (const file of args.files) {
+  for (const file of expandInputs(args.files)) {
     for (const [name, source] of generateTypeScript(file, { includeDirs: args.includeDirs, runtime: args.runtime })) {
       const prev = all.get(name);
       if (prev !== undefined && prev !== source) throw new Error(`two different .thrift files would both generate ${name}`);

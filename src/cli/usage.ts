@@ -5,7 +5,8 @@ export const USAGE = `Usage: scales <command> [options]
 
 Commands:
   gen <file.thrift...> -o <outDir> [-I <dir>]... [--runtime <specifier>]
-      Generate TypeScript (one .ts module per .thrift file, includes too).
+      Generate TypeScript (one .ts module per .thrift file, includes too; a directory
+      stands for every .thrift file under it).
       -o, --out <dir>        output directory (created if missing)
       -I, --include <dir>    extra include directory (repeatable)
       --runtime <specifier>  module the generated code imports (default: scales-rpc/thrift)

@@ -23,6 +23,13 @@ export interface ProxyMethod<Call> {
   readonly arity: number;
   /** Builds the stack request from the `arity` positional arguments. */
   readonly toCall: (...args: unknown[]) => Call;
+  /**
+   * Parameters from this index on may be left out. Then the last argument given, at index `i`, is
+   * taken as the call options when `isOptions(i, value)` says so (`scan('a', 2, { timeout: 100 })`
+   * with an optional third parameter). Absent: every call passes all `arity` arguments.
+   */
+  readonly optionalFrom?: number;
+  readonly isOptions?: (index: number, value: unknown) => boolean;
 }
 
 /**
@@ -60,21 +67,33 @@ function noop(): void {}
 function methodFunction<Call>(m: ProxyMethod<Call>, service: Service<Call, unknown>, defaultTimeout: number | undefined): (...args: unknown[]) => Promise<unknown> {
   if (!(Number.isInteger(m.arity) && m.arity >= 0 && m.arity <= 255)) throw new InvalidArgumentError(`method ${m.name}: bad arity ${String(m.arity)}`);
   const params = Array.from({ length: m.arity }, (_, i) => `a${i}`).join(', ');
+  const from = m.optionalFrom ?? m.arity;
+  // Only methods with optional parameters read `arguments` (it slows the others down).
+  const shift =
+    from < m.arity && m.isOptions
+      ? `const n = arguments.length;
+    if (options === undefined && n > ${from} && n <= ${m.arity} && isOptions(n - 1, arguments[n - 1])) {
+      options = arguments[n - 1];
+      ${Array.from({ length: m.arity - from }, (_, k) => `if (n === ${from + k + 1}) a${from + k} = undefined;`).join(' else ')}
+    }`
+      : '';
   const body = `return function (${params}${params === '' ? '' : ', '}options) {
   try {
+    ${shift}
     return service.call(toCall(${params}), newCallContext(name, options, defaultTimeout));
   } catch (err) {
     return Promise.reject(err);
   }
 };`;
-  const make = new Function('service', 'toCall', 'newCallContext', 'name', 'defaultTimeout', body) as (
+  const make = new Function('service', 'toCall', 'newCallContext', 'name', 'defaultTimeout', 'isOptions', body) as (
     svc: Service<Call, unknown>,
     toCall: ProxyMethod<Call>['toCall'],
     ctx: typeof newCallContext,
     name: string,
     timeout: number | undefined,
+    isOptions: ProxyMethod<Call>['isOptions'],
   ) => (...args: unknown[]) => Promise<unknown>;
-  const fn = make(service, m.toCall, newCallContext, m.name, defaultTimeout);
+  const fn = make(service, m.toCall, newCallContext, m.name, defaultTimeout, m.isOptions);
   Object.defineProperty(fn, 'name', { value: m.name }); // for stack traces
   return fn;
 }

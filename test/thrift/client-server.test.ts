@@ -120,7 +120,7 @@ describe('failure behaviour', () => {
     const backend = await Thrift.serve(RichService, makeRichHandler());
     const backendClient = Thrift.newClient(RichService, `tcp://127.0.0.1:${backend.port}`);
     const handler = { ...makeRichHandler(), sleep: (ms: number) => backendClient.sleep!(ms, 'inner') };
-    const front = await Thrift.serve(RichService, handler, { requestTimeout: 50 });
+    const front = await Thrift.serve(RichService, handler, { requestTimeout: 50, exposeErrors: true }); // the inner timeout's text
     const c = Thrift.newClient(RichService, `tcp://127.0.0.1:${front.port}`);
     const started = Date.now();
     await assert.rejects(c.sleep!(1000), (err: unknown) => err instanceof ThriftApplicationError && /timed out/.test(err.message));

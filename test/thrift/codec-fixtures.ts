@@ -85,7 +85,6 @@ export const Shape: StructDesc = {
 };
 
 export class NotFound extends ThriftException {
-  declare message: string;
   declare key: string;
   constructor(fields?: Record<string, unknown>) {
     super('NotFound', fields);

@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,4 +74,22 @@ test('--help, --version and usage errors (in process)', async () => {
   io = capture();
   assert.equal(await main(['gen', path.join(tmp, 'missing.thrift'), '-o', tmp], io), 1);
   assert.match(io.err_, /^scales: .*missing\.thrift: cannot read file/);
+});
+
+test('scales gen accepts a directory: every .thrift file under it', async () => {
+  const dir = path.join(tmp, 'idl-dir');
+  const out = path.join(tmp, 'out-dir');
+  mkdirSync(path.join(dir, 'nested'), { recursive: true });
+  copyFileSync(path.join(ROOT, 'test/fixtures/idl/rich.thrift'), path.join(dir, 'rich.thrift'));
+  copyFileSync(path.join(ROOT, 'test/fixtures/idl/shared.thrift'), path.join(dir, 'shared.thrift'));
+  copyFileSync(path.join(ROOT, 'test/fixtures/idl/optional-args.thrift'), path.join(dir, 'nested/optional-args.thrift'));
+  writeFileSync(path.join(dir, 'README.md'), 'not IDL');
+  const r = cli('gen', dir, '-o', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(out).sort(), ['optional-args.ts', 'rich.ts', 'shared.ts']);
+  const empty = path.join(tmp, 'empty-dir');
+  mkdirSync(empty);
+  const io = capture();
+  assert.equal(await main(['gen', empty, '-o', out], io), 2);
+  assert.match(io.err_, /no \.thrift files under .*empty-dir/);
 });

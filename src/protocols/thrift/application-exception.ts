@@ -40,15 +40,16 @@ const TYPE_NAMES: readonly string[] = Object.keys(TApplicationExceptionType);
 export class ThriftApplicationError extends ScalesError {
   /** One of TApplicationExceptionType (other numbers pass through as the peer sent them). */
   readonly type: number;
+  /**
+   * `UNKNOWN_METHOD` etc., or `TYPE_<n>` for codes outside the standard set. An own property, so
+   * logs and `util.inspect` show it next to the number.
+   */
+  readonly typeName: string;
 
   constructor(type: number, message: string, options?: ScalesErrorOptions) {
     super('SCALES_ERR_APPLICATION', message, options);
     this.type = type;
-  }
-
-  /** `UNKNOWN_METHOD` etc., or `TYPE_<n>` for codes outside the standard set. */
-  get typeName(): string {
-    return TYPE_NAMES[this.type] ?? `TYPE_${this.type}`;
+    this.typeName = TYPE_NAMES[type] ?? `TYPE_${type}`;
   }
 }
 

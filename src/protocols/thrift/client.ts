@@ -2,7 +2,7 @@ import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
-import { createClientProxy, type ClientControl, type ProxyMethod } from '../../client/proxy.js';
+import { createClientProxy, type ClientControl } from '../../client/proxy.js';
 import type { ClientStack } from '../../client/client-stack.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
@@ -10,7 +10,7 @@ import { endpointKey, tcpAddress } from '../../discovery/endpoint.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { CLOSED_BEFORE_ANY_REPLY, Connection } from '../../transport/index.js';
 import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
-import type { MethodDesc, ServiceDesc } from './descriptors.js';
+import type { ServiceDesc } from './descriptors.js';
 import { thriftClassifier, thriftEndpointClassifier } from './classifier.js';
 import { thriftFraming, type ThriftTransportKind } from './framing.js';
 import { checkHeaderLimits, DEFAULT_HEADER_LIMITS, type HeaderLimits } from './header.js';
@@ -19,6 +19,7 @@ import { checkServiceName } from './multiplexed.js';
 import type { ThriftCall, ThriftReply, ThriftRequest } from './messages.js';
 import type { DecodeLimits } from './protocol.js';
 import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
+import { proxyMethods } from './proxy-methods.js';
 import { serializerLayer } from './serializer.js';
 import { ThriftSession } from './session.js';
 
@@ -185,25 +186,4 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
     classifier: thriftClassifier,
     endpointClassifier: thriftEndpointClassifier,
   };
-}
-
-/**
- * `(a0, a1, ...) => ({ method, args: { p0: a0, p1: a1, ... } })`, compiled: an object literal of
- * a fixed shape, where a loop of keyed stores would build it one property at a time.
- */
-function argsBuilder(method: MethodDesc, params: readonly string[]): (...args: unknown[]) => ThriftCall {
-  const names = params.map((_, i) => `a${i}`).join(', ');
-  const fields = params.map((p, i) => `${JSON.stringify(p)}: a${i}`).join(', ');
-  return new Function('method', `return (${names}) => ({ method, args: { ${fields} } });`)(method) as (...args: unknown[]) => ThriftCall;
-}
-
-function proxyMethods(service: ServiceDesc): ProxyMethod<ThriftCall>[] {
-  return Object.values(service.methods).map((method) => {
-    const params = method.params;
-    return {
-      name: method.name,
-      arity: params.length,
-      toCall: argsBuilder(method, params),
-    };
-  });
 }

@@ -384,7 +384,15 @@ function assign(obj: string, name: string, value: string): string {
   return name === '__proto__' ? `Object.defineProperty(${obj}, "__proto__", { value: ${value}, enumerable: true, writable: true, configurable: true });` : `${obj}[${key(name)}] = ${value};`;
 }
 
-function read(obj: string, name: string): string {
+/**
+ * Names an exception object has as an Error without the IDL field being set (`message`, `name`,
+ * `stack`, `cause`): an exception's field of such a name is read only when it is an own
+ * enumerable property, the way ThriftException sets fields.
+ */
+const ERROR_OWN = new Set(['message', 'name', 'stack', 'cause']);
+
+function read(obj: string, name: string, exception = false): string {
+  if (exception && ERROR_OWN.has(name)) return `(Object.prototype.propertyIsEnumerable.call(${obj}, ${key(name)}) ? ${obj}[${key(name)}] : undefined)`;
   return name === '__proto__' ? `(Object.prototype.hasOwnProperty.call(${obj}, "__proto__") ? ${obj}.__proto__ : undefined)` : `${obj}[${key(name)}]`;
 }
 
@@ -400,6 +408,21 @@ function listFast(dialect: Dialect, prefix: 'wl_' | 'rl_', elem: TypeDesc): stri
 class Gen {
   private n = 0;
   readonly structs: TypeDesc[] = [];
+  /** The enums this codec writes (`N[i]`), for the check on write. */
+  readonly enums: EnumCheck[] = [];
+
+  /** A condition on `x` that holds when it is a value of the enum (`N[i]` is its EnumCheck). */
+  enumOk(t: Extract<TypeDesc, { kind: 'enum' }>, x: string): string {
+    const check = enumCheck(t);
+    const e = this.enums.push(check) - 1;
+    // A byte table for small non-negative values: an index load, where Set#has hashes (2x slower).
+    return check.table ? `Q${e}[${x}] === 1` : `Q${e}.has(${x})`;
+  }
+
+  /** Declarations the compiled function closes over (`Q<i>`: enum tables, loaded once). */
+  hoisted(): string {
+    return this.enums.map((c, i) => `const Q${i} = N[${i}].${c.table ? 'table' : 'values'};\n`).join('');
+  }
   constructor(readonly dialect: Dialect) {}
 
   v(prefix: string): string {
@@ -414,6 +437,10 @@ class Gen {
   /** Code writing value `x` of type `t` at depth `d + off`. */
   write(t: TypeDesc, x: string, off: number): string {
     const dl = this.dialect;
+    if (t.kind === 'enum') {
+      const ok = this.enumOk(t, x);
+      return `if (!(${ok})) throw H.badEnum(N[${this.enums.length - 1}], ${x});\nP.w_i32(w, ${x});`;
+    }
     const prim = PRIMITIVE_KIND[t.kind];
     if (prim !== undefined) return `P.w_${prim}(w, ${x});`;
     switch (t.kind) {
@@ -424,7 +451,12 @@ class Gen {
       case 'list': {
         const fast = listFast(dl, 'wl_', t.elem);
         if (fast !== undefined) {
-          return `if (!Array.isArray(${x})) throw H.badValue('list (Array)', ${x});
+          let check = '';
+          if (t.elem.kind === 'enum') {
+            const [i, e] = [this.v('i'), this.v('e')];
+            check = `\nfor (let ${i} = 0; ${i} < ${x}.length; ${i}++) { const ${e} = ${x}[${i}]; if (!(${this.enumOk(t.elem, e)})) throw H.badEnum(N[${this.enums.length - 1}], ${e}); }`;
+          }
+          return `if (!Array.isArray(${x})) throw H.badValue('list (Array)', ${x});${check}
 P.listBegin(w, ${dl.elemWire(t.elem)}, ${x}.length, d + ${off}); P.${fast}(w, ${x});`;
         }
         const [i, n, e] = [this.v('i'), this.v('n'), this.v('e')];
@@ -486,8 +518,37 @@ ${target} = ${m}; }`;
   }
 }
 
+interface EnumCheck {
+  readonly name: string;
+  readonly values: ReadonlySet<number>;
+  /** `table[v] === 1` for each value, when all values are in [0, 1024). */
+  readonly table?: Uint8Array;
+}
+
+/** Built once per enum type descriptor and shared by every codec that writes it. */
+const enumChecks = new WeakMap<object, EnumCheck>();
+
+function enumCheck(t: Extract<TypeDesc, { kind: 'enum' }>): EnumCheck {
+  let c = enumChecks.get(t);
+  if (c) return c;
+  const values = new Set(Object.values(t.values));
+  const small = [...values].every((v) => Number.isInteger(v) && v >= 0 && v < 1024);
+  let table: Uint8Array | undefined;
+  if (small) {
+    table = new Uint8Array(Math.max(0, ...values) + 1);
+    for (const v of values) table[v] = 1;
+  }
+  c = table ? { name: t.name, values, table } : { name: t.name, values };
+  enumChecks.set(t, c);
+  return c;
+}
+
 const SHARED = {
   badValue,
+  badEnum(e: EnumCheck, v: unknown): InvalidArgumentError {
+    const valid = [...e.values].sort((a, b) => a - b).slice(0, 20);
+    return badValue(`a value of enum ${e.name} (${valid.join(', ')}${e.values.size > valid.length ? ', ...' : ''})`, v);
+  },
   badStruct(name: string, v: unknown): InvalidArgumentError {
     return badValue(`struct ${name} (an object)`, v);
   },
@@ -524,7 +585,7 @@ function compileEncoder(dialect: Dialect, desc: StructDesc): StructEncoder {
   ];
   desc.fields.forEach((fd, i) => {
     const write = fd.type.kind === 'bool' ? dialect.boolField(fd) : `${dialect.fieldHeader(fd)}\n${g.write(fd.type, 'x', 1)}`;
-    lines.push(`f = ${key(fd.name)}; x = ${read('v', fd.name)};`);
+    lines.push(`f = ${key(fd.name)}; x = ${read('v', fd.name, desc.kind === 'exception')};`);
     if (union) {
       lines.push(`if (x !== undefined && x !== null) { n++; ${write} }`);
     } else if (fd.defaultValue !== undefined) {
@@ -538,7 +599,7 @@ function compileEncoder(dialect: Dialect, desc: StructDesc): StructEncoder {
   lines.push(`} catch (e) { throw H.annotate(e, NAME, f); }`);
   if (union) lines.push(`if (n !== 1) throw H.unionCount(NAME, n);`);
   lines.push(`P.stop(w);`);
-  const src = `return function encode_${ident(desc.name)}(w, v, d) {\n${lines.join('\n')}\n};`;
+  const src = `${g.hoisted()}return function encode_${ident(desc.name)}(w, v, d) {\n${lines.join('\n')}\n};`;
   return build(src, g, desc) as StructEncoder;
 }
 
@@ -574,6 +635,6 @@ function build(src: string, g: Gen, desc: StructDesc): unknown {
   const defaults = desc.fields.map((f) => f.defaultValue);
   const structSlots: unknown[] = g.structs.map(() => undefined);
   // Compiled once per struct and protocol; all names in the source are JSON-quoted.
-  const factory = new Function('P', 'H', 'D', 'K', 'S', 'C', 'NAME', src) as (...a: unknown[]) => unknown;
-  return factory(g.dialect.P, SHARED, defaults, g.structs, structSlots, desc.create, desc.name);
+  const factory = new Function('P', 'H', 'D', 'K', 'S', 'C', 'NAME', 'N', src) as (...a: unknown[]) => unknown;
+  return factory(g.dialect.P, SHARED, defaults, g.structs, structSlots, desc.create, desc.name, g.enums);
 }

@@ -100,24 +100,90 @@ export interface ServiceDesc<Client = unknown, Handler = unknown> {
   readonly __types?: { client: Client; handler: Handler };
 }
 
-/** Base class of all declared Thrift exceptions (generated code extends it). */
+/**
+ * Base class of all declared Thrift exceptions (generated code extends it). Its IDL fields are
+ * own enumerable properties, set only when given; `Error`'s own `message`, `name` and `stack`
+ * are not fields, so they never go on the wire (the encoder reads those names only when a field
+ * of that name was set). `message` shows the IDL field `message` when there is one, else the type
+ * name and the fields that are set (`Xception {errorCode: 1002}`).
+ */
 export class ThriftException extends DeclaredError {
   /** The IDL name of the exception type. */
   readonly thriftName: string;
+  /** `Error.message` while no IDL field `message` is set. */
+  #text: string;
 
   constructor(thriftName: string, fields?: Record<string, unknown>) {
-    super(typeof fields?.['message'] === 'string' ? (fields['message'] as string) : thriftName);
+    const text = describeException(thriftName, fields);
+    super(text);
+    this.#text = text;
     this.thriftName = thriftName;
+    // Error's own `message` would hide the accessors below (and look like a set field).
+    delete (this as { message?: string }).message;
     // defineProperty, not assignment: a field may be called `name` (a getter here) or `stack`.
     if (fields) {
       for (const key of Object.keys(fields)) {
-        Object.defineProperty(this, key, { value: fields[key], writable: true, enumerable: true, configurable: true });
+        if (fields[key] !== undefined) setField(this, key, fields[key]);
       }
     }
   }
 
+  override get message(): string {
+    return this.#text;
+  }
+
+  /** `e.message = 'x'` sets the IDL field `message` (as passing it to the constructor does). */
+  override set message(value: string) {
+    setField(this, 'message', value);
+  }
+
   override get name(): string {
     return this.thriftName;
+  }
+
+  /** `e.name = 'x'` sets the IDL field `name` (there is no other reason to assign it). */
+  override set name(value: string) {
+    setField(this, 'name', value);
+  }
+}
+
+/** The IDL field `key`, as an own enumerable property (what the encoder writes). */
+function setField(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** `Error.message` of an exception: its string field `message`, else the type and its set fields. */
+function describeException(thriftName: string, fields: Record<string, unknown> | undefined): string {
+  const message = fields?.['message'];
+  if (typeof message === 'string') return message;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(fields ?? {})) {
+    if (value === undefined || value === null) continue;
+    parts.push(`${key}: ${brief(value)}`);
+    if (parts.length === 8) {
+      parts.push('...');
+      break;
+    }
+  }
+  return parts.length > 0 ? `${thriftName} {${parts.join(', ')}}` : thriftName;
+}
+
+function brief(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+    case 'bigint':
+      return `${v}n`;
+    case 'number':
+    case 'boolean':
+      return String(v);
+    case 'object':
+      if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
+      if (Array.isArray(v)) return `[${v.length} items]`;
+      if (v instanceof Map || v instanceof Set) return `${v.constructor.name}(${v.size})`;
+      return '{...}';
+    default:
+      return typeof v;
   }
 }
 

@@ -46,7 +46,10 @@ export interface ThriftServerOptions extends ConnectionLimits {
   requestTimeout?: number;
   /** Run handlers inside an ambient context so nested client calls inherit the deadline (default true). */
   propagateContext?: boolean;
-  /** Put handler error messages into INTERNAL_ERROR replies (default true; turn off to hide internals). */
+  /**
+   * Put handler error messages into INTERNAL_ERROR replies (default false: clients get
+   * `Internal error processing <method>`, and the message goes to `onError` only, as Apache does).
+   */
   exposeErrors?: boolean;
   /**
    * Handler crashes, protocol errors and failed connections. Default: one line each on stderr
@@ -129,7 +132,7 @@ export function thriftServerStack<Req extends ServerRequest>(
     onError,
     defaultLogger: options.onError === undefined,
     isDeclared,
-    exposeErrors: options.exposeErrors ?? true,
+    exposeErrors: options.exposeErrors ?? false,
     propagateContext: options.propagateContext ?? true,
   });
   return { stack, stats, scope, onError };

@@ -1,7 +1,7 @@
 import { ClientBuilderBase, optionKeys, STACK_OPTION_KEYS, type StackEdit } from '../../client/builder.js';
 import type { ClientStack } from '../../client/client-stack.js';
 import { checkStackOptions, type ClientStackOptions, type PoolConfig } from '../../client/options.js';
-import { createClientProxy, type ClientControl, type ProxyMethod } from '../../client/proxy.js';
+import { createClientProxy, type ClientControl } from '../../client/proxy.js';
 import { clientStack, type ProtocolParts } from '../../client/stack.js';
 import { classifier } from '../../core/classify.js';
 import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.js';
@@ -18,7 +18,8 @@ import { clientHandshake, framerHeader } from '../mux/handshake.js';
 import { DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, Pinger } from '../mux/pinger.js';
 import type { MuxReply, MuxRequest } from '../mux/request.js';
 import { isOverloadRejection } from '../thrift/server-codec.js';
-import type { MethodDesc, ServiceDesc } from '../thrift/descriptors.js';
+import type { ServiceDesc } from '../thrift/descriptors.js';
+import { proxyMethods } from '../thrift/proxy-methods.js';
 import type { ThriftCall } from '../thrift/messages.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
 import { thriftMuxSerializerLayer } from './serializer.js';
@@ -177,14 +178,4 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
     multiplexed: true,
     classifier: thriftMuxClassifier,
   };
-}
-
-function argsBuilder(method: MethodDesc, params: readonly string[]): (...args: unknown[]) => ThriftCall {
-  const names = params.map((_, i) => `a${i}`).join(', ');
-  const fields = params.map((p, i) => `${JSON.stringify(p)}: a${i}`).join(', ');
-  return new Function('method', `return (${names}) => ({ method, args: { ${fields} } });`)(method) as (...args: unknown[]) => ThriftCall;
-}
-
-function proxyMethods(service: ServiceDesc): ProxyMethod<ThriftCall>[] {
-  return Object.values(service.methods).map((method) => ({ name: method.name, arity: method.params.length, toCall: argsBuilder(method, method.params) }));
 }

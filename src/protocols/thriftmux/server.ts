@@ -61,7 +61,7 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   contextKeys?: readonly ContextKey<unknown>[];
   /** Run handlers inside an ambient context, so their client calls carry the deadline and contexts on (default true). */
   propagateContext?: boolean;
-  /** Put handler error messages into INTERNAL_ERROR replies (default true). */
+  /** Put handler error messages into INTERNAL_ERROR replies (default false: they go to `onError` only). */
   exposeErrors?: boolean;
   /** Handler crashes, protocol errors, failed connections (default: stderr; `false` silences them). */
   onError?: ErrorHook | false;

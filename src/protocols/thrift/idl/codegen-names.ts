@@ -82,6 +82,7 @@ function suffixes(decl: Decl): string[] {
   switch (decl.kind) {
     case 'struct':
     case 'union':
+      return ['', 'Desc', 'Input'];
     case 'exception':
       return ['', 'Desc'];
     case 'service':

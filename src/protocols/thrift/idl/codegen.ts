@@ -30,6 +30,21 @@ const TS_BASE: Record<string, string> = { bool: 'boolean', byte: 'number', i16: 
 /** Error properties that a same-named exception field must not redeclare (see docs/thrift.md). */
 const ERROR_PROPS = new Set(['name', 'message', 'stack', 'cause', 'thriftName']);
 
+/** Whether a type mentions a struct or union, whose write-side (`Input`) type differs. */
+function hasInputForm(t: IdlType): boolean {
+  switch (t.kind) {
+    case 'list':
+    case 'set':
+      return hasInputForm(t.elem);
+    case 'map':
+      return hasInputForm(t.key) || hasInputForm(t.value);
+    case 'struct':
+      return t.decl.kind !== 'exception';
+    default:
+      return false;
+  }
+}
+
 class FileEmitter {
   private readonly own: FileNames;
   private readonly values = new Set<string>();
@@ -70,21 +85,30 @@ class FileEmitter {
     return decl.file === this.file ? name : `${this.own.aliases.get(decl.file.prefix)}.${name}`;
   }
 
-  private tsType(t: IdlType, expand = false): string {
-    if (t.typedef && !expand) return this.ref(t.typedef);
+  /**
+   * The TypeScript type of `t`. `input` is the write side: structs and unions become their
+   * `...Input` types (defaulted fields optional); typedefs over them are expanded there.
+   */
+  private tsType(t: IdlType, expand = false, input = false): string {
+    if (t.typedef && !expand && !(input && hasInputForm(t))) return this.ref(t.typedef);
     switch (t.kind) {
       case 'list':
-        return `${this.tsType(t.elem)}[]`;
+        return `${this.tsType(t.elem, false, input)}[]`;
       case 'set':
-        return `Set<${this.tsType(t.elem)}>`;
+        return `Set<${this.tsType(t.elem, false, input)}>`;
       case 'map':
-        return `Map<${this.tsType(t.key)}, ${this.tsType(t.value)}>`;
+        return `Map<${this.tsType(t.key, false, input)}, ${this.tsType(t.value, false, input)}>`;
       case 'enum':
-      case 'struct':
         return this.ref(t.decl);
+      case 'struct':
+        return this.ref(t.decl, input && t.decl.kind !== 'exception' ? 'Input' : '');
       default:
         return TS_BASE[t.kind]!;
     }
+  }
+
+  private inType(t: IdlType): string {
+    return this.tsType(t, false, true);
   }
 
   private typeDesc(t: IdlType): string {
@@ -159,12 +183,16 @@ class FileEmitter {
     const parts: string[] = [];
     if (d.kind === 'exception') parts.push(this.exceptionClass(d, n));
     else {
-      const doc = d.kind === 'union' ? `/** Union: exactly one field must be set. */\n` : '';
-      const opt = (f: FieldDecl): string => (d.kind !== 'union' && FileEmitter.present(f) ? '' : '?');
-      const fields = d.fields.map((f) => `  ${f.name}${opt(f)}: ${this.tsType(f.type)};`);
-      parts.push(`${doc}export interface ${n} {${fields.length ? `\n${fields.join('\n')}\n` : ''}}`);
+      const union = d.kind === 'union';
+      const doc = union ? `/** Union: exactly one field must be set. */\n` : '';
+      const body = (fields: string[]): string => (fields.length ? `\n${fields.join('\n')}\n` : '');
+      // Read side: what a decoder returns (defaults filled in). Write side: what an encoder accepts.
+      const read = d.fields.map((f) => (!union && FileEmitter.present(f) ? `  ${f.name}: ${this.tsType(f.type)};` : `  ${f.name}?: ${this.tsType(f.type)} | undefined;`));
+      const write = d.fields.map((f) => (!union && f.requiredness === 'required' ? `  ${f.name}: ${this.inType(f.type)};` : `  ${f.name}?: ${this.inType(f.type)} | undefined;`));
+      parts.push(`${doc}export interface ${n} {${body(read)}}`);
+      parts.push(`/** What ${d.name} accepts when written: fields with a default may be left out. */\nexport interface ${n}Input {${body(write)}}`);
     }
-    const create = d.kind === 'exception' ? `\n  create: (fields) => new ${n}(fields),` : '';
+    const create = d.kind === 'exception' ? `\n  create: ${d.fields.length ? `(fields) => new ${n}(fields)` : `() => new ${n}()`},` : '';
     parts.push(
       `export const ${n}Desc: StructDesc = {\n  name: '${d.name}',\n  kind: '${d.kind}',\n  fields: ${this.fieldList(
         d.fields.map((f) => this.fieldDesc(f)),
@@ -179,11 +207,11 @@ class FileEmitter {
     const decls: string[] = [];
     for (const f of d.fields) {
       const ts = this.tsType(f.type);
-      // Error's own properties keep Error's type; a string `message` is what Error.message shows.
-      if (f.name === 'message' && ts === 'string') decls.push(`  declare message: string;`);
-      else if (!ERROR_PROPS.has(f.name)) decls.push(`  declare ${f.name}${FileEmitter.present(f) ? '' : '?'}: ${ts};`);
+      // Error's own properties keep Error's type (ThriftException's `message` and `name` accessors
+      // read and set the IDL field of that name).
+      if (!ERROR_PROPS.has(f.name)) decls.push(FileEmitter.present(f) ? `  declare ${f.name}: ${ts};` : `  declare ${f.name}?: ${ts} | undefined;`);
     }
-    const param = d.fields.length ? `{ ${d.fields.map((f) => `${f.name}?: ${this.tsType(f.type)}`).join('; ')} }` : 'Record<string, never>';
+    const param = d.fields.length ? `{ ${d.fields.map((f) => `${f.name}?: ${this.inType(f.type)} | undefined`).join('; ')} }` : 'Record<string, never>';
     const defaults = d.fields.filter((f) => f.defaultValue !== undefined && f.requiredness !== 'optional');
     const arg = defaults.length ? `{ ${defaults.map((f) => `${f.name}: ${this.value(f.type, f.defaultValue!)}`).join(', ')}, ...fields }` : 'fields';
     return [`export class ${n} extends ThriftException {`, ...decls, `  constructor(fields?: ${param}) {`, `    super('${d.name}', ${arg});`, `  }`, `}`].join('\n');
@@ -201,10 +229,32 @@ class FileEmitter {
     return out;
   }
 
-  private params(fn: FunctionDecl, reserved: string): string[] {
-    return fn.params.map((p) => {
-      const id = safeIdent(p.name);
-      return `${id === reserved ? `${id}_` : id}: ${this.tsType(p.type)}`;
+  /**
+   * Index of the first parameter a client may leave out: the first `optional` or defaulted one;
+   * every later parameter is optional too (positional parameters cannot skip one).
+   */
+  private static firstOptional(fn: FunctionDecl): number {
+    const i = fn.params.findIndex((p) => p.requiredness === 'optional' || p.defaultValue !== undefined);
+    return i < 0 ? fn.params.length : i;
+  }
+
+  private paramName(p: FieldDecl, reserved: string): string {
+    const id = safeIdent(p.name);
+    return id === reserved ? `${id}_` : id;
+  }
+
+  /** Client parameters (write-side types), the first `count` of them. */
+  private clientParams(fn: FunctionDecl, count = fn.params.length): string[] {
+    const first = FileEmitter.firstOptional(fn);
+    return fn.params.slice(0, count).map((p, i) => `${this.paramName(p, 'options')}${i >= first ? '?' : ''}: ${this.inType(p.type)}`);
+  }
+
+  /** Handler parameters: read-side types; one a client may omit and no default fills is `| undefined`. */
+  private handlerParams(fn: FunctionDecl): string[] {
+    const first = FileEmitter.firstOptional(fn);
+    return fn.params.map((p, i) => {
+      const absent = i >= first && p.defaultValue === undefined && p.requiredness !== 'required';
+      return `${this.paramName(p, 'ctx')}: ${this.tsType(p.type)}${absent ? ' | undefined' : ''}`;
     });
   }
 
@@ -212,15 +262,19 @@ class FileEmitter {
     this.types.add('ServiceDesc');
     const n = this.own.of(s);
     const ext = (suffix: string): string => (s.parent ? ` extends ${this.ref(s.parent, suffix)}` : '');
-    const ret = (fn: FunctionDecl): string => (fn.returns && !fn.oneway ? this.tsType(fn.returns) : 'void');
-    const client = s.functions.map((fn) => {
+    const ret = (fn: FunctionDecl, input: boolean): string => (fn.returns && !fn.oneway ? this.tsType(fn.returns, false, input) : 'void');
+    const client = s.functions.flatMap((fn) => {
       this.types.add('CallOptions');
-      return `  ${fn.name}(${[...this.params(fn, 'options'), 'options?: CallOptions'].join(', ')}): Promise<${ret(fn)}>;`;
+      // One overload per number of optional arguments given, so `scan(k, { timeout })` type-checks.
+      const counts: number[] = [];
+      for (let k = FileEmitter.firstOptional(fn); k < fn.params.length; k++) counts.push(k);
+      counts.push(fn.params.length);
+      return counts.map((k) => `  ${fn.name}(${[...this.clientParams(fn, k), 'options?: CallOptions'].join(', ')}): Promise<${ret(fn, false)}>;`);
     });
     const handler = s.functions.map((fn) => {
       this.types.add('ServerCallContext');
-      const r = ret(fn);
-      return `  ${fn.name}(${[...this.params(fn, 'ctx'), 'ctx: ServerCallContext'].join(', ')}): ${r} | Promise<${r}>;`;
+      const r = ret(fn, true);
+      return `  ${fn.name}(${[...this.handlerParams(fn), 'ctx: ServerCallContext'].join(', ')}): ${r} | Promise<${r}>;`;
     });
     const methods = s.functions.map((fn) => this.methodDesc(fn));
     if (s.parent) methods.unshift(`    ...${this.ref(s.parent)}.methods,`);

@@ -116,6 +116,8 @@ function coerce(scope: ConstScope, type: IdlType, v: ConstVal, loc: SourceLoc): 
       return enumValue(scope, type.decl, v, loc, mismatch);
     case 'list':
     case 'set':
+      // Apache writes `{}` for an empty list or set too (ThriftTest.thrift: `set<binary> bin_set = {}`).
+      if (v.kind === 'map' && v.entries.length === 0) return { kind: 'list', elems: [] };
       if (v.kind !== 'list') throw mismatch();
       return { kind: 'list', elems: v.elems.map((e) => coerce(scope, type.elem, e, loc)) };
     case 'map':

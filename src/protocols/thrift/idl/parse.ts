@@ -27,7 +27,7 @@ export function parseThrift(source: string, displayPath: string): ThriftDocument
     throw new ReportedError(err);
   };
   try {
-    const tokens = dropNamespaceAnnotations(createScanner(source, report).scan());
+    const tokens = dropNamespaceAnnotations(signedHex(createScanner(starNamespaces(source), report).scan()));
     return createParser(tokens, report).parse();
   } catch (err) {
     if (err instanceof ReportedError) {
@@ -36,6 +36,37 @@ export function parseThrift(source: string, displayPath: string): ThriftDocument
     }
     throw err;
   }
+}
+
+/** Stands in for the `*` scope of `namespace * x`, which the scanner rejects (same length, so locations hold). */
+export const STAR_SCOPE = '_';
+
+/** `namespace * thrift.test` (every language) becomes `namespace _ thrift.test` before scanning. */
+function starNamespaces(source: string): string {
+  return source.replace(/^(\s*namespace\s+)\*(?=\s)/gm, `$1${STAR_SCOPE}`);
+}
+
+/**
+ * `-0x1F` (Apache's ConstantsDemo.thrift): the scanner reads `-0` and an identifier `x1F`; the
+ * two adjacent tokens become one hex literal again.
+ */
+function signedHex(tokens: Token[]): Token[] {
+  const out: Token[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i]!;
+    const next = tokens[i + 1];
+    if (
+      tok.type === SyntaxType.IntegerLiteral &&
+      /^[+-]0$/.test(tok.text) &&
+      next?.type === SyntaxType.Identifier &&
+      /^[xX][0-9a-fA-F]+$/.test(next.text) &&
+      next.loc.start.index === tok.loc.end.index
+    ) {
+      out.push({ ...tok, type: SyntaxType.HexLiteral, text: tok.text + next.text, loc: { start: tok.loc.start, end: next.loc.end } });
+      i++;
+    } else out.push(tok);
+  }
+  return out;
 }
 
 function dropNamespaceAnnotations(tokens: Token[]): Token[] {

@@ -18,7 +18,7 @@ import {
 import type { IdlError } from '../../../core/errors.js';
 import { evalConst, typeName, type ConstScope } from './consts.js';
 import type { ConstDecl, ConstVal, Decl, EnumDecl, FieldDecl, FunctionDecl, IdlFile, IdlProgram, IdlType, ServiceDecl, StructDecl, TypedefDecl } from './model.js';
-import { idlError, type SourceLoc } from './parse.js';
+import { idlError, STAR_SCOPE, type SourceLoc } from './parse.js';
 import type { ParsedFile, ParsedFiles } from './sources.js';
 
 type Resolvable = TypedefDecl | ConstDecl | StructDecl | ServiceDecl;
@@ -94,7 +94,7 @@ class Resolver {
         return;
       }
       case SyntaxType.NamespaceDefinition:
-        file.namespaces[stmt.scope.value] = stmt.name.value;
+        file.namespaces[stmt.scope.value === STAR_SCOPE ? '*' : stmt.scope.value] = stmt.name.value;
         return;
       case SyntaxType.CppIncludeDefinition:
         return;
