@@ -133,10 +133,7 @@ describe('a fresh app', () => {
     assert.match(e.output, /^extends ok: 0 entries, get -> NotFound\(x\)$/m);
   });
 
-  // Needs the code generator's optional-argument work (issue 10, point 1; another branch). Until
-  // it lands this fails on `scan('a')` and friends: remove the todo once it is merged.
-  const todo = 'codegen of optional arguments and write-side defaults (issue 10 point 1, the codegen branch)';
-  test('optional arguments may be left out, defaulted fields are optional on write, optional fields take undefined', { todo }, async () => {
+  test('optional arguments may be left out, defaulted fields are optional on write, optional fields take undefined', async () => {
     await writeFile(path.join(app, 'tsconfig.optional.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src/optional.ts'] }));
     assert.equal(await typeCheck('tsconfig.optional.json'), '');
     const r = await runApp('out/optional.js');
