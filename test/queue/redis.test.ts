@@ -69,6 +69,47 @@ if (!redisAvailable()) {
       await other.close();
     });
 
+    it('Redis killed and restarted under load (AOF, fsync always): clear errors, nothing acknowledged is lost', { timeout: 120_000 }, async () => {
+      const durable = await startRedis({ durable: true });
+      const dest = `${durable.url}/restart`;
+      const handled = new Set<bigint>();
+      const consumer = await Queue.serve(Jobs, { notify: (id) => void handled.add(id), work: () => {} }, dest, { onError: false, waitMs: 200 });
+      const client = Queue.newClient(Jobs, dest, { retries: false });
+      const accepted: bigint[] = [];
+      const codes = new Map<string, number>();
+      let sent = 0;
+      let restarted = false;
+      const restart = (async () => {
+        await until('some load', () => sent > 3000);
+        await durable.restart({ kill: true, downMs: 300 });
+        restarted = true;
+      })();
+      let acceptedAfter = 0;
+      while (!restarted || acceptedAfter < 3000) {
+        const ids = Array.from({ length: 500 }, () => BigInt(sent++));
+        const r = await Promise.allSettled(ids.map((id) => client.notify(id, 'x')));
+        r.forEach((x, i) => {
+          if (x.status === 'fulfilled') {
+            accepted.push(ids[i]!);
+            if (restarted) acceptedAfter++;
+          } else {
+            const code = (x.reason as { code?: string }).code ?? String(x.reason);
+            codes.set(code, (codes.get(code) ?? 0) + 1);
+          }
+        });
+        await new Promise((r) => setTimeout(r, 5));
+        assert.ok(sent < 500_000, 'the client never recovered after the restart');
+      }
+      await restart;
+      console.log(`restart under load: sent ${sent}, accepted ${accepted.length}, failed ${JSON.stringify(Object.fromEntries(codes))}`);
+      assert.ok(codes.size > 0, 'some calls failed while Redis was down');
+      for (const code of codes.keys()) assert.ok(['SCALES_ERR_CONNECT', 'SCALES_ERR_CONNECTION_CLOSED', 'SCALES_ERR_NODE_UNAVAILABLE', 'SCALES_ERR_OVERLOADED'].includes(code), code);
+      await until('every accepted call handled', () => accepted.every((id) => handled.has(id)), 60_000);
+      await consumer.close(100);
+      await client.$close();
+      await durable.close();
+    });
+
     it('the producer buffer is bounded: past maxBuffered a call fails at once with OverloadedError', async () => {
       const dest = `${redis.url}/bounded-${++n}`;
       const client = Queue.newClient(Jobs, dest, { maxBuffered: 100, maxInFlightBatches: 1, maxBatch: 10, retries: false });

@@ -129,7 +129,10 @@ export function newQueueClient<Client>(service: ServiceDesc<Client>, dest: strin
   };
   const label = `${service.name}@${redact(dest)}`;
   const serverSet = new StaticServerSet([{ scheme, uri: redact(dest) }]);
-  const { stack, stats } = clientStack(parts, o, serverSet, label);
+  // Failure accrual is off unless asked for: with one broker there is nowhere else to send, and
+  // while the broker is down each call already fails fast (ConnectError); accrual would only keep
+  // failing calls for its probe interval after the broker is back.
+  const { stack, stats } = clientStack(parts, { ...o, failureAccrual: o.failureAccrual ?? false }, serverSet, label);
   const top = stack.build<ThriftCall, unknown>();
   return createClientProxy<ThriftCall, Client>(proxyMethods(service as ServiceDesc, o.methods), top, stack, o.timeout, stats, () => serverSet.close?.());
 }
