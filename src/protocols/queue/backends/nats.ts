@@ -9,9 +9,7 @@
  *                      counts the extra delivery, so no new copy is needed
  *   dead letters       a stream `orders-dlq` (subject `orders-dlq`): published, confirmed, then the original acked
  *   attributes         NATS message headers of the names in ATTRIBUTE_NAMES
- * Acked messages are removed from the stream once every group has acked them (a purge below the
- * lowest ack floor, like the Redis backend's trim), so a group created later still finds what no
- * group has finished.
+ * The stream has interest retention: JetStream removes a message once every group has acked it.
  */
 import { hostname } from 'node:os';
 import { InvalidArgumentError } from '../../../core/errors.js';
@@ -32,12 +30,14 @@ export const NATS_LIBRARY = 'nats';
 export const NATS_DEAD_LETTER_SUFFIX = '-dlq';
 /** Longest one pull request waits before the receive loop looks again (ms); JetStream wants ≥ 1 s. */
 const MAX_PULL_MS = 5000;
-/** How often acked messages are purged from the stream, at most (ms). */
-const HOUSEKEEPING_MS = 1000;
+/** A pull request not answered this long after its expiry was lost (ms). */
+const PULL_GRACE_MS = 3000;
+/** AckWait of a group made before any consumer asked for a lease (the consumer's default leaseMs). */
+const DEFAULT_LEASE_MS = 30_000;
 /** Messages a group may hold unacked (in handlers and waiting for a retry's delay), at most. */
 const MAX_ACK_PENDING = 20_000;
 /** Each publish waits this long for the broker's confirmation (ms). */
-const PUBLISH_TIMEOUT_MS = 5000;
+const PUBLISH_TIMEOUT_MS = 15_000;
 /** nats-server's default max_payload is 1 MiB; headers need a little of it. */
 const MAX_BODY_BYTES = 1024 * 1024 - 4096;
 const NAME = /^[A-Za-z0-9_-]{1,200}$/;
@@ -83,8 +83,9 @@ export async function openNatsBackend(url: URL, raw: string, o: BackendOptions):
   const backend = new NatsBackend(n, nc, nc.jetstream({ timeout: PUBLISH_TIMEOUT_MS }), await nc.jetstreamManager(), destination, queue, group, dead);
   try {
     if (o.create !== false) {
-      await backend.ensureStream(queue);
-      await backend.ensureStream(dead);
+      await backend.ensureStream(queue, 'interest');
+      await backend.ensureStream(dead, 'limits');
+      await backend.ensureFirstGroup();
     }
   } catch (err) {
     await nc.close().catch(() => {});
@@ -102,7 +103,6 @@ class NatsBackend implements QueueBackend {
   readonly maxBatch = 1000;
   readonly maxBodyBytes = MAX_BODY_BYTES;
   private consumerReady: number | undefined; // the AckWait it was made with
-  private lastHousekeeping = 0;
   private closed = false;
 
   constructor(
@@ -122,7 +122,7 @@ class NatsBackend implements QueueBackend {
   }
 
   /** The stream `name` on the subject `name`, file storage; made when missing. */
-  async ensureStream(name: string): Promise<void> {
+  async ensureStream(name: string, retention: 'interest' | 'limits'): Promise<void> {
     try {
       await this.jsm.streams.info(name);
       return;
@@ -134,12 +134,26 @@ class NatsBackend implements QueueBackend {
         name,
         subjects: [name],
         storage: this.n.StorageType.File,
-        retention: this.n.RetentionPolicy.Limits,
+        retention: retention === 'interest' ? this.n.RetentionPolicy.Interest : this.n.RetentionPolicy.Limits,
         discard: this.n.DiscardPolicy.New,
         duplicate_window: this.n.nanos(120_000),
       });
     } catch (err) {
       if (!/already in use/i.test(String((err as Error)?.message))) this.fail(err, `creating stream ${name}`);
+    }
+  }
+
+  /**
+   * An interest-retention stream drops what is published while it has no consumer: the first
+   * backend opened on a queue (producer or consumer) makes its group's consumer, so calls sent
+   * before any worker ever started wait for it. Groups made later get what is still retained.
+   */
+  async ensureFirstGroup(): Promise<void> {
+    try {
+      const si = await this.jsm.streams.info(this.queue);
+      if (si.state.consumer_count === 0) await this.ensureConsumer(DEFAULT_LEASE_MS);
+    } catch (err) {
+      this.fail(err, `looking up stream ${this.queue}`);
     }
   }
 
@@ -188,10 +202,6 @@ class NatsBackend implements QueueBackend {
   async receive(max: number, waitMs: number, leaseMs: number, signal: AbortSignal): Promise<ReceivedMessage[]> {
     if (this.closed || signal.aborted) return [];
     await this.ensureConsumer(leaseMs);
-    if (Date.now() - this.lastHousekeeping >= HOUSEKEEPING_MS) {
-      this.lastHousekeeping = Date.now();
-      await this.trimAcked().catch(() => {}); // only space: the next round tries again
-    }
     // What is there now, at once; else wait for one, then take what came with it.
     let got = await this.pull(max, 0, signal);
     if (got.length === 0 && !signal.aborted) {
@@ -212,6 +222,12 @@ class NatsBackend implements QueueBackend {
     }
     const stop = (): void => it.stop();
     signal.addEventListener('abort', stop, { once: true });
+    // A pull request lost with the connection (broker restart) is never answered: nats.js would wait forever.
+    let lost = false;
+    const guard = setTimeout(() => {
+      lost = true;
+      it.stop();
+    }, expiresMs + PULL_GRACE_MS);
     try {
       for await (const m of it) out.push(m);
     } catch (err) {
@@ -219,19 +235,11 @@ class NatsBackend implements QueueBackend {
       if (isNotFound(err)) this.consumerReady = undefined; // deleted under us: made again next time
       if (out.length === 0) this.fail(err, 'pull');
     } finally {
+      clearTimeout(guard);
       signal.removeEventListener('abort', stop);
     }
+    if (lost && out.length === 0 && !signal.aborted) this.fail(new Error(`no answer to a pull request in ${expiresMs + PULL_GRACE_MS} ms`), 'pull', 'timeout');
     return out;
-  }
-
-  /** Removes what every group has acked: below the lowest ack floor of the stream's consumers. */
-  private async trimAcked(): Promise<void> {
-    let floor = Number.POSITIVE_INFINITY;
-    for await (const c of this.jsm.consumers.list(this.queue)) floor = Math.min(floor, c.ack_floor.stream_seq + 1);
-    if (!Number.isFinite(floor) || floor <= 1) return;
-    const si = await this.jsm.streams.info(this.queue);
-    if (si.state.first_seq >= floor) return;
-    await this.jsm.streams.purge(this.queue, { seq: floor });
   }
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
