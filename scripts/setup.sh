@@ -14,6 +14,8 @@ command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need_apt+=(libslf4j-java)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need_apt+=(python3-kazoo)
+# Queue tests and bench over Redis streams (test/harness/redis.ts starts it).
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 # Queue tests: NATS JetStream (test/harness/nats.ts) and the Python queue peer's clients (test/peers/queue_peer.py).
 [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need_apt+=(python3-boto3)

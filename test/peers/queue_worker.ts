@@ -6,7 +6,8 @@
  *
  *   node --import tsx test/peers/queue_worker.ts <dest> <concurrency> <leaseMs> <maxSleepMs>
  */
-import { Queue } from '../../src/protocols/queue/index.js';
+import { Queue, QueueAttempt, receivedValue } from '../../src/protocols/queue/index.js';
+import type { ServerCallContext } from '../../src/core/server-context.js';
 import { Jobs } from '../queue/jobs.js';
 
 const [dest, concurrency, leaseMs, maxSleepMs] = process.argv.slice(2);
@@ -15,15 +16,19 @@ const maxSleep = Number(maxSleepMs ?? 5);
 
 // Handled ids go to the parent in batches; a handler returns once its batch is on the pipe.
 let batch: string[] = [];
+let redelivered = 0;
 let flushed: Promise<void> | undefined;
-function record(id: bigint): Promise<void> {
+function record(id: bigint, attempt: number): Promise<void> {
   batch.push(String(id));
+  if (attempt > 1) redelivered++;
   flushed ??= new Promise<void>((resolve) => {
     setImmediate(() => {
       const ids = batch;
+      const again = redelivered;
       batch = [];
+      redelivered = 0;
       flushed = undefined;
-      process.send!({ handled: ids }, undefined, {}, () => resolve());
+      process.send!({ handled: ids, redelivered: again }, undefined, {}, () => resolve());
     });
   });
   return flushed;
@@ -32,9 +37,9 @@ function record(id: bigint): Promise<void> {
 const server = await Queue.serve(
   Jobs,
   {
-    notify: async (id: bigint) => {
+    notify: async (id: bigint, _payload: string, ctx?: unknown) => {
       if (maxSleep > 0) await new Promise((r) => setTimeout(r, Math.random() * maxSleep));
-      await record(id);
+      await record(id, receivedValue(ctx as ServerCallContext, QueueAttempt));
     },
     work: () => {},
   },

@@ -29,6 +29,8 @@ export interface KillLoadResult {
   distinct: number;
   missing: number;
   duplicates: number;
+  /** Handled on a second or later delivery: what the kills interrupted (and the lease brought back). */
+  redelivered: number;
   kills: number;
   sendMs: number;
   totalMs: number;
@@ -38,6 +40,7 @@ export interface KillLoadResult {
 export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const counts = new Uint8Array(o.calls);
   let handled = 0;
+  let redelivered = 0;
   const workers = new Set<ChildProcess>();
   const start = (): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
@@ -45,8 +48,9 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
         execArgv: ['--import', 'tsx'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-      child.on('message', (m: { handled?: string[]; ready?: boolean }) => {
+      child.on('message', (m: { handled?: string[]; redelivered?: number; ready?: boolean }) => {
         if (m.ready) resolve(child);
+        redelivered += m.redelivered ?? 0;
         for (const id of m.handled ?? []) {
           const i = Number(id);
           if (counts[i]! < 255) counts[i]!++;
@@ -102,5 +106,5 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   await new Promise((r) => setTimeout(r, o.leaseMs + 1500));
   for (const w of workers) w.kill('SIGKILL');
   const d = distinct();
-  return { handled, distinct: d, missing: o.calls - d, duplicates: handled - d, kills, sendMs, totalMs: performance.now() - t0, producerErrors };
+  return { handled, distinct: d, missing: o.calls - d, duplicates: handled - d, redelivered, kills, sendMs, totalMs: performance.now() - t0, producerErrors };
 }

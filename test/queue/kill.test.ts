@@ -12,6 +12,7 @@ function check(r: KillLoadResult, calls: number, concurrency: number, ackBatch: 
   assert.equal(r.producerErrors, 0, 'the broker accepted every call');
   assert.equal(r.missing, 0, `${r.missing} of ${calls} calls never handled`);
   assert.ok(r.kills >= 3, `only ${r.kills} kills landed`);
+  assert.ok(r.redelivered > 0, 'no kill interrupted a handler: the test proved nothing');
   // A kill loses at most the handlers running (concurrency) and the acks not yet sent (one batch).
   const bound = r.kills * (concurrency + ackBatch);
   assert.ok(r.duplicates <= bound, `${r.duplicates} duplicates > ${bound} (kills ${r.kills} × (concurrency ${concurrency} + ack batch ${ackBatch}))`);

@@ -29,3 +29,5 @@ export { openBackend, registerQueueBackend, queueScheme, redact } from './regist
 export { QueueTraceId, QueueDeadline, IdempotencyKey, QueueAttempt, QueueMessageId } from './context.js';
 export { brokerError, asBrokerError, type BrokerFailure } from './errors.js';
 export { encodeCallBody, decodeCallBody, checkQueueable, whyNotQueueable } from './thrift-body.js';
+/** Reads a value the request carried (`receivedValue(ctx, QueueAttempt)`); the same function as `scales-rpc/thriftmux`'s. */
+export { receivedValue } from '../thriftmux/values.js';

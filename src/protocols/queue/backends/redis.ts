@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../../../core/errors.js';
 import { type BackendOptions, DEAD_LETTER_SUFFIX, type DeadLetter, type QueueBackend, type QueueStats } from '../backend.js';
-import { ATTRIBUTE_NAMES, attributeFields, type DeadLetterReason, type OutgoingMessage, parseAttributes, type ReceivedMessage } from '../envelope.js';
+import { ATTRIBUTE_NAMES, type DeadLetterReason, type OutgoingMessage, parseAttributes, type ReceivedMessage } from '../envelope.js';
 import { asBrokerError, brokerError, type BrokerFailure } from '../errors.js';
 import { redact } from '../registry.js';
 import { type RedisArg, type RedisConnection, type RedisConnectionOptions, redisLibrary } from './redis-library.js';
@@ -372,9 +372,12 @@ function connectOnce(conn: RedisConnection, destination: string): Promise<void> 
   });
 }
 
+/** XADD's field arguments of a message's attributes (the same names and values as attributeFields, without its pairs). */
 function attributeArgs(m: OutgoingMessage): RedisArg[] {
-  const out: RedisArg[] = [];
-  for (const [k, v] of attributeFields(m.attributes)) out.push(k, v);
+  const a = m.attributes;
+  const out: RedisArg[] = [ATTRIBUTE_NAMES.method, a.method, ATTRIBUTE_NAMES.attempt, a.attempt, ATTRIBUTE_NAMES.idempotencyKey, a.idempotencyKey, ATTRIBUTE_NAMES.contentType, a.contentType];
+  if (a.traceId !== undefined) out.push(ATTRIBUTE_NAMES.traceId, a.traceId);
+  if (a.deadline !== undefined) out.push(ATTRIBUTE_NAMES.deadline, a.deadline);
   return out;
 }
 
@@ -386,9 +389,15 @@ function fieldGetter(fields: Buffer[]): (name: string) => string | undefined {
 }
 
 function received(stream: string, id: string, fields: Buffer[], deliveryCount: number): ReceivedMessage {
+  // One pass: the body stays a Buffer, every other field is read as text once.
   let body: Buffer | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.equals(BODY_BUF)) body = fields[i + 1];
-  const attributes = parseAttributes(fieldGetter(fields));
+  const text = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (name.length === 4 && name.equals(BODY_BUF)) body = fields[i + 1];
+    else text.set(name.toString('latin1'), fields[i + 1]!.toString());
+  }
+  const attributes = parseAttributes((name) => text.get(name));
   const handle: RedisHandle = { stream, id, fields };
   return { id, body, attributes, deliveryCount, size: body?.length ?? 0, handle };
 }

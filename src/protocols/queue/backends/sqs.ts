@@ -139,6 +139,8 @@ class SqsBackend implements QueueBackend {
           VisibilityTimeout: Math.max(1, Math.ceil(leaseMs / 1000)),
           MessageAttributeNames: ['All'],
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          // The older name too: SQS-compatible servers (local-aws-sqs) know only it.
+          AttributeNames: ['All'],
         }),
         { abortSignal: signal },
       )) as { Messages?: SqsMessage[] };
@@ -258,6 +260,8 @@ class SqsBackend implements QueueBackend {
           VisibilityTimeout: 0,
           MessageAttributeNames: ['All'],
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          // The older name too: SQS-compatible servers (local-aws-sqs) know only it.
+          AttributeNames: ['All'],
         }),
       )) as typeof r;
     } catch (err) {
