@@ -18,6 +18,10 @@ command -v thrift >/dev/null 2>&1 || need_apt+=(thrift-compiler)
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 # TLS tests generate their certificates with it (test/harness/certs.ts).
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# Queue tests: NATS JetStream (test/harness/nats.ts) and the Python queue peer's clients (test/peers/queue_peer.py).
+[ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
+/usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need_apt+=(python3-boto3)
+/usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || need_apt+=(python3-redis)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   if [ "$(id -u)" != 0 ]; then echo "setup: need root for apt-get (missing: ${need_apt[*]})" >&2; exit 1; fi

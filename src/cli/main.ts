@@ -1,4 +1,4 @@
-/** The `scales` command: `scales gen ...`, `scales zerorpc ...`, `scales --help`, `scales --version`. */
+/** The `scales` command: `scales gen ...`, `scales zerorpc ...`, `scales queue ...`, `scales --help`, `scales --version`. */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseGenArgs, runGen } from './gen.js';
@@ -49,6 +49,14 @@ export async function main(argv: readonly string[], io: CliIo = stdio): Promise<
         }
         const { parseZeroArgs, runZeroRpc } = await import('./zerorpc.js');
         return await runZeroRpc(parseZeroArgs(rest), io);
+      }
+      case 'queue': {
+        if (rest.includes('-h') || rest.includes('--help')) {
+          io.out(USAGE);
+          return 0;
+        }
+        const { parseQueueArgs, runQueue } = await import('./queue.js');
+        return await runQueue(parseQueueArgs(rest), io);
       }
       default:
         throw new UsageError(`unknown command '${command}'`);

@@ -18,6 +18,18 @@ Commands:
   zerorpc --server (--bind ADDR | --connect ADDR)... [--heartbeat S] <module>[:export]
       Serve a module's export (a class is instantiated) until SIGINT/SIGTERM.
 
+  queue peek <dest> --idl <file.thrift> [--service S] [--count N] [--dead] [--group G]
+      Print the next message(s) of a queue as JSON (the call decoded with the IDL, its
+      attributes), leaving them where they are; --dead reads the dead-letter queue.
+  queue send <dest> --idl <file.thrift> Service.method '<json args>'
+      Enqueue one call (a oneway or void method); args as a JSON object by name or an array.
+  queue purge <dest> --yes [--dead]
+      Delete every message of the queue (or its dead-letter queue); refused without --yes.
+  queue stats <dest> [--group G]
+      Depth, in flight, delayed and dead-lettered, as JSON (null: the broker cannot tell).
+      <dest>: redis://host:port/stream, sqs://name, sqs+http://host:port/account/name,
+      nats://host:port/stream (docs/queue.md).
+
 Options:
   -h, --help      show this help
   -v, --version   print the version

@@ -15,7 +15,7 @@ test('importing the queue entry point loads neither ioredis nor @aws-sdk/client-
     const q = await import('./src/protocols/queue/index.ts');
     const loaded = Object.keys(createRequire(import.meta.url).cache);
     console.log(JSON.stringify({ queue: typeof q.Queue.newClient, brokers: loaded.filter((p) => /node_modules\\/(ioredis|@aws-sdk)\\//.test(p)).length }));
-    try { await q.openBackend('nats://x/y'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
+    try { await q.openBackend('amqp://x/y'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
   `;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root });
   const [first, second] = stdout

@@ -31,3 +31,4 @@ export { brokerError, asBrokerError, type BrokerFailure } from './errors.js';
 export { encodeCallBody, decodeCallBody, checkQueueable, whyNotQueueable } from './thrift-body.js';
 /** Reads a value the request carried (`receivedValue(ctx, QueueAttempt)`); the same function as `scales-rpc/thriftmux`'s. */
 export { receivedValue } from '../thriftmux/values.js';
+export { newFanoutClient, type FanoutClientControl } from './multicast.js';

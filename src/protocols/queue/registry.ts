@@ -20,6 +20,7 @@ const factories = new Map<string, () => Promise<BackendFactory>>([
   ['sqs', async () => (await import('./backends/sqs.js')).openSqsBackend],
   ['sqs+http', async () => (await import('./backends/sqs.js')).openSqsBackend],
   ['sqs+https', async () => (await import('./backends/sqs.js')).openSqsBackend],
+  ['nats', async () => (await import('./backends/nats.js')).openNatsBackend],
 ]);
 
 /** Adds a backend for `scheme` (e.g. 'amqp', 'nats'): `load` is called once, on first use. */
