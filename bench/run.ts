@@ -78,6 +78,8 @@ function scriptSection(title: string, script: string): void {
 
 scriptSection('ThriftMux vs plain Thrift (Scales both), one connection', 'thriftmux.ts');
 scriptSection('ZeroRPC: Scales vs the raw zeromq echo and a Python peer', 'zerorpc.ts');
+scriptSection('TLS: what it costs a Thrift echo', 'tls.ts');
+scriptSection('Queue RPC: Scales vs each broker client doing the raw operation', 'queue.ts');
 
 const stackCost = await runStackBench();
 emit(
