@@ -405,7 +405,10 @@ export async function serveQueue<Handler extends object>(service: ServiceDesc<un
   const thriftCodec = new ThriftServerCodec(protocol, svc);
   const codec = new QueueOutcomeCodec(thriftCodec);
   const subset: ServiceDesc<unknown, object> = o.methods === undefined ? svc : { name: svc.name, methods: Object.fromEntries([...served].map((n) => [n, svc.methods[n]!])) };
-  const { stack, stats, scope, onError } = thriftServerStack<QueueRequest>(subset, servedHandler, o, (req, err) => codec.isDeclared(req, err));
+  // The error text goes to the dead-letter record, read by the queue's operators, not to a
+  // remote caller: keep it unless the options say otherwise.
+  const stackOptions = { ...o, exposeErrors: o.exposeErrors ?? true };
+  const { stack, stats, scope, onError } = thriftServerStack<QueueRequest>(subset, servedHandler, stackOptions, (req, err) => codec.isDeclared(req, err));
   const backend = await openBackend(dest, { group: o.group, consumer: o.consumer, create: o.create, deadLetter: o.deadLetter });
   const concurrency = o.concurrency ?? QUEUE_SERVER_DEFAULTS.concurrency;
   const consumer = new QueueConsumer(
