@@ -1,6 +1,7 @@
 import type { FirstResolutionOptions } from '../balancer/first-resolution.js';
 import type { ClientStack } from './client-stack.js';
 import { describeValue, InvalidArgumentError } from '../core/errors.js';
+import type { OptionKeyList } from '../core/option-keys.js';
 import type { Logger } from '../core/logger.js';
 import type { RetryBudget, RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { StatsRegistry } from '../stats/registry.js';
@@ -9,8 +10,7 @@ import type { ClientStackOptions, FailureAccrualConfig, HedgingConfig, LoadBalan
 /** An edit of a client's stacks by role name (`s.insertAfter(Role.retries, mine)`). */
 export type StackEdit = (stack: ClientStack) => ClientStack;
 
-/** Every key of `Options`, each once: the compiler refuses a list that misses one or names one too many. */
-export type OptionKeyList<Options> = { readonly [K in keyof Required<Options>]: true };
+export { type OptionKeyList, optionKeys } from '../core/option-keys.js';
 
 /** The keys every protocol's options share. */
 export const STACK_OPTION_KEYS: OptionKeyList<ClientStackOptions> = {
@@ -37,11 +37,6 @@ export interface BuilderSpec {
   readonly methods?: readonly string[];
   /** The service's name, for messages. */
   readonly service?: string;
-}
-
-/** `optionKeys<MyOptions>({ ...STACK_OPTION_KEYS, mine: true })`: the set a BuilderSpec takes. */
-export function optionKeys<Options>(keys: OptionKeyList<Options>): ReadonlySet<string> {
-  return new Set(Object.keys(keys));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { OptionKeyList } from '../core/option-keys.js';
 import type net from 'node:net';
 import { MAX_TIMER_MS, performance } from '../core/clock.js';
 import { InvalidArgumentError, OverloadedError } from '../core/errors.js';
@@ -21,6 +22,9 @@ export interface ConnectionLimits {
   /** Where partly received messages are charged (default `partialFrameBudget`, shared by the whole process: 192 MiB). */
   frameBudget?: FrameBudget;
 }
+
+/** The ConnectionLimits keys, for protocols' lists of known server options. */
+export const CONNECTION_LIMIT_KEYS: OptionKeyList<ConnectionLimits> = { maxConnections: true, idleTimeoutMs: true, frameTimeoutMs: true, frameBudget: true };
 
 export interface StreamServerOptions extends ConnectionLimits {
   host: string;

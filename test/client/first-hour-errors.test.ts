@@ -120,6 +120,12 @@ describe('listen errors are typed', () => {
     await assert.rejects(Thrift.serve(EchoService, echoHandler, { port: 70000 }), invalid(/got the number 70000/));
   });
 
+  test('an unknown server option key is refused, naming it and the known ones (Thrift and ThriftMux)', async () => {
+    const typo = { maxConcurent: 10 } as unknown as { maxConcurrent: number };
+    await assert.rejects(Thrift.serve(EchoService, echoHandler, typo), invalid(/^Thrift\.serve: unknown option 'maxConcurent'; the known options are: .*maxConcurrent/));
+    await assert.rejects(ThriftMuxEntry.ThriftMux.serve(EchoService, echoHandler, typo), invalid(/^ThriftMux\.serve: unknown option 'maxConcurent'/));
+  });
+
   test('EADDRINUSE is an AddressInUseError (SCALES_ERR_ADDRESS_IN_USE)', async () => {
     await assert.rejects(Thrift.serve(EchoService, echoHandler, { port: server.port }), (err: unknown) => {
       assert.ok(err instanceof AddressInUseError, String(err));

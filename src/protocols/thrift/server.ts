@@ -1,3 +1,4 @@
+import { optionKeys, refuseUnknownKeys } from '../../core/option-keys.js';
 import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { ServerAnnouncements, type AnnounceOptions, type Announcement } from '../../discovery/announce.js';
@@ -7,7 +8,7 @@ import { ServerDispatcher } from '../../server/dispatcher.js';
 import type { HandlerFn } from '../../server/filters/handler.js';
 import type { Logger } from '../../core/logger.js';
 import { loggerHook, logToStderr } from '../../server/filters/logging.js';
-import { type ConnectionLimits, listenStream, type StreamServer } from '../../server/listen.js';
+import { CONNECTION_LIMIT_KEYS, type ConnectionLimits, listenStream, type StreamServer } from '../../server/listen.js';
 import type { ErrorHook } from '../../server/safe.js';
 import { serverStack, type ServerService } from '../../server/stack.js';
 import { StatsRegistry, type StatsScope } from '../../stats/registry.js';
@@ -142,7 +143,29 @@ export function thriftServerStack<Req extends ServerRequest>(
  * Serves `handler` (an object with one method per IDL method) over Thrift. THeader calls are
  * answered on either transport (header.ts). `routes`: a multiplexed server (multiplexed-server.ts).
  */
+const THRIFT_SERVER_KEYS = optionKeys<ThriftServerOptions>({
+  ...CONNECTION_LIMIT_KEYS,
+  host: true,
+  port: true,
+  protocol: true,
+  transport: true,
+  maxFrameSize: true,
+  decodeLimits: true,
+  maxConcurrentPerConnection: true,
+  maxConcurrent: true,
+  requestTimeout: true,
+  propagateContext: true,
+  exposeErrors: true,
+  onError: true,
+  logger: true,
+  stats: true,
+  headerLimits: true,
+  contextKeys: true,
+  tls: true,
+});
+
 export async function serveThrift<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftServerOptions = {}, routes?: ServiceRoutes): Promise<ThriftServer> {
+  refuseUnknownKeys(options, THRIFT_SERVER_KEYS, routes === undefined ? 'Thrift.serve' : 'Thrift.serveMultiplexed');
   checkLimit('maxConcurrentPerConnection', options.maxConcurrentPerConnection);
   checkLimit('maxConcurrent', options.maxConcurrent);
   checkLimit('requestTimeout', options.requestTimeout);

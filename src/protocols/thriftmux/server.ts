@@ -1,3 +1,4 @@
+import { optionKeys, refuseUnknownKeys } from '../../core/option-keys.js';
 import type { ContextKey } from '../../core/context-key.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -12,7 +13,7 @@ import type { TlsServerOptions } from '../../transport/tls.js';
 import type { ServiceDesc } from '../thrift/descriptors.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
 import { thriftServerHandle, thriftServerStack, type ThriftServer } from '../thrift/server.js';
-import { type ConnectionLimits, listenStream } from '../../server/listen.js';
+import { CONNECTION_LIMIT_KEYS, type ConnectionLimits, listenStream } from '../../server/listen.js';
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
 import { ReassemblyBudget } from '../mux/fragments.js';
@@ -91,7 +92,33 @@ class DiscardFilter extends ServerFilter<ThriftMuxServerRequest> {
 }
 
 /** Serves `handler` over ThriftMux (and plain framed Thrift on the same port). */
+const THRIFTMUX_SERVER_KEYS = optionKeys<ThriftMuxServerOptions>({
+  ...CONNECTION_LIMIT_KEYS,
+  host: true,
+  port: true,
+  protocol: true,
+  maxFrameSize: true,
+  decodeLimits: true,
+  maxConcurrent: true,
+  maxConcurrentPerConnection: true,
+  requestTimeout: true,
+  maxContexts: true,
+  maxDtab: true,
+  maxPartials: true,
+  maxReassemblyBytes: true,
+  framerSize: true,
+  drainAckTimeout: true,
+  contextKeys: true,
+  propagateContext: true,
+  exposeErrors: true,
+  onError: true,
+  logger: true,
+  stats: true,
+  tls: true,
+});
+
 export async function serveThriftMux<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, options: ThriftMuxServerOptions = {}): Promise<ThriftMuxServer> {
+  refuseUnknownKeys(options, THRIFTMUX_SERVER_KEYS, 'ThriftMux.serve');
   for (const name of [
     'maxConcurrent',
     'maxConcurrentPerConnection',
