@@ -8,6 +8,7 @@ import { natsAvailable, startNats, type NatsServer } from '../harness/nats.js';
 import { Jobs } from './jobs.js';
 import { killLoad } from './kill-load.js';
 import { until } from './suite.js';
+import { sendThroughRestart } from './restart-load.js';
 
 describe('nats under faults', { skip: !natsAvailable() && 'nats-server / npm nats are not installed' }, () => {
   let nats: NatsServer;
@@ -29,32 +30,10 @@ describe('nats under faults', { skip: !natsAvailable() && 'nats-server / npm nat
       maxAttempts: 50,
     });
     const client = Queue.newClient(Jobs, dest, { retries: false });
-    const accepted: bigint[] = [];
-    const codes = new Map<string, number>();
-    let sent = 0;
-    let restarted = false;
-    const restart = (async () => {
-      await until('some load', () => sent > 3000);
-      await nats.restart({ kill: true, downMs: 500 });
-      restarted = true;
-    })();
-    let acceptedAfter = 0;
-    while (!restarted || acceptedAfter < 3000) {
-      const ids = Array.from({ length: 500 }, () => BigInt(sent++));
-      const r = await Promise.allSettled(ids.map((id) => client.notify(id, 'x')));
-      r.forEach((x, i) => {
-        if (x.status === 'fulfilled') {
-          accepted.push(ids[i]!);
-          if (restarted) acceptedAfter++;
-        } else {
-          const code = (x.reason as { code?: string }).code ?? String(x.reason);
-          codes.set(code, (codes.get(code) ?? 0) + 1);
-        }
-      });
-      await new Promise((r) => setTimeout(r, 5));
-      assert.ok(sent < 500_000, 'the client never recovered after the restart');
-    }
-    await restart;
+    const { sent, accepted, codes } = await sendThroughRestart(
+      (id) => client.notify(id, 'x'),
+      () => nats.restart({ kill: true, downMs: 500 }),
+    );
     console.log(`nats restart under load: sent ${sent}, accepted ${accepted.length}, failed ${JSON.stringify(Object.fromEntries(codes))}`);
     assert.ok(codes.size > 0, 'some calls failed while nats-server was down');
     for (const code of codes.keys()) assert.ok(['SCALES_ERR_CONNECT', 'SCALES_ERR_CONNECTION_CLOSED', 'SCALES_ERR_TIMEOUT', 'SCALES_ERR_OVERLOADED'].includes(code), code);

@@ -7,6 +7,7 @@ import { Queue } from '../../src/protocols/queue/index.js';
 import { redisAvailable, startRedis, type RedisServer } from '../harness/redis.js';
 import { Jobs } from './jobs.js';
 import { queueSuite, until, type RawSender } from './suite.js';
+import { sendThroughRestart } from './restart-load.js';
 
 if (!redisAvailable()) {
   describe('queue over redis', () => it.skip('redis-server is not installed (scripts/setup.sh installs it)'));
@@ -75,32 +76,10 @@ if (!redisAvailable()) {
       const handled = new Set<bigint>();
       const consumer = await Queue.serve(Jobs, { notify: (id) => void handled.add(id), work: () => {} }, dest, { onError: false, waitMs: 200 });
       const client = Queue.newClient(Jobs, dest, { retries: false });
-      const accepted: bigint[] = [];
-      const codes = new Map<string, number>();
-      let sent = 0;
-      let restarted = false;
-      const restart = (async () => {
-        await until('some load', () => sent > 3000);
-        await durable.restart({ kill: true, downMs: 300 });
-        restarted = true;
-      })();
-      let acceptedAfter = 0;
-      while (!restarted || acceptedAfter < 3000) {
-        const ids = Array.from({ length: 500 }, () => BigInt(sent++));
-        const r = await Promise.allSettled(ids.map((id) => client.notify(id, 'x')));
-        r.forEach((x, i) => {
-          if (x.status === 'fulfilled') {
-            accepted.push(ids[i]!);
-            if (restarted) acceptedAfter++;
-          } else {
-            const code = (x.reason as { code?: string }).code ?? String(x.reason);
-            codes.set(code, (codes.get(code) ?? 0) + 1);
-          }
-        });
-        await new Promise((r) => setTimeout(r, 5));
-        assert.ok(sent < 500_000, 'the client never recovered after the restart');
-      }
-      await restart;
+      const { sent, accepted, codes } = await sendThroughRestart(
+        (id) => client.notify(id, 'x'),
+        () => durable.restart({ kill: true, downMs: 300 }),
+      );
       console.log(`restart under load: sent ${sent}, accepted ${accepted.length}, failed ${JSON.stringify(Object.fromEntries(codes))}`);
       assert.ok(codes.size > 0, 'some calls failed while Redis was down');
       for (const code of codes.keys()) assert.ok(['SCALES_ERR_CONNECT', 'SCALES_ERR_CONNECTION_CLOSED', 'SCALES_ERR_NODE_UNAVAILABLE', 'SCALES_ERR_OVERLOADED'].includes(code), code);

@@ -374,17 +374,16 @@ class QueueConsumer {
   }
 }
 
+/** Waits `ms`, or less if `signal` aborts; removes its listener either way (the signal lives as long as the consumer). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const wake = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', wake);
+      resolve();
+    };
+    const t = setTimeout(wake, ms);
+    signal.addEventListener('abort', wake, { once: true });
   });
 }
 
