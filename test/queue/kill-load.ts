@@ -18,8 +18,8 @@ export interface KillLoadOptions {
   workers: number;
   concurrency: number;
   leaseMs: number;
-  killEveryMs: number;
-  maxKills: number;
+  /** Workers to SIGKILL, spread evenly over the first 90 % of the calls handled. */
+  kills: number;
   maxSleepMs: number;
   timeoutMs: number;
 }
@@ -32,6 +32,7 @@ export interface KillLoadResult {
   /** Handled on a second or later delivery: what the kills interrupted (and the lease brought back). */
   redelivered: number;
   kills: number;
+  plannedKills: number;
   sendMs: number;
   totalMs: number;
   producerErrors: number;
@@ -40,8 +41,12 @@ export interface KillLoadResult {
 export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const counts = new Uint8Array(o.calls);
   let handled = 0;
+  let distinctCount = 0;
+  const distinct = (): number => distinctCount;
   let redelivered = 0;
   const workers = new Set<ChildProcess>();
+  /** Workers consuming now: a kill aimed at one still starting would interrupt nothing. */
+  const ready = new Set<ChildProcess>();
   const start = (): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
       const child = fork(WORKER, [o.dest, String(o.concurrency), String(o.leaseMs), String(o.maxSleepMs)], {
@@ -49,30 +54,41 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       child.on('message', (m: { handled?: string[]; redelivered?: number; ready?: boolean }) => {
-        if (m.ready) resolve(child);
+        if (m.ready) {
+          ready.add(child);
+          resolve(child);
+        }
         redelivered += m.redelivered ?? 0;
         for (const id of m.handled ?? []) {
           const i = Number(id);
+          if (counts[i] === 0) distinctCount++;
           if (counts[i]! < 255) counts[i]!++;
           handled++;
         }
       });
-      child.once('exit', () => workers.delete(child));
+      child.once('exit', () => {
+        workers.delete(child);
+        ready.delete(child);
+      });
       child.once('error', reject);
       workers.add(child);
     });
   const t0 = performance.now();
   await Promise.all(Array.from({ length: o.workers }, () => start()));
 
+  // Kills are paced by progress, not by the clock: kill k lands when k/(kills+1) of 90 % of the calls
+  // have been handled, so every planned kill lands mid-run however fast or slow the machine is
+  // (a clock-paced killer landed only 2 of 8 on a fast CI run that finished in 9 s).
   let kills = 0;
   let stopKilling = false;
   const killer = (async () => {
-    while (!stopKilling && kills < o.maxKills) {
-      await new Promise((r) => setTimeout(r, o.killEveryMs * (0.5 + Math.random())));
-      if (stopKilling) break;
-      const list = [...workers];
+    while (!stopKilling && kills < o.kills) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (distinct() < ((o.calls * 0.9) / (o.kills + 1)) * (kills + 1)) continue;
+      const list = [...ready];
       const victim = list[Math.floor(Math.random() * list.length)];
       if (victim === undefined) continue;
+      ready.delete(victim); // never picked again while it is dying
       victim.kill('SIGKILL');
       kills++;
       void start(); // the replacement starts while the others keep working
@@ -90,14 +106,8 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const sendMs = performance.now() - t0;
   await client.$close();
 
-  const distinct = (): number => {
-    let d = 0;
-    for (const c of counts) if (c > 0) d++;
-    return d;
-  };
   const deadline = Date.now() + o.timeoutMs;
   while (distinct() < o.calls && Date.now() < deadline) {
-    if (distinct() > o.calls * 0.9) stopKilling = true;
     await new Promise((r) => setTimeout(r, 100));
   }
   stopKilling = true;
@@ -106,5 +116,5 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   await new Promise((r) => setTimeout(r, o.leaseMs + 1500));
   for (const w of workers) w.kill('SIGKILL');
   const d = distinct();
-  return { handled, distinct: d, missing: o.calls - d, duplicates: handled - d, redelivered, kills, sendMs, totalMs: performance.now() - t0, producerErrors };
+  return { handled, distinct: d, missing: o.calls - d, duplicates: handled - d, redelivered, kills, plannedKills: o.kills, sendMs, totalMs: performance.now() - t0, producerErrors };
 }
