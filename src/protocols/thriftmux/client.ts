@@ -8,11 +8,11 @@ import { ConnectionClosedError, InvalidArgumentError } from '../../core/errors.j
 import { endpointKey, tcpAddress } from '../../discovery/endpoint.js';
 import { resolveDestination } from '../../discovery/resolve.js';
 import type { ServerSet } from '../../discovery/serverset.js';
-import { MultiplexedSession } from '../../session/multiplexed.js';
 import type { StatsRegistry } from '../../stats/registry.js';
 import { Connection } from '../../transport/index.js';
 import { clientTls, type TlsClientOptions } from '../../transport/tls.js';
 import { MuxClientCodec } from '../mux/client-codec.js';
+import { MuxClientSession } from '../mux/client-session.js';
 import { MuxNackError } from '../mux/errors.js';
 import { clientHandshake, framerHeader } from '../mux/handshake.js';
 import { DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, Pinger } from '../mux/pinger.js';
@@ -156,13 +156,14 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
         early = hs.early;
       }
       const codec = new MuxClientCodec({ maxMessageBytes: maxFrameSize, peerMaxFrame });
-      const session = new MultiplexedSession<MuxRequest, MuxReply>(conn, codec, { maxAbandoned: o.maxAbandoned, maxInFlight: o.maxInFlight });
+      const session = new MuxClientSession<MuxRequest, MuxReply>(conn, codec, { maxAbandoned: o.maxAbandoned, maxInFlight: o.maxInFlight });
       // The server's FIN comes after everything it will send: close now, so the pool reconnects.
       conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
       const pingEvery = o.pingInterval ?? DEFAULT_PING_INTERVAL_MS;
       if (pingEvery > 0) {
         const pinger = new Pinger(conn, pingEvery, o.pingTimeout ?? DEFAULT_PING_TIMEOUT_MS);
         codec.onRping = () => pinger.pong();
+        session.pinger = pinger;
         const sessionOnClose = conn.onClose;
         conn.onClose = (err) => {
           pinger.stop();
