@@ -3,6 +3,7 @@
 // plain-Thrift client writes (ttwitter-bytes.ts, built by hand from tracing.thrift), and reading
 // back the exact bytes Finagle's server answers.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ProtocolError } from '../../src/core/errors.js';
 import { ForwardedContexts, MuxClientId, MuxRetries, MuxTrace, receivedValue, ThriftMux, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
@@ -11,7 +12,24 @@ import { CLIENT_ID_CONTEXT, RETRIES_CONTEXT, TRACE_CONTEXT, DEADLINE_CONTEXT } f
 import { TTwitterHeaderError } from '../../src/protocols/thrift/ttwitter.js';
 import { EchoService, echoHandler, type EchoHandler } from '../fixtures/echo-service.js';
 import { connectRaw, frameOf } from '../mux/raw-peer.js';
-import { closedWithin, deadlineContext, echoCall, echoReply, field, framed, i32, i64, messageHead, requestHeader, STOP, str, upgradeCall, upgradeReply, type Header } from './ttwitter-bytes.js';
+import {
+  closedWithin,
+  deadlineContext,
+  echoCall,
+  echoReply,
+  field,
+  framed,
+  i32,
+  i64,
+  messageHead,
+  requestHeader,
+  STOP,
+  str,
+  upgradeCall,
+  upgradeReply,
+  type Header,
+  UPGRADE,
+} from './ttwitter-bytes.js';
 
 interface View {
   payload: string;
@@ -82,6 +100,8 @@ type Serve = (handler: EchoHandler, onError: (e: unknown) => void) => Promise<{ 
 const SERVERS: [string, Serve][] = [
   ['ThriftMux server (plain Thrift side)', (h, onError) => ThriftMux.serve(EchoService, h, { onError })],
   ['plain Thrift server', (h, onError) => Thrift.serve(EchoService, h, { onError })],
+  // Plain names reach the default service; the upgrade name is nobody's method.
+  ['multiplexed Thrift server (default service)', (h, onError) => Thrift.serveMultiplexed({ Echo: [EchoService, h] }, { defaultService: 'Echo', onError })],
 ];
 
 for (const [label, serve] of SERVERS) {
@@ -218,6 +238,25 @@ for (const [label, serve] of SERVERS) {
     });
   });
 }
+
+describe('TTwitter on an unframed (buffered) Thrift server', () => {
+  test('is declined with UNKNOWN_METHOD: message boundaries come from parsing messages, which a header would break', async () => {
+    const server = await Thrift.serve(EchoService, echoHandler, { transport: 'buffered', onError: false });
+    const socket = net.connect(server.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.write(Buffer.concat([upgradeCall(0), echoCall(1, 1n, 0, 'plain')]));
+    const head = messageHead(UPGRADE, 3, 0);
+    const reply = echoReply(1, 1n, 'plain');
+    await waitFor(() => Buffer.concat(chunks).includes(reply));
+    const got = Buffer.concat(chunks);
+    assert.deepEqual(got.subarray(0, head.length), head, 'EXCEPTION __can__finagle__trace__v3__');
+    assert.ok(got.includes(Buffer.concat([field(8, 2), i32(1)])), 'UNKNOWN_METHOD');
+    assert.deepEqual(got.subarray(got.length - reply.length), reply, 'then the plain call, answered plain');
+    socket.destroy();
+    await server.close();
+  });
+});
 
 describe('TTwitter on the ThriftMux port: as Mux, in order', () => {
   const seen: View[] = [];

@@ -141,7 +141,10 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   ) {
     this.routes = options.routes;
     this.header = new HeaderCodec(protocol, options);
-    this.ttwitter = options.ttwitter === false ? undefined : new TTwitterServer(options.ttwitter ?? {}, options.contextKeys);
+    // Unframed (headerAt 4): message boundaries are found by parsing Thrift messages, which a
+    // RequestHeader in front would break; Finagle speaks TTwitter over framed Thrift only.
+    const off = options.ttwitter === false || this.header.at === 4;
+    this.ttwitter = off ? undefined : new TTwitterServer(options.ttwitter || {}, options.contextKeys);
   }
 
   /** `conn`: the connection the message came on (TTwitter's upgrade is per connection; without it, never upgraded). */
