@@ -234,7 +234,9 @@ class NatsBackend implements QueueBackend {
       got = await this.pull(1, Math.min(MAX_PULL_MS, Math.max(1000, waitMs)), signal);
       if (got.length > 0 && max > 1 && !signal.aborted) got = got.concat(await this.pull(max - 1, 0, signal));
     }
-    return Promise.all(got.map((m) => this.received(m)));
+    const out = got.map((m) => received(m));
+    // Only redeliveries look up a stored attempt: first deliveries cost no promise or round trip.
+    return out.some((m) => m.deliveryCount > 1) ? Promise.all(out.map((m) => (m.deliveryCount > 1 ? this.withStoredAttempt(m) : m))) : out;
   }
 
   /**
@@ -242,26 +244,17 @@ class NatsBackend implements QueueBackend {
    * stored, else the header's too: a redelivery after a lost delivery, a lease expiry or a
    * release is not a new attempt.
    */
-  private async received(m: JsMsg): Promise<ReceivedMessage> {
-    const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    const attributes = parseAttributes(headerGetter(m.headers));
-    const deliveryCount = m.info.deliveryCount;
-    let attempt = typeof attributes === 'string' ? 1 : attributes.attempt;
-    let attemptKey: string | undefined;
-    if (deliveryCount > 1) {
-      const key = `${this.group}.${m.seq}`;
-      // Unreadable (broker flapping): the header's attempt; maxDeliveries still bounds the message.
-      const stored = await this.attempts()
-        .then((kv) => kv.get(key))
-        .catch(() => null);
-      if (stored !== null && stored.operation === 'PUT') {
-        attemptKey = key; // removed once the message is done
-        const n = Number(stored.string());
-        if (Number.isInteger(n) && n > attempt) attempt = n;
-      }
-    }
-    const handle: NatsHandle = { msg: m, attemptKey };
-    return { id: String(m.seq), body, attributes, deliveryCount, attempt, size: body.length, handle };
+  private async withStoredAttempt(m: ReceivedMessage): Promise<ReceivedMessage> {
+    const h = m.handle as NatsHandle;
+    const key = `${this.group}.${h.msg.seq}`;
+    // Unreadable (broker flapping): the header's attempt; maxDeliveries still bounds the message.
+    const stored = await this.attempts()
+      .then((kv) => kv.get(key))
+      .catch(() => null);
+    if (stored === null || stored.operation !== 'PUT') return m;
+    const n = Number(stored.string());
+    // attemptKey: the entry is removed once the message is done.
+    return { ...m, attempt: Number.isInteger(n) && n > m.attempt! ? n : m.attempt, handle: { msg: h.msg, attemptKey: key } satisfies NatsHandle };
   }
 
   /** One pull request: `batch` messages at most, waiting `expiresMs` (0: only what is there now). */
@@ -436,6 +429,14 @@ class NatsBackend implements QueueBackend {
 
 function headerGetter(h: Headers | undefined): (name: string) => string | undefined {
   return (name) => (h?.has(name) ? h.get(name) : undefined);
+}
+
+function received(m: JsMsg): ReceivedMessage {
+  const body = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  const attributes = parseAttributes(headerGetter(m.headers));
+  const handle: NatsHandle = { msg: m, attemptKey: undefined };
+  const attempt = typeof attributes === 'string' ? 1 : attributes.attempt;
+  return { id: String(m.seq), body, attributes, deliveryCount: m.info.deliveryCount, attempt, size: body.length, handle };
 }
 
 /** A message read from the stream itself (peek): it has no lease and cannot be acked. */
