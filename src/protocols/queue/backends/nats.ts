@@ -84,6 +84,9 @@ export async function openNatsBackend(url: URL, raw: string, o: BackendOptions):
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: false,
+      // nats.js otherwise captures a stack trace (new Error()) per request, every publish included:
+      // ~16 % of the enqueue path's CPU in a profile; our errors name the operation themselves.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw asBrokerError(err, 'unreachable', `cannot connect to NATS at ${destination}`, destination);
