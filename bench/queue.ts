@@ -209,7 +209,7 @@ async function natsBench(): Promise<Row[]> {
     const inFlight = new Set<Promise<unknown>>();
     for (let i = 0; i < n; i++) {
       const h = natsHeaders();
-      for (const [k, v] of ATTRS) h.set(k, v);
+      for (const [k, v] of ATTRS) h.append(k, v);
       const p = js.publish(queue, BODY, { headers: h, msgID: `raw-${++seq}` });
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
