@@ -1,7 +1,7 @@
 /**
  * NATS JetStream backend over the `nats` npm package (an optional peer dependency, imported on
  * first use). Mapping (docs/queue.md, "NATS JetStream"):
- *   queue `orders`     a stream `orders` (file storage, limits retention) on the subject `orders`
+ *   queue `orders`     a stream `orders` (file storage, interest retention) on the subject `orders`
  *   group              a durable pull consumer of that name (default `scales`): one per service = multicast
  *   lease              the consumer's AckWait; extend = `+WPI` (working), release = `-NAK`
  *   attempt            our own count, not JetStream's `num_delivered`: deliveries a broker crash cut
