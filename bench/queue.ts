@@ -11,13 +11,21 @@
  * 8 pipelines in flight, and XREADGROUP COUNT 500 + XACK; SQS SendMessageBatch (10) 32 in flight,
  * and ReceiveMessage (10) + DeleteMessageBatch in 32 parallel loops. Scales keeps as many calls in
  * flight as the raw producer has messages in flight (Redis 4,000 = 8 × 500; SQS 2,000).
+ *
+ * NATS (natsBench, BENCH_QUEUE_NATS=50000, BENCH_QUEUE_ONLY=nats for it alone): JetStream publish
+ * of the same headers and a de-duplication id (Scales sends its idempotency key as one) with 1,000
+ * in flight, and pull-consume (fetch 500) + ack on a durable consumer; the stream and consumer
+ * configured as Scales makes them (file storage, interest retention). Scales keeps 1,000 calls in
+ * flight.
  */
 import { Redis } from 'ioredis';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { AckPolicy, connect as natsConnect, headers as natsHeaders, nanos, RetentionPolicy, StorageType, DiscardPolicy } from 'nats';
 import { Queue } from '../src/protocols/queue/index.js';
 import { attributeFields } from '../src/protocols/queue/envelope.js';
 import { startRedis } from '../test/harness/redis.js';
 import { startSqs } from '../test/harness/sqs.js';
+import { startNats } from '../test/harness/nats.js';
 import { Jobs } from '../test/queue/jobs.js';
 import { notifyBody } from '../test/queue/suite.js';
 
@@ -180,8 +188,78 @@ async function sqsBench(): Promise<Row[]> {
   return rows;
 }
 
+const NATS_N = Number(process.env['BENCH_QUEUE_NATS'] ?? 50_000);
+
+async function natsBench(): Promise<Row[]> {
+  const nats = await startNats();
+  const u = new URL(nats.url);
+  // The options Scales connects with that change the client's cost (no stack trace per request).
+  const nc = await natsConnect({ servers: `${u.hostname}:${u.port}`, noAsyncTraces: true });
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  const WINDOW = 1000;
+  // The stream and group as the Scales backend makes them (backends/nats.ts).
+  const makeQueue = async (name: string): Promise<void> => {
+    await jsm.streams.add({ name, subjects: [name], storage: StorageType.File, retention: RetentionPolicy.Interest, discard: DiscardPolicy.New, duplicate_window: nanos(120_000) });
+    await jsm.consumers.add(name, { durable_name: 'scales', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 20_000 });
+  };
+  let seq = 0;
+  const rawEnqueue = async (queue: string, n: number): Promise<number> => {
+    const t0 = performance.now();
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < n; i++) {
+      const h = natsHeaders();
+      for (const [k, v] of ATTRS) h.append(k, v);
+      const p = js.publish(queue, BODY, { headers: h, msgID: `raw-${++seq}` });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    return performance.now() - t0;
+  };
+  const rawConsume = async (queue: string, n: number): Promise<void> => {
+    let got = 0;
+    while (got < n) {
+      for await (const m of js.fetch(queue, 'scales', { batch: 500, expires: 1000 })) {
+        m.ack();
+        got++;
+      }
+    }
+    await nc.flush();
+  };
+  const enq: Row = { backend: 'nats (JetStream)', what: 'enqueue', raw: 0, scales: 0 };
+  const e2e: Row = { backend: 'nats (JetStream)', what: 'end-to-end', raw: 0, scales: 0 };
+  // This process's CPU per call (the clients; the broker is another process): steadier than calls/s on a shared machine.
+  const cpu: Record<string, number[]> = {};
+  const measured = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    const c0 = process.cpuUsage();
+    const out = await run();
+    const c = process.cpuUsage(c0);
+    (cpu[what] ??= []).push((c.user + c.system) / NATS_N);
+    return out;
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    await makeQueue(`raw-enq-${round}`);
+    enq.raw = Math.max(enq.raw, rate(NATS_N, await measured('raw enqueue', () => rawEnqueue(`raw-enq-${round}`, NATS_N))));
+    enq.scales = Math.max(enq.scales, await measured('Scales enqueue', () => scalesEnqueue(`${nats.url}/scales-enq-${round}`, NATS_N, WINDOW)));
+    await makeQueue(`raw-e2e-${round}`);
+    const t0 = performance.now();
+    await measured('raw end-to-end', () => Promise.all([rawEnqueue(`raw-e2e-${round}`, NATS_N), rawConsume(`raw-e2e-${round}`, NATS_N)]));
+    e2e.raw = Math.max(e2e.raw, rate(NATS_N, performance.now() - t0));
+    e2e.scales = Math.max(e2e.scales, await measured('Scales end-to-end', () => scalesEndToEnd(`${nats.url}/scales-e2e-${round}`, NATS_N, WINDOW, { waitMs: 1000, concurrency: 512 })));
+    // Keep the store small between rounds.
+    for (const s of [`raw-enq-${round}`, `scales-enq-${round}`, `raw-e2e-${round}`, `scales-e2e-${round}`]) await jsm.streams.delete(s).catch(() => {});
+  }
+  await nc.close();
+  await nats.close();
+  for (const [what, us] of Object.entries(cpu)) console.log(`nats ${what}: CPU ${us.map((u) => u.toFixed(1)).join(' / ')} µs per call (this process, per round)`);
+  return [enq, e2e];
+}
+
 const only = process.env['BENCH_QUEUE_ONLY'];
-const rows = [...(only === 'sqs' ? [] : await redisBench()), ...(only === 'redis' ? [] : await sqsBench())];
+const want = (backend: string): boolean => only === undefined || only === backend;
+const rows = [...(want('redis') ? await redisBench() : []), ...(want('sqs') ? await sqsBench() : []), ...(want('nats') ? await natsBench() : [])];
 console.log('\n| backend | what | broker client (raw) calls/s | Scales calls/s | ratio |');
 console.log('|---|---|---:|---:|---:|');
 for (const r of rows) console.log(`| ${r.backend} | ${r.what} | ${r.raw.toLocaleString('en')} | ${r.scales.toLocaleString('en')} | ${Math.round((r.scales / r.raw) * 100)} % |`);
