@@ -5,7 +5,8 @@
  * every reply with a `ResponseHeader`, both in the connection's own protocol, inside the frame.
  * A server that answers UNKNOWN_METHOD leaves the connection plain.
  *
- * The structs, from Finagle's finagle-thrift/src/main/thrift/tracing.thrift (twitter/finagle):
+ * The structs, from Finagle's finagle-thrift/src/main/thrift/tracing.thrift (twitter/finagle, as
+ * of commit 19c676363939bfbe0dd5f084ca8a6c25f2c11c75):
  *
  *   struct ClientId        { 1: string name }
  *   struct RequestContext  { 1: binary key, 2: binary value }
