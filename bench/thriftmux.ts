@@ -7,7 +7,10 @@
  *   BENCH_SECONDS=2 BENCH_ROUNDS=1 npx tsx bench/thriftmux.ts
  *   BENCH_TIMEOUT_MS=1000 ...          # a deadline on every call (Mux sends it as a context)
  *   BENCH_CPU_PROF=/tmp/prof ...       # a .cpuprofile per peer process
+ *   BENCH_NODE_FLAGS='--heap-prof --heap-prof-dir=/tmp/heap' ...   # any node flags for both peers
  *   BENCH_IMPLS=thriftmux,raw ...      # only those
+ *   BENCH_LOADS=100 BENCH_PACED=0 ...  # only 100 in flight, no half-peak runs
+ *   BENCH_GC=1 ...                     # GC counts per peer (stderr): client in the window, server over its life
  *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
  *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
@@ -15,8 +18,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { otherProcessCpuUs, ownCpuUs } from './peers/cpu.js';
 import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
 import { loadScales, scalesModules } from './peers/runtime.js';
@@ -41,10 +46,73 @@ const framer = (): number | undefined => (process.env['BENCH_FRAMER'] ? Number(p
 /** BENCH_LARGE_CALLERS: that many callers echo 10 MiB Items beside the measured small calls. */
 const LARGE_BYTES = 10 * 1024 * 1024;
 
+/**
+ * BENCH_GC=1: counts this process's GCs (PerformanceObserver 'gc': the same events as
+ * --trace-gc, without writing to stdout, which carries the peers' answers).
+ */
+function gcCounter(): (() => string) | undefined {
+  if (process.env['BENCH_GC'] !== '1') return undefined;
+  const n = { minor: 0, major: 0, other: 0, minorMs: 0, majorMs: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        n.minor++;
+        n.minorMs += e.duration;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        n.major++;
+        n.majorMs += e.duration;
+      } else n.other++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const snap = (): typeof n => ({ ...n });
+  const start = snap();
+  return () => {
+    const s = snap();
+    return `scavenges ${s.minor - start.minor} (${(s.minorMs - start.minorMs).toFixed(0)} ms), mark-sweeps ${s.major - start.major} (${(s.majorMs - start.majorMs).toFixed(0)} ms), other ${s.other - start.other}`;
+  };
+}
+
+/** Read and write syscalls so far of a process (`self` or a pid), from /proc/<pid>/io. */
+function syscalls(pid: string): { r: number; w: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { r: Number(/syscr: (\d+)/.exec(io)?.[1]), w: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+  } catch {
+    return { r: NaN, w: NaN };
+  }
+}
+
+/**
+ * BENCH_ALLOC_PROF=dir: samples every allocation from now on, collected objects included (what
+ * --heap-prof leaves out), and writes `<role>.<pid>.heapprofile` there when `stop()` is called.
+ */
+async function allocationProfile(role: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env['BENCH_ALLOC_PROF'];
+  if (dir === undefined) return undefined;
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${dir}/${role}.${process.pid}.heapprofile`, JSON.stringify(profile));
+  };
+}
+
 async function serve(impl: Impl): Promise<void> {
+  const stopAlloc = await allocationProfile(`${impl}-server`);
+  const exitOnEnd = (): void => void process.stdin.on('end', () => (stopAlloc === undefined ? process.exit(0) : void stopAlloc().then(() => process.exit(0))));
+  const gc = gcCounter();
+  const t0 = performance.now();
+  if (gc !== undefined) process.stdin.on('end', () => process.stderr.write(`[gc] ${impl} server, ${((performance.now() - t0) / 1000).toFixed(1)} s: ${gc()}\n`));
   if (impl === 'grpc' || impl === 'raw') {
     process.stdout.write(`${impl === 'grpc' ? await serveGrpcEcho() : await serveRawEcho()}\n`);
-    process.stdin.on('end', () => process.exit(0));
+    exitOnEnd();
     process.stdin.resume();
     return;
   }
@@ -59,7 +127,7 @@ async function serve(impl: Impl): Promise<void> {
     port = (await m.thrift.Thrift.serve(Bench, handler, { onError: false, maxConcurrentPerConnection: 4096 })).port;
   }
   process.stdout.write(`${port}\n`);
-  process.stdin.on('end', () => process.exit(0));
+  exitOnEnd();
   process.stdin.resume();
 }
 
@@ -143,7 +211,12 @@ async function client(impl: Impl, port: number): Promise<void> {
   const measureMs = Number(process.env['BENCH_MEASURE_MS'] ?? 4000);
   const warmupMs = Number(process.env['BENCH_WARMUP_MS'] ?? 1000);
   const rate = Number(process.env['BENCH_RATE'] ?? 0);
+  const stopAlloc = await allocationProfile(`${impl}-client`);
   let result: LoadResult | PacedResult;
+  let gc: (() => string) | undefined;
+  let gcWindow = '';
+  let io0: { r: number; w: number }[] | undefined;
+  let io1: { r: number; w: number }[] | undefined;
   if (rate > 0) {
     await runPaced(shape, rate, warmupMs, inFlight); // warm-up at the same rate (a balancer's window sizes itself to it)
     result = await runPaced(shape, rate, measureMs, inFlight);
@@ -152,9 +225,33 @@ async function client(impl: Impl, port: number): Promise<void> {
       inFlight,
       warmupMs,
       measureMs,
-      cpu: serverPid > 0 ? () => ({ client: ownCpuUs(), server: otherProcessCpuUs(serverPid) }) : undefined,
+      cpu:
+        serverPid > 0
+          ? () => {
+              // Called at both ends of the measured window: the GC and syscall counts cover it.
+              if (process.env['BENCH_GC'] === '1') {
+                if (gc === undefined) {
+                  gc = gcCounter();
+                  io0 = [syscalls('self'), syscalls(String(serverPid))];
+                } else {
+                  gcWindow = gc();
+                  io1 = [syscalls('self'), syscalls(String(serverPid))];
+                }
+              }
+              return { client: ownCpuUs(), server: otherProcessCpuUs(serverPid) };
+            }
+          : undefined,
     });
+    if (gcWindow !== '') {
+      const per = (a: number, b: number): string => ((100 * (b - a)) / (result as LoadResult).calls).toFixed(1);
+      const [c0, s0] = io0!;
+      const [c1, s1] = io1!;
+      process.stderr.write(
+        `[gc] ${impl} client, ${inFlight} in flight, ${result.calls} calls in the window: ${gcWindow}; per 100 calls: client reads ${per(c0.r, c1.r)} writes ${per(c0.w, c1.w)}, server reads ${per(s0.r, s1.r)} writes ${per(s0.w, s1.w)}\n`,
+      );
+    }
   }
+  await stopAlloc?.();
   await close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
@@ -163,7 +260,9 @@ async function client(impl: Impl, port: number): Promise<void> {
 function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const dir = process.env['BENCH_CPU_PROF'];
   const prof = dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  return spawn(process.execPath, [...prof, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_NODE_FLAGS: more node flags for both peers (`--heap-prof --heap-prof-dir=/tmp/heap`).
+  const flags = process.env['BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [];
+  return spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
 async function firstLine(child: ChildProcess): Promise<string> {
@@ -254,7 +353,8 @@ async function main(): Promise<void> {
   const only = process.env['BENCH_IMPLS']?.split(',') as Impl[] | undefined;
   const impls = IMPLS.filter((i) => only === undefined || only.includes(i));
   const rows: { impl: Impl; inFlight: number; best: LoadResult; all: number[] }[] = [];
-  for (const inFlight of [100, 1000]) {
+  const loads = (process.env['BENCH_LOADS'] ?? '100,1000').split(',').map(Number);
+  for (const inFlight of loads) {
     for (const impl of impls) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
   }
   // Rounds interleave the implementations, so that load from elsewhere falls on all alike.
@@ -278,6 +378,7 @@ async function main(): Promise<void> {
     );
   }
   // Latency at half the peak: an open-loop run at half the best closed-loop rate at 100 in flight.
+  if (process.env['BENCH_PACED'] === '0') return;
   console.log('');
   console.log('| pair | rate (½ peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
