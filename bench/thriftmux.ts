@@ -13,6 +13,7 @@
  *   BENCH_GC=1 ...                     # GC counts per peer (stderr): client in the window, server over its life
  *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
  *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
+ *   BENCH_MODE=ab BENCH_AB=../../tmp/base/dist,dist ...   # A/B of two builds in alternating bursts (see mainAb)
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
  * The same file is the peer processes (`--serve <impl>`, `--client <impl> <port>`).
  */
@@ -23,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { otherProcessCpuUs, ownCpuUs } from './peers/cpu.js';
-import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
+import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, runPhase, sameValues, type LoadResult } from './peers/load.js';
 import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
 import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
@@ -257,6 +258,109 @@ async function client(impl: Impl, port: number): Promise<void> {
   process.exit(0);
 }
 
+/** BENCH_MODE=ab's client: `run <ms>` runs one burst and prints calls, seconds and both peers' CPU µs as a JSON line. */
+async function phasedClient(impl: Impl, port: number): Promise<void> {
+  const { shape, close } = await callShape(impl, port);
+  const serverPid = Number(process.env['BENCH_SERVER_PID']);
+  const inFlight = Number(process.env['BENCH_IN_FLIGHT'] ?? 100);
+  const lines = createInterface({ input: process.stdin });
+  let first = 0;
+  process.stdout.write('READY\n');
+  for await (const line of lines) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd !== 'run') break;
+    const s0 = otherProcessCpuUs(serverPid);
+    const r = await runPhase(shape, inFlight, Number(arg), ownCpuUs, first);
+    const serverCpuUs = otherProcessCpuUs(serverPid) - s0;
+    first += r.calls + r.errors + inFlight;
+    process.stdout.write(`${JSON.stringify({ ...r, serverCpuUs })}\n`);
+  }
+  lines.close();
+  await close();
+  process.exit(0);
+}
+
+interface AbTotals {
+  calls: number;
+  seconds: number;
+  clientUs: number;
+  serverUs: number;
+  errors: number;
+}
+
+/**
+ * BENCH_MODE=ab: two builds (BENCH_AB=dirA,dirB, as BENCH_DIST takes them), each with its own
+ * client and server processes, take turns in short bursts (A B, then B A; BENCH_AB_PHASE_MS,
+ * default 250) after a warm-up, so that load from elsewhere falls on both alike; BENCH_AB_SETS
+ * (default 3) fresh sets of processes (each JIT makes its own choices), BENCH_AB_CYCLES (default
+ * 12) cycles each. Reports calls/s and CPU µs per call of both peers, per set and pooled.
+ */
+async function mainAb(): Promise<void> {
+  const builds = (process.env['BENCH_AB'] ?? '').split(',').filter((b) => b !== '');
+  if (builds.length !== 2) throw new Error('BENCH_AB=dirA,dirB (two builds)');
+  const impl = (process.env['BENCH_IMPLS'] ?? 'thriftmux') as Impl;
+  const inFlight = Number(process.env['BENCH_LOADS'] ?? 100);
+  const sets = Number(process.env['BENCH_AB_SETS'] ?? 3);
+  const cycles = Number(process.env['BENCH_AB_CYCLES'] ?? 12);
+  const phaseMs = Number(process.env['BENCH_AB_PHASE_MS'] ?? 250);
+  const pooled: AbTotals[] = builds.map(() => ({ calls: 0, seconds: 0, clientUs: 0, serverUs: 0, errors: 0 }));
+  const row = (label: string, t: AbTotals): string => `| ${label} | ${Math.round(t.calls / t.seconds)} | ${(t.clientUs / t.calls).toFixed(2)} | ${(t.serverUs / t.calls).toFixed(2)} | ${t.errors} |`;
+  console.log(`A/B ${impl}, ${inFlight} in flight, ${sets} sets × ${cycles} cycles of ${phaseMs} ms bursts; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} at the start`);
+  console.log('| set: build | calls/s | client CPU µs/call | server CPU µs/call | errors |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (let set = 0; set < sets; set++) {
+    const servers: ChildProcess[] = [];
+    const clients: { child: ChildProcess; next: () => Promise<string> }[] = [];
+    try {
+      for (const build of builds) {
+        const server = peer(['--serve', impl], { BENCH_DIST: build });
+        servers.push(server);
+        const port = await firstLine(server);
+        const child = peer(['--client-phased', impl, port], { BENCH_DIST: build, BENCH_SERVER_PID: String(server.pid), BENCH_IN_FLIGHT: String(inFlight) });
+        const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+        const next = async (): Promise<string> => (await lines.next()).value as string;
+        if ((await next()) !== 'READY') throw new Error(`${build} client did not start`);
+        clients.push({ child, next });
+      }
+      const burst = async (i: number, ms: number): Promise<AbTotals> => {
+        clients[i]!.child.stdin!.write(`run ${ms}\n`);
+        const r = JSON.parse(await clients[i]!.next()) as { calls: number; seconds: number; cpuUs: number; serverCpuUs: number; errors: number; mismatches: number };
+        return { calls: r.calls, seconds: r.seconds, clientUs: r.cpuUs, serverUs: r.serverCpuUs, errors: r.errors + r.mismatches };
+      };
+      for (let i = 0; i < builds.length; i++) await burst(i, 1500); // warm-up: the JIT sees every path
+      const totals: AbTotals[] = builds.map(() => ({ calls: 0, seconds: 0, clientUs: 0, serverUs: 0, errors: 0 }));
+      for (let c = 0; c < cycles; c++) {
+        for (let k = 0; k < builds.length; k++) {
+          const i = c % 2 === 0 ? k : builds.length - 1 - k;
+          const r = await burst(i, phaseMs);
+          for (const t of [totals[i]!, pooled[i]!]) {
+            t.calls += r.calls;
+            t.seconds += r.seconds;
+            t.clientUs += r.clientUs;
+            t.serverUs += r.serverUs;
+            t.errors += r.errors;
+          }
+        }
+      }
+      for (let i = 0; i < builds.length; i++) console.log(row(`${set + 1}: ${builds[i]}`, totals[i]!));
+    } finally {
+      for (const { child } of clients) {
+        child.stdin!.end('exit\n');
+        if (child.exitCode === null) await once(child, 'exit');
+      }
+      for (const server of servers) {
+        server.stdin!.end();
+        if (server.exitCode === null) await once(server, 'exit');
+      }
+    }
+  }
+  for (let i = 0; i < builds.length; i++) console.log(row(`all: ${builds[i]}`, pooled[i]!));
+  const [a, b] = pooled as [AbTotals, AbTotals];
+  console.log(
+    `B/A: calls/s ${((b.calls / b.seconds / (a.calls / a.seconds)) * 100 - 100).toFixed(1)} %, client CPU/call ${((b.clientUs / b.calls / (a.clientUs / a.calls)) * 100 - 100).toFixed(1)} %, server CPU/call ${((b.serverUs / b.calls / (a.serverUs / a.calls)) * 100 - 100).toFixed(1)} %`,
+  );
+}
+
 function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const dir = process.env['BENCH_CPU_PROF'];
   const prof = dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
@@ -346,6 +450,7 @@ async function mainBalancers(seconds: number, rounds: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.env['BENCH_MODE'] === 'ab') return mainAb();
   if (process.env['BENCH_MODE'] === 'balancers') return mainBalancers(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   if (process.env['BENCH_MODE'] === 'large') return mainLarge(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
@@ -394,4 +499,5 @@ const [mode, impl, port] = process.argv.slice(2);
 if (mode === '--serve') await serve(impl as Impl);
 else if (mode === '--serve-many') await serveMany(Number(impl));
 else if (mode === '--client') await client(impl as Impl, Number(port));
+else if (mode === '--client-phased') await phasedClient(impl as Impl, Number(port));
 else await main();
