@@ -105,6 +105,14 @@ async function allocationProfile(role: string): Promise<(() => Promise<void>) | 
   };
 }
 
+/** BENCH_FLUSH=nextTick|microtask|immediate: the Scales peers' flush scheduling (src/transport/flush-scheduling.ts). */
+async function flushScheduling(): Promise<void> {
+  const kind = process.env['BENCH_FLUSH'];
+  if (kind === undefined || kind === '') return;
+  const f = await loadScales<typeof import('../src/transport/flush-scheduling.js')>('transport/flush-scheduling.js');
+  f.setFlushScheduling(kind as 'nextTick' | 'microtask' | 'immediate');
+}
+
 async function serve(impl: Impl): Promise<void> {
   const stopAlloc = await allocationProfile(`${impl}-server`);
   const exitOnEnd = (): void => void process.stdin.on('end', () => (stopAlloc === undefined ? process.exit(0) : void stopAlloc().then(() => process.exit(0))));
@@ -118,6 +126,7 @@ async function serve(impl: Impl): Promise<void> {
     return;
   }
   const m = await scalesModules();
+  await flushScheduling();
   const Bench = await loadBenchService(m);
   const handler = { echo: (item: Item) => item };
   let port: number;
@@ -150,6 +159,7 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
     return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.close() };
   }
   const m = await scalesModules();
+  await flushScheduling();
   const Bench = await loadBenchService(m);
   const timeout = process.env['BENCH_TIMEOUT_MS'] === undefined ? undefined : Number(process.env['BENCH_TIMEOUT_MS']);
   const dest = `tcp://127.0.0.1:${port}`;
@@ -289,7 +299,8 @@ interface AbTotals {
 }
 
 /**
- * BENCH_MODE=ab: two builds (BENCH_AB=dirA,dirB, as BENCH_DIST takes them), each with its own
+ * BENCH_MODE=ab: two builds (BENCH_AB=dirA,dirB, as BENCH_DIST takes them; `dir@microtask` also
+ * sets that BENCH_FLUSH for one of them), each with its own
  * client and server processes, take turns in short bursts (A B, then B A; BENCH_AB_PHASE_MS,
  * default 250) after a warm-up, so that load from elsewhere falls on both alike; BENCH_AB_SETS
  * (default 3) fresh sets of processes (each JIT makes its own choices), BENCH_AB_CYCLES (default
@@ -313,10 +324,13 @@ async function mainAb(): Promise<void> {
     const clients: { child: ChildProcess; next: () => Promise<string> }[] = [];
     try {
       for (const build of builds) {
-        const server = peer(['--serve', impl], { BENCH_DIST: build });
+        // `dir@kind`: that build with BENCH_FLUSH=kind.
+        const [dist, flush = process.env['BENCH_FLUSH'] ?? ''] = build.split('@') as [string, string?];
+        const env = { BENCH_DIST: dist, BENCH_FLUSH: flush };
+        const server = peer(['--serve', impl], env);
         servers.push(server);
         const port = await firstLine(server);
-        const child = peer(['--client-phased', impl, port], { BENCH_DIST: build, BENCH_SERVER_PID: String(server.pid), BENCH_IN_FLIGHT: String(inFlight) });
+        const child = peer(['--client-phased', impl, port], { ...env, BENCH_SERVER_PID: String(server.pid), BENCH_IN_FLIGHT: String(inFlight) });
         const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
         const next = async (): Promise<string> => (await lines.next()).value as string;
         if ((await next()) !== 'READY') throw new Error(`${build} client did not start`);
