@@ -80,6 +80,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly conns = new WeakMap<Connection, MuxServerConn>();
   private readonly reader = new BufferReader(EMPTY);
   private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  /** The service's methods by name: one Map lookup per call (own names only, as Object.hasOwn checked). */
+  private readonly methods: ReadonlyMap<string, MethodDesc>;
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
   /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
@@ -100,6 +102,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     private readonly o: ThriftMuxCodecOptions,
   ) {
     this.keys = keysByName(o.contextKeys);
+    this.methods = new Map(Object.entries(service.methods));
     this.drainAckMs = o.drainAckMs ?? 1000;
     this.thrift = new ThriftServerCodec(protocol, service);
     this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
@@ -221,7 +224,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       }
       const { name, type, seqid } = this.protocol.readMessageHeader(r);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) throw new ProtocolError(`expected a Thrift CALL in a mux call, got type ${type}`);
-      const method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
+      const method = this.methods.get(name);
       if (method === undefined || method.oneway) {
         this.protocol.skipStruct(r);
         const call: UnknownCall = { conn: st, tag, legacy, seqid, discarded: false, abort: noop };
