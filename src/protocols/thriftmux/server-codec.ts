@@ -98,7 +98,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
 
   constructor(
     private readonly protocol: ThriftProtocol,
-    private readonly service: ServiceDesc,
+    service: ServiceDesc,
     private readonly o: ThriftMuxCodecOptions,
   ) {
     this.keys = keysByName(o.contextKeys);
