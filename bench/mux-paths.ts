@@ -10,6 +10,7 @@
  * Builds are named as BENCH_DIST takes them (relative to the repository root); each is loaded
  * side by side in this process. 15 rounds of 200,000 calls per path and build; medians.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { loadBenchService, type Item } from './peers/scales.js';
 import type { ScalesModules } from './peers/runtime.js';
 
@@ -139,29 +140,45 @@ async function load(build: string): Promise<Paths> {
   };
 }
 
-function cpuNsPerCall(f: () => void): number {
+// Young-generation collections, counted: their number follows the bytes allocated per call.
+let scavenges = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+}).observe({ entryTypes: ['gc'] });
+
+/** CPU ns per call, and scavenges per million calls (the observer reports them on a later turn). */
+async function measure(f: () => void): Promise<[number, number]> {
+  await new Promise((r) => setTimeout(r, 30));
+  const g0 = scavenges;
   const t0 = process.cpuUsage();
   for (let i = 0; i < CALLS; i++) f();
   const t1 = process.cpuUsage(t0);
-  return ((t1.user + t1.system) * 1000) / CALLS;
+  await new Promise((r) => setTimeout(r, 30)); // the observer hears of GCs on a later turn
+  return [((t1.user + t1.system) * 1000) / CALLS, ((scavenges - g0) * 1e6) / CALLS];
 }
 
 const builds = (process.env['BENCH_AB'] ?? process.env['BENCH_DIST'] ?? 'dist').split(',');
 const paths = await Promise.all(builds.map(load));
-const results = builds.map(() => ({ client: [] as number[], server: [] as number[] }));
+const results = builds.map(() => ({ client: [] as number[], server: [] as number[], clientGc: [] as number[], serverGc: [] as number[] }));
 for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 === 0 ? builds.map((_, i) => i) : builds.map((_, i) => builds.length - 1 - i);
   for (const i of order) {
-    results[i]!.client.push(cpuNsPerCall(paths[i]!.client));
-    results[i]!.server.push(cpuNsPerCall(paths[i]!.server));
+    const r = results[i]!;
+    const [c, cg] = await measure(paths[i]!.client);
+    const [s, sg] = await measure(paths[i]!.server);
+    r.client.push(c);
+    r.clientGc.push(cg);
+    r.server.push(s);
+    r.serverGc.push(sg);
   }
 }
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`ThriftMux paths in process, ${ROUNDS} rounds × ${CALLS} calls, CPU ns per call (median, [min–max])`);
-console.log('| build | client: encode, write, read, decode | server: decode, write reply |');
-console.log('|---|---:|---:|');
+console.log(`ThriftMux paths in process, ${ROUNDS} rounds × ${CALLS} calls, CPU ns per call (median, [min–max]); scavenges per million calls`);
+console.log('| build | client: encode, write, read, decode | server: decode, write reply | client scavenges | server scavenges |');
+console.log('|---|---:|---:|---:|---:|');
 for (const [i, b] of builds.entries()) {
   const r = results[i]!;
   const f = (xs: number[]): string => `${median(xs).toFixed(0)} [${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}]`;
-  console.log(`| ${b} | ${f(r.client)} | ${f(r.server)} |`);
+  const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
+  console.log(`| ${b} | ${f(r.client)} | ${f(r.server)} | ${sum(r.clientGc).toFixed(0)} | ${sum(r.serverGc).toFixed(0)} |`);
 }
