@@ -332,7 +332,11 @@ async function mainAb(): Promise<void> {
         const port = await firstLine(server);
         const child = peer(['--client-phased', impl, port], { ...env, BENCH_SERVER_PID: String(server.pid), BENCH_IN_FLIGHT: String(inFlight) });
         const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-        const next = async (): Promise<string> => (await lines.next()).value as string;
+        const next = async (): Promise<string> => {
+          const r = await lines.next();
+          if (r.done === true) throw new Error(`${build} client exited`);
+          return r.value as string;
+        };
         if ((await next()) !== 'READY') throw new Error(`${build} client did not start`);
         clients.push({ child, next });
       }
@@ -383,11 +387,19 @@ function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
+/** The child's first line; rejects if it exits first (a peer that crashed must not hang the run). */
 async function firstLine(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return line;
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`peer ${child.spawnargs.slice(-3).join(' ')} exited (code ${String(code)}) before its first line`);
+  });
+  try {
+    const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
+    return line;
+  } finally {
+    exited.catch(() => undefined);
+    lines.close();
+  }
 }
 
 async function runPair<R = LoadResult>(impl: Impl, inFlight: number, seconds: number, rate = 0): Promise<R> {
