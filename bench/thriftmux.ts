@@ -7,18 +7,24 @@
  *   BENCH_SECONDS=2 BENCH_ROUNDS=1 npx tsx bench/thriftmux.ts
  *   BENCH_TIMEOUT_MS=1000 ...          # a deadline on every call (Mux sends it as a context)
  *   BENCH_CPU_PROF=/tmp/prof ...       # a .cpuprofile per peer process
+ *   BENCH_NODE_FLAGS='--heap-prof --heap-prof-dir=/tmp/heap' ...   # any node flags for both peers
  *   BENCH_IMPLS=thriftmux,raw ...      # only those
+ *   BENCH_LOADS=100 BENCH_PACED=0 ...  # only 100 in flight, no half-peak runs
+ *   BENCH_GC=1 ...                     # GC counts per peer (stderr): client in the window, server over its life
  *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
  *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
+ *   BENCH_MODE=ab BENCH_AB=../../tmp/base/dist,dist ...   # A/B of two builds in alternating bursts (see mainAb)
  * Scales runs from dist/ like the other RPC benchmarks (BENCH_FROM_SRC=1: from the sources).
  * The same file is the peer processes (`--serve <impl>`, `--client <impl> <port>`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { otherProcessCpuUs, ownCpuUs } from './peers/cpu.js';
-import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, sameValues, type LoadResult } from './peers/load.js';
+import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, runPhase, sameValues, type LoadResult } from './peers/load.js';
 import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
 import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
@@ -41,14 +47,86 @@ const framer = (): number | undefined => (process.env['BENCH_FRAMER'] ? Number(p
 /** BENCH_LARGE_CALLERS: that many callers echo 10 MiB Items beside the measured small calls. */
 const LARGE_BYTES = 10 * 1024 * 1024;
 
+/**
+ * BENCH_GC=1: counts this process's GCs (PerformanceObserver 'gc': the same events as
+ * --trace-gc, without writing to stdout, which carries the peers' answers).
+ */
+function gcCounter(): (() => string) | undefined {
+  if (process.env['BENCH_GC'] !== '1') return undefined;
+  const n = { minor: 0, major: 0, other: 0, minorMs: 0, majorMs: 0 };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        n.minor++;
+        n.minorMs += e.duration;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        n.major++;
+        n.majorMs += e.duration;
+      } else n.other++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const snap = (): typeof n => ({ ...n });
+  const start = snap();
+  return () => {
+    const s = snap();
+    return `scavenges ${s.minor - start.minor} (${(s.minorMs - start.minorMs).toFixed(0)} ms), mark-sweeps ${s.major - start.major} (${(s.majorMs - start.majorMs).toFixed(0)} ms), other ${s.other - start.other}`;
+  };
+}
+
+/** Read and write syscalls so far of a process (`self` or a pid), from /proc/<pid>/io. */
+function syscalls(pid: string): { r: number; w: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { r: Number(/syscr: (\d+)/.exec(io)?.[1]), w: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+  } catch {
+    return { r: NaN, w: NaN };
+  }
+}
+
+/**
+ * BENCH_ALLOC_PROF=dir: samples every allocation from now on, collected objects included (what
+ * --heap-prof leaves out), and writes `<role>.<pid>.heapprofile` there when `stop()` is called.
+ */
+async function allocationProfile(role: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env['BENCH_ALLOC_PROF'];
+  if (dir === undefined) return undefined;
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${dir}/${role}.${process.pid}.heapprofile`, JSON.stringify(profile));
+  };
+}
+
+/** BENCH_FLUSH=nextTick|microtask|immediate: the Scales peers' flush scheduling (src/transport/flush-scheduling.ts). */
+async function flushScheduling(): Promise<void> {
+  const kind = process.env['BENCH_FLUSH'];
+  if (kind === undefined || kind === '') return;
+  const f = await loadScales<typeof import('../src/transport/flush-scheduling.js')>('transport/flush-scheduling.js');
+  f.setFlushScheduling(kind as 'nextTick' | 'microtask' | 'immediate');
+}
+
 async function serve(impl: Impl): Promise<void> {
+  const stopAlloc = await allocationProfile(`${impl}-server`);
+  const exitOnEnd = (): void => void process.stdin.on('end', () => (stopAlloc === undefined ? process.exit(0) : void stopAlloc().then(() => process.exit(0))));
+  const gc = gcCounter();
+  const t0 = performance.now();
+  if (gc !== undefined) process.stdin.on('end', () => process.stderr.write(`[gc] ${impl} server, ${((performance.now() - t0) / 1000).toFixed(1)} s: ${gc()}\n`));
   if (impl === 'grpc' || impl === 'raw') {
     process.stdout.write(`${impl === 'grpc' ? await serveGrpcEcho() : await serveRawEcho()}\n`);
-    process.stdin.on('end', () => process.exit(0));
+    exitOnEnd();
     process.stdin.resume();
     return;
   }
   const m = await scalesModules();
+  await flushScheduling();
   const Bench = await loadBenchService(m);
   const handler = { echo: (item: Item) => item };
   let port: number;
@@ -59,7 +137,7 @@ async function serve(impl: Impl): Promise<void> {
     port = (await m.thrift.Thrift.serve(Bench, handler, { onError: false, maxConcurrentPerConnection: 4096 })).port;
   }
   process.stdout.write(`${port}\n`);
-  process.stdin.on('end', () => process.exit(0));
+  exitOnEnd();
   process.stdin.resume();
 }
 
@@ -81,6 +159,7 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
     return { shape: { make, send: (item) => c.echo(item), check: (n, req, r) => check(n, req, r as Item) }, close: () => c.close() };
   }
   const m = await scalesModules();
+  await flushScheduling();
   const Bench = await loadBenchService(m);
   const timeout = process.env['BENCH_TIMEOUT_MS'] === undefined ? undefined : Number(process.env['BENCH_TIMEOUT_MS']);
   const dest = `tcp://127.0.0.1:${port}`;
@@ -143,7 +222,12 @@ async function client(impl: Impl, port: number): Promise<void> {
   const measureMs = Number(process.env['BENCH_MEASURE_MS'] ?? 4000);
   const warmupMs = Number(process.env['BENCH_WARMUP_MS'] ?? 1000);
   const rate = Number(process.env['BENCH_RATE'] ?? 0);
+  const stopAlloc = await allocationProfile(`${impl}-client`);
   let result: LoadResult | PacedResult;
+  let gc: (() => string) | undefined;
+  let gcWindow = '';
+  let io0: { r: number; w: number }[] | undefined;
+  let io1: { r: number; w: number }[] | undefined;
   if (rate > 0) {
     await runPaced(shape, rate, warmupMs, inFlight); // warm-up at the same rate (a balancer's window sizes itself to it)
     result = await runPaced(shape, rate, measureMs, inFlight);
@@ -152,25 +236,170 @@ async function client(impl: Impl, port: number): Promise<void> {
       inFlight,
       warmupMs,
       measureMs,
-      cpu: serverPid > 0 ? () => ({ client: ownCpuUs(), server: otherProcessCpuUs(serverPid) }) : undefined,
+      cpu:
+        serverPid > 0
+          ? () => {
+              // Called at both ends of the measured window: the GC and syscall counts cover it.
+              if (process.env['BENCH_GC'] === '1') {
+                if (gc === undefined) {
+                  gc = gcCounter();
+                  io0 = [syscalls('self'), syscalls(String(serverPid))];
+                } else {
+                  gcWindow = gc();
+                  io1 = [syscalls('self'), syscalls(String(serverPid))];
+                }
+              }
+              return { client: ownCpuUs(), server: otherProcessCpuUs(serverPid) };
+            }
+          : undefined,
     });
+    if (gcWindow !== '') {
+      const per = (a: number, b: number): string => ((100 * (b - a)) / (result as LoadResult).calls).toFixed(1);
+      const [c0, s0] = io0!;
+      const [c1, s1] = io1!;
+      process.stderr.write(
+        `[gc] ${impl} client, ${inFlight} in flight, ${result.calls} calls in the window: ${gcWindow}; per 100 calls: client reads ${per(c0.r, c1.r)} writes ${per(c0.w, c1.w)}, server reads ${per(s0.r, s1.r)} writes ${per(s0.w, s1.w)}\n`,
+      );
+    }
   }
+  await stopAlloc?.();
   await close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
 
+/** BENCH_MODE=ab's client: `run <ms>` runs one burst and prints calls, seconds and both peers' CPU µs as a JSON line. */
+async function phasedClient(impl: Impl, port: number): Promise<void> {
+  const { shape, close } = await callShape(impl, port);
+  const serverPid = Number(process.env['BENCH_SERVER_PID']);
+  const inFlight = Number(process.env['BENCH_IN_FLIGHT'] ?? 100);
+  const lines = createInterface({ input: process.stdin });
+  let first = 0;
+  process.stdout.write('READY\n');
+  for await (const line of lines) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd !== 'run') break;
+    const s0 = otherProcessCpuUs(serverPid);
+    const r = await runPhase(shape, inFlight, Number(arg), ownCpuUs, first);
+    const serverCpuUs = otherProcessCpuUs(serverPid) - s0;
+    first += r.calls + r.errors + inFlight;
+    process.stdout.write(`${JSON.stringify({ ...r, serverCpuUs })}\n`);
+  }
+  lines.close();
+  await close();
+  process.exit(0);
+}
+
+interface AbTotals {
+  calls: number;
+  seconds: number;
+  clientUs: number;
+  serverUs: number;
+  errors: number;
+}
+
+/**
+ * BENCH_MODE=ab: two builds (BENCH_AB=dirA,dirB, as BENCH_DIST takes them; `dir@microtask` also
+ * sets that BENCH_FLUSH for one of them), each with its own
+ * client and server processes, take turns in short bursts (A B, then B A; BENCH_AB_PHASE_MS,
+ * default 250) after a warm-up, so that load from elsewhere falls on both alike; BENCH_AB_SETS
+ * (default 3) fresh sets of processes (each JIT makes its own choices), BENCH_AB_CYCLES (default
+ * 12) cycles each. Reports calls/s and CPU µs per call of both peers, per set and pooled.
+ */
+async function mainAb(): Promise<void> {
+  const builds = (process.env['BENCH_AB'] ?? '').split(',').filter((b) => b !== '');
+  if (builds.length !== 2) throw new Error('BENCH_AB=dirA,dirB (two builds)');
+  const impl = (process.env['BENCH_IMPLS'] ?? 'thriftmux') as Impl;
+  const inFlight = Number(process.env['BENCH_LOADS'] ?? 100);
+  const sets = Number(process.env['BENCH_AB_SETS'] ?? 3);
+  const cycles = Number(process.env['BENCH_AB_CYCLES'] ?? 12);
+  const phaseMs = Number(process.env['BENCH_AB_PHASE_MS'] ?? 250);
+  const pooled: AbTotals[] = builds.map(() => ({ calls: 0, seconds: 0, clientUs: 0, serverUs: 0, errors: 0 }));
+  const row = (label: string, t: AbTotals): string => `| ${label} | ${Math.round(t.calls / t.seconds)} | ${(t.clientUs / t.calls).toFixed(2)} | ${(t.serverUs / t.calls).toFixed(2)} | ${t.errors} |`;
+  console.log(`A/B ${impl}, ${inFlight} in flight, ${sets} sets × ${cycles} cycles of ${phaseMs} ms bursts; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} at the start`);
+  console.log('| set: build | calls/s | client CPU µs/call | server CPU µs/call | errors |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (let set = 0; set < sets; set++) {
+    const servers: ChildProcess[] = [];
+    const clients: { child: ChildProcess; next: () => Promise<string> }[] = [];
+    try {
+      for (const build of builds) {
+        // `dir@kind`: that build with BENCH_FLUSH=kind.
+        const [dist, flush = process.env['BENCH_FLUSH'] ?? ''] = build.split('@') as [string, string?];
+        const env = { BENCH_DIST: dist, BENCH_FLUSH: flush };
+        const server = peer(['--serve', impl], env);
+        servers.push(server);
+        const port = await firstLine(server);
+        const child = peer(['--client-phased', impl, port], { ...env, BENCH_SERVER_PID: String(server.pid), BENCH_IN_FLIGHT: String(inFlight) });
+        const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+        const next = async (): Promise<string> => {
+          const r = await lines.next();
+          if (r.done === true) throw new Error(`${build} client exited`);
+          return r.value as string;
+        };
+        if ((await next()) !== 'READY') throw new Error(`${build} client did not start`);
+        clients.push({ child, next });
+      }
+      const burst = async (i: number, ms: number): Promise<AbTotals> => {
+        clients[i]!.child.stdin!.write(`run ${ms}\n`);
+        const r = JSON.parse(await clients[i]!.next()) as { calls: number; seconds: number; cpuUs: number; serverCpuUs: number; errors: number; mismatches: number };
+        return { calls: r.calls, seconds: r.seconds, clientUs: r.cpuUs, serverUs: r.serverCpuUs, errors: r.errors + r.mismatches };
+      };
+      for (let i = 0; i < builds.length; i++) await burst(i, 1500); // warm-up: the JIT sees every path
+      const totals: AbTotals[] = builds.map(() => ({ calls: 0, seconds: 0, clientUs: 0, serverUs: 0, errors: 0 }));
+      for (let c = 0; c < cycles; c++) {
+        for (let k = 0; k < builds.length; k++) {
+          const i = c % 2 === 0 ? k : builds.length - 1 - k;
+          const r = await burst(i, phaseMs);
+          for (const t of [totals[i]!, pooled[i]!]) {
+            t.calls += r.calls;
+            t.seconds += r.seconds;
+            t.clientUs += r.clientUs;
+            t.serverUs += r.serverUs;
+            t.errors += r.errors;
+          }
+        }
+      }
+      for (let i = 0; i < builds.length; i++) console.log(row(`${set + 1}: ${builds[i]}`, totals[i]!));
+    } finally {
+      for (const { child } of clients) {
+        child.stdin!.end('exit\n');
+        if (child.exitCode === null) await once(child, 'exit');
+      }
+      for (const server of servers) {
+        server.stdin!.end();
+        if (server.exitCode === null) await once(server, 'exit');
+      }
+    }
+  }
+  for (let i = 0; i < builds.length; i++) console.log(row(`all: ${builds[i]}`, pooled[i]!));
+  const [a, b] = pooled as [AbTotals, AbTotals];
+  console.log(
+    `B/A: calls/s ${((b.calls / b.seconds / (a.calls / a.seconds)) * 100 - 100).toFixed(1)} %, client CPU/call ${((b.clientUs / b.calls / (a.clientUs / a.calls)) * 100 - 100).toFixed(1)} %, server CPU/call ${((b.serverUs / b.calls / (a.serverUs / a.calls)) * 100 - 100).toFixed(1)} %`,
+  );
+}
+
 function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const dir = process.env['BENCH_CPU_PROF'];
   const prof = dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  return spawn(process.execPath, [...prof, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_NODE_FLAGS: more node flags for both peers (`--heap-prof --heap-prof-dir=/tmp/heap`).
+  const flags = process.env['BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [];
+  return spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
+/** The child's first line; rejects if it exits first (a peer that crashed must not hang the run). */
 async function firstLine(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return line;
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`peer ${child.spawnargs.slice(-3).join(' ')} exited (code ${String(code)}) before its first line`);
+  });
+  try {
+    const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
+    return line;
+  } finally {
+    exited.catch(() => undefined);
+    lines.close();
+  }
 }
 
 async function runPair<R = LoadResult>(impl: Impl, inFlight: number, seconds: number, rate = 0): Promise<R> {
@@ -247,6 +476,7 @@ async function mainBalancers(seconds: number, rounds: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.env['BENCH_MODE'] === 'ab') return mainAb();
   if (process.env['BENCH_MODE'] === 'balancers') return mainBalancers(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   if (process.env['BENCH_MODE'] === 'large') return mainLarge(Number(process.env['BENCH_SECONDS'] ?? 4), Number(process.env['BENCH_ROUNDS'] ?? 2));
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
@@ -254,7 +484,8 @@ async function main(): Promise<void> {
   const only = process.env['BENCH_IMPLS']?.split(',') as Impl[] | undefined;
   const impls = IMPLS.filter((i) => only === undefined || only.includes(i));
   const rows: { impl: Impl; inFlight: number; best: LoadResult; all: number[] }[] = [];
-  for (const inFlight of [100, 1000]) {
+  const loads = (process.env['BENCH_LOADS'] ?? '100,1000').split(',').map(Number);
+  for (const inFlight of loads) {
     for (const impl of impls) rows.push({ impl, inFlight, best: undefined as unknown as LoadResult, all: [] });
   }
   // Rounds interleave the implementations, so that load from elsewhere falls on all alike.
@@ -278,6 +509,7 @@ async function main(): Promise<void> {
     );
   }
   // Latency at half the peak: an open-loop run at half the best closed-loop rate at 100 in flight.
+  if (process.env['BENCH_PACED'] === '0') return;
   console.log('');
   console.log('| pair | rate (½ peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -293,4 +525,5 @@ const [mode, impl, port] = process.argv.slice(2);
 if (mode === '--serve') await serve(impl as Impl);
 else if (mode === '--serve-many') await serveMany(Number(impl));
 else if (mode === '--client') await client(impl as Impl, Number(port));
+else if (mode === '--client-phased') await phasedClient(impl as Impl, Number(port));
 else await main();

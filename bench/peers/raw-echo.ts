@@ -1,8 +1,11 @@
 /**
  * The ceiling for the RPC benchmarks: a raw length-prefixed TCP echo with no codec and no stack.
  * Frame: u32 size, u32 call id, payload. The server echoes each chunk's whole frames back in one
- * write; the client gathers the calls of one event-loop turn into one `socket.write`, flushed by
- * setImmediate as Scales' connections do (a microtask flush runs mid-wave: several small writes).
+ * write; the client writes the frames of one event-loop turn straight into one batch buffer and
+ * sends it in one `socket.write`, flushed by setImmediate as Scales' connections do (a microtask
+ * flush runs mid-wave: several small writes). Waiting callers sit in an array by recycled id. A
+ * lean client, so that it is a fair ceiling: before it made a Buffer per call, kept callers in a
+ * Map and joined the turn's frames with Buffer.concat.
  */
 import net from 'node:net';
 
@@ -42,15 +45,20 @@ export async function connectRawEcho(port: number): Promise<RawEchoClient> {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  const waiting = new Map<number, (b: Buffer) => void>();
+  // Waiting callers by id: an array with recycled ids (dense, no Map), as a lean RPC keeps them.
+  const waiting: (((b: Buffer) => void) | undefined)[] = [];
+  const freeIds: number[] = [];
   let nextId = 0;
-  let out: Buffer[] = [];
+  // Frames are written straight into one batch buffer (no Buffer per call), sent once per turn.
+  let out = Buffer.allocUnsafe(64 * 1024);
+  let outPos = 0;
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
-    const frames = out;
-    out = [];
-    socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    const batch = Buffer.allocUnsafe(outPos);
+    out.copy(batch, 0, 0, outPos);
+    outPos = 0;
+    socket.write(batch);
   };
   let pending: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
@@ -60,8 +68,9 @@ export async function connectRawEcho(port: number): Promise<RawEchoClient> {
       const size = buf.readUInt32BE(at);
       if (buf.length - at < 4 + size) break;
       const id = buf.readUInt32BE(at + 4);
-      const done = waiting.get(id);
-      waiting.delete(id);
+      const done = waiting[id];
+      waiting[id] = undefined;
+      freeIds.push(id);
       done?.(buf.subarray(at + 8, at + 4 + size));
       at += 4 + size;
     }
@@ -69,17 +78,24 @@ export async function connectRawEcho(port: number): Promise<RawEchoClient> {
   });
   return {
     call(payload) {
-      const id = nextId++ >>> 0;
-      const frame = Buffer.allocUnsafe(8 + payload.length);
-      frame.writeUInt32BE(4 + payload.length, 0);
-      frame.writeUInt32BE(id, 4);
-      payload.copy(frame, 8);
-      out.push(frame);
+      const id = freeIds.length > 0 ? freeIds.pop()! : nextId++;
+      const n = 8 + payload.length;
+      if (outPos + n > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(2 * out.length, outPos + n));
+        out.copy(bigger, 0, 0, outPos);
+        out = bigger;
+      }
+      out.writeUInt32BE(4 + payload.length, outPos);
+      out.writeUInt32BE(id, outPos + 4);
+      payload.copy(out, outPos + 8);
+      outPos += n;
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
       }
-      return new Promise((resolve) => waiting.set(id, resolve));
+      return new Promise((resolve) => {
+        waiting[id] = resolve;
+      });
     },
     close: () => socket.destroy(),
   };

@@ -100,7 +100,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   readonly memoryFactor = 1;
   /** Never puts anything off: a frame's end is known from its prefix. */
   readonly drainAfterMs = -1;
-  /** Leftover chunks of an incomplete frame, concatenated once when the frame is complete. */
+  /** Leftover chunks of an incomplete frame; its bytes are joined once when the frame is complete. */
   private chunks: Buffer[] = [];
   private buffered = 0;
   /** Prefix + payload size of the frame being collected; -1 until its prefix has arrived. */
@@ -127,20 +127,51 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   }
 
   drain(): void {
-    if (this.buffered === 0 || this.paused) return;
-    if (this.frameEnd < 0) {
-      if (this.buffered < 4) return;
-      const len = this.peekLength();
-      if (len > this.maxFrameSize) throw this.tooLarge(len, Buffer.concat(this.chunks).subarray(0, 8));
-      this.frameEnd = 4 + len;
+    while (this.buffered > 0 && !this.paused) {
+      const chunks = this.chunks;
+      if (chunks.length === 1) {
+        // One chunk left: its whole frames go out as views.
+        const only = chunks[0]!;
+        this.chunks = [];
+        this.buffered = 0;
+        this.frameEnd = -1;
+        this.scan(only, 0);
+        return;
+      }
+      if (this.frameEnd < 0) {
+        if (this.buffered < 4) return;
+        const len = this.peekLength();
+        if (len > this.maxFrameSize) throw this.tooLarge(len, Buffer.concat(chunks).subarray(0, 8));
+        this.frameEnd = 4 + len;
+      }
+      const frameEnd = this.frameEnd;
+      if (this.buffered < frameEnd) return; // O(1) per chunk while a big frame trickles in
+      // Join only this frame's bytes: the chunks after it (the start of the next frames, up to a
+      // whole read's worth) are not copied with it (they were: 703 of 4,111 ms in a 10 MiB echo).
+      const first = chunks[0]!;
+      let frame: Buffer;
+      if (first.length >= frameEnd) {
+        frame = first.subarray(0, frameEnd);
+        if (first.length === frameEnd) chunks.shift();
+        else chunks[0] = first.subarray(frameEnd);
+      } else {
+        frame = Buffer.allocUnsafe(frameEnd);
+        let filled = 0;
+        let used = 0;
+        while (filled < frameEnd) {
+          const c = chunks[used]!;
+          const n = Math.min(c.length, frameEnd - filled);
+          c.copy(frame, filled, 0, n);
+          filled += n;
+          if (n === c.length) used++;
+          else chunks[used] = c.subarray(n);
+        }
+        chunks.splice(0, used);
+      }
+      this.buffered -= frameEnd;
+      this.frameEnd = -1;
+      this.sink.deliver(frame.subarray(4));
     }
-    if (this.buffered < this.frameEnd) return; // O(1) per chunk while a big frame trickles in
-    const chunks = this.chunks;
-    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.buffered);
-    this.chunks = [];
-    this.buffered = 0;
-    this.frameEnd = -1;
-    this.scan(all, 0);
   }
 
   /** Delivers every whole frame of buf from `off` (views, no copy); keeps the rest. */

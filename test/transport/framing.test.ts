@@ -75,6 +75,35 @@ test('length-prefixed: many frames in one chunk are views of it (no copy); a fra
   assert.deepEqual(kept.strings(), ['y'.repeat(1000), 'tail', 'again']);
 });
 
+test('length-prefixed: a frame over chunks joins only its own bytes; the frames after it stay views', () => {
+  const big = 'z'.repeat(5000);
+  const wire = prefixed(big, 'next', 'and next', 'partial-one');
+  const cut1 = 1000;
+  const cut2 = wire.length - 4; // the last chunk ends in the middle of 'partial-one'
+  const chunks = [wire.subarray(0, cut1), Buffer.from(wire.subarray(cut1, cut2)), Buffer.from(wire.subarray(cut2))];
+  const sink = new Collect();
+  const d = new LengthPrefixedDecoder(sink, 1 << 20, 'peer');
+  d.push(chunks[0]!);
+  d.push(chunks[1]!);
+  assert.deepEqual(sink.strings(), [big, 'next', 'and next']);
+  // The big frame's copy holds that frame only (prefix included), not the frames after it.
+  assert.equal(sink.messages[0]!.buffer.byteLength, 5004);
+  assert.equal(sink.messages[1]!.buffer, chunks[1]!.buffer, "'next' is a view of the chunk it came in");
+  assert.equal(sink.messages[2]!.buffer, chunks[1]!.buffer);
+  assert.equal(d.pendingBytes, chunks[1]!.length - (5004 - cut1) - 8 - 12);
+  d.push(chunks[2]!);
+  assert.deepEqual(sink.strings(), [big, 'next', 'and next', 'partial-one']);
+  assert.equal(d.pendingBytes, 0);
+
+  // Several whole frames buffered over many small chunks, delivered in one push.
+  const many = prefixed('a', 'bb', 'ccc', 'x'.repeat(100));
+  const out = new Collect();
+  const d2 = new LengthPrefixedDecoder(out, 1024, 'peer');
+  for (let i = 0; i < many.length; i += 3) d2.push(many.subarray(i, i + 3));
+  assert.deepEqual(out.strings(), ['a', 'bb', 'ccc', 'x'.repeat(100)]);
+  assert.equal(d2.pendingBytes, 0);
+});
+
 test('length-prefixed: limit is inclusive; an oversized prefix fails before its body arrives', () => {
   const sink = new Collect();
   new LengthPrefixedDecoder(sink, 8, 'peer').push(prefixed('12345678'));

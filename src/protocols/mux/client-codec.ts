@@ -60,12 +60,18 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
 
   write(conn: Connection, req: MuxRequest, tag: number): void {
     const body = req.body;
-    if (body.length + HEADER_BYTES > this.peerMaxFrame) return this.writeFragmented(conn, body, tag);
+    if (body.length + HEADER_BYTES > this.peerMaxFrame) {
+      // The fragments go out over later turns: they need bytes nobody else writes to.
+      this.writeFragmented(conn, Buffer.from(body), tag);
+      req.written = true;
+      return;
+    }
     const mark = conn.beginMessage();
     const w = conn.writer;
     writeHeader(w, MuxType.Tdispatch, tag);
     w.writeBytes(body);
     conn.endMessage(mark);
+    req.written = true;
   }
 
   read(message: Buffer, s: SessionControl<MuxRequest, MuxReply>): void {

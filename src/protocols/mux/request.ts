@@ -4,7 +4,15 @@
 export interface MuxRequest {
   /** The method, for errors. */
   readonly name: string;
+  /**
+   * The body. A serializer may lend a view of its scratch buffer here for the synchronous
+   * dispatch only: the codec copies it into the connection's batch (or, for a fragmented call,
+   * into a buffer of its own) and sets `written`; a request not written by then must be given
+   * bytes of its own by whoever lent the view (it waits, e.g. in a pool's queue).
+   */
   readonly body: Buffer;
+  /** Set by the codec once `body` was copied out: the lender may reuse its bytes. */
+  written?: boolean;
 }
 
 /** An `Rdispatch OK` (or `Rreq OK`): the payload starts at `offset` in `message`. */

@@ -177,9 +177,16 @@ export interface ReceivedContexts {
  * Reads `nctx (key value)*` at `r`: the Deadline, keys we know (decoded; a malformed value drops
  * that context, not the call), and the rest kept raw for forwarding.
  */
-export function readContexts(r: BufferReader, keys: ReadonlyMap<string, ContextKey<unknown>>, maxContexts: number): ReceivedContexts {
+export function readContexts(
+  r: BufferReader,
+  keys: ReadonlyMap<string, ContextKey<unknown>>,
+  maxContexts: number,
+  /** Filled and returned (a server reuses one: no object per call). */
+  out: ReceivedContexts = { deadline: undefined, values: undefined },
+): ReceivedContexts {
+  out.deadline = undefined;
+  out.values = undefined;
   const n = readU16(r);
-  const out: ReceivedContexts = { deadline: undefined, values: undefined };
   if (n === 0) return out;
   if (n > maxContexts) throw new ProtocolError(`Tdispatch claims ${n} contexts (limit ${maxContexts})`);
   let forwarded: MuxEntry[] | undefined;

@@ -25,6 +25,8 @@ const EMPTY = Buffer.alloc(0);
 class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequest, MuxReply> {
   private readonly scratch = new BufferWriter(4096);
   private readonly reader = new BufferReader(EMPTY);
+  /** A call is being encoded or dispatched from `scratch` (a nested dispatch, e.g. a retry made in an error handler, must not write over it). */
+  private lending = false;
 
   constructor(
     private readonly protocol: ThriftProtocol,
@@ -37,18 +39,31 @@ class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequ
   dispatch(c: ThriftCall, ctx: CallContext, handler: ReplyHandler<unknown>): void {
     const method = c.method;
     if (method.oneway) return handler.onError(new InvalidArgumentError(`${method.name} is oneway: ThriftMux carries no oneway calls (as Finagle's client refuses them)`));
-    const w = this.scratch;
-    let body: Buffer;
+    const nested = this.lending;
+    const w = nested ? new BufferWriter(256) : this.scratch;
     try {
       writeDispatchHead(w, ctx, this.clientId);
       this.protocol.writeMessageHeader(w, method.name, MessageType.CALL, 0);
       this.protocol.writeStruct(w, method.args, c.args);
-      body = w.takeCopy();
     } catch (err) {
       w.reset();
       return handler.onError(err);
     }
-    this.down.dispatch({ name: method.name, body }, ctx, new DecodeHandler(this, method, ctx, handler));
+    if (nested) {
+      const owned = new ThriftMuxCall(this, method, ctx, handler, w.view());
+      return this.down.dispatch(owned, ctx, owned);
+    }
+    // The body is lent to the session, which copies it into the connection's batch as it
+    // writes the call, nearly always before dispatch returns: no Buffer of its own per call.
+    const call = new ThriftMuxCall(this, method, ctx, handler, w.view());
+    this.lending = true;
+    try {
+      this.down.dispatch(call, ctx, call);
+    } finally {
+      if (call.written !== true) call.body = Buffer.from(call.body); // it waits (a pool's queue): its own bytes
+      w.reset();
+      this.lending = false;
+    }
   }
 
   /** @internal The method's result, or throws its declared exception / the error. */
@@ -74,13 +89,20 @@ class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequ
   }
 }
 
-class DecodeHandler implements ReplyHandler<MuxReply> {
+/** One attempt of a call: the request the session writes, and the handler of its reply (one object). */
+class ThriftMuxCall implements MuxRequest, ReplyHandler<MuxReply> {
+  readonly name: string;
+  written: boolean | undefined = undefined;
+
   constructor(
     private readonly serializer: ThriftMuxSerializer,
     private readonly method: MethodDesc,
     private readonly ctx: CallContext,
     private readonly next: ReplyHandler<unknown>,
-  ) {}
+    public body: Buffer,
+  ) {
+    this.name = method.name;
+  }
 
   onReply(reply: MuxReply, at?: number): void {
     let result: unknown;

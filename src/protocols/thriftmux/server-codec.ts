@@ -20,7 +20,7 @@ import { readU16 } from '../mux/bytes.js';
 import { writeSimple } from '../mux/client-codec.js';
 import { keysByName } from '../mux/contexts.js';
 import { framerHeader } from '../mux/handshake.js';
-import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits } from '../mux/server-conn.js';
+import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits, type ReceivedContexts } from '../mux/server-conn.js';
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
 import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
@@ -80,22 +80,29 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly conns = new WeakMap<Connection, MuxServerConn>();
   private readonly reader = new BufferReader(EMPTY);
   private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  /** The service's methods by name: one Map lookup per call (own names only, as Object.hasOwn checked). */
+  private readonly methods: ReadonlyMap<string, MethodDesc>;
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
   /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
   private last: MuxServerConn | undefined = undefined;
   /** Tdiscarded that reached a running call (for stats and tests). */
   discarded = 0;
+  /** The `<method>_result` struct of a reply, refilled per answer (writeReply). */
+  private readonly resultBox: { success: unknown } = { success: undefined };
+  /** What readContexts found on the call being read (refilled per call). */
+  private readonly received: ReceivedContexts = { deadline: undefined, values: undefined };
   /** Calls refused with NACK because their session was draining. */
   drainNacks = 0;
   readonly drainAckMs: number;
 
   constructor(
     private readonly protocol: ThriftProtocol,
-    private readonly service: ServiceDesc,
+    service: ServiceDesc,
     private readonly o: ThriftMuxCodecOptions,
   ) {
     this.keys = keysByName(o.contextKeys);
+    this.methods = new Map(Object.entries(service.methods));
     this.drainAckMs = o.drainAckMs ?? 1000;
     // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
     this.thrift = new ThriftServerCodec(protocol, service, { ttwitter: { contextKeys: o.contextKeys, maxContexts: o.limits.maxContexts, maxDelegations: o.limits.maxDtab } });
@@ -207,9 +214,10 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
           r.skip(r.readU8());
         }
       } else {
-        const got = readContexts(r, this.keys, this.o.limits.maxContexts);
+        const got = readContexts(r, this.keys, this.o.limits.maxContexts, this.received);
         deadline = got.deadline;
         values = got.values;
+        got.values = undefined; // not kept past this call
         r.skip(readU16(r)); // dest
         const nd = readU16(r);
         if (nd > this.o.limits.maxDtab) throw new ProtocolError(`Tdispatch claims ${nd} dtab entries (limit ${this.o.limits.maxDtab})`);
@@ -217,7 +225,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
       }
       const { name, type, seqid } = this.protocol.readMessageHeader(r);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) throw new ProtocolError(`expected a Thrift CALL in a mux call, got type ${type}`);
-      const method = Object.hasOwn(this.service.methods, name) ? this.service.methods[name] : undefined;
+      const method = this.methods.get(name);
       if (method === undefined || method.oneway) {
         this.protocol.skipStruct(r);
         const call: UnknownCall = { conn: st, tag, legacy, seqid, discarded: false, abort: noop };
@@ -243,7 +251,21 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   writeReply(conn: Connection, req: ThriftMuxServerRequest, value: unknown): void {
     if (req instanceof ThriftServerRequest) return this.plain(conn, req, (out) => this.thrift.writeReply(out, req, value));
     if (!req.conn.finish(req)) return;
-    this.writeThrift(conn, req.conn, req.tag, req.legacy, req.method, MessageType.REPLY, req.seqid, (w) => this.protocol.writeStruct(w, req.desc.result, { success: value }));
+    // The hot path: no closure and no result object per call (one box, refilled).
+    const mark = conn.beginMessage();
+    const start = conn.writer.pos;
+    const box = this.resultBox;
+    box.success = value;
+    try {
+      this.writeReplyHead(conn.writer, req.tag, req.legacy, req.method, MessageType.REPLY, req.seqid);
+      this.protocol.writeStruct(conn.writer, req.desc.result, box);
+    } catch (err) {
+      conn.abortMessage(mark);
+      throw err;
+    } finally {
+      box.success = undefined;
+    }
+    this.endReply(conn, req.conn, mark, start, req.tag, req.legacy);
   }
 
   isDeclared(req: ThriftMuxServerRequest, err: unknown): boolean {
@@ -310,18 +332,28 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   /** `Rdispatch OK` (or `Rreq OK`) carrying one Thrift message; fragmented to the peer's `mux-framer`. */
   private writeThrift(conn: Connection, st: MuxServerConn, tag: number, legacy: boolean, name: string, type: MessageType, seqid: number, body: (w: BufferWriter) => void): void {
     const mark = conn.beginMessage();
-    const w = conn.writer;
-    const start = w.pos;
+    const start = conn.writer.pos;
     try {
-      writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
-      w.writeU8(ReplyStatus.OK);
-      if (!legacy) w.writeI16(0); // no contexts
-      this.protocol.writeMessageHeader(w, name, type, seqid);
-      body(w);
+      this.writeReplyHead(conn.writer, tag, legacy, name, type, seqid);
+      body(conn.writer);
     } catch (err) {
       conn.abortMessage(mark);
       throw err;
     }
+    this.endReply(conn, st, mark, start, tag, legacy);
+  }
+
+  /** The Mux header, status OK, no contexts, then the Thrift message header. */
+  private writeReplyHead(w: BufferWriter, tag: number, legacy: boolean, name: string, type: MessageType, seqid: number): void {
+    writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
+    w.writeU8(ReplyStatus.OK);
+    if (!legacy) w.writeI16(0); // no contexts
+    this.protocol.writeMessageHeader(w, name, type, seqid);
+  }
+
+  /** Ends the answer begun at `mark` (its Mux header at `start`), or sends it in fragments when it is larger than the peer's `mux-framer`. */
+  private endReply(conn: Connection, st: MuxServerConn, mark: number, start: number, tag: number, legacy: boolean): void {
+    const w = conn.writer;
     if (w.pos - start <= st.peerMaxFrame) return conn.endMessage(mark);
     const rest = Buffer.from(w.buf.subarray(start + HEADER_BYTES, w.pos));
     conn.abortMessage(mark);
