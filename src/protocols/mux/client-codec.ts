@@ -140,7 +140,11 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
       if (at > m.length) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
     }
     if (status === ReplyStatus.OK) return s.reply(tag, { message: m, offset: at });
-    if (status === ReplyStatus.NACK) return s.fail(tag, stackless(() => new MuxNackError(undefined, { endpoint: s.conn.endpoint })));
+    if (status === ReplyStatus.NACK)
+      return s.fail(
+        tag,
+        stackless(() => new MuxNackError(undefined, { endpoint: s.conn.endpoint })),
+      );
     if (status === ReplyStatus.ERROR) return s.fail(tag, new MuxServerError(`server error: ${m.toString('utf8', at)}`, { endpoint: s.conn.endpoint }));
     return s.violation(`unknown reply status ${status} for tag ${tag}`);
   }
