@@ -13,6 +13,7 @@
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -37,6 +38,8 @@ interface ClientResult {
   seconds: number;
   mismatches?: number;
   cpuUsPerCall?: number;
+  /** The server process's CPU over the same window, per call (read from /proc by the orchestrator). */
+  serverCpuUsPerCall?: number;
 }
 
 // ---- roles (child processes) -------------------------------------------------------------------
@@ -201,6 +204,8 @@ async function measure(run: (stop: () => boolean) => Promise<void>, startCountin
   let cpuUs = 0;
   setTimeout(() => {
     startCounting();
+    // The orchestrator reads the server's CPU at these marks (its µs per call).
+    console.log('MARK start');
     t0 = performance.now();
     cpu0 = process.cpuUsage();
     setTimeout(() => {
@@ -208,6 +213,7 @@ async function measure(run: (stop: () => boolean) => Promise<void>, startCountin
       seconds = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(cpu0);
       cpuUs = c.user + c.system;
+      console.log('MARK stop');
       stopped = true;
     }, SECONDS * 1000);
   }, 1000);
@@ -249,8 +255,15 @@ const PAIRS: Pair[] = [
   { name: 'stream items, Scales → Scales (count), ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('stream-client', e, 'zmtp'), unit: 'items/s' },
 ];
 
-async function runPair(p: Pair): Promise<ClientResult> {
-  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/** User + system CPU of a process so far, µs (Linux /proc; clock ticks of 10 ms). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<ClientResult> {
+  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: server.stdout! });
@@ -262,12 +275,19 @@ async function runPair(p: Pair): Promise<ClientResult> {
       setTimeout(() => reject(new Error(`${p.name}: server not ready`)), 20_000);
     });
     const c = p.client(endpoint);
-    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
-    client.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const code = await new Promise<number | null>((resolve) => client.once('exit', resolve));
+    const marks: number[] = [];
+    createInterface({ input: client.stdout! }).on('line', (line) => {
+      if (line.startsWith('MARK ')) marks.push(processCpuUs(server.pid!));
+      else out += `${line}\n`;
+    });
+    // 'close', not 'exit': every line of its stdout has been read by then.
+    const code = await new Promise<number | null>((resolve) => client.once('close', resolve));
     if (code !== 0) throw new Error(`${p.name}: client exited ${code}: ${out}`);
-    return JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
+    const r = JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
+    if (marks.length === 2 && r.calls > 0) r.serverCpuUsPerCall = (marks[1]! - marks[0]!) / r.calls;
+    return r;
   } finally {
     server.kill('SIGKILL');
   }
@@ -291,6 +311,12 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const only = process.env['BENCH_PAIRS'];
+  const b = process.env['BENCH_AB'];
+  if (b !== undefined)
+    return abMain(
+      PAIRS.filter((p) => only === undefined || p.name.includes(only)),
+      b,
+    );
   const pairs = only === undefined ? PAIRS : PAIRS.filter((p, i) => i === 0 || i === 2 || p.name.includes(only));
   const best = new Map<string, ClientResult>();
   const all = new Map<string, number[]>();
@@ -313,20 +339,58 @@ async function main(): Promise<void> {
     `ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`,
   );
   console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
-  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | rounds |');
-  console.log('| --- | ---: | --- | ---: | ---: | ---: | --- |');
+  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | server CPU µs/call | rounds |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |');
   for (const p of pairs) {
     const r = best.get(p.name)!;
     const v = rate(p.name);
     const pct = p.unit === 'items/s' ? '' : `${((v / ceiling) * 100).toFixed(0)} %`;
     const vsPy = p.unit === 'calls/s' ? `${(v / python).toFixed(1)}×` : '';
     const cpu = r.cpuUsPerCall !== undefined ? r.cpuUsPerCall.toFixed(2) : '';
+    const serverCpu = r.serverCpuUsPerCall !== undefined ? r.serverCpuUsPerCall.toFixed(2) : '';
     console.log(
-      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${all
+      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${serverCpu} | ${all
         .get(p.name)!
         .map((x) => Math.round(x).toLocaleString('en-US'))
         .join(', ')} |`,
     );
+  }
+}
+
+/**
+ * BENCH_AB=<dist dir, relative to the repo>: each pair alternately on the build BENCH_DIST names
+ * (A) and on that one (B), A first in even rounds and B first in odd ones, then the medians.
+ */
+async function abMain(pairs: Pair[], dirB: string): Promise<void> {
+  const builds = [
+    ['A', scalesBuild()],
+    ['B', dirB],
+  ] as const;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const fmt = (x: number, d = 2) => x.toFixed(d);
+  console.log(`A/B, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load ${loadavg()[0]!.toFixed(2)}: A = ${builds[0][1]}, B = ${dirB}, ${ROUNDS} rounds`);
+  for (const p of pairs) {
+    const runs: Record<string, ClientResult[]> = { A: [], B: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? builds : ([builds[1], builds[0]] as const);
+      for (const [label, dir] of order) {
+        const env: NodeJS.ProcessEnv = { ...process.env, BENCH_DIST: dir };
+        delete env['BENCH_FROM_SRC'];
+        const r = await runPair(p, env);
+        if ((r.mismatches ?? 0) > 0) throw new Error(`${p.name}: ${r.mismatches} wrong replies`);
+        runs[label]!.push(r);
+      }
+    }
+    console.log(`\n${p.name} (load ${loadavg()[0]!.toFixed(2)})`);
+    for (const [label] of builds) {
+      const rs = runs[label]!;
+      const rates = rs.map((r) => r.calls / r.seconds);
+      const cli = rs.map((r) => r.cpuUsPerCall ?? 0);
+      const srv = rs.map((r) => r.serverCpuUsPerCall ?? 0);
+      console.log(
+        `  ${label}: ${Math.round(median(rates)).toLocaleString('en-US')} ${p.unit} [${rates.map((x) => Math.round(x)).join(', ')}]; CPU µs/call client ${fmt(median(cli))} [${cli.map((x) => fmt(x)).join(', ')}], server ${fmt(median(srv))} [${srv.map((x) => fmt(x)).join(', ')}]`,
+      );
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../../core/errors.js';
-import { makeUnpacker, pack } from './msgpack.js';
+import { PackReader, PackWriter } from './msgpack.js';
 
 /** A message id: Python sends 32 hex digits as bin, the Node port a UUID-like str. */
 export type MessageId = string | Uint8Array;
@@ -34,11 +34,54 @@ export const HEARTBEAT = '_zpc_hb';
 export const MORE = '_zpc_more';
 export const PROTOCOL_VERSION = 3;
 
-/** Encodes one event. Throws (before anything is sent) when a value cannot be encoded. */
-export function encodeEvent(header: EventHeader, name: string, args: unknown): Uint8Array {
-  return pack([header, name, args]);
+/** Writes into a shared buffer; every encode below returns a fresh copy of it. */
+const w = new PackWriter();
+
+/** A request's first bytes: the event array, a header of 2 keys, 'message_id' (then the id, 'v': 3). */
+const REQUEST_HEAD = Buffer.from([0x93, 0x82, 0xaa, ...Buffer.from('message_id', 'latin1')]);
+/** A reply's: the array, 3 keys, 'message_id' (then the id, 'v': 3, 'response_to', the channel id). */
+const REPLY_HEAD = Buffer.from([0x93, 0x83, 0xaa, ...Buffer.from('message_id', 'latin1')]);
+const V3 = Buffer.from([0xa1, 0x76, PROTOCOL_VERSION]);
+const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')]);
+
+function writeId(id: MessageId): void {
+  if (typeof id === 'string') w.string(id);
+  else w.binary(id);
 }
 
+/** Encodes one event. Throws (before anything is sent) when a value cannot be encoded. */
+export function encodeEvent(header: EventHeader, name: string, args: unknown): Buffer {
+  w.start();
+  w.arrayHeader(3);
+  w.object(header as Record<string, unknown>, 1);
+  w.value(name, 1);
+  w.value(args, 1);
+  return w.take();
+}
+
+/** `encodeEvent({ message_id: id, v: 3 }, name, args)` without the header object. */
+export function encodeRequest(id: MessageId, name: string, args: unknown): Buffer {
+  w.start();
+  w.raw(REQUEST_HEAD);
+  writeId(id);
+  w.raw(V3);
+  w.value(name, 1);
+  w.value(args, 1);
+  return w.take();
+}
+
+/** `encodeEvent(replyHeader(id, channel), name, args)` without the header object. */
+export function encodeReply(id: MessageId, channel: MessageId, name: string, args: unknown): Buffer {
+  w.start();
+  w.raw(REPLY_HEAD);
+  writeId(id);
+  w.raw(V3);
+  w.raw(RESPONSE_TO);
+  writeId(channel);
+  w.string(name);
+  w.value(args, 1);
+  return w.take();
+}
 /** The header of a reply or control event on channel `channel`. */
 export function replyHeader(id: MessageId, channel: MessageId): EventHeader {
   return { message_id: id, v: PROTOCOL_VERSION, response_to: channel };
@@ -54,24 +97,33 @@ function isId(v: unknown): v is MessageId {
  * extra elements and unknown header keys are kept or ignored, integer map keys are accepted.
  */
 export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEvent {
-  const unpack = makeUnpacker(maxBytes);
+  const r = new PackReader(maxBytes);
   return (bytes) => {
-    let v: unknown;
-    try {
-      v = unpack(bytes);
-    } catch (err) {
-      if (err instanceof ProtocolError) throw err;
-      throw new ProtocolError(`bad msgpack event: ${(err as Error).message}`, { cause: err });
+    r.reset(bytes);
+    const n = r.arrayHeader();
+    if (n < 3) {
+      // Not an event: say whether it is msgpack at all (read as a whole value) or the wrong shape.
+      r.reset(bytes);
+      r.value();
+      r.done();
+      throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
     }
-    if (!Array.isArray(v) || v.length < 3) throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
-    const [header, name] = v as [unknown, unknown];
-    if (header === null || typeof header !== 'object' || Array.isArray(header) || header instanceof Uint8Array) throw new ProtocolError('event header is not a map');
-    const h = header as Record<string, unknown>;
+    const keys = r.mapHeader();
+    if (keys < 0) {
+      r.value(1); // a msgpack error first, if it is one
+      throw new ProtocolError('event header is not a map');
+    }
+    const h = r.map(keys, 1);
     if (!isId(h.message_id)) throw new ProtocolError('event header has no str or bin message_id');
     if (h.response_to !== undefined && h.response_to !== null && !isId(h.response_to)) throw new ProtocolError('event response_to is not a str or bin');
     if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
-    if (typeof name !== 'string') throw new ProtocolError('event name is not a str');
-    return { header: h as unknown as EventHeader, name, args: v[2] };
+    const len = r.strBounds();
+    if (len < 0) throw new ProtocolError('event name is not a str');
+    const name = r.text(len);
+    const args = r.value(1);
+    for (let i = 3; i < n; i++) r.value(1); // extra elements: read (they must be msgpack), ignored
+    r.done();
+    return { header: h as unknown as EventHeader, name, args };
   };
 }
 

@@ -11,7 +11,7 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { encodeEvent, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, replyHeader, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { encodeReply, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import type { FrameSocket } from './socket.js';
 import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
@@ -120,7 +120,7 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
+    const payload = encodeReply(this.ids.next(), ch.id, name, args);
     this.out([...ch.envelope, payload]);
   }
 
@@ -139,7 +139,7 @@ export class ZeroServerCore {
 
   /** An answer outside any channel (unknown method, malformed arguments). */
   sendOnce(envelope: readonly Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out([...envelope, encodeEvent(replyHeader(this.ids.next(), id), name, args)]);
+    this.out([...envelope, encodeReply(this.ids.next(), id, name, args)]);
   }
 
   /**
@@ -149,7 +149,7 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
+    const payload = encodeReply(this.ids.next(), ch.id, name, args);
     this.close(ch);
     this.out([...ch.envelope, payload]);
   }

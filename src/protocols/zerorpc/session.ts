@@ -13,23 +13,7 @@ import type { Endpoint } from '../../discovery/endpoint.js';
 import { endpointKey, isTcpEndpoint } from '../../discovery/endpoint.js';
 import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
-import {
-  encodeEvent,
-  ERR,
-  eventDecoder,
-  HEARTBEAT,
-  idKey,
-  MessageIds,
-  MORE,
-  OK,
-  PROTOCOL_VERSION,
-  replyHeader,
-  STREAM,
-  STREAM_DONE,
-  type EventHeader,
-  type MessageId,
-  type ZeroEvent,
-} from './events.js';
+import { encodeEvent, encodeReply, encodeRequest, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, MORE, OK, PROTOCOL_VERSION, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, type ZeroTransport, zmqAddress } from './socket.js';
@@ -202,10 +186,9 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
     const id = this.ids.next();
     const extra = ctx.values === undefined ? req.header : { ...req.header, ...headerEntries(ctx.values) };
-    const header: EventHeader = extra === undefined ? { message_id: id, v: PROTOCOL_VERSION } : { ...extra, message_id: id, v: PROTOCOL_VERSION };
     let payload: Uint8Array;
     try {
-      payload = encodeEvent(header, req.method, req.args);
+      payload = extra === undefined ? encodeRequest(id, req.method, req.args) : encodeEvent({ ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args);
       this.sock.send([EMPTY, payload]);
     } catch (err) {
       return handler.onError(
@@ -294,7 +277,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
 
   private emit(channel: MessageId, name: string, args: unknown): void {
     try {
-      this.sock.send([EMPTY, encodeEvent(replyHeader(this.ids.next(), channel), name, args)]);
+      this.sock.send([EMPTY, encodeReply(this.ids.next(), channel, name, args)]);
     } catch {
       // queue full or closed: a missed heartbeat or grant is made up at the next one
     }
