@@ -23,6 +23,9 @@ import { loadScales, scalesBuild } from './peers/runtime.js';
 type ZeroIndex = typeof import('../src/protocols/zerorpc/index.js');
 type Dealer = typeof import('../src/protocols/zerorpc/zmtp/dealer.js');
 type Router = typeof import('../src/protocols/zerorpc/zmtp/router.js');
+type Events = typeof import('../src/protocols/zerorpc/events.js');
+type Session = typeof import('../src/protocols/zerorpc/session.js');
+type Service = typeof import('../src/core/service.js');
 type Transport = 'zmtp' | 'zeromq';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -131,6 +134,108 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
     () => (counting = true),
     () => done,
   );
+}
+
+/** A ZeroRPC echo with no RPC layer (as the Python peer is): decode the request, answer OK [args[0]] on its channel. */
+async function codecZmtpServer(): Promise<void> {
+  const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
+  const { eventDecoder, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const decode = eventDecoder();
+  const ids = new MessageIds();
+  let send: (frames: Buffer[]) => void = () => {};
+  const router = await ZmtpRouter.bind(
+    ['tcp://127.0.0.1:*'],
+    {},
+    {
+      message: (frames) => {
+        const ev = decode(frames[frames.length - 1]!);
+        // A view of the codec's buffer: ZMTP copies frames this small as it queues them.
+        frames[frames.length - 1] = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
+        send(frames);
+      },
+      peerError: () => {},
+    },
+  );
+  send = (frames) => router.send(frames);
+  console.log(`READY ${router.endpoints[0]}`);
+}
+
+/** The matching client: encode each request, decode and check each reply, no channels or stack. */
+async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
+  const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
+  const { eventDecoder, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const decode = eventDecoder();
+  const ids = new MessageIds();
+  const empty = Buffer.alloc(0);
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  let stopped: () => boolean = () => false;
+  let finish: () => void = () => {};
+  const dealer = await ZmtpDealer.connect(
+    m[1]!,
+    Number(m[2]),
+    5000,
+    {},
+    {
+      message: (frames) => {
+        const ev = decode(frames[frames.length - 1]!);
+        const r = (ev.args as (typeof ITEM)[])[0]!;
+        if (ev.name !== 'OK' || r.id !== 42 || r.name !== 'Ada' || r.tags.length !== 2) mismatches++;
+        if (counting) done++;
+        if (stopped()) return finish();
+        dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+      },
+      end: () => {},
+    },
+  );
+  const result = await measure(
+    (stop) =>
+      new Promise<void>((resolve) => {
+        stopped = stop;
+        finish = resolve;
+        for (let i = 0; i < IN_FLIGHT; i++) dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+      }),
+    () => (counting = true),
+    () => done,
+  );
+  return { ...result, mismatches };
+}
+
+/** A ZeroRPC client session (channels, heartbeats, codec) without the client stack above it, driven by reply callbacks. */
+async function sessionClient(endpoint: string): Promise<ClientResult> {
+  const { ZeroClientSession } = await loadScales<Session>('protocols/zerorpc/session.js');
+  const { CallContext } = await loadScales<Service>('core/service.js');
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
+  const session = await ZeroClientSession.connect({ host: m[1]!, port: Number(m[2]) }, 5000);
+  const req = { method: 'echo', args: [ITEM] };
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  const result = await measure(
+    (stop) =>
+      new Promise<void>((resolve, reject) => {
+        let running = IN_FLIGHT;
+        const handler = {
+          onReply: (r: unknown) => {
+            const x = r as typeof ITEM;
+            if (x.id !== 42 || x.name !== 'Ada' || x.tags.length !== 2) mismatches++;
+            if (counting) done++;
+            if (stop()) {
+              if (--running === 0) resolve();
+              return;
+            }
+            session.dispatch(req, new CallContext('echo', undefined, undefined), handler);
+          },
+          onError: reject,
+        };
+        for (let i = 0; i < IN_FLIGHT; i++) session.dispatch(req, new CallContext('echo', undefined, undefined), handler);
+      }),
+    () => (counting = true),
+    () => done,
+  );
+  return { ...result, mismatches };
 }
 
 async function scalesServer(transport: Transport): Promise<void> {
@@ -245,6 +350,8 @@ const PAIRS: Pair[] = [
   { name: 'raw zeromq DEALER/ROUTER echo, no RPC (the binding ceiling)', server: self('raw-server'), client: (e) => self('raw-client', e), unit: 'msgs/s' },
   { name: 'raw ZMTP DEALER/ROUTER echo (ours), no RPC', server: self('raw-zmtp-server'), client: (e) => self('raw-zmtp-client', e), unit: 'msgs/s' },
   { name: 'Python peer → Python peer', server: py('echo-server'), client: pyClient, unit: 'calls/s' },
+  { name: 'ZeroRPC events over our ZMTP, no channels or stacks (codec echo, as the Python peer)', server: self('codec-zmtp-server'), client: (e) => self('codec-zmtp-client', e), unit: 'calls/s' },
+  { name: 'Scales session, no client stack → Scales server, ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('session-client', e), unit: 'calls/s' },
   { name: 'Scales → Scales, zeromq binding', server: self('scales-server', 'zeromq'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
   { name: 'Scales → Scales, ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('scales-client', e, 'zmtp'), unit: 'calls/s' },
   { name: 'Scales → Python server, zeromq binding', server: py('echo-server'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
@@ -297,10 +404,13 @@ async function main(): Promise<void> {
   const [role, arg, transportArg] = process.argv.slice(2);
   if (role === 'raw-server') return rawServer();
   if (role === 'raw-zmtp-server') return rawZmtpServer();
+  if (role === 'codec-zmtp-server') return codecZmtpServer();
   if (role === 'scales-server') return scalesServer(arg as Transport);
   const clients: Record<string, (endpoint: string, transport: Transport) => Promise<ClientResult>> = {
     'raw-client': rawClient,
     'raw-zmtp-client': rawZmtpClient,
+    'codec-zmtp-client': codecZmtpClient,
+    'session-client': sessionClient,
     'scales-client': scalesClient,
     'stream-client': scalesStreamClient,
   };

@@ -34,7 +34,7 @@ export const HEARTBEAT = '_zpc_hb';
 export const MORE = '_zpc_more';
 export const PROTOCOL_VERSION = 3;
 
-/** Writes into a shared buffer; every encode below returns a fresh copy of it. */
+/** Every encode below writes here; `pack*` return views of it (valid until the next encode), `encode*` copies. */
 const w = new PackWriter();
 
 /** A request's first bytes: the event array, a header of 2 keys, 'message_id' (then the id, 'v': 3). */
@@ -44,12 +44,16 @@ const REPLY_HEAD = Buffer.from([0x93, 0x83, 0xaa, ...Buffer.from('message_id', '
 const V3 = Buffer.from([0xa1, 0x76, PROTOCOL_VERSION]);
 const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')]);
 
-function writeId(id: MessageId): void {
-  if (typeof id === 'string') w.string(id);
+/** A channel id: one the peer chose (echoed as it came), or the sequence number of one of ours. */
+export type ChannelRef = MessageId | number;
+
+function writeId(ids: MessageIds, id: ChannelRef): void {
+  if (typeof id === 'number') ids.writeBin(w, id);
+  else if (typeof id === 'string') w.string(id);
   else w.binary(id);
 }
 
-/** Encodes one event. Throws (before anything is sent) when a value cannot be encoded. */
+/** Encodes one event (a fresh buffer). Throws (before anything is sent) when a value cannot be encoded. */
 export function encodeEvent(header: EventHeader, name: string, args: unknown): Buffer {
   w.start();
   w.arrayHeader(3);
@@ -59,29 +63,34 @@ export function encodeEvent(header: EventHeader, name: string, args: unknown): B
   return w.take();
 }
 
-/** `encodeEvent({ message_id: id, v: 3 }, name, args)` without the header object. */
-export function encodeRequest(id: MessageId, name: string, args: unknown): Buffer {
+/**
+ * A request `{ message_id: ids' id number seq, v: 3 }`, written without a header object or an id
+ * buffer. Returns a view of the shared buffer: send it (to a socket that copies it) or copy it
+ * before the next encode.
+ */
+export function packRequest(ids: MessageIds, seq: number, name: string, args: unknown): Buffer {
   w.start();
   w.raw(REQUEST_HEAD);
-  writeId(id);
+  ids.writeBin(w, seq);
   w.raw(V3);
   w.value(name, 1);
   w.value(args, 1);
-  return w.take();
+  return w.view();
 }
 
-/** `encodeEvent(replyHeader(id, channel), name, args)` without the header object. */
-export function encodeReply(id: MessageId, channel: MessageId, name: string, args: unknown): Buffer {
+/** A reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`; a view, as `packRequest`. */
+export function packReply(ids: MessageIds, channel: ChannelRef, name: string, args: unknown): Buffer {
   w.start();
   w.raw(REPLY_HEAD);
-  writeId(id);
+  ids.writeBin(w, ids.take());
   w.raw(V3);
   w.raw(RESPONSE_TO);
-  writeId(channel);
+  writeId(ids, channel);
   w.string(name);
   w.value(args, 1);
-  return w.take();
+  return w.view();
 }
+
 /** The header of a reply or control event on channel `channel`. */
 export function replyHeader(id: MessageId, channel: MessageId): EventHeader {
   return { message_id: id, v: PROTOCOL_VERSION, response_to: channel };
@@ -133,30 +142,71 @@ export function idKey(id: MessageId): string {
   return `b${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')}`;
 }
 
-const HEX = '0123456789abcdef';
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Hex digit values by byte (lower case, as ids are made), -1 for anything else. */
+const UNHEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) UNHEX[HEX[i]!] = i;
 
 /**
  * Message ids shaped like Python's: 8 hex digits of a counter, then 24 hex digits fixed per
  * generator (random), sent as 32-byte bin. Unique within the generator; the 96 random bits keep
- * two processes apart.
+ * two processes apart. An id is known by its counter (`seq`): written in place, and read back
+ * from a peer's `response_to` without a string or a buffer.
  */
 export class MessageIds {
   private readonly template = Buffer.alloc(32);
+  /** The 24 fixed hex digits. */
+  private readonly tail: Buffer;
   private counter = 0;
 
   constructor() {
     Buffer.from(randomBytes(12).toString('hex'), 'latin1').copy(this.template, 8);
+    this.tail = this.template.subarray(8);
+  }
+
+  /** The next sequence number (wraps at 2^32). */
+  take(): number {
+    const c = this.counter;
+    this.counter = (c + 1) >>> 0;
+    return c;
+  }
+
+  /** Id `seq` as 32 bytes at `buf[at]`. */
+  write(seq: number, buf: Uint8Array, at: number): void {
+    buf.set(this.tail, at + 8);
+    let c = seq;
+    for (let i = 7; i >= 0; i--) {
+      buf[at + i] = HEX[c & 15]!;
+      c >>>= 4;
+    }
+  }
+
+  /** Id `seq` as a msgpack bin. */
+  writeBin(w: PackWriter, seq: number): void {
+    w.ensure(34);
+    w.buf[w.pos] = 0xc4;
+    w.buf[w.pos + 1] = 32;
+    this.write(seq, w.buf, w.pos + 2);
+    w.pos += 34;
   }
 
   next(): Buffer {
     const id = Buffer.allocUnsafe(32);
-    this.template.copy(id, 8, 8);
-    let c = this.counter;
-    this.counter = (c + 1) >>> 0;
-    for (let i = 7; i >= 0; i--) {
-      id[i] = HEX.charCodeAt(c & 15);
-      c >>>= 4;
-    }
+    this.write(this.take(), id, 0);
     return id;
+  }
+
+  /** The sequence number of an id this generator made, or -1 for any other id. */
+  seqOf(id: MessageId): number {
+    if (typeof id === 'string' || id.length !== 32) return -1;
+    const t = this.template;
+    for (let i = 8; i < 32; i++) if (id[i] !== t[i]) return -1;
+    let c = 0;
+    for (let i = 0; i < 8; i++) {
+      const d = UNHEX[id[i]!]!;
+      if (d < 0) return -1;
+      c = c * 16 + d;
+    }
+    return c;
   }
 }

@@ -23,6 +23,9 @@ const I64_MIN = -(1n << 63n);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const TWO_32 = 0x1_0000_0000;
+/** Map keys up to this many bytes are cached (decoded once, compared after), in this many slots. */
+const MAX_CACHED_KEY = 24;
+const KEY_SLOTS = 64;
 /** Strings up to this many UTF-16 units (fixstr at most 31 bytes) are written by a JS loop when ASCII (a native call costs more). */
 const SHORT_STRING = 31;
 
@@ -325,6 +328,9 @@ export class PackReader {
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
   end = 0;
+  /** Map keys seen lately, by a hash of their bytes: the same few keys come in every event. */
+  private readonly keyText: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+  private readonly keyBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(KEY_SLOTS).fill(undefined);
 
   constructor(readonly maxBytes: number = DEFAULT_MAX_MESSAGE_SIZE) {}
 
@@ -585,7 +591,7 @@ export class PackReader {
 
   key(depth: number): string | number {
     const n = this.strBounds();
-    const k = n >= 0 ? this.text(n) : this.value(depth + 1);
+    const k = n >= 0 ? (n <= MAX_CACHED_KEY ? this.cachedKey(n) : this.text(n)) : this.value(depth + 1);
     if (typeof k === 'string') {
       if (k === '__proto__') throw new ProtocolError('msgpack map key __proto__ is not allowed');
       return k;
@@ -593,6 +599,28 @@ export class PackReader {
     if (typeof k === 'number') return k;
     if (typeof k === 'bigint' || typeof k === 'boolean' || k === null) return String(k);
     throw new ProtocolError('msgpack map key is not a string or a number');
+  }
+
+  /** A short str key, from the cache when its bytes were seen in that slot before. */
+  private cachedKey(n: number): string {
+    const b = this.buf;
+    const start = this.pos;
+    let h = n;
+    for (let i = start; i < start + n; i++) h = (h * 31 + b[i]!) | 0;
+    const slot = (h ^ (h >>> 9)) & (KEY_SLOTS - 1);
+    const known = this.keyBytes[slot];
+    if (known !== undefined && known.length === n) {
+      let i = 0;
+      while (i < n && known[i] === b[start + i]) i++;
+      if (i === n) {
+        this.pos = start + n;
+        return this.keyText[slot]!;
+      }
+    }
+    const text = this.text(n);
+    this.keyBytes[slot] = Buffer.from(b.subarray(start, start + n));
+    this.keyText[slot] = text;
+    return text;
   }
 
   private ext(size: number): unknown {

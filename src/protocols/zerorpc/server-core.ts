@@ -11,9 +11,9 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { encodeReply, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, packReply, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
-import type { FrameSocket } from './socket.js';
+import { type FrameSocket, owned } from './socket.js';
 import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
 
 /** One open channel: a request being served or a stream being sent. */
@@ -28,7 +28,8 @@ export class ServerChannel {
 
   constructor(
     readonly key: string,
-    readonly envelope: readonly Buffer[],
+    /** The request's frames: the peer's envelope, then a slot each event sent on the channel fills. */
+    readonly envelope: Buffer[],
     readonly id: MessageId,
   ) {}
 
@@ -93,16 +94,32 @@ export class ZeroServerCore {
           );
   }
 
+  /** The channel table's key: the peer's identity and the channel id (str and bin apart). */
+  private key(identity: Buffer, id: MessageId): string {
+    // Our ROUTER hands up the same identity buffer for every message of a peer: its string once.
+    if (identity !== this.lastIdentity) {
+      this.lastIdentity = identity;
+      this.lastPeer = `${identity.toString('latin1')}|`;
+    }
+    return this.lastPeer + idKey(id);
+  }
+  private lastIdentity: Buffer | undefined = undefined;
+  private lastPeer = '';
+
   channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
-    return this.channels.get(`${identity.toString('latin1')}|${idKey(id)}`);
+    return this.channels.get(this.key(identity, id));
   }
 
-  /** A new request's channel; undefined when one with its id is open already, 'full' at `maxChannels`. */
-  open(envelope: readonly Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
-    const key = `${envelope[0]!.toString('latin1')}|${idKey(id)}`;
+  /**
+   * A new request's channel; undefined when one with its id is open already, 'full' at
+   * `maxChannels`. `frames` (the envelope, then the request) become the channel's: its answers
+   * go out in the same array, the last frame replaced.
+   */
+  open(frames: Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
+    const key = this.key(frames[0]!, id);
     if (this.channels.has(key)) return undefined;
     if (this.channels.size >= this.o.maxChannels) return 'full';
-    const ch = new ServerChannel(key, envelope, id);
+    const ch = new ServerChannel(key, frames, id);
     this.channels.set(key, ch);
     this.ticker?.opened();
     return ch;
@@ -120,16 +137,16 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    const payload = encodeReply(this.ids.next(), ch.id, name, args);
-    this.out([...ch.envelope, payload]);
+    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
   }
 
   /**
    * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
    * message and counts it rather than throwing: one slow peer must not close the socket for all.
    */
-  private out(frames: readonly Uint8Array[]): void {
+  private out(frames: Buffer[], payload: Buffer): void {
     try {
+      frames[frames.length - 1] = owned(this.sock, payload);
       this.sock.send(frames);
     } catch (err) {
       this.counts.dropped++;
@@ -138,8 +155,8 @@ export class ZeroServerCore {
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
-  sendOnce(envelope: readonly Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out([...envelope, encodeReply(this.ids.next(), id, name, args)]);
+  sendOnce(frames: Buffer[], id: MessageId, name: string, args: unknown): void {
+    this.out(frames, packReply(this.ids, id, name, args));
   }
 
   /**
@@ -149,9 +166,9 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    const payload = encodeReply(this.ids.next(), ch.id, name, args);
+    // Sent before the close: the payload is a view of the encoder's buffer, used up by `out`.
+    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
     this.close(ch);
-    this.out([...ch.envelope, payload]);
   }
 
   /** Sends the iterable's items as STREAM events, each waiting for credit, then STREAM_DONE (or ERR). */
