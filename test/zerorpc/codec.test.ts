@@ -87,7 +87,17 @@ describe('msgpack values', () => {
   it('timestamps and nested values round-trip; a JavaScript Map is a str-keyed map', () => {
     const d = new Date(1_700_000_000_123);
     assert.deepEqual(unpack(pack({ d, a: [1, [2, [3]]], m: { x: null } })), { d, a: [1, [2, [3]]], m: { x: null } });
-    assert.deepEqual(unpack(pack(new Map<unknown, unknown>([[1, 'a'], ['b', 2]]))), { 1: 'a', b: 2 });
+    assert.deepEqual(
+      unpack(
+        pack(
+          new Map<unknown, unknown>([
+            [1, 'a'],
+            ['b', 2],
+          ]),
+        ),
+      ),
+      { 1: 'a', b: 2 },
+    );
   });
   it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {
     assert.throws(() => unpack(Buffer.from('81a95f5f70726f746f5f5f01', 'hex')), ProtocolError);
