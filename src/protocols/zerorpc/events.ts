@@ -100,6 +100,29 @@ function isId(v: unknown): v is MessageId {
   return typeof v === 'string' || v instanceof Uint8Array;
 }
 
+const KEY_MESSAGE_ID = REQUEST_HEAD.subarray(2);
+const KEY_V = V3.subarray(0, 2);
+
+/**
+ * The header every peer sends (`message_id`, `v`, then `response_to` on replies, in that order:
+ * zerorpc-python's and ours) as an object literal, without decoding its keys; undefined (nothing
+ * read) for any other, which the generic map reading takes.
+ */
+function commonHeader(r: PackReader, keys: number): Record<string, unknown> | undefined {
+  if (keys !== 2 && keys !== 3) return undefined;
+  const at = r.pos;
+  if (r.skipIf(KEY_MESSAGE_ID)) {
+    const message_id = r.value(1);
+    if (r.skipIf(KEY_V)) {
+      const v = r.value(1);
+      if (keys === 2) return { message_id, v };
+      if (r.skipIf(RESPONSE_TO)) return { message_id, v, response_to: r.value(1) };
+    }
+  }
+  r.pos = at;
+  return undefined;
+}
+
 /**
  * Makes a decoder of events, bounded by `maxBytes`. Strict about the envelope (an array of at
  * least three: a map header with a str or bin `message_id`, a str name), lenient about the rest:
@@ -122,7 +145,7 @@ export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEven
       r.value(1); // a msgpack error first, if it is one
       throw new ProtocolError('event header is not a map');
     }
-    const h = r.map(keys, 1);
+    const h = commonHeader(r, keys) ?? r.map(keys, 1);
     if (!isId(h.message_id)) throw new ProtocolError('event header has no str or bin message_id');
     if (h.response_to !== undefined && h.response_to !== null && !isId(h.response_to)) throw new ProtocolError('event response_to is not a str or bin');
     if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
@@ -198,15 +221,22 @@ export class MessageIds {
 
   /** The sequence number of an id this generator made, or -1 for any other id. */
   seqOf(id: MessageId): number {
-    if (typeof id === 'string' || id.length !== 32) return -1;
-    const t = this.template;
-    for (let i = 8; i < 32; i++) if (id[i] !== t[i]) return -1;
-    let c = 0;
-    for (let i = 0; i < 8; i++) {
-      const d = UNHEX[id[i]!]!;
-      if (d < 0) return -1;
-      c = c * 16 + d;
-    }
-    return c;
+    return idSeq(id, this.tail);
   }
+}
+
+/**
+ * The counter of an id shaped as Python's and ours (32 bytes: 8 lower-case hex digits, then
+ * `tail`), or -1 for any other id. `tail` undefined: any 24 bytes.
+ */
+export function idSeq(id: MessageId, tail: Uint8Array | undefined): number {
+  if (typeof id === 'string' || id.length !== 32) return -1;
+  if (tail !== undefined) for (let i = 0; i < 24; i++) if (id[8 + i] !== tail[i]) return -1;
+  let c = 0;
+  for (let i = 0; i < 8; i++) {
+    const d = UNHEX[id[i]!]!;
+    if (d < 0) return -1;
+    c = c * 16 + d;
+  }
+  return c;
 }

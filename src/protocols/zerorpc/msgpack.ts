@@ -426,6 +426,17 @@ export class PackReader {
     return n;
   }
 
+  /** Skips `bytes` (precomputed msgpack) if they come next; false (nothing read) if not. */
+  skipIf(bytes: Uint8Array): boolean {
+    const n = bytes.length;
+    if (this.end - this.pos < n) return false;
+    const b = this.buf;
+    const at = this.pos;
+    for (let i = 0; i < n; i++) if (b[at + i] !== bytes[i]) return false;
+    this.pos = at + n;
+    return true;
+  }
+
   /** `n` bytes at the position as a string. */
   text(n: number): string {
     const b = this.buf;

@@ -11,7 +11,8 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, packReply, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ERR, eventDecoder, HEARTBEAT, MessageIds, packReply, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import { type FrameSocket, owned } from './socket.js';
 import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
@@ -27,7 +28,8 @@ export class ServerChannel {
   private waiter: (() => void) | undefined = undefined;
 
   constructor(
-    readonly key: string,
+    readonly key: string | number,
+    readonly peer: PeerIds,
     /** The request's frames: the peer's envelope, then a slot each event sent on the channel fills. */
     readonly envelope: Buffer[],
     readonly id: MessageId,
@@ -71,7 +73,8 @@ export interface ZeroServerCoreOptions {
 }
 
 export class ZeroServerCore {
-  readonly channels = new Map<string, ServerChannel>();
+  readonly channels = new Map<string | number, ServerChannel>();
+  private readonly keys = new ChannelKeys();
   readonly decode: (bytes: Uint8Array) => ZeroEvent;
   private readonly ids = new MessageIds();
   private readonly ticker: HeartbeatTicker<ServerChannel> | undefined;
@@ -94,20 +97,8 @@ export class ZeroServerCore {
           );
   }
 
-  /** The channel table's key: the peer's identity and the channel id (str and bin apart). */
-  private key(identity: Buffer, id: MessageId): string {
-    // Our ROUTER hands up the same identity buffer for every message of a peer: its string once.
-    if (identity !== this.lastIdentity) {
-      this.lastIdentity = identity;
-      this.lastPeer = `${identity.toString('latin1')}|`;
-    }
-    return this.lastPeer + idKey(id);
-  }
-  private lastIdentity: Buffer | undefined = undefined;
-  private lastPeer = '';
-
   channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
-    return this.channels.get(this.key(identity, id));
+    return this.channels.get(this.keys.key(this.keys.peer(identity), id));
   }
 
   /**
@@ -116,11 +107,13 @@ export class ZeroServerCore {
    * go out in the same array, the last frame replaced.
    */
   open(frames: Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
-    const key = this.key(frames[0]!, id);
+    const peer = this.keys.peer(frames[0]!);
+    const key = this.keys.key(peer, id);
     if (this.channels.has(key)) return undefined;
     if (this.channels.size >= this.o.maxChannels) return 'full';
-    const ch = new ServerChannel(key, frames, id);
+    const ch = new ServerChannel(key, peer, frames, id);
     this.channels.set(key, ch);
+    peer.open++;
     this.ticker?.opened();
     return ch;
   }
@@ -234,6 +227,7 @@ export class ZeroServerCore {
     if (ch.closed) return;
     ch.closed = true;
     this.channels.delete(ch.key);
+    ch.peer.open--;
     ch.wake();
     if (this.channels.size === 0 && this.idle.length > 0) {
       const w = this.idle;

@@ -221,10 +221,10 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
       if (ev.name === HEARTBEAT || ev.name === MORE) return;
       return this.drop(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
     }
-    ch.lastRemote = performance.now();
     switch (ev.name) {
       case HEARTBEAT:
       case MORE:
+        ch.lastRemote = performance.now();
         return;
       case OK:
         this.closeChannel(ch);
@@ -233,6 +233,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
         this.closeChannel(ch);
         return this.settle(ch, false, remoteError(ev.args, this.endpoint));
       case STREAM:
+        ch.lastRemote = performance.now();
         return this.streamItem(ch, ev.args);
       case STREAM_DONE:
         this.closeChannel(ch);
