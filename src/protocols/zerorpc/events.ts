@@ -151,7 +151,7 @@ export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEven
     if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
     const len = r.strBounds();
     if (len < 0) throw new ProtocolError('event name is not a str');
-    const name = r.text(len);
+    const name = r.shortText(len);
     const args = r.value(1);
     for (let i = 3; i < n; i++) r.value(1); // extra elements: read (they must be msgpack), ignored
     r.done();

@@ -602,7 +602,7 @@ export class PackReader {
 
   key(depth: number): string | number {
     const n = this.strBounds();
-    const k = n >= 0 ? (n <= MAX_CACHED_KEY ? this.cachedKey(n) : this.text(n)) : this.value(depth + 1);
+    const k = n >= 0 ? this.shortText(n) : this.value(depth + 1);
     if (typeof k === 'string') {
       if (k === '__proto__') throw new ProtocolError('msgpack map key __proto__ is not allowed');
       return k;
@@ -612,7 +612,12 @@ export class PackReader {
     throw new ProtocolError('msgpack map key is not a string or a number');
   }
 
-  /** A short str key, from the cache when its bytes were seen in that slot before. */
+  /** `n` bytes of a str that recurs (a map key, an event name): short ones come from a cache. */
+  shortText(n: number): string {
+    return n <= MAX_CACHED_KEY ? this.cachedKey(n) : this.text(n);
+  }
+
+  /** A short str, from the cache when its bytes were seen in that slot before. */
   private cachedKey(n: number): string {
     const b = this.buf;
     const start = this.pos;
