@@ -15,6 +15,7 @@ import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
 import { encodeEvent, ERR, eventDecoder, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, packReply, packRequest, STREAM, STREAM_DONE, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
+import { SeqTable } from './seq-table.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
 import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, owned, type ZeroTransport, zmqAddress } from './socket.js';
 import { ZmtpDealer } from './zmtp/dealer.js';
@@ -77,7 +78,7 @@ class Channel {
 
 export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   /** Open channels by the sequence number of their id (ours: replies name it in `response_to`). */
-  private readonly channels = new Map<number, Channel>();
+  private readonly channels = new SeqTable<Channel>();
   private readonly ids = new MessageIds();
   private readonly decode: (b: Uint8Array) => ZeroEvent;
   private readonly ticker: HeartbeatTicker<Channel> | undefined;
@@ -201,7 +202,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
       );
     }
     const ch = new Channel(seq, handler, ctx);
-    this.channels.set(seq, ch);
+    this.channels.set(ch);
     this.pending++;
     ctx.onCancel((reason) => this.abandon(ch, reason));
     this.ticker?.opened();
@@ -301,8 +302,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   }
 
   private closeChannel(ch: Channel): void {
-    if (this.channels.get(ch.seq) !== ch) return;
-    this.channels.delete(ch.seq);
+    if (!this.channels.delete(ch)) return;
     this.checkIdle();
   }
 
@@ -317,7 +317,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     this.state = 'closed';
     this.ticker?.stop();
     this.sock?.close();
-    for (const ch of [...this.channels.values()]) this.lose(ch, err);
+    for (const ch of this.channels.values()) this.lose(ch, err);
   }
 
   /**
@@ -345,7 +345,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const closed = new ClosedError(`ZeroRPC session to ${this.endpoint} closed`, { endpoint: this.endpoint });
-    for (const ch of [...this.channels.values()]) if (ch.handler === undefined) this.lose(ch, closed);
+    for (const ch of this.channels.values()) if (ch.handler === undefined) this.lose(ch, closed);
     await this.whenIdle();
     this.ticker?.stop();
     this.sock.close();
