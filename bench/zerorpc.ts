@@ -1,16 +1,19 @@
 /**
  * ZeroRPC benchmark, one run, every pair in its own client and server processes over loopback:
  *   raw zeromq DEALER/ROUTER echo of an event-sized message (the binding's ceiling: no msgpack, no
- *   RPC), the same raw echo over our own ZMTP, Scales client → Scales server `echo(item)` on each
- *   transport (`zmtp`: ours, `zeromq`: the npm binding), and the Python peers
- *   (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal zerorpc-style echo) in each
- *   combination; then stream items/s (Scales → Scales `count`). 100 calls in flight, every reply
- *   checked.
+ *   RPC), the same raw echo over our own ZMTP, a ZeroRPC event echo over our ZMTP with no channels
+ *   or stacks (what the Python peer does), our client session without the client stack, Scales
+ *   client → Scales server `echo(item)` on each transport (`zmtp`: ours, `zeromq`: the npm
+ *   binding), and the Python peers (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal
+ *   zerorpc-style echo) in each combination; then stream items/s (Scales → Scales `count`). 100
+ *   calls in flight, every reply checked. CPU per call: the client's own over its window, the
+ *   server's read from /proc over the same window.
  *
  *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
  *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
+ *   BENCH_AB=../../tmp/base/dist BENCH_PAIRS='Scales → Scales, ZMTP'  # A/B: each pair alternately on dist/ and that build
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
