@@ -324,8 +324,10 @@ export function pack(value: unknown): Buffer {
  * truncation and trailing bytes all throw ProtocolError before anything large is allocated.
  * bin values are views of the input (no copy).
  */
+const EMPTY = Buffer.alloc(0);
+
 export class PackReader {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY;
   pos = 0;
   end = 0;
   /** Map keys seen lately, by a hash of their bytes: the same few keys come in every event. */
@@ -340,9 +342,10 @@ export class PackReader {
     this.end = this.buf.length;
   }
 
-  /** Throws unless the whole input was read. */
+  /** Throws unless the whole input was read; lets go of the input (a large message is not kept until the next). */
   done(): void {
     if (this.pos !== this.end) throw new ProtocolError(`msgpack: ${this.end - this.pos} bytes after the value`);
+    this.buf = EMPTY;
   }
 
   private need(n: number): void {
