@@ -1,18 +1,22 @@
 /**
  * ZeroRPC benchmark, one run, every pair in its own client and server processes over loopback:
  *   raw zeromq DEALER/ROUTER echo of an event-sized message (the binding's ceiling: no msgpack, no
- *   RPC), the same raw echo over our own ZMTP, Scales client → Scales server `echo(item)` on each
- *   transport (`zmtp`: ours, `zeromq`: the npm binding), and the Python peers
- *   (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal zerorpc-style echo) in each
- *   combination; then stream items/s (Scales → Scales `count`). 100 calls in flight, every reply
- *   checked.
+ *   RPC), the same raw echo over our own ZMTP, a ZeroRPC event echo over our ZMTP with no channels
+ *   or stacks (what the Python peer does), our client session without the client stack, Scales
+ *   client → Scales server `echo(item)` on each transport (`zmtp`: ours, `zeromq`: the npm
+ *   binding), and the Python peers (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal
+ *   zerorpc-style echo) in each combination; then stream items/s (Scales → Scales `count`). 100
+ *   calls in flight, every reply checked. CPU per call: the client's own over its window, the
+ *   server's read from /proc over the same window.
  *
  *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
  *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
+ *   BENCH_AB=../../tmp/base/dist BENCH_PAIRS='Scales → Scales, ZMTP'  # A/B: each pair alternately on dist/ and that build
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +26,9 @@ import { loadScales, scalesBuild } from './peers/runtime.js';
 type ZeroIndex = typeof import('../src/protocols/zerorpc/index.js');
 type Dealer = typeof import('../src/protocols/zerorpc/zmtp/dealer.js');
 type Router = typeof import('../src/protocols/zerorpc/zmtp/router.js');
+type Events = typeof import('../src/protocols/zerorpc/events.js');
+type Session = typeof import('../src/protocols/zerorpc/session.js');
+type Service = typeof import('../src/core/service.js');
 type Transport = 'zmtp' | 'zeromq';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,6 +44,8 @@ interface ClientResult {
   seconds: number;
   mismatches?: number;
   cpuUsPerCall?: number;
+  /** The server process's CPU over the same window, per call (read from /proc by the orchestrator). */
+  serverCpuUsPerCall?: number;
 }
 
 // ---- roles (child processes) -------------------------------------------------------------------
@@ -130,6 +139,108 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
   );
 }
 
+/** A ZeroRPC echo with no RPC layer (as the Python peer is): decode the request, answer OK [args[0]] on its channel. */
+async function codecZmtpServer(): Promise<void> {
+  const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
+  const { eventDecoder, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const decode = eventDecoder();
+  const ids = new MessageIds();
+  let send: (frames: Buffer[]) => void = () => {};
+  const router = await ZmtpRouter.bind(
+    ['tcp://127.0.0.1:*'],
+    {},
+    {
+      message: (frames) => {
+        const ev = decode(frames[frames.length - 1]!);
+        // A view of the codec's buffer: ZMTP copies frames this small as it queues them.
+        frames[frames.length - 1] = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
+        send(frames);
+      },
+      peerError: () => {},
+    },
+  );
+  send = (frames) => router.send(frames);
+  console.log(`READY ${router.endpoints[0]}`);
+}
+
+/** The matching client: encode each request, decode and check each reply, no channels or stack. */
+async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
+  const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
+  const { eventDecoder, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const decode = eventDecoder();
+  const ids = new MessageIds();
+  const empty = Buffer.alloc(0);
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  let stopped: () => boolean = () => false;
+  let finish: () => void = () => {};
+  const dealer = await ZmtpDealer.connect(
+    m[1]!,
+    Number(m[2]),
+    5000,
+    {},
+    {
+      message: (frames) => {
+        const ev = decode(frames[frames.length - 1]!);
+        const r = (ev.args as (typeof ITEM)[])[0]!;
+        if (ev.name !== 'OK' || r.id !== 42 || r.name !== 'Ada' || r.tags.length !== 2) mismatches++;
+        if (counting) done++;
+        if (stopped()) return finish();
+        dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+      },
+      end: () => {},
+    },
+  );
+  const result = await measure(
+    (stop) =>
+      new Promise<void>((resolve) => {
+        stopped = stop;
+        finish = resolve;
+        for (let i = 0; i < IN_FLIGHT; i++) dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+      }),
+    () => (counting = true),
+    () => done,
+  );
+  return { ...result, mismatches };
+}
+
+/** A ZeroRPC client session (channels, heartbeats, codec) without the client stack above it, driven by reply callbacks. */
+async function sessionClient(endpoint: string): Promise<ClientResult> {
+  const { ZeroClientSession } = await loadScales<Session>('protocols/zerorpc/session.js');
+  const { CallContext } = await loadScales<Service>('core/service.js');
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
+  const session = await ZeroClientSession.connect({ host: m[1]!, port: Number(m[2]) }, 5000);
+  const req = { method: 'echo', args: [ITEM] };
+  let done = 0;
+  let mismatches = 0;
+  let counting = false;
+  const result = await measure(
+    (stop) =>
+      new Promise<void>((resolve, reject) => {
+        let running = IN_FLIGHT;
+        const handler = {
+          onReply: (r: unknown) => {
+            const x = r as typeof ITEM;
+            if (x.id !== 42 || x.name !== 'Ada' || x.tags.length !== 2) mismatches++;
+            if (counting) done++;
+            if (stop()) {
+              if (--running === 0) resolve();
+              return;
+            }
+            session.dispatch(req, new CallContext('echo', undefined, undefined), handler);
+          },
+          onError: reject,
+        };
+        for (let i = 0; i < IN_FLIGHT; i++) session.dispatch(req, new CallContext('echo', undefined, undefined), handler);
+      }),
+    () => (counting = true),
+    () => done,
+  );
+  return { ...result, mismatches };
+}
+
 async function scalesServer(transport: Transport): Promise<void> {
   const { ZeroRpc, stream } = await loadScales<ZeroIndex>('protocols/zerorpc/index.js');
   const server = await ZeroRpc.serve(
@@ -201,6 +312,8 @@ async function measure(run: (stop: () => boolean) => Promise<void>, startCountin
   let cpuUs = 0;
   setTimeout(() => {
     startCounting();
+    // The orchestrator reads the server's CPU at these marks (its µs per call).
+    console.log('MARK start');
     t0 = performance.now();
     cpu0 = process.cpuUsage();
     setTimeout(() => {
@@ -208,6 +321,7 @@ async function measure(run: (stop: () => boolean) => Promise<void>, startCountin
       seconds = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(cpu0);
       cpuUs = c.user + c.system;
+      console.log('MARK stop');
       stopped = true;
     }, SECONDS * 1000);
   }, 1000);
@@ -239,6 +353,8 @@ const PAIRS: Pair[] = [
   { name: 'raw zeromq DEALER/ROUTER echo, no RPC (the binding ceiling)', server: self('raw-server'), client: (e) => self('raw-client', e), unit: 'msgs/s' },
   { name: 'raw ZMTP DEALER/ROUTER echo (ours), no RPC', server: self('raw-zmtp-server'), client: (e) => self('raw-zmtp-client', e), unit: 'msgs/s' },
   { name: 'Python peer → Python peer', server: py('echo-server'), client: pyClient, unit: 'calls/s' },
+  { name: 'ZeroRPC events over our ZMTP, no channels or stacks (codec echo, as the Python peer)', server: self('codec-zmtp-server'), client: (e) => self('codec-zmtp-client', e), unit: 'calls/s' },
+  { name: 'Scales session, no client stack → Scales server, ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('session-client', e), unit: 'calls/s' },
   { name: 'Scales → Scales, zeromq binding', server: self('scales-server', 'zeromq'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
   { name: 'Scales → Scales, ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('scales-client', e, 'zmtp'), unit: 'calls/s' },
   { name: 'Scales → Python server, zeromq binding', server: py('echo-server'), client: (e) => self('scales-client', e, 'zeromq'), unit: 'calls/s' },
@@ -249,8 +365,15 @@ const PAIRS: Pair[] = [
   { name: 'stream items, Scales → Scales (count), ZMTP', server: self('scales-server', 'zmtp'), client: (e) => self('stream-client', e, 'zmtp'), unit: 'items/s' },
 ];
 
-async function runPair(p: Pair): Promise<ClientResult> {
-  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/** User + system CPU of a process so far, µs (Linux /proc; clock ticks of 10 ms). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<ClientResult> {
+  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: server.stdout! });
@@ -262,12 +385,22 @@ async function runPair(p: Pair): Promise<ClientResult> {
       setTimeout(() => reject(new Error(`${p.name}: server not ready`)), 20_000);
     });
     const c = p.client(endpoint);
-    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // A client that marks no window (the Python one counts every call from its start): the server's CPU over its whole run.
+    const serverCpuAtStart = processCpuUs(server.pid!);
+    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
-    client.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const code = await new Promise<number | null>((resolve) => client.once('exit', resolve));
+    const marks: number[] = [];
+    createInterface({ input: client.stdout! }).on('line', (line) => {
+      if (line.startsWith('MARK ')) marks.push(processCpuUs(server.pid!));
+      else out += `${line}\n`;
+    });
+    // 'close', not 'exit': every line of its stdout has been read by then.
+    const code = await new Promise<number | null>((resolve) => client.once('close', resolve));
     if (code !== 0) throw new Error(`${p.name}: client exited ${code}: ${out}`);
-    return JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
+    const r = JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
+    if (marks.length === 2 && r.calls > 0) r.serverCpuUsPerCall = (marks[1]! - marks[0]!) / r.calls;
+    else if (marks.length === 0 && r.calls > 0) r.serverCpuUsPerCall = (processCpuUs(server.pid!) - serverCpuAtStart) / r.calls;
+    return r;
   } finally {
     server.kill('SIGKILL');
   }
@@ -277,10 +410,13 @@ async function main(): Promise<void> {
   const [role, arg, transportArg] = process.argv.slice(2);
   if (role === 'raw-server') return rawServer();
   if (role === 'raw-zmtp-server') return rawZmtpServer();
+  if (role === 'codec-zmtp-server') return codecZmtpServer();
   if (role === 'scales-server') return scalesServer(arg as Transport);
   const clients: Record<string, (endpoint: string, transport: Transport) => Promise<ClientResult>> = {
     'raw-client': rawClient,
     'raw-zmtp-client': rawZmtpClient,
+    'codec-zmtp-client': codecZmtpClient,
+    'session-client': sessionClient,
     'scales-client': scalesClient,
     'stream-client': scalesStreamClient,
   };
@@ -291,6 +427,12 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const only = process.env['BENCH_PAIRS'];
+  const b = process.env['BENCH_AB'];
+  if (b !== undefined)
+    return abMain(
+      PAIRS.filter((p) => only === undefined || p.name.includes(only)),
+      b,
+    );
   const pairs = only === undefined ? PAIRS : PAIRS.filter((p, i) => i === 0 || i === 2 || p.name.includes(only));
   const best = new Map<string, ClientResult>();
   const all = new Map<string, number[]>();
@@ -313,20 +455,58 @@ async function main(): Promise<void> {
     `ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`,
   );
   console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
-  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | rounds |');
-  console.log('| --- | ---: | --- | ---: | ---: | ---: | --- |');
+  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | server CPU µs/call | rounds |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |');
   for (const p of pairs) {
     const r = best.get(p.name)!;
     const v = rate(p.name);
     const pct = p.unit === 'items/s' ? '' : `${((v / ceiling) * 100).toFixed(0)} %`;
     const vsPy = p.unit === 'calls/s' ? `${(v / python).toFixed(1)}×` : '';
     const cpu = r.cpuUsPerCall !== undefined ? r.cpuUsPerCall.toFixed(2) : '';
+    const serverCpu = r.serverCpuUsPerCall !== undefined ? r.serverCpuUsPerCall.toFixed(2) : '';
     console.log(
-      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${all
+      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${serverCpu} | ${all
         .get(p.name)!
         .map((x) => Math.round(x).toLocaleString('en-US'))
         .join(', ')} |`,
     );
+  }
+}
+
+/**
+ * BENCH_AB=<dist dir, relative to the repo>: each pair alternately on the build BENCH_DIST names
+ * (A) and on that one (B), A first in even rounds and B first in odd ones, then the medians.
+ */
+async function abMain(pairs: Pair[], dirB: string): Promise<void> {
+  const builds = [
+    ['A', scalesBuild()],
+    ['B', dirB],
+  ] as const;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const fmt = (x: number, d = 2) => x.toFixed(d);
+  console.log(`A/B, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load ${loadavg()[0]!.toFixed(2)}: A = ${builds[0][1]}, B = ${dirB}, ${ROUNDS} rounds`);
+  for (const p of pairs) {
+    const runs: Record<string, ClientResult[]> = { A: [], B: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? builds : ([builds[1], builds[0]] as const);
+      for (const [label, dir] of order) {
+        const env: NodeJS.ProcessEnv = { ...process.env, BENCH_DIST: dir };
+        delete env['BENCH_FROM_SRC'];
+        const r = await runPair(p, env);
+        if ((r.mismatches ?? 0) > 0) throw new Error(`${p.name}: ${r.mismatches} wrong replies`);
+        runs[label]!.push(r);
+      }
+    }
+    console.log(`\n${p.name} (load ${loadavg()[0]!.toFixed(2)})`);
+    for (const [label] of builds) {
+      const rs = runs[label]!;
+      const rates = rs.map((r) => r.calls / r.seconds);
+      const cli = rs.map((r) => r.cpuUsPerCall ?? 0);
+      const srv = rs.map((r) => r.serverCpuUsPerCall ?? 0);
+      console.log(
+        `  ${label}: ${Math.round(median(rates)).toLocaleString('en-US')} ${p.unit} [${rates.map((x) => Math.round(x)).join(', ')}]; CPU µs/call client ${fmt(median(cli))} [${cli.map((x) => fmt(x)).join(', ')}], server ${fmt(median(srv))} [${srv.map((x) => fmt(x)).join(', ')}]`,
+      );
+    }
   }
 }
 

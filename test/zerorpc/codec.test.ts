@@ -70,6 +70,45 @@ describe('msgpack values', () => {
   it('maps with integer keys are accepted', () => {
     assert.deepEqual(unpack(Buffer.from('810102', 'hex')), { 1: 2 });
   });
+  it('safe BigInts in their smallest form, as Python sends them', () => {
+    assert.equal(Buffer.from(pack(5n)).toString('hex'), '05');
+    assert.equal(Buffer.from(pack(-33n)).toString('hex'), 'd0df');
+    assert.throws(() => pack(1n << 64n), RangeError);
+  });
+  it('strings: every header size, UTF-8 beyond ASCII, short and long', () => {
+    for (const s of ['', 'é', 'x'.repeat(31), 'x'.repeat(32), `${'é'.repeat(20)}`, 'ü'.repeat(200), '€'.repeat(30_000)]) {
+      const bytes = Buffer.from(pack(s));
+      const n = Buffer.byteLength(s);
+      const head = n < 32 ? 0xa0 | n : n < 256 ? 0xd9 : n < 65536 ? 0xda : 0xdb;
+      assert.equal(bytes[0], head, `header of ${s.slice(0, 4)}… (${n} bytes)`);
+      assert.equal(unpack(bytes), s);
+    }
+  });
+  it('timestamps and nested values round-trip; a JavaScript Map is a str-keyed map', () => {
+    const d = new Date(1_700_000_000_123);
+    assert.deepEqual(unpack(pack({ d, a: [1, [2, [3]]], m: { x: null } })), { d, a: [1, [2, [3]]], m: { x: null } });
+    assert.deepEqual(
+      unpack(
+        pack(
+          new Map<unknown, unknown>([
+            [1, 'a'],
+            ['b', 2],
+          ]),
+        ),
+      ),
+      { 1: 'a', b: 2 },
+    );
+  });
+  it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {
+    assert.throws(() => unpack(Buffer.from('81a95f5f70726f746f5f5f01', 'hex')), ProtocolError);
+    assert.throws(() => unpack(Buffer.from('0101', 'hex')), ProtocolError);
+    assert.throws(() => unpack(Buffer.concat([Buffer.alloc(600, 0x91), Buffer.from([0xc0])])), ProtocolError);
+    assert.deepEqual(unpack(Buffer.concat([Buffer.alloc(500, 0x91), Buffer.from([0xc0])])) !== undefined, true);
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    assert.throws(() => pack(cyclic), RangeError);
+    assert.throws(() => pack(() => 1), TypeError);
+  });
 });
 
 describe('hostile events', () => {

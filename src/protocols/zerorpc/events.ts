@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '../../core/errors.js';
-import { makeUnpacker, pack } from './msgpack.js';
+import { PackReader, PackWriter } from './msgpack.js';
 
 /** A message id: Python sends 32 hex digits as bin, the Node port a UUID-like str. */
 export type MessageId = string | Uint8Array;
@@ -34,9 +34,61 @@ export const HEARTBEAT = '_zpc_hb';
 export const MORE = '_zpc_more';
 export const PROTOCOL_VERSION = 3;
 
-/** Encodes one event. Throws (before anything is sent) when a value cannot be encoded. */
-export function encodeEvent(header: EventHeader, name: string, args: unknown): Uint8Array {
-  return pack([header, name, args]);
+/** Every encode below writes here; `pack*` return views of it (valid until the next encode), `encode*` copies. */
+const w = new PackWriter();
+
+/** A request's first bytes: the event array, a header of 2 keys, 'message_id' (then the id, 'v': 3). */
+const REQUEST_HEAD = Buffer.from([0x93, 0x82, 0xaa, ...Buffer.from('message_id', 'latin1')]);
+/** A reply's: the array, 3 keys, 'message_id' (then the id, 'v': 3, 'response_to', the channel id). */
+const REPLY_HEAD = Buffer.from([0x93, 0x83, 0xaa, ...Buffer.from('message_id', 'latin1')]);
+const V3 = Buffer.from([0xa1, 0x76, PROTOCOL_VERSION]);
+const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')]);
+
+/** A channel id: one the peer chose (echoed as it came), or the sequence number of one of ours. */
+export type ChannelRef = MessageId | number;
+
+function writeId(ids: MessageIds, id: ChannelRef): void {
+  if (typeof id === 'number') ids.writeBin(w, id);
+  else if (typeof id === 'string') w.string(id);
+  else w.binary(id);
+}
+
+/** Encodes one event (a fresh buffer). Throws (before anything is sent) when a value cannot be encoded. */
+export function encodeEvent(header: EventHeader, name: string, args: unknown): Buffer {
+  w.start();
+  w.arrayHeader(3);
+  w.object(header as Record<string, unknown>, 1);
+  w.value(name, 1);
+  w.value(args, 1);
+  return w.take();
+}
+
+/**
+ * A request `{ message_id: ids' id number seq, v: 3 }`, written without a header object or an id
+ * buffer. Returns a view of the shared buffer: send it (to a socket that copies it) or copy it
+ * before the next encode.
+ */
+export function packRequest(ids: MessageIds, seq: number, name: string, args: unknown): Buffer {
+  w.start();
+  w.raw(REQUEST_HEAD);
+  ids.writeBin(w, seq);
+  w.raw(V3);
+  w.value(name, 1);
+  w.value(args, 1);
+  return w.view();
+}
+
+/** A reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`; a view, as `packRequest`. */
+export function packReply(ids: MessageIds, channel: ChannelRef, name: string, args: unknown): Buffer {
+  w.start();
+  w.raw(REPLY_HEAD);
+  ids.writeBin(w, ids.take());
+  w.raw(V3);
+  w.raw(RESPONSE_TO);
+  writeId(ids, channel);
+  w.string(name);
+  w.value(args, 1);
+  return w.view();
 }
 
 /** The header of a reply or control event on channel `channel`. */
@@ -48,30 +100,62 @@ function isId(v: unknown): v is MessageId {
   return typeof v === 'string' || v instanceof Uint8Array;
 }
 
+const KEY_MESSAGE_ID = REQUEST_HEAD.subarray(2);
+const KEY_V = V3.subarray(0, 2);
+
+/**
+ * The header every peer sends (`message_id`, `v`, then `response_to` on replies, in that order:
+ * zerorpc-python's and ours) as an object literal, without decoding its keys; undefined (nothing
+ * read) for any other, which the generic map reading takes.
+ */
+function commonHeader(r: PackReader, keys: number): Record<string, unknown> | undefined {
+  if (keys !== 2 && keys !== 3) return undefined;
+  const at = r.pos;
+  if (r.skipIf(KEY_MESSAGE_ID)) {
+    const message_id = r.value(1);
+    if (r.skipIf(KEY_V)) {
+      const v = r.value(1);
+      if (keys === 2) return { message_id, v };
+      if (r.skipIf(RESPONSE_TO)) return { message_id, v, response_to: r.value(1) };
+    }
+  }
+  r.pos = at;
+  return undefined;
+}
+
 /**
  * Makes a decoder of events, bounded by `maxBytes`. Strict about the envelope (an array of at
  * least three: a map header with a str or bin `message_id`, a str name), lenient about the rest:
  * extra elements and unknown header keys are kept or ignored, integer map keys are accepted.
  */
 export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEvent {
-  const unpack = makeUnpacker(maxBytes);
+  const r = new PackReader(maxBytes);
   return (bytes) => {
-    let v: unknown;
-    try {
-      v = unpack(bytes);
-    } catch (err) {
-      if (err instanceof ProtocolError) throw err;
-      throw new ProtocolError(`bad msgpack event: ${(err as Error).message}`, { cause: err });
+    r.reset(bytes);
+    const n = r.arrayHeader();
+    if (n < 3) {
+      // Not an event: say whether it is msgpack at all (read as a whole value) or the wrong shape.
+      r.reset(bytes);
+      r.value();
+      r.done();
+      throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
     }
-    if (!Array.isArray(v) || v.length < 3) throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
-    const [header, name] = v as [unknown, unknown];
-    if (header === null || typeof header !== 'object' || Array.isArray(header) || header instanceof Uint8Array) throw new ProtocolError('event header is not a map');
-    const h = header as Record<string, unknown>;
+    const keys = r.mapHeader();
+    if (keys < 0) {
+      r.value(1); // a msgpack error first, if it is one
+      throw new ProtocolError('event header is not a map');
+    }
+    const h = commonHeader(r, keys) ?? r.map(keys, 1);
     if (!isId(h.message_id)) throw new ProtocolError('event header has no str or bin message_id');
     if (h.response_to !== undefined && h.response_to !== null && !isId(h.response_to)) throw new ProtocolError('event response_to is not a str or bin');
     if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
-    if (typeof name !== 'string') throw new ProtocolError('event name is not a str');
-    return { header: h as unknown as EventHeader, name, args: v[2] };
+    const len = r.strBounds();
+    if (len < 0) throw new ProtocolError('event name is not a str');
+    const name = r.shortText(len);
+    const args = r.value(1);
+    for (let i = 3; i < n; i++) r.value(1); // extra elements: read (they must be msgpack), ignored
+    r.done();
+    return { header: h as unknown as EventHeader, name, args };
   };
 }
 
@@ -81,30 +165,78 @@ export function idKey(id: MessageId): string {
   return `b${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')}`;
 }
 
-const HEX = '0123456789abcdef';
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Hex digit values by byte (lower case, as ids are made), -1 for anything else. */
+const UNHEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) UNHEX[HEX[i]!] = i;
 
 /**
  * Message ids shaped like Python's: 8 hex digits of a counter, then 24 hex digits fixed per
  * generator (random), sent as 32-byte bin. Unique within the generator; the 96 random bits keep
- * two processes apart.
+ * two processes apart. An id is known by its counter (`seq`): written in place, and read back
+ * from a peer's `response_to` without a string or a buffer.
  */
 export class MessageIds {
   private readonly template = Buffer.alloc(32);
+  /** The 24 fixed hex digits. */
+  private readonly tail: Buffer;
   private counter = 0;
 
   constructor() {
     Buffer.from(randomBytes(12).toString('hex'), 'latin1').copy(this.template, 8);
+    this.tail = this.template.subarray(8);
+  }
+
+  /** The next sequence number (wraps at 2^32). */
+  take(): number {
+    const c = this.counter;
+    this.counter = (c + 1) >>> 0;
+    return c;
+  }
+
+  /** Id `seq` as 32 bytes at `buf[at]`. */
+  write(seq: number, buf: Uint8Array, at: number): void {
+    buf.set(this.tail, at + 8);
+    let c = seq;
+    for (let i = 7; i >= 0; i--) {
+      buf[at + i] = HEX[c & 15]!;
+      c >>>= 4;
+    }
+  }
+
+  /** Id `seq` as a msgpack bin. */
+  writeBin(w: PackWriter, seq: number): void {
+    w.ensure(34);
+    w.buf[w.pos] = 0xc4;
+    w.buf[w.pos + 1] = 32;
+    this.write(seq, w.buf, w.pos + 2);
+    w.pos += 34;
   }
 
   next(): Buffer {
     const id = Buffer.allocUnsafe(32);
-    this.template.copy(id, 8, 8);
-    let c = this.counter;
-    this.counter = (c + 1) >>> 0;
-    for (let i = 7; i >= 0; i--) {
-      id[i] = HEX.charCodeAt(c & 15);
-      c >>>= 4;
-    }
+    this.write(this.take(), id, 0);
     return id;
   }
+
+  /** The sequence number of an id this generator made, or -1 for any other id. */
+  seqOf(id: MessageId): number {
+    return idSeq(id, this.tail);
+  }
+}
+
+/**
+ * The counter of an id shaped as Python's and ours (32 bytes: 8 lower-case hex digits, then
+ * `tail`), or -1 for any other id. `tail` undefined: any 24 bytes.
+ */
+export function idSeq(id: MessageId, tail: Uint8Array | undefined): number {
+  if (typeof id === 'string' || id.length !== 32) return -1;
+  if (tail !== undefined) for (let i = 0; i < 24; i++) if (id[8 + i] !== tail[i]) return -1;
+  let c = 0;
+  for (let i = 0; i < 8; i++) {
+    const d = UNHEX[id[i]!]!;
+    if (d < 0) return -1;
+    c = c * 16 + d;
+  }
+  return c;
 }

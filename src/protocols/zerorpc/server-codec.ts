@@ -17,7 +17,8 @@ export interface ZeroRequest extends ServerRequest {
 
 /** Where an unknown method's answer goes. */
 export interface UnknownTarget {
-  readonly envelope: readonly Buffer[];
+  /** The request's frames (the envelope, then the slot for the answer). */
+  readonly envelope: Buffer[];
   readonly id: MessageId;
 }
 
@@ -31,7 +32,8 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
 
   decode(frames: Buffer[], core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
     if (frames.length < 2) throw new ProtocolError('ZeroRPC message without an identity envelope');
-    const envelope = frames.slice(0, -1);
+    // The frames array stays the envelope: answers replace its last frame.
+    const envelope = frames;
     const ev: ZeroEvent = core.decode(frames[frames.length - 1]!);
     const to = ev.header.response_to;
     if (to !== undefined && to !== null) {

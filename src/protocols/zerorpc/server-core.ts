@@ -11,14 +11,18 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { encodeEvent, ERR, eventDecoder, HEARTBEAT, idKey, MessageIds, replyHeader, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ERR, eventDecoder, HEARTBEAT, MessageIds, packReply, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
-import type { FrameSocket } from './socket.js';
+import { type FrameSocket, owned } from './socket.js';
 import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
 
 /** One open channel: a request being served or a stream being sent. */
 export class ServerChannel {
-  lastRemote = performance.now();
+  /** Set when the channel is tracked (a call answered at once never reads it). */
+  lastRemote = 0;
+  /** In the channel table: the call outlived its synchronous dispatch. */
+  tracked = false;
   /** Events we may still send: one free (the first reply), then what `_zpc_more` grants. */
   credit = 1;
   closed = false;
@@ -27,8 +31,10 @@ export class ServerChannel {
   private waiter: (() => void) | undefined = undefined;
 
   constructor(
-    readonly key: string,
-    readonly envelope: readonly Buffer[],
+    readonly key: string | number,
+    readonly peer: PeerIds,
+    /** The request's frames: the peer's envelope, then a slot each event sent on the channel fills. */
+    readonly envelope: Buffer[],
     readonly id: MessageId,
   ) {}
 
@@ -70,7 +76,8 @@ export interface ZeroServerCoreOptions {
 }
 
 export class ZeroServerCore {
-  readonly channels = new Map<string, ServerChannel>();
+  readonly channels = new Map<string | number, ServerChannel>();
+  private readonly keys = new ChannelKeys();
   readonly decode: (bytes: Uint8Array) => ZeroEvent;
   private readonly ids = new MessageIds();
   private readonly ticker: HeartbeatTicker<ServerChannel> | undefined;
@@ -94,18 +101,32 @@ export class ZeroServerCore {
   }
 
   channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
-    return this.channels.get(`${identity.toString('latin1')}|${idKey(id)}`);
+    return this.channels.get(this.keys.key(this.keys.peer(identity), id));
   }
 
-  /** A new request's channel; undefined when one with its id is open already, 'full' at `maxChannels`. */
-  open(envelope: readonly Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
-    const key = `${envelope[0]!.toString('latin1')}|${idKey(id)}`;
+  /**
+   * A new request's channel; undefined when one with its id is open already, 'full' at
+   * `maxChannels`. `frames` (the envelope, then the request) become the channel's: its answers
+   * go out in the same array, the last frame replaced. It enters the channel table only if the
+   * call outlives its synchronous dispatch (`track`): a call answered at once never touches it
+   * (a Map emptied and filled again per call reallocates its table both times: ~1 µs a call).
+   */
+  open(frames: Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
+    const peer = this.keys.peer(frames[0]!);
+    const key = this.keys.key(peer, id);
     if (this.channels.has(key)) return undefined;
     if (this.channels.size >= this.o.maxChannels) return 'full';
-    const ch = new ServerChannel(key, envelope, id);
-    this.channels.set(key, ch);
+    return new ServerChannel(key, peer, frames, id);
+  }
+
+  /** After the request's dispatch returned: a channel still open (a pending call, a stream) is tracked. */
+  track(ch: ServerChannel): void {
+    if (ch.closed || ch.tracked) return;
+    ch.tracked = true;
+    ch.lastRemote = performance.now();
+    this.channels.set(ch.key, ch);
+    ch.peer.open++;
     this.ticker?.opened();
-    return ch;
   }
 
   dropped(err: ScalesError): void {
@@ -120,16 +141,16 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
-    this.out([...ch.envelope, payload]);
+    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
   }
 
   /**
    * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
    * message and counts it rather than throwing: one slow peer must not close the socket for all.
    */
-  private out(frames: readonly Uint8Array[]): void {
+  private out(frames: Buffer[], payload: Buffer): void {
     try {
+      frames[frames.length - 1] = owned(this.sock, payload);
       this.sock.send(frames);
     } catch (err) {
       this.counts.dropped++;
@@ -138,8 +159,8 @@ export class ZeroServerCore {
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
-  sendOnce(envelope: readonly Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out([...envelope, encodeEvent(replyHeader(this.ids.next(), id), name, args)]);
+  sendOnce(frames: Buffer[], id: MessageId, name: string, args: unknown): void {
+    this.out(frames, packReply(this.ids, id, name, args));
   }
 
   /**
@@ -149,9 +170,9 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    const payload = encodeEvent(replyHeader(this.ids.next(), ch.id), name, args);
+    // Sent before the close: the payload is a view of the encoder's buffer, used up by `out`.
+    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
     this.close(ch);
-    this.out([...ch.envelope, payload]);
   }
 
   /** Sends the iterable's items as STREAM events, each waiting for credit, then STREAM_DONE (or ERR). */
@@ -216,7 +237,10 @@ export class ZeroServerCore {
   close(ch: ServerChannel): void {
     if (ch.closed) return;
     ch.closed = true;
-    this.channels.delete(ch.key);
+    if (ch.tracked) {
+      this.channels.delete(ch.key);
+      ch.peer.open--;
+    }
     ch.wake();
     if (this.channels.size === 0 && this.idle.length > 0) {
       const w = this.idle;
@@ -281,6 +305,7 @@ export class ZeroServerSession extends ServerSession<ZeroServerCore, ZeroRequest
       return;
     }
     this.serve(r, performance.now());
+    this.out.track(r.channel);
   }
 
   close(err?: ScalesError): void {

@@ -13,26 +13,11 @@ import type { Endpoint } from '../../discovery/endpoint.js';
 import { endpointKey, isTcpEndpoint } from '../../discovery/endpoint.js';
 import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
-import {
-  encodeEvent,
-  ERR,
-  eventDecoder,
-  HEARTBEAT,
-  idKey,
-  MessageIds,
-  MORE,
-  OK,
-  PROTOCOL_VERSION,
-  replyHeader,
-  STREAM,
-  STREAM_DONE,
-  type EventHeader,
-  type MessageId,
-  type ZeroEvent,
-} from './events.js';
+import { encodeEvent, ERR, eventDecoder, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, packReply, packRequest, STREAM, STREAM_DONE, type ZeroEvent } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
+import { SeqTable } from './seq-table.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
-import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, type ZeroTransport, zmqAddress } from './socket.js';
+import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, owned, type ZeroTransport, zmqAddress } from './socket.js';
 import { ZmtpDealer } from './zmtp/dealer.js';
 import { ZeroStream } from './stream.js';
 import { headerEntries } from './context.js';
@@ -82,8 +67,8 @@ class Channel {
   lastRemote: number;
   stream: ZeroStream | undefined = undefined;
   constructor(
-    readonly id: Buffer,
-    readonly key: string,
+    /** The sequence number of the request's id (the channel id), made by the session's MessageIds. */
+    readonly seq: number,
     public handler: ReplyHandler<unknown> | undefined,
     readonly ctx: CallContext,
   ) {
@@ -92,7 +77,8 @@ class Channel {
 }
 
 export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
-  private readonly channels = new Map<string, Channel>();
+  /** Open channels by the sequence number of their id (ours: replies name it in `response_to`). */
+  private readonly channels = new SeqTable<Channel>();
   private readonly ids = new MessageIds();
   private readonly decode: (b: Uint8Array) => ZeroEvent;
   private readonly ticker: HeartbeatTicker<Channel> | undefined;
@@ -116,7 +102,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
         : new HeartbeatTicker<Channel>(
             hb,
             () => this.channels.values(),
-            (ch) => this.emit(ch.id, HEARTBEAT, [0]),
+            (ch) => this.emit(ch.seq, HEARTBEAT, [0]),
             (ch) => this.lose(ch, new LostRemoteError(hb, { endpoint: this.endpoint })),
           );
   }
@@ -200,21 +186,23 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   dispatch(req: ZeroCall, ctx: CallContext, handler: ReplyHandler<unknown>): void {
     if (this.state === 'closed') return handler.onError(new ClosedError(`ZeroRPC session to ${this.endpoint} closed`, { endpoint: this.endpoint, unwritten: true }));
     if (ctx.cancelled !== undefined) return handler.onError(ctx.cancelled);
-    const id = this.ids.next();
+    const seq = this.ids.take();
     const extra = ctx.values === undefined ? req.header : { ...req.header, ...headerEntries(ctx.values) };
-    const header: EventHeader = extra === undefined ? { message_id: id, v: PROTOCOL_VERSION } : { ...extra, message_id: id, v: PROTOCOL_VERSION };
-    let payload: Uint8Array;
     try {
-      payload = encodeEvent(header, req.method, req.args);
-      this.sock.send([EMPTY, payload]);
+      if (extra === undefined) this.sock.send([EMPTY, owned(this.sock, packRequest(this.ids, seq, req.method, req.args))]);
+      else {
+        const id = Buffer.allocUnsafe(32);
+        this.ids.write(seq, id, 0);
+        this.sock.send([EMPTY, encodeEvent({ ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args)]);
+      }
     } catch (err) {
       return handler.onError(
         // Not `unwritten`: the same arguments would fail on any server, a retry is pointless.
         err instanceof Error && 'code' in err ? err : new InvalidArgumentError(`cannot encode the arguments of ${req.method}: ${(err as Error).message}`, { cause: err }),
       );
     }
-    const ch = new Channel(id, idKey(id), handler, ctx);
-    this.channels.set(ch.key, ch);
+    const ch = new Channel(seq, handler, ctx);
+    this.channels.set(ch);
     this.pending++;
     ctx.onCancel((reason) => this.abandon(ch, reason));
     this.ticker?.opened();
@@ -228,16 +216,16 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
       return this.drop(err as ScalesError);
     }
     const to = ev.header.response_to;
-    const ch = to === undefined || to === null ? undefined : this.channels.get(idKey(to));
+    const ch = to === undefined || to === null ? undefined : this.channels.get(this.ids.seqOf(to));
     if (ch === undefined) {
       // Heartbeats crossing a channel's end are normal; anything else is late (after a timeout) or unknown.
       if (ev.name === HEARTBEAT || ev.name === MORE) return;
       return this.drop(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
     }
-    ch.lastRemote = performance.now();
     switch (ev.name) {
       case HEARTBEAT:
       case MORE:
+        ch.lastRemote = performance.now();
         return;
       case OK:
         this.closeChannel(ch);
@@ -246,6 +234,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
         this.closeChannel(ch);
         return this.settle(ch, false, remoteError(ev.args, this.endpoint));
       case STREAM:
+        ch.lastRemote = performance.now();
         return this.streamItem(ch, ev.args);
       case STREAM_DONE:
         this.closeChannel(ch);
@@ -267,7 +256,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     const stream = new ZeroStream(
       {
         grant: (n) => {
-          if (this.channels.get(ch.key) === ch) this.emit(ch.id, MORE, [n]);
+          if (this.channels.get(ch.seq) === ch) this.emit(ch.seq, MORE, [n]);
         },
         cancel: () => this.closeChannel(ch),
       },
@@ -292,9 +281,9 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     this.checkIdle();
   }
 
-  private emit(channel: MessageId, name: string, args: unknown): void {
+  private emit(channel: number, name: string, args: unknown): void {
     try {
-      this.sock.send([EMPTY, encodeEvent(replyHeader(this.ids.next(), channel), name, args)]);
+      this.sock.send([EMPTY, owned(this.sock, packReply(this.ids, channel, name, args))]);
     } catch {
       // queue full or closed: a missed heartbeat or grant is made up at the next one
     }
@@ -313,8 +302,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   }
 
   private closeChannel(ch: Channel): void {
-    if (this.channels.get(ch.key) !== ch) return;
-    this.channels.delete(ch.key);
+    if (!this.channels.delete(ch)) return;
     this.checkIdle();
   }
 
@@ -329,7 +317,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     this.state = 'closed';
     this.ticker?.stop();
     this.sock?.close();
-    for (const ch of [...this.channels.values()]) this.lose(ch, err);
+    for (const ch of this.channels.values()) this.lose(ch, err);
   }
 
   /**
@@ -357,7 +345,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const closed = new ClosedError(`ZeroRPC session to ${this.endpoint} closed`, { endpoint: this.endpoint });
-    for (const ch of [...this.channels.values()]) if (ch.handler === undefined) this.lose(ch, closed);
+    for (const ch of this.channels.values()) if (ch.handler === undefined) this.lose(ch, closed);
     await this.whenIdle();
     this.ticker?.stop();
     this.sock.close();

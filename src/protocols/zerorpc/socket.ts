@@ -37,8 +37,18 @@ export function zmqAddress(e: Endpoint): string {
  */
 export interface FrameSocket {
   readonly closed: boolean;
+  /**
+   * `send` copies frames shorter than this before it returns (and never keeps the array), so
+   * their bytes may be reused at once; 0 when it keeps them until written.
+   */
+  readonly copyLimit: number;
   send(frames: readonly Uint8Array[]): void;
   close(): void;
+}
+
+/** `frame` as `sock.send` may take it: a view of a shared buffer only if the socket copies it. */
+export function owned(sock: FrameSocket, frame: Buffer): Buffer {
+  return frame.length < sock.copyLimit ? frame : Buffer.from(frame);
 }
 
 /**
@@ -59,6 +69,8 @@ export class MessageSocket implements FrameSocket {
   private head = 0;
   private writing = false;
   closed = false;
+  /** The binding keeps every frame until sent. */
+  readonly copyLimit = 0;
 
   constructor(
     readonly socket: AnySocket,
@@ -80,7 +92,7 @@ export class MessageSocket implements FrameSocket {
   send(frames: readonly Uint8Array[]): void {
     if (this.closed) throw new ClosedError('ZeroMQ socket closed', { unwritten: true });
     if (this.queue.length - this.head >= this.maxQueued) throw new OverloadedError(`ZeroMQ send queue full (${this.maxQueued} messages)`);
-    this.queue.push(frames);
+    this.queue.push([...frames]); // callers may reuse their array
     if (!this.writing) void this.pump();
   }
 

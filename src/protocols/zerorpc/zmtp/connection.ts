@@ -51,8 +51,8 @@ enum State {
 const SLAB = 64 * 1024;
 /** Bytes gathered that are written at once rather than at the end of the loop turn. */
 const EAGER_FLUSH = 4096;
-/** Bodies from this size on are written as their own chunk rather than copied. */
-const COPY_LIMIT = 16 * 1024;
+/** Bodies from this size on are written as their own chunk rather than copied (smaller ones are copied by `send`). */
+export const COPY_LIMIT = 16 * 1024;
 /** First buffer of an incomplete frame (it doubles as more arrives, up to the frame's size). */
 const INITIAL_PARTIAL = 64 * 1024;
 

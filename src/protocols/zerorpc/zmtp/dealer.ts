@@ -5,7 +5,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { ConnectError, ConnectTimeoutError, type ScalesError } from '../../../core/errors.js';
-import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
+import { COPY_LIMIT, DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface DealerHandlers {
   message(frames: Buffer[]): void;
@@ -14,6 +14,9 @@ export interface DealerHandlers {
 }
 
 export class ZmtpDealer {
+  /** Frames shorter than this are copied by `send`. */
+  readonly copyLimit = COPY_LIMIT;
+
   private constructor(private readonly conn: ZmtpConnection) {}
 
   static connect(host: string, port: number, timeoutMs: number, limits: Partial<ZmtpLimits>, h: DealerHandlers): Promise<ZmtpDealer> {

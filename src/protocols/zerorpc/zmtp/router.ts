@@ -7,7 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { ClosedError, InvalidArgumentError, type ScalesError } from '../../../core/errors.js';
-import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
+import { COPY_LIMIT, DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface RouterHandlers {
   message(frames: Buffer[]): void;
@@ -33,6 +33,8 @@ export class ZmtpRouter {
   private nextId = (Math.random() * 0x7fffffff) >>> 0;
   readonly endpoints: string[] = [];
   closed = false;
+  /** Frames shorter than this are copied by `send`. */
+  readonly copyLimit = COPY_LIMIT;
 
   private constructor(
     private readonly limits: ZmtpLimits,
@@ -117,10 +119,18 @@ export class ZmtpRouter {
   send(frames: readonly Uint8Array[]): void {
     if (this.closed) throw new ClosedError('ZMTP router closed', { unwritten: true });
     const id = frames[0]!;
-    const conn = this.peers.get(Buffer.isBuffer(id) ? id.toString('latin1') : Buffer.from(id).toString('latin1'));
-    if (conn === undefined) return;
+    // Answers come back with the identity buffer we handed up: the peer found without a string.
+    let conn = id === this.lastId ? this.lastConn : undefined;
+    if (conn === undefined || conn.closed) {
+      conn = this.peers.get(Buffer.isBuffer(id) ? id.toString('latin1') : Buffer.from(id).toString('latin1'));
+      if (conn === undefined) return;
+      this.lastId = id;
+      this.lastConn = conn;
+    }
     conn.send(frames, 1);
   }
+  private lastId: Uint8Array | undefined = undefined;
+  private lastConn: ZmtpConnection | undefined = undefined;
 
   close(): void {
     if (this.closed) return;
