@@ -11,15 +11,28 @@
  * 8 pipelines in flight, and XREADGROUP COUNT 500 + XACK; SQS SendMessageBatch (10) 32 in flight,
  * and ReceiveMessage (10) + DeleteMessageBatch in 32 parallel loops. Scales keeps as many calls in
  * flight as the raw producer has messages in flight (Redis 4,000 = 8 × 500; SQS 2,000).
+ *
+ * Scales runs from the compiled dist/ (what ships; `npm run build` first) or BENCH_DIST=<dir> (another
+ * build, for an A/B run), as the other benchmarks (bench/peers/runtime.ts). Beside calls/s, each
+ * row gives this process's CPU per call (µs, user + system: the producer, and the consumer in the
+ * end-to-end rows), steadier than calls/s on a shared machine. BENCH_QUEUE_SQS=0 (or
+ * BENCH_QUEUE_ONLY=redis) skips SQS, BENCH_QUEUE_REDIS=0 skips Redis.
  */
+import os from 'node:os';
 import { Redis } from 'ioredis';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
-import { Queue } from '../src/protocols/queue/index.js';
-import { attributeFields } from '../src/protocols/queue/envelope.js';
+import type { ServiceDesc } from '../src/protocols/thrift/descriptors.js';
 import { startRedis } from '../test/harness/redis.js';
 import { startSqs } from '../test/harness/sqs.js';
-import { Jobs } from '../test/queue/jobs.js';
+import { JOBS_IDL, type JobsClient, type JobsHandler } from '../test/queue/jobs.js';
 import { notifyBody } from '../test/queue/suite.js';
+import { loadScales, scalesBuild } from './peers/runtime.js';
+
+type QueueIndex = typeof import('../src/protocols/queue/index.js');
+type IdlIndex = typeof import('../src/protocols/thrift/idl/index.js');
+const { Queue, attributeFields } = await loadScales<QueueIndex>('protocols/queue/index.js');
+// The service descriptor from the same build as Queue (compiled codecs are cached per build).
+const Jobs = (await loadScales<IdlIndex>('protocols/thrift/idl/index.js')).loadIdlSync(JOBS_IDL).services['Jobs'] as ServiceDesc<JobsClient, JobsHandler>;
 
 const REDIS_N = Number(process.env['BENCH_QUEUE_REDIS'] ?? 100_000);
 /** Raw and Scales alternate this many times; the best of each is reported (the machine is shared: loads vary). */
@@ -33,24 +46,51 @@ interface Row {
   what: string;
   raw: number;
   scales: number;
+  /** This process's CPU per call, µs, of the best round (raw, Scales). */
+  rawCpu: number;
+  scalesCpu: number;
 }
 
 const rate = (n: number, ms: number): number => Math.round((n / ms) * 1000);
 
-async function scalesEnqueue(dest: string, n: number, window: number): Promise<number> {
-  const client = Queue.newClient(Jobs, dest, { maxBuffered: window * 2 });
-  await client.notify(0n, 'warm');
-  const t0 = performance.now();
-  for (let base = 0; base < n; base += window) {
-    const k = Math.min(window, n - base);
-    await Promise.all(Array.from({ length: k }, (_, i) => client.notify(BigInt(base + i), 'x'.repeat(40))));
-  }
-  const ms = performance.now() - t0;
-  await client.$close();
-  return rate(n, ms);
+interface Run {
+  rate: number;
+  /** µs of this process's CPU per message. */
+  cpu: number;
 }
 
-async function scalesEndToEnd(dest: string, n: number, window: number, serverOptions: object): Promise<number> {
+/** Runs `f`, returning calls/s of `n` messages and this process's CPU per message. */
+async function measured(n: number, f: () => Promise<unknown>): Promise<Run> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { rate: rate(n, ms), cpu: (c.user + c.system) / n };
+}
+
+/** Keeps the best rate of the rounds (with that round's CPU per call): the machine is shared. */
+function keepBest(row: Row, side: 'raw' | 'scales', r: Run): void {
+  if (r.rate <= row[side]) return;
+  row[side] = r.rate;
+  if (side === 'raw') row.rawCpu = r.cpu;
+  else row.scalesCpu = r.cpu;
+}
+
+async function scalesEnqueue(dest: string, n: number, window: number): Promise<Run> {
+  const client = Queue.newClient(Jobs, dest, { maxBuffered: window * 2 });
+  await client.notify(0n, 'warm');
+  const run = await measured(n, async () => {
+    for (let base = 0; base < n; base += window) {
+      const k = Math.min(window, n - base);
+      await Promise.all(Array.from({ length: k }, (_, i) => client.notify(BigInt(base + i), 'x'.repeat(40))));
+    }
+  });
+  await client.$close();
+  return run;
+}
+
+async function scalesEndToEnd(dest: string, n: number, window: number, serverOptions: object): Promise<Run> {
   let handled = 0;
   let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
@@ -65,25 +105,24 @@ async function scalesEndToEnd(dest: string, n: number, window: number, serverOpt
     dest,
     { onError: false, ...serverOptions },
   );
-  const t0 = performance.now();
   const client = Queue.newClient(Jobs, dest, { maxBuffered: window * 2 });
-  for (let base = 0; base < n; base += window) {
-    const k = Math.min(window, n - base);
-    await Promise.all(Array.from({ length: k }, (_, i) => client.notify(BigInt(base + i), 'x'.repeat(40))));
-  }
-  await all;
-  const ms = performance.now() - t0;
+  const run = await measured(n, async () => {
+    for (let base = 0; base < n; base += window) {
+      const k = Math.min(window, n - base);
+      await Promise.all(Array.from({ length: k }, (_, i) => client.notify(BigInt(base + i), 'x'.repeat(40))));
+    }
+    await all;
+  });
   await client.$close();
   await server.close(1000);
-  return rate(n, ms);
+  return run;
 }
 
 async function redisBench(): Promise<Row[]> {
   const redis = await startRedis();
   const r = new Redis({ port: redis.port, protocol: 2 });
   const fields = ATTRS.flat();
-  const rawEnqueue = async (stream: string, n: number): Promise<number> => {
-    const t0 = performance.now();
+  const rawEnqueue = async (stream: string, n: number): Promise<void> => {
     let sent = 0;
     const inFlight = new Set<Promise<unknown>>();
     while (sent < n) {
@@ -97,7 +136,6 @@ async function redisBench(): Promise<Row[]> {
       if (inFlight.size >= 8) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
-    return performance.now() - t0;
   };
   const rawConsume = async (stream: string, n: number): Promise<void> => {
     const c = new Redis({ port: redis.port, protocol: 2 });
@@ -112,16 +150,14 @@ async function redisBench(): Promise<Row[]> {
     }
     await c.quit();
   };
-  const enq: Row = { backend: 'redis', what: 'enqueue', raw: 0, scales: 0 };
-  const e2e: Row = { backend: 'redis', what: 'end-to-end', raw: 0, scales: 0 };
+  const enq: Row = { backend: 'redis', what: 'enqueue', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
+  const e2e: Row = { backend: 'redis', what: 'end-to-end', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
   for (let round = 0; round < ROUNDS; round++) {
-    enq.raw = Math.max(enq.raw, rate(REDIS_N, await rawEnqueue(`raw-enq-${round}`, REDIS_N)));
-    enq.scales = Math.max(enq.scales, await scalesEnqueue(`${redis.url}/scales-enq-${round}`, REDIS_N, 4000));
+    keepBest(enq, 'raw', await measured(REDIS_N, () => rawEnqueue(`raw-enq-${round}`, REDIS_N)));
+    keepBest(enq, 'scales', await scalesEnqueue(`${redis.url}/scales-enq-${round}`, REDIS_N, 4000));
     await r.flushall();
-    const t0 = performance.now();
-    await Promise.all([rawEnqueue(`raw-e2e-${round}`, REDIS_N), rawConsume(`raw-e2e-${round}`, REDIS_N)]);
-    e2e.raw = Math.max(e2e.raw, rate(REDIS_N, performance.now() - t0));
-    e2e.scales = Math.max(e2e.scales, await scalesEndToEnd(`${redis.url}/scales-e2e-${round}`, REDIS_N, 4000, { waitMs: 100, concurrency: 512 }));
+    keepBest(e2e, 'raw', await measured(REDIS_N, () => Promise.all([rawEnqueue(`raw-e2e-${round}`, REDIS_N), rawConsume(`raw-e2e-${round}`, REDIS_N)])));
+    keepBest(e2e, 'scales', await scalesEndToEnd(`${redis.url}/scales-e2e-${round}`, REDIS_N, 4000, { waitMs: 100, concurrency: 512 }));
     await r.flushall();
   }
   const rows = [enq, e2e];
@@ -136,8 +172,7 @@ async function sqsBench(): Promise<Row[]> {
   const attrs = Object.fromEntries(ATTRS.map(([k, v]) => [k, { DataType: k === 'scales.attempt' ? 'Number' : 'String', StringValue: v }]));
   const body = BODY.toString('base64');
   const queueUrl = async (name: string): Promise<string> => (await client.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
-  const rawEnqueue = async (url: string, n: number): Promise<number> => {
-    const t0 = performance.now();
+  const rawEnqueue = async (url: string, n: number): Promise<void> => {
     let next = 0;
     const loop = async (): Promise<void> => {
       while (next < n) {
@@ -147,7 +182,6 @@ async function sqsBench(): Promise<Row[]> {
       }
     };
     await Promise.all(Array.from({ length: 32 }, loop));
-    return performance.now() - t0;
   };
   const rawConsume = async (url: string, n: number): Promise<void> => {
     let got = 0;
@@ -162,17 +196,16 @@ async function sqsBench(): Promise<Row[]> {
     };
     await Promise.all(Array.from({ length: 32 }, loop));
   };
-  const enq: Row = { backend: 'sqs (local-aws-sqs)', what: 'enqueue', raw: 0, scales: 0 };
-  const e2e: Row = { backend: 'sqs (local-aws-sqs)', what: 'end-to-end', raw: 0, scales: 0 };
+  const enq: Row = { backend: 'sqs (local-aws-sqs)', what: 'enqueue', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
+  const e2e: Row = { backend: 'sqs (local-aws-sqs)', what: 'end-to-end', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
   for (let round = 0; round < ROUNDS; round++) {
     // Each phase on its own queue: local-aws-sqs scans every message of a queue on each receive tick.
-    enq.raw = Math.max(enq.raw, rate(SQS_N, await rawEnqueue(await queueUrl(`raw-enq-${round}`), SQS_N)));
-    enq.scales = Math.max(enq.scales, await scalesEnqueue(sqs.dest(`scales-enq-${round}`), SQS_N, 2000));
+    const enqUrl = await queueUrl(`raw-enq-${round}`);
+    keepBest(enq, 'raw', await measured(SQS_N, () => rawEnqueue(enqUrl, SQS_N)));
+    keepBest(enq, 'scales', await scalesEnqueue(sqs.dest(`scales-enq-${round}`), SQS_N, 2000));
     const e2eUrl = await queueUrl(`raw-e2e-${round}`);
-    const t0 = performance.now();
-    await Promise.all([rawEnqueue(e2eUrl, SQS_N), rawConsume(e2eUrl, SQS_N)]);
-    e2e.raw = Math.max(e2e.raw, rate(SQS_N, performance.now() - t0));
-    e2e.scales = Math.max(e2e.scales, await scalesEndToEnd(sqs.dest(`scales-e2e-${round}`), SQS_N, 2000, { waitMs: 1000, pollers: 32, concurrency: 320 }));
+    keepBest(e2e, 'raw', await measured(SQS_N, () => Promise.all([rawEnqueue(e2eUrl, SQS_N), rawConsume(e2eUrl, SQS_N)])));
+    keepBest(e2e, 'scales', await scalesEndToEnd(sqs.dest(`scales-e2e-${round}`), SQS_N, 2000, { waitMs: 1000, pollers: 32, concurrency: 320 }));
   }
   const rows = [enq, e2e];
   client.destroy();
@@ -181,8 +214,16 @@ async function sqsBench(): Promise<Row[]> {
 }
 
 const only = process.env['BENCH_QUEUE_ONLY'];
-const rows = [...(only === 'sqs' ? [] : await redisBench()), ...(only === 'redis' ? [] : await sqsBench())];
-console.log('\n| backend | what | broker client (raw) calls/s | Scales calls/s | ratio |');
-console.log('|---|---|---:|---:|---:|');
-for (const r of rows) console.log(`| ${r.backend} | ${r.what} | ${r.raw.toLocaleString('en')} | ${r.scales.toLocaleString('en')} | ${Math.round((r.scales / r.raw) * 100)} % |`);
+const rows = [...(only === 'sqs' || REDIS_N === 0 ? [] : await redisBench()), ...(only === 'redis' || SQS_N === 0 ? [] : await sqsBench())];
+const cpu = (us: number): string => us.toFixed(2);
+const load = os
+  .loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
+console.log(`\nScales from ${scalesBuild()}; CPU = this process's user + system µs per call (the brokers run in their own processes); load avg ${load}.`);
+console.log('\n| backend | what | broker client (raw) calls/s | Scales calls/s | ratio | raw CPU µs/call | Scales CPU µs/call |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.backend} | ${r.what} | ${r.raw.toLocaleString('en')} | ${r.scales.toLocaleString('en')} | ${Math.round((r.scales / r.raw) * 100)} % | ${cpu(r.rawCpu)} | ${cpu(r.scalesCpu)} |`);
+}
 process.exit(0);
