@@ -78,7 +78,7 @@ if (!redisAvailable()) {
       }
       const got = await entries(stream);
       assert.equal(got.length, 40);
-      got.forEach((e, i) => assert.deepEqual(e.body, notifyBody(BigInt(i), big), `entry ${i}`));
+      for (let i = 0; i < got.length; i++) assert.deepEqual(got[i]!.body, notifyBody(BigInt(i), big), `entry ${i}`);
     });
 
     it('Redis forgot the script (SCRIPT FLUSH, as after a restart): the next batch still goes through', async () => {
