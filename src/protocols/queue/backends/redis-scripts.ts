@@ -131,3 +131,28 @@ end
 if best == nil or best == '0-0' then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', best)
 `;
+
+/**
+ * KEYS: stream. ARGV: group, min idle ms, the caller's own consumer name. Removes the group's
+ * consumers that hold nothing (pending 0) and have not been seen for the idle time: a consumer
+ * name per process would otherwise stay in the group forever. Atomic, so a consumer cannot be
+ * handed a message between the check and XGROUP DELCONSUMER (which drops its pending entries);
+ * a live consumer removed this way is re-created by its next read. Returns how many were removed.
+ */
+export const REMOVE_IDLE_CONSUMERS = `
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return 0 end
+local min = tonumber(ARGV[2])
+local removed = 0
+for _, c in ipairs(consumers) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name ~= ARGV[3] and pending == 0 and idle ~= nil and idle >= min then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    removed = removed + 1
+  end
+end
+return removed
+`;

@@ -17,12 +17,14 @@ import { ATTRIBUTE_NAMES, type DeadLetterReason, type OutgoingMessage, parseAttr
 import { asBrokerError, brokerError, type BrokerFailure } from '../errors.js';
 import { redact } from '../registry.js';
 import { type RedisConnection, type RedisConnectionOptions, redisLibrary } from './redis-library.js';
-import { CLAIM, MOVE_DUE, packFields, TRIM_ACKED, XADD_PACKED } from './redis-scripts.js';
+import { CLAIM, MOVE_DUE, packFields, REMOVE_IDLE_CONSUMERS, TRIM_ACKED, XADD_PACKED } from './redis-scripts.js';
 
 /** Longest a blocking read waits before the receive loop looks at due retries and dead consumers again (ms). */
 const MAX_BLOCK_MS = 500;
 /** How often acked entries are trimmed and dead consumers' leases looked for, at most (ms). */
 const HOUSEKEEPING_MS = 1000;
+/** Default for `?consumerIdleMs=`: consumers of the group seen this long ago and holding nothing are removed (ms). */
+const CONSUMER_IDLE_MS = 10 * 60_000;
 /** Redis refuses bulk strings over 512 MiB; we keep bodies far below that. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const BODY = 'body';
@@ -41,6 +43,9 @@ export async function openRedisBackend(url: URL, raw: string, o: BackendOptions)
   const dbText = url.searchParams.get('db');
   const db = dbText === null ? undefined : Number(dbText);
   if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new InvalidArgumentError(`redis queue: db must be a non-negative integer, got '${dbText}'`);
+  const idleText = url.searchParams.get('consumerIdleMs');
+  const consumerIdleMs = idleText === null ? CONSUMER_IDLE_MS : Number(idleText);
+  if (!(Number.isFinite(consumerIdleMs) && consumerIdleMs > 0)) throw new InvalidArgumentError(`redis queue: consumerIdleMs must be a positive number of ms, got '${idleText}'`);
   const options: RedisConnectionOptions = {
     host: url.hostname || '127.0.0.1',
     port: url.port === '' ? 6379 : Number(url.port),
@@ -57,7 +62,7 @@ export async function openRedisBackend(url: URL, raw: string, o: BackendOptions)
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),
     lazyConnect: true,
   };
-  const backend = new RedisBackend(redact(raw), stream, options, o);
+  const backend = new RedisBackend(redact(raw), stream, options, o, consumerIdleMs);
   await backend.connect();
   return backend;
 }
@@ -76,6 +81,7 @@ class RedisBackend implements QueueBackend {
   private readonly dead: string;
   private groupsReady = false;
   private lastHousekeeping = 0;
+  private lastConsumerSweep = Date.now();
   private claimCursor = new Map<string, string>();
   private closed = false;
   /** Packs send batches (each chunk is copied out of it). */
@@ -86,6 +92,7 @@ class RedisBackend implements QueueBackend {
     private readonly stream: string,
     private readonly options: RedisConnectionOptions,
     o: BackendOptions,
+    private readonly consumerIdleMs: number,
   ) {
     const Redis = redisLibrary();
     this.conn = new Redis(options);
@@ -218,6 +225,12 @@ class RedisBackend implements QueueBackend {
     p.call('EVAL', TRIM_ACKED, 1, this.retryStream);
     for (const key of [this.stream, this.retryStream]) {
       p.callBuffer('EVAL', CLAIM, 1, key, this.group, this.consumer, Math.max(1, Math.floor(leaseMs)), this.claimCursor.get(key) ?? '0-0', max);
+    }
+    // Dead consumers (names of processes gone, holding nothing): every half idle time, at most once a minute.
+    const now = Date.now();
+    if (now - this.lastConsumerSweep >= Math.min(60_000, this.consumerIdleMs / 2)) {
+      this.lastConsumerSweep = now;
+      for (const key of [this.stream, this.retryStream]) p.call('EVAL', REMOVE_IDLE_CONSUMERS, 1, key, this.group, Math.ceil(this.consumerIdleMs), this.consumer);
     }
     let results: [Error | null, unknown][] | null;
     try {
