@@ -498,16 +498,30 @@ function fieldGetter(fields: Buffer[]): (name: string) => string | undefined {
   };
 }
 
+/** The attribute names as bytes, in ATTRIBUTE_NAMES' order; their lengths all differ, so a field's length picks the one it can be. */
+const ATTRIBUTE_KEYS = Object.values(ATTRIBUTE_NAMES);
+const ATTRIBUTE_BUFS = ATTRIBUTE_KEYS.map((n) => Buffer.from(n));
+const BY_LENGTH: (number | undefined)[] = [];
+ATTRIBUTE_BUFS.forEach((b, i) => {
+  if (BY_LENGTH[b.length] !== undefined) throw new Error(`two attribute names of ${b.length} bytes: index them another way`);
+  BY_LENGTH[b.length] = i;
+});
+
 function received(stream: string, id: string, fields: Buffer[], deliveryCount: number): ReceivedMessage {
-  // One pass: the body stays a Buffer, every other field is read as text once.
+  // One pass, no map: the body stays a Buffer, only the attributes we read become text (the
+  // last copy of a repeated field wins); other fields are kept in `fields` for retries and dead letters.
   let body: Buffer | undefined;
-  const text = new Map<string, string>();
+  const values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!;
-    if (name.length === 4 && name.equals(BODY_BUF)) body = fields[i + 1];
-    else text.set(name.toString('latin1'), fields[i + 1]!.toString());
+    if (name.length === 4 && name.equals(BODY_BUF)) {
+      body = fields[i + 1];
+      continue;
+    }
+    const k = BY_LENGTH[name.length];
+    if (k !== undefined && name.equals(ATTRIBUTE_BUFS[k]!)) values[k] = fields[i + 1]!.toString();
   }
-  const attributes = parseAttributes((name) => text.get(name));
+  const attributes = parseAttributes((name) => values[ATTRIBUTE_KEYS.indexOf(name as (typeof ATTRIBUTE_KEYS)[number])]);
   const handle: RedisHandle = { stream, id, fields };
   return { id, body, attributes, deliveryCount, size: body?.length ?? 0, handle };
 }
