@@ -6,12 +6,10 @@ import { createRequire } from 'node:module';
 import { InvalidArgumentError } from '../../../core/errors.js';
 
 export type RedisArg = string | Buffer | number;
-/** An argument list may hold arrays of arguments: ioredis (5 and 6) flattens them one level. */
-export type RedisArgs = (RedisArg | readonly RedisArg[])[];
 
 export interface RedisCommands<Self> {
-  call(command: string, ...args: RedisArgs): Self;
-  callBuffer(command: string, ...args: RedisArgs): Self;
+  call(command: string, ...args: RedisArg[]): Self;
+  callBuffer(command: string, ...args: RedisArg[]): Self;
 }
 
 export interface RedisBatch extends RedisCommands<RedisBatch> {
@@ -20,8 +18,8 @@ export interface RedisBatch extends RedisCommands<RedisBatch> {
 }
 
 export interface RedisConnection {
-  call(command: string, ...args: RedisArgs): Promise<unknown>;
-  callBuffer(command: string, ...args: RedisArgs): Promise<unknown>;
+  call(command: string, ...args: RedisArg[]): Promise<unknown>;
+  callBuffer(command: string, ...args: RedisArg[]): Promise<unknown>;
   pipeline(): RedisBatch;
   multi(): RedisBatch;
   readonly status: string;
