@@ -16,14 +16,22 @@
  * build, for an A/B run), as the other benchmarks (bench/peers/runtime.ts). Beside calls/s, each
  * row gives this process's CPU per call (µs, user + system: the producer, and the consumer in the
  * end-to-end rows), steadier than calls/s on a shared machine. BENCH_QUEUE_SQS=0 (or
- * BENCH_QUEUE_ONLY=redis) skips SQS, BENCH_QUEUE_REDIS=0 skips Redis.
+ * BENCH_QUEUE_ONLY=redis) skips SQS, BENCH_QUEUE_REDIS=0 skips Redis, BENCH_QUEUE_NATS=0 NATS.
+ *
+ * NATS (natsBench, BENCH_QUEUE_NATS=50000, BENCH_QUEUE_ONLY=nats for it alone): JetStream publish
+ * of the same headers and a de-duplication id (Scales sends its idempotency key as one) with 1,000
+ * in flight, and pull-consume (fetch 500) + ack on a durable consumer; the stream and consumer
+ * configured as Scales makes them (file storage, interest retention). Scales keeps 1,000 calls in
+ * flight.
  */
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { AckPolicy, connect as natsConnect, headers as natsHeaders, nanos, RetentionPolicy, StorageType, DiscardPolicy } from 'nats';
 import type { ServiceDesc } from '../src/protocols/thrift/descriptors.js';
 import { startRedis } from '../test/harness/redis.js';
 import { startSqs } from '../test/harness/sqs.js';
+import { startNats } from '../test/harness/nats.js';
 import { JOBS_IDL, type JobsClient, type JobsHandler } from '../test/queue/jobs.js';
 import { notifyBody } from '../test/queue/suite.js';
 import { loadScales, scalesBuild } from './peers/runtime.js';
@@ -213,8 +221,64 @@ async function sqsBench(): Promise<Row[]> {
   return rows;
 }
 
+const NATS_N = Number(process.env['BENCH_QUEUE_NATS'] ?? 50_000);
+
+async function natsBench(): Promise<Row[]> {
+  const nats = await startNats();
+  const u = new URL(nats.url);
+  // The options Scales connects with that change the client's cost (no stack trace per request).
+  const nc = await natsConnect({ servers: `${u.hostname}:${u.port}`, noAsyncTraces: true });
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  const WINDOW = 1000;
+  // The stream and group as the Scales backend makes them (backends/nats.ts).
+  const makeQueue = async (name: string): Promise<void> => {
+    await jsm.streams.add({ name, subjects: [name], storage: StorageType.File, retention: RetentionPolicy.Interest, discard: DiscardPolicy.New, duplicate_window: nanos(120_000) });
+    await jsm.consumers.add(name, { durable_name: 'scales', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 20_000 });
+  };
+  let seq = 0;
+  const rawEnqueue = async (queue: string, n: number): Promise<void> => {
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < n; i++) {
+      const h = natsHeaders();
+      for (const [k, v] of ATTRS) h.append(k, v);
+      const p = js.publish(queue, BODY, { headers: h, msgID: `raw-${++seq}` });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  };
+  const rawConsume = async (queue: string, n: number): Promise<void> => {
+    let got = 0;
+    while (got < n) {
+      for await (const m of js.fetch(queue, 'scales', { batch: 500, expires: 1000 })) {
+        m.ack();
+        got++;
+      }
+    }
+    await nc.flush();
+  };
+  const enq: Row = { backend: 'nats (JetStream)', what: 'enqueue', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
+  const e2e: Row = { backend: 'nats (JetStream)', what: 'end-to-end', raw: 0, scales: 0, rawCpu: 0, scalesCpu: 0 };
+  for (let round = 0; round < ROUNDS; round++) {
+    await makeQueue(`raw-enq-${round}`);
+    keepBest(enq, 'raw', await measured(NATS_N, () => rawEnqueue(`raw-enq-${round}`, NATS_N)));
+    keepBest(enq, 'scales', await scalesEnqueue(`${nats.url}/scales-enq-${round}`, NATS_N, WINDOW));
+    await makeQueue(`raw-e2e-${round}`);
+    keepBest(e2e, 'raw', await measured(NATS_N, () => Promise.all([rawEnqueue(`raw-e2e-${round}`, NATS_N), rawConsume(`raw-e2e-${round}`, NATS_N)])));
+    keepBest(e2e, 'scales', await scalesEndToEnd(`${nats.url}/scales-e2e-${round}`, NATS_N, WINDOW, { waitMs: 1000, concurrency: 512 }));
+    // Keep the store small between rounds.
+    for (const s of [`raw-enq-${round}`, `scales-enq-${round}`, `raw-e2e-${round}`, `scales-e2e-${round}`]) await jsm.streams.delete(s).catch(() => {});
+  }
+  await nc.close();
+  await nats.close();
+  return [enq, e2e];
+}
+
 const only = process.env['BENCH_QUEUE_ONLY'];
-const rows = [...(only === 'sqs' || REDIS_N === 0 ? [] : await redisBench()), ...(only === 'redis' || SQS_N === 0 ? [] : await sqsBench())];
+const want = (backend: string, n: number): boolean => (only === undefined || only === backend) && n > 0;
+const rows = [...(want('redis', REDIS_N) ? await redisBench() : []), ...(want('sqs', SQS_N) ? await sqsBench() : []), ...(want('nats', NATS_N) ? await natsBench() : [])];
 const cpu = (us: number): string => us.toFixed(2);
 const load = os
   .loadavg()

@@ -69,6 +69,11 @@ emit(
     `100 ms timeout on every call, calls sent open-loop at a fixed rate for 4 s (or 2000 at once). Capacity = 8 / one call's time alone. ` +
     `Goodput = succeeded / could succeed (target ≥ 90 %). Wasted server work = calls the server finished for a caller that had given up.\n\n${overloadTable(overload)}`,
 );
+const muxOverload = await runOverloadBench(undefined, 'thriftmux');
+emit(
+  `## Goodput under overload, ThriftMux\n\nThe same scenarios with the default ThriftMux client (one multiplexed connection, default retries and failure accrual) against a ThriftMux server with \`maxConcurrent\` 8: ` +
+    `past 8 calls at once the server answers NACK at once and the client's retry budget decides what is sent again. Capacity = 8 / one call's time alone.\n\n${overloadTable(muxOverload)}`,
+);
 
 /** A benchmark that is its own script (it spawns its own peers): its printed tables, as a section. */
 function scriptSection(title: string, script: string): void {

@@ -201,3 +201,20 @@ export class DeclaredError extends Error {}
 export function isScalesError(err: unknown): err is ScalesError {
   return err instanceof ScalesError;
 }
+
+/**
+ * Builds an error without capturing a stack trace. For refusals under overload (a full pool
+ * queue, a server at its concurrency limit, a Mux NACK), which come in bursts: a stack costs
+ * ~13 µs here (2000 refusals: 26 ms of a busy loop, delaying the calls that were admitted), and
+ * it would only show the library's own frames, not the caller's. Finagle's rejections carry no
+ * stack trace for the same reason.
+ */
+export function stackless<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

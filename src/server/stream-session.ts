@@ -42,7 +42,12 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   private ending = false;
   private drained: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
-  /** When inFlight last fell to 0 (or the session began); the idle clock runs from this or the last read. */
+  /**
+   * When the last request arrived or inFlight last fell to 0 (or the session began): the idle
+   * clock runs from this. Reads of anything else (a Mux client's Tping every 5 s) do not reset
+   * it, or a pinging client would hold its connection forever (an aperture client's sessions
+   * to nodes that left its window); a message half arrived does.
+   */
   private quietSince = 0;
   private idleTimer: NodeJS.Timeout | undefined = undefined;
   private readonly idleCheck = (): void => this.checkIdle();
@@ -96,6 +101,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
     }
     this.decodedAny = true;
     if (r === undefined) return;
+    if (this.idleTimer !== undefined) this.quietSince = conn.readAt;
     if (r instanceof UnknownMethod) return this.answerUnknown(r);
     this.serve(r, conn.readAt);
     if (this.inFlight >= this.dispatcher.maxConcurrentPerConnection) this.pause(CONCURRENCY);
@@ -186,7 +192,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
     const limits = this.limits!;
     if (this.closed || this.ending) return;
     const idleMs = limits.idleTimeoutMs;
-    const left = this.inFlight > 0 ? idleMs : Math.max(this.quietSince, this.out.readAt) + idleMs - performance.now();
+    const left = this.inFlight > 0 ? idleMs : (this.out.readingMessage ? Math.max(this.quietSince, this.out.readAt) : this.quietSince) + idleMs - performance.now();
     if (left > 0) {
       this.armIdle(left);
       return;

@@ -149,6 +149,11 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     else this.socket.unref();
   }
 
+  /** True while part of a message has arrived and the rest has not. */
+  get readingMessage(): boolean {
+    return this.decoder.pendingBytes > 0;
+  }
+
   /** Bytes handed to the connection and not yet accepted by the kernel. */
   get bufferedWriteBytes(): number {
     return this.writer.pos + this.socket.writableLength;

@@ -6,20 +6,16 @@
 // answers to the same cases in process; this file checks the bounds.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { loadIdl, type ClientControl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
+import { loadIdl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
 import { MuxNackError, ThriftMux } from '../../src/protocols/thriftmux/index.js';
-import { startProcess, type ProcessHandle } from '../harness/process.js';
+import type { ProcessHandle } from '../harness/process.js';
 import { echoCall, i32Call, openSocket, sendAndWaitClose } from './frames.js';
+import { cpuMs, memory, MiB, resetPeak, RSS_LIMIT, sleep, startHostileServer, Victim } from './watch.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PEER = path.join(here, 'mux-server.ts');
-const MiB = 1024 * 1024;
-const RSS_LIMIT = 512 * MiB;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `size | type tag | body` */
 function frame(type: number, tag: number, body: Buffer = Buffer.alloc(0)): Buffer {
@@ -35,24 +31,6 @@ const tdispatch = (tag: number, thrift: Buffer): Buffer => frame(2, tag, Buffer.
 const echoThrift = (s: string): Buffer => echoCall('binary', 'buffered', s);
 const waitThrift = (ms: number): Buffer => i32Call('binary', 'buffered', 'wait', ms);
 
-function memory(proc: ProcessHandle, field: 'VmHWM' | 'VmRSS'): number {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-  } catch {
-    assert.fail(`the server process is gone; its last output:\n${proc.tail(8)}`);
-  }
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  assert.ok(m !== null, `${field} of ${proc.pid}`);
-  return Number(m[1]) * 1024;
-}
-
-/** CPU time (user + system) a process has used, in ms. */
-function cpuMs(proc: ProcessHandle): number {
-  const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
 interface HostileClient {
   echo(s: string): Promise<string>;
   wait(ms: number): Promise<number>;
@@ -63,41 +41,14 @@ async function loadService(): Promise<ServiceDesc<HostileClient>> {
 }
 
 function startServer(options: object): Promise<ProcessHandle> {
-  return startProcess({
-    cmd: process.execPath,
-    args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--options', JSON.stringify(options)],
-    ready: /^READY (\d+)/m,
-    timeoutMs: 30_000,
-  });
+  return startHostileServer(['--kind', 'thriftmux', '--options', JSON.stringify(options)]);
 }
 
 describe('hostile Mux peers against a ThriftMux server in its own process', () => {
   let proc: ProcessHandle;
   let port: number;
-  let victim: HostileClient & ClientControl;
-  let stop = false;
-  let ok = 0;
-  const failures: unknown[] = [];
-  let loop: Promise<void>;
-  let errLines = 0;
-
-  async function healthy(what: string): Promise<string[]> {
-    const before = ok;
-    await sleep(50);
-    for (let i = 0; i < 100 && ok === before; i++) await sleep(50);
-    assert.equal(proc.child.exitCode, null, `${what}: the server is still running`);
-    const peak = memory(proc, 'VmHWM');
-    assert.ok(peak < RSS_LIMIT, `${what}: peak RSS ${(peak / MiB).toFixed(0)} MB stays under 512 MB`);
-    assert.deepEqual(failures, [], `${what}: the other connection's calls all succeeded`);
-    assert.ok(ok > before, `${what}: the other connection's calls kept being answered`);
-    const lines = proc
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('ERR '));
-    const fresh = lines.slice(errLines);
-    errLines = lines.length;
-    return fresh;
-  }
+  let victim: Victim;
+  const healthy = (what: string): Promise<string[]> => victim.healthy(what);
 
   /** Sends `bytes` on a fresh connection; the server must close it without answering a call and report a typed error. */
   async function refused(what: string, bytes: Buffer, code?: RegExp): Promise<void> {
@@ -116,26 +67,13 @@ describe('hostile Mux peers against a ThriftMux server in its own process', () =
   before(async () => {
     proc = await startServer({ frameTimeoutMs: 1500 });
     port = Number(proc.readyMatch![1]);
-    victim = ThriftMux.newClient(await loadService(), `tcp://127.0.0.1:${port}`, { timeout: 10_000, retries: false });
-    loop = (async () => {
-      for (let n = 0; !stop; n++) {
-        try {
-          assert.equal(await victim.echo(`v${n}`), `v${n}`);
-          ok++;
-        } catch (err) {
-          failures.push(err);
-        }
-        await sleep(5);
-      }
-    })();
+    victim = new Victim(proc, ThriftMux.newClient(await loadService(), `tcp://127.0.0.1:${port}`, { timeout: 10_000, retries: false }));
   });
 
-  beforeEach(() => writeFileSync(`/proc/${proc.pid}/clear_refs`, '5'));
+  beforeEach(() => resetPeak(proc));
 
   after(async () => {
-    stop = true;
-    await loop;
-    await victim.$close();
+    await victim.close();
     await proc.stop();
   });
 

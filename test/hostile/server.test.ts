@@ -5,21 +5,17 @@
 // error the server reports (`ERR SCALES_ERR_...` lines from its onError hook) or a closed
 // connection.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { loadIdl, MessageType, Thrift, type ClientControl, type ServiceDesc } from '../../src/protocols/thrift/index.js';
-import { startProcess, type ProcessHandle } from '../harness/process.js';
+import { loadIdl, MessageType, Thrift, type ServiceDesc } from '../../src/protocols/thrift/index.js';
+import type { ProcessHandle } from '../harness/process.js';
+import { cpuMs, memory, MiB, resetPeak, RSS_LIMIT, sleep, startHostileServer, Victim } from './watch.js';
 import { closedCount, echoCall, fitting, i32Call, listOfEmpty, listOfEmptyLists, mapOfEmpty, openSocket, sendAndWaitClose, setOfI32, type Transport, type Wire } from './frames.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PEER = path.join(here, '..', 'peers', 'scales_hostile_server.ts');
-const MiB = 1024 * 1024;
-const RSS_LIMIT = 512 * MiB;
 const MAX_FRAME = 16 * MiB; // the server's default maxFrameSize
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Short limits so that the slow-sender cases end in seconds; the partial-frame budget stays at
@@ -27,12 +23,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * victim may send nothing for the seconds this process spends building a monstrous frame.
  */
 const LIMITS = { frameTimeoutMs: 1500, maxConnections: 600 };
-
-/** CPU time (user + system) a process has used, in ms. */
-function cpuMs(proc: ProcessHandle): number {
-  const fields = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
-}
 
 /** Resolves with how long until the server closed `sock` (Infinity if it had not after `ms`). */
 function closedWithin(sock: net.Socket, ms: number): Promise<number> {
@@ -51,19 +41,6 @@ interface HostileClient {
   echo(s: string): Promise<string>;
 }
 
-/** VmHWM (peak resident set) or VmRSS of a running process, in bytes. */
-function memory(proc: ProcessHandle, field: 'VmHWM' | 'VmRSS'): number {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-  } catch {
-    assert.fail(`the server process is gone; its last output:\n${proc.tail(8)}`);
-  }
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-  assert.ok(m !== null, `${field} of ${proc.pid}`);
-  return Number(m[1]) * 1024;
-}
-
 const COMBOS: [Wire, Transport][] = [
   ['binary', 'framed'],
   ['compact', 'framed'],
@@ -75,36 +52,8 @@ for (const [wire, transport] of COMBOS) {
   describe(`hostile input against a ${wire}/${transport} server in its own process`, () => {
     let proc: ProcessHandle;
     let port: number;
-    let victim: HostileClient & ClientControl;
-    let stop = false;
-    let ok = 0;
-    const failures: unknown[] = [];
-    let loop: Promise<void>;
-    let errLines = 0;
-
-    /** Starts a case: the peak RSS (VmHWM) counts from now (writing 5 to clear_refs resets it). */
-    function resetPeak(): void {
-      writeFileSync(`/proc/${proc.pid}/clear_refs`, '5');
-    }
-
-    /** Server alive, peak RSS under the bound, the victim progressing with no failure; returns new ERR lines. */
-    async function healthy(what: string): Promise<string[]> {
-      const before = ok;
-      await sleep(50);
-      for (let i = 0; i < 100 && ok === before; i++) await sleep(50);
-      assert.equal(proc.child.exitCode, null, `${what}: the server is still running`);
-      const peak = memory(proc, 'VmHWM');
-      assert.ok(peak < RSS_LIMIT, `${what}: peak RSS ${(peak / MiB).toFixed(0)} MB stays under 512 MB`);
-      assert.deepEqual(failures, [], `${what}: the other connection's calls all succeeded`);
-      assert.ok(ok > before, `${what}: the other connection's calls kept being answered`);
-      const lines = proc
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('ERR '));
-      const fresh = lines.slice(errLines);
-      errLines = lines.length;
-      return fresh;
-    }
+    let victim: Victim;
+    const healthy = (what: string): Promise<string[]> => victim.healthy(what);
 
     /**
      * Sends one message that fits the decode budget although it is large: whether it is answered
@@ -128,34 +77,16 @@ for (const [wire, transport] of COMBOS) {
     }
 
     before(async () => {
-      proc = await startProcess({
-        cmd: process.execPath,
-        args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--protocol', wire, '--transport', transport, '--options', JSON.stringify(LIMITS)],
-        ready: /^READY (\d+)/m,
-        timeoutMs: 30_000,
-      });
+      proc = await startHostileServer(['--protocol', wire, '--transport', transport, '--options', JSON.stringify(LIMITS)]);
       port = Number(proc.readyMatch![1]);
       const service = (await loadIdl(path.join(here, 'hostile.thrift'))).services['Hostile'] as ServiceDesc<HostileClient>;
-      victim = Thrift.newClient(service, `tcp://127.0.0.1:${port}`, { protocol: wire, transport, timeout: 10_000, retries: false });
-      loop = (async () => {
-        for (let n = 0; !stop; n++) {
-          try {
-            assert.equal(await victim.echo(`v${n}`), `v${n}`);
-            ok++;
-          } catch (err) {
-            failures.push(err);
-          }
-          await sleep(5);
-        }
-      })();
+      victim = new Victim(proc, Thrift.newClient(service, `tcp://127.0.0.1:${port}`, { protocol: wire, transport, timeout: 10_000, retries: false }));
     });
 
-    beforeEach(() => resetPeak());
+    beforeEach(() => resetPeak(proc));
 
     after(async () => {
-      stop = true;
-      await loop;
-      await victim.$close();
+      await victim.close();
       await proc.stop();
     });
 
@@ -308,12 +239,7 @@ for (const [wire, transport] of COMBOS) {
 
 describe('idle connections against a server in its own process (idleTimeoutMs 1000)', () => {
   test('300 idle connections are closed by the idle timeout; one that keeps calling is not', async () => {
-    const proc = await startProcess({
-      cmd: process.execPath,
-      args: ['--max-old-space-size=1024', '--import', 'tsx', PEER, '--options', JSON.stringify({ idleTimeoutMs: 1000 })],
-      ready: /^READY (\d+)/m,
-      timeoutMs: 30_000,
-    });
+    const proc = await startHostileServer(['--options', JSON.stringify({ idleTimeoutMs: 1000 })]);
     const port = Number(proc.readyMatch![1]);
     const service = (await loadIdl(path.join(here, 'hostile.thrift'))).services['Hostile'] as ServiceDesc<HostileClient>;
     const busy = Thrift.newClient(service, `tcp://127.0.0.1:${port}`, { timeout: 10_000, retries: false });

@@ -9,7 +9,6 @@ import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { framerHeader, TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
 import { MuxType } from '../../src/protocols/mux/types.js';
 import { decodeMessage } from '../../src/protocols/mux/wire.js';
-import { decodeApplicationException, TApplicationExceptionType } from '../../src/protocols/thrift/application-exception.js';
 import { binaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { MessageType } from '../../src/protocols/thrift/descriptors.js';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
@@ -243,7 +242,7 @@ describe('our server against a scripted client', () => {
     await server.close();
   });
 
-  test("a Finagle plain-Thrift client's TTwitter upgrade call is declined (UNKNOWN_METHOD), then plain Thrift is served", async () => {
+  test("a Finagle plain-Thrift client's TTwitter upgrade call is accepted (REPLY), then every message carries a header (test/thriftmux/ttwitter.test.ts)", async () => {
     const server = await ThriftMux.serve(EchoService, echoHandler, { onError: false });
     const { socket, reader } = await connectRaw(server.port);
     const w = new BufferWriter(64);
@@ -252,14 +251,15 @@ describe('our server against a scripted client', () => {
     socket.write(sized(w.takeCopy()));
     const r1 = new BufferReader((await reader.next())!);
     const h1 = binary.readMessageHeader(r1);
-    assert.deepEqual([h1.name, h1.type, h1.seqid], ['__can__finagle__trace__v3__', MessageType.EXCEPTION, 0]);
-    const err = decodeApplicationException(binary, r1);
-    assert.equal(err.type, TApplicationExceptionType.UNKNOWN_METHOD);
-    socket.write(sized(thriftMessage(MessageType.CALL, echo.args, { id: 3n, delayMs: 0, payload: 'plain' })));
+    assert.deepEqual([h1.name, h1.type, h1.seqid], ['__can__finagle__trace__v3__', MessageType.REPLY, 0]);
+    // RequestHeader {1: trace_id, 2: span_id} then the call; the answer: an empty ResponseHeader, then the REPLY.
+    const header = Buffer.from([0x0a, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x0a, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0]);
+    socket.write(sized(Buffer.concat([header, thriftMessage(MessageType.CALL, echo.args, { id: 3n, delayMs: 0, payload: 'traced' })])));
     const r2 = new BufferReader((await reader.next())!);
+    assert.equal(r2.readU8(), 0, 'the ResponseHeader: an empty struct');
     const h2 = binary.readMessageHeader(r2);
     assert.deepEqual([h2.name, h2.type], ['echo', MessageType.REPLY]);
-    assert.deepEqual(binary.readStruct(r2, echo.result), { success: { id: 3n, payload: 'plain' } });
+    assert.deepEqual(binary.readStruct(r2, echo.result), { success: { id: 3n, payload: 'traced' } });
     socket.destroy();
     await server.close();
   });

@@ -14,7 +14,7 @@
  *   Tlease (ms)               the session is 'busy' once the lease runs out
  *   Rping                     the answer to the failure detector's ping (pinger.ts)
  */
-import { CancelledError } from '../../core/errors.js';
+import { CancelledError, stackless } from '../../core/errors.js';
 import type { TagSpace } from '../../core/tags.js';
 import type { MultiplexedCodec, SessionControl } from '../../session/codec.js';
 import type { Connection } from '../../transport/index.js';
@@ -134,7 +134,7 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
       if (at > m.length) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
     }
     if (status === ReplyStatus.OK) return s.reply(tag, { message: m, offset: at });
-    if (status === ReplyStatus.NACK) return s.fail(tag, new MuxNackError(undefined, { endpoint: s.conn.endpoint }));
+    if (status === ReplyStatus.NACK) return s.fail(tag, stackless(() => new MuxNackError(undefined, { endpoint: s.conn.endpoint })));
     if (status === ReplyStatus.ERROR) return s.fail(tag, new MuxServerError(`server error: ${m.toString('utf8', at)}`, { endpoint: s.conn.endpoint }));
     return s.violation(`unknown reply status ${status} for tag ${tag}`);
   }

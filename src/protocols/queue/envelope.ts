@@ -56,13 +56,19 @@ export interface ReceivedMessage {
   readonly attributes: MessageAttributes | string;
   /** Times the broker has handed out this copy (1 on first delivery; SQS ApproximateReceiveCount, Redis PEL delivery count). */
   readonly deliveryCount: number;
+  /**
+   * The attempt this delivery is, when the backend counts attempts itself and the broker's
+   * redeliveries are not attempts (NATS: a broker crash cuts deliveries off); see `attemptOf`.
+   */
+  readonly attempt?: number;
   /** Size of the body as the broker stored it (before base64 decoding), bytes. */
   readonly size: number;
   readonly handle: unknown;
 }
 
-/** The attempt a delivery is: explicit retries plus broker redeliveries of this copy. */
+/** The attempt a delivery is: the backend's own count, else explicit retries plus broker redeliveries of this copy. */
 export function attemptOf(m: ReceivedMessage): number {
+  if (m.attempt !== undefined) return m.attempt;
   const explicit = typeof m.attributes === 'string' ? 1 : m.attributes.attempt;
   return explicit + Math.max(0, m.deliveryCount - 1);
 }
@@ -83,6 +89,7 @@ export const ATTRIBUTE_NAMES = {
 /** Why a message went to the dead-letter queue (the record's `scales.reason`, and `scales.detail` in words). */
 export type DeadLetterReason =
   | 'max-attempts' // the handler failed on every one of maxAttempts tries
+  | 'max-deliveries' // handed out maxDeliveries times without an outcome (its consumers died on it)
   | 'deadline-expired' // received after its deadline
   | 'not-thrift' // the body is not a Thrift binary message
   | 'truncated' // the body ends inside the message

@@ -45,6 +45,11 @@ export interface QueueServerOptions extends ThriftStackOptions, BackendOptions {
   leaseMs?: number;
   /** Attempts before a failing message is dead-lettered (default 5). */
   maxAttempts?: number;
+  /**
+   * Deliveries of one message before it is dead-lettered `max-deliveries` (default maxAttempts × 4):
+   * the bound for a message whose consumers die on it where redeliveries are not attempts (NATS).
+   */
+  maxDeliveries?: number;
   /** Delay before attempt n + 1 after attempt n failed, ms (default: equal jitter from 1 s, doubling, ≤ 15 min). */
   retryDelay?: (attempt: number) => number;
   /** Largest body accepted, bytes (default 1 MiB): bigger ones are dead-lettered `too-large` unread. */
@@ -184,7 +189,7 @@ class QueueConsumer {
     readonly backend: QueueBackend,
     private readonly service: ServiceDesc,
     private readonly protocol: ThriftProtocol,
-    private readonly o: Required<Pick<QueueServerOptions, 'concurrency' | 'pollers' | 'waitMs' | 'leaseMs' | 'maxAttempts' | 'retryDelay' | 'maxBodyBytes'>>,
+    private readonly o: Required<Pick<QueueServerOptions, 'concurrency' | 'pollers' | 'waitMs' | 'leaseMs' | 'maxAttempts' | 'maxDeliveries' | 'retryDelay' | 'maxBodyBytes'>>,
     private readonly served: ReadonlySet<string>,
     private readonly onError: ErrorHook | undefined,
     private readonly scope: StatsScope,
@@ -253,6 +258,9 @@ class QueueConsumer {
     const attempt = attemptOf(m);
     if (attempt > this.o.maxAttempts) {
       return this.deadLetter(m, 'max-attempts', `delivered ${attempt} times (maxAttempts ${this.o.maxAttempts}): its consumers died or stopped before it finished`);
+    }
+    if (m.deliveryCount > this.o.maxDeliveries) {
+      return this.deadLetter(m, 'max-deliveries', `delivered ${m.deliveryCount} times at attempt ${attempt} (maxDeliveries ${this.o.maxDeliveries}): its consumers died or stopped before it finished`);
     }
     if (a.deadline !== undefined && a.deadline <= Date.now()) {
       return this.deadLetter(m, 'deadline-expired', `deadline ${new Date(a.deadline).toISOString()} passed ${Date.now() - a.deadline} ms before attempt ${attempt}`);
@@ -393,7 +401,7 @@ function checkPositive(name: string, v: number | undefined): void {
 
 /** `Queue.serve(Service, handler, 'redis://127.0.0.1:6379/emails', options)`. */
 export async function serveQueue<Handler extends object>(service: ServiceDesc<unknown, Handler>, handler: Handler, dest: string, o: QueueServerOptions = {}): Promise<QueueServer> {
-  for (const k of ['concurrency', 'pollers', 'waitMs', 'leaseMs', 'maxAttempts', 'maxBodyBytes', 'requestTimeout'] as const) checkPositive(k, o[k]);
+  for (const k of ['concurrency', 'pollers', 'waitMs', 'leaseMs', 'maxAttempts', 'maxDeliveries', 'maxBodyBytes', 'requestTimeout'] as const) checkPositive(k, o[k]);
   const svc = service as ServiceDesc<unknown, object>;
   checkQueueable(svc, o.methods);
   const served = new Set(o.methods ?? Object.keys(svc.methods));
@@ -410,6 +418,7 @@ export async function serveQueue<Handler extends object>(service: ServiceDesc<un
   const { stack, stats, scope, onError } = thriftServerStack<QueueRequest>(subset, servedHandler, stackOptions, (req, err) => codec.isDeclared(req, err));
   const backend = await openBackend(dest, { group: o.group, consumer: o.consumer, create: o.create, deadLetter: o.deadLetter });
   const concurrency = o.concurrency ?? QUEUE_SERVER_DEFAULTS.concurrency;
+  const maxAttempts = o.maxAttempts ?? QUEUE_SERVER_DEFAULTS.maxAttempts;
   const consumer = new QueueConsumer(
     backend,
     svc,
@@ -419,7 +428,8 @@ export async function serveQueue<Handler extends object>(service: ServiceDesc<un
       pollers: o.pollers ?? (backend.maxBatch <= 10 ? 4 : 1),
       waitMs: o.waitMs ?? QUEUE_SERVER_DEFAULTS.waitMs,
       leaseMs: o.leaseMs ?? QUEUE_SERVER_DEFAULTS.leaseMs,
-      maxAttempts: o.maxAttempts ?? QUEUE_SERVER_DEFAULTS.maxAttempts,
+      maxAttempts,
+      maxDeliveries: o.maxDeliveries ?? maxAttempts * 4,
       retryDelay: o.retryDelay ?? equalJitterBackoff(1000, 900_000),
       maxBodyBytes,
     },

@@ -22,6 +22,7 @@ import { makeProtocol, type ThriftProtocolKind } from './protocols.js';
 import { proxyMethods } from './proxy-methods.js';
 import { serializerLayer } from './serializer.js';
 import { ThriftSession } from './session.js';
+import { negotiateTTwitter, TTwitterThriftSession } from './ttwitter-session.js';
 
 export interface ThriftClientOptions extends ClientStackOptions {
   /** Wire protocol (default 'binary'). */
@@ -53,6 +54,15 @@ export interface ThriftClientOptions extends ClientStackOptions {
   maxAbandoned?: number;
   /** TLS for every endpoint (mTLS with `cert`/`key`); `tls://` endpoints use TLS even without it (docs/tls.md). */
   tls?: TlsClientOptions;
+  /**
+   * Finagle's TTwitter upgrade (framed transport only): each connection first calls
+   * `__can__finagle__trace__v3__`; if the server takes it, every call carries a RequestHeader with
+   * its trace, client id, deadline and contexts (docs/thriftmux.md); if not, the connection stays
+   * plain. Default false.
+   */
+  ttwitter?: boolean;
+  /** The client id a TTwitter RequestHeader carries (with `ttwitter: true`). */
+  clientId?: string;
 }
 
 const THRIFT_OPTION_KEYS = optionKeys<ThriftClientOptions>({
@@ -66,6 +76,8 @@ const THRIFT_OPTION_KEYS = optionKeys<ThriftClientOptions>({
   serviceName: true,
   headerLimits: true,
   tls: true,
+  ttwitter: true,
+  clientId: true,
 });
 
 /** Thrift's default pool: one call per connection, up to 8 connections per node. */
@@ -114,6 +126,11 @@ export class ThriftClientBuilder<Client> extends ClientBuilderBase<ThriftClientB
     return this.with({ tls });
   }
 
+  /** Finagle's TTwitter upgrade on every connection, with this client id in its headers (see ThriftClientOptions.ttwitter). */
+  withTTwitter(clientId?: string): ThriftClientBuilder<Client> {
+    return this.with(clientId === undefined ? { ttwitter: true } : { ttwitter: true, clientId });
+  }
+
   /** The stack `build(dest)` would use, e.g. to print it. */
   stack(dest: string | ServerSet): ClientStack {
     return this.make(dest).stack;
@@ -154,6 +171,9 @@ function checkOptions(o: ThriftClientOptions): void {
     throw new InvalidArgumentError(`transport must be 'framed', 'buffered' or 'header', got '${String(o.transport)}'`);
   }
   if (o.serviceName !== undefined) checkServiceName(o.serviceName, 'serviceName');
+  if (o.ttwitter !== undefined && typeof o.ttwitter !== 'boolean') throw new InvalidArgumentError(`ttwitter must be true or false, got ${String(o.ttwitter)}`);
+  if (o.ttwitter === true && (o.transport ?? 'framed') !== 'framed') throw new InvalidArgumentError(`ttwitter needs the framed transport, not '${o.transport}'`);
+  if (o.clientId !== undefined && (typeof o.clientId !== 'string' || o.ttwitter !== true)) throw new InvalidArgumentError('clientId is a string sent in TTwitter headers: give it with ttwitter: true');
   checkHeaderLimits(o.headerLimits);
 }
 
@@ -168,8 +188,15 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
   return {
     connect: async (endpoint, connectTimeoutMs) => {
       const a = tcpAddress(endpoint, 'Thrift over TCP');
+      const started = Date.now();
       const conn = await Connection.connect(a.host, a.port, { framing, maxFrameSize, connectTimeoutMs, endpoint: endpointKey(a), tls: tlsFor(a) });
-      const session = transport === 'header' ? new HeaderThriftSession(conn, protocol, headerLimits, sessionOptions) : new ThriftSession(conn, protocol, sessionOptions);
+      // TTwitter: the upgrade call first, within what is left of the connect timeout.
+      const upgraded = o.ttwitter === true && (await negotiateTTwitter(conn, protocol, Math.max(1, connectTimeoutMs - (Date.now() - started))));
+      const session = upgraded
+        ? new TTwitterThriftSession(conn, protocol, o.clientId, sessionOptions)
+        : transport === 'header'
+          ? new HeaderThriftSession(conn, protocol, headerLimits, sessionOptions)
+          : new ThriftSession(conn, protocol, sessionOptions);
       // The server's FIN comes after every reply it will ever send: close now. Half-closed, the
       // session would still look open to the pool, and the next call on it would fail with
       // 'connection is closing' — an error that does not say the request was never sent.
@@ -179,7 +206,7 @@ function thriftParts(o: ThriftClientOptions): ProtocolParts<ThriftRequest, Thrif
       };
       return session;
     },
-    transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}, seqid-matched`,
+    transportDescription: `${o.tls === undefined ? 'TCP' : 'TLS'}, Thrift ${transport} ${protocol.name}${o.serviceName === undefined ? '' : `, multiplexed as '${o.serviceName}'`}${o.ttwitter === true ? ', TTwitter upgrade tried' : ''}, seqid-matched`,
     serializer: serializerLayer(protocol),
     defaultPool: THRIFT_DEFAULT_POOL,
     multiplexed: true,

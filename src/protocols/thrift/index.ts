@@ -37,6 +37,7 @@ export { isOverloadRejection, OVERLOADED_PREFIX } from './server-codec.js';
 export { serveMultiplexed, type MultiplexedServerOptions, type MultiplexedServices } from './multiplexed-server.js';
 export { SERVICE_SEPARATOR, type ServiceEntry } from './multiplexed.js';
 export { DEFAULT_HEADER_LIMITS, HeaderLimitError, type HeaderLimits } from './header.js';
+export { TTwitterHeaderError } from './ttwitter.js';
 export { CLIENT_TIMEOUT_HEADER, ThriftHeaders } from './header-context.js';
 // A handler reads ThriftHeaders (and the keys given in contextKeys) with it.
 export { receivedValue } from '../thriftmux/values.js';

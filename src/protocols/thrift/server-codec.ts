@@ -8,6 +8,11 @@
  *   overload         `Overloaded: ...` (see isOverloadRejection; the request did not run)
  * and UNKNOWN_METHOD `Unknown method` (the name, truncated, in the header) for a method the
  * service lacks.
+ *
+ * Finagle's TTwitter upgrade (ttwitter.ts): a plain connection that calls
+ * `__can__finagle__trace__v3__` is answered REPLY and from then on reads a RequestHeader before
+ * each message and writes a ResponseHeader before each answer. The codec is shared by every
+ * connection, so the upgraded ones are kept in a WeakSet, looked up only once any has upgraded.
  */
 import { BufferReader, BufferUnderflow } from '../../core/bytes.js';
 import { ProtocolError } from '../../core/errors.js';
@@ -22,6 +27,17 @@ import { fromHeaders, keysByWireName } from './header-context.js';
 import type { ServiceRoutes } from './multiplexed.js';
 import type { DecodeLimits, ThriftProtocol } from './protocol.js';
 import { makeProtocol } from './protocols.js';
+import {
+  DEFAULT_TTWITTER_LIMITS,
+  EmptyStructDesc,
+  readRequestHeader,
+  type ReceivedHeader,
+  TTwitterHeaderError,
+  type TTwitterLimits,
+  TTWITTER_UPGRADE_METHOD,
+  writeResponseHeader,
+} from './ttwitter.js';
+import { keysByName } from '../mux/contexts.js';
 
 /** Message prefix of an overload rejection: the request was not run, another server may take it. */
 export const OVERLOADED_PREFIX = 'Overloaded: ';
@@ -39,12 +55,18 @@ export class ThriftServerRequest implements ServerRequest {
     readonly oneway: boolean,
     /** The name in the server stack: the IDL name, or `Service:method` on a multiplexed server. */
     readonly method: string = desc.name,
-    /** How the answer goes back when the call came in a THeader message. */
-    readonly via: HeaderReply | undefined = undefined,
+    /** How the answer goes back when the call came in a THeader message or on a TTwitter connection. */
+    readonly via: ReplyVia = undefined,
     readonly deadline: number | undefined = undefined,
     readonly values: ContextValues | undefined = undefined,
   ) {}
 }
+
+/** An answer on an upgraded TTwitter connection: a ResponseHeader goes first. */
+export const TTWITTER = 'ttwitter';
+
+/** How an answer is wrapped: plain (undefined), in a THeader frame, or behind a TTwitter ResponseHeader. */
+export type ReplyVia = HeaderReply | typeof TTWITTER | undefined;
 
 /** What an answer to a THeader call echoes: its protocol, flags, seqid and transforms. */
 export interface HeaderReply {
@@ -63,10 +85,27 @@ export class ThriftRefusal extends UnknownMethod<number> {
     oneway: boolean,
     readonly type: TApplicationExceptionType,
     readonly message: string,
-    readonly via: HeaderReply | undefined = undefined,
+    readonly via: ReplyVia = undefined,
   ) {
     super(name, seqid, oneway);
   }
+}
+
+/** The TTwitter upgrade call: answered at once with REPLY and an empty UpgradeReply, never dispatched. */
+export class TTwitterUpgrade extends UnknownMethod<number> {
+  constructor(
+    seqid: number,
+    /** TTWITTER when it came on a connection already upgraded (sent twice): the answer has a ResponseHeader too. */
+    readonly via: ReplyVia,
+  ) {
+    super(TTWITTER_UPGRADE_METHOD, seqid, false);
+  }
+}
+
+/** TTwitter on a server: the context keys its RequestHeader's contexts decode into, and its limits. */
+export interface TTwitterServerOptions extends Partial<TTwitterLimits> {
+  /** Context keys besides Mux's own (trace, retries, client id), by their Mux context name. */
+  readonly contextKeys?: readonly ContextKey<unknown>[];
 }
 
 export interface ThriftServerCodecOptions {
@@ -83,6 +122,8 @@ export interface ThriftServerCodecOptions {
   /** Frame and decode limits for the protocols a THeader message may name (as the server's own). */
   readonly maxFrameSize?: number;
   readonly decodeLimits?: Partial<DecodeLimits>;
+  /** Finagle's TTwitter upgrade (default: served, with `contextKeys`); false: declined (UNKNOWN_METHOD). */
+  readonly ttwitter?: TTwitterServerOptions | false;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -91,6 +132,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   private readonly reader = new BufferReader(EMPTY);
   private readonly routes: ServiceRoutes | undefined;
   private readonly header: HeaderCodec;
+  private readonly ttwitter: TTwitterServer | undefined;
 
   constructor(
     private readonly protocol: ThriftProtocol,
@@ -99,16 +141,42 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   ) {
     this.routes = options.routes;
     this.header = new HeaderCodec(protocol, options);
+    // Unframed (headerAt 4): message boundaries are found by parsing Thrift messages, which a
+    // RequestHeader in front would break; Finagle speaks TTwitter over framed Thrift only.
+    const off = options.ttwitter === false || this.header.at === 4;
+    this.ttwitter = off ? undefined : new TTwitterServer(options.ttwitter || {}, options.contextKeys);
   }
 
-  decode(message: Buffer): ThriftServerRequest | UnknownMethod<number> {
+  /** `conn`: the connection the message came on (TTwitter's upgrade is per connection; without it, never upgraded). */
+  decode(message: Buffer, conn?: object): ThriftServerRequest | UnknownMethod<number> {
     // THeader: the magic first (framed), or after a length under 16 MiB (unframed: as the measurer
     // found it; a compact call's seqid and name length could put 0F FF at offset 4, never a 0 at 0).
     const at = this.header.at;
     if (message.length >= at + 2 && message[at] === HEADER_MAGIC_HI && message[at + 1] === HEADER_MAGIC_LO && message[0] === (at === 0 ? HEADER_MAGIC_HI : 0)) {
       return this.decodeHeader(message);
     }
-    return this.decodeMessage(this.protocol, message, 0, undefined, undefined);
+    const tt = this.ttwitter;
+    if (tt?.anyUpgraded && conn !== undefined && tt.upgraded.has(conn)) return this.decodeTTwitter(tt, message, conn);
+    return this.decodeMessage(this.protocol, message, 0, undefined, undefined, conn);
+  }
+
+  /** A message on an upgraded TTwitter connection: its RequestHeader, then the Thrift message. */
+  private decodeTTwitter(tt: TTwitterServer, message: Buffer, conn: object): ThriftServerRequest | UnknownMethod<number> {
+    const r = this.reader;
+    r.buf = message;
+    r.pos = 0;
+    r.end = message.length;
+    let received: ReceivedHeader;
+    try {
+      received = readRequestHeader(this.protocol, r, tt.keys, tt.limits);
+    } catch (err) {
+      if (err instanceof TTwitterHeaderError) throw err;
+      const why = err instanceof BufferUnderflow ? 'truncated' : describeError(err);
+      throw new TTwitterHeaderError(`bad TTwitter RequestHeader (the connection was upgraded: every message needs one): ${why}`, { cause: err });
+    } finally {
+      r.buf = EMPTY;
+    }
+    return this.decodeMessage(this.protocol, message, r.pos, TTWITTER, undefined, conn, received);
   }
 
   /** A THeader message: its head, then the Thrift message inside in the protocol it names. */
@@ -123,8 +191,10 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     protocol: ThriftProtocol,
     message: Buffer,
     offset: number,
-    via: HeaderReply | undefined,
+    via: ReplyVia,
     headers: ReadonlyMap<string, Buffer> | undefined,
+    conn?: object,
+    received?: ReceivedHeader,
   ): ThriftServerRequest | UnknownMethod<number> {
     const r = this.reader;
     r.buf = message;
@@ -146,7 +216,11 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
         stackName = route?.stackName;
       }
       if (method === undefined) {
-        protocol.skipStruct(r);
+        protocol.skipStruct(r); // for the upgrade: ConnectionOptions, empty (fields sent anyway are skipped)
+        if (name === TTWITTER_UPGRADE_METHOD && type === MessageType.CALL && typeof via !== 'object' && conn !== undefined && this.ttwitter !== undefined) {
+          this.ttwitter.upgrade(conn);
+          return new TTwitterUpgrade(seqid, via);
+        }
         const oneway = type === MessageType.ONEWAY;
         const refused = routes === undefined ? new UnknownMethod(truncate(name, MAX_ECHOED_NAME), seqid, oneway) : routes.unknown(name, seqid, oneway);
         if (via === undefined) return refused;
@@ -165,6 +239,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
       const args: unknown[] = new Array(params.length + 1);
       for (let i = 0; i < params.length; i++) args[i] = fields[params[i]!];
       if (via === undefined) return new ThriftServerRequest(method, seqid, args, method.oneway, stackName);
+      if (via === TTWITTER) return new ThriftServerRequest(method, seqid, args, method.oneway, stackName, via, received?.deadline, received?.values);
       const { deadline, values } = fromHeaders(headers, this.header.keys);
       return new ThriftServerRequest(method, seqid, args, method.oneway, stackName, via, deadline, values);
     } catch (err) {
@@ -202,6 +277,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     // The name goes back once, truncated, in the header (clients match replies on it); a hostile
     // 16 MiB name costs a reply of a few hundred bytes, not two copies of itself.
     if (call instanceof ThriftRefusal) return this.writeException(conn, call.via, call.name, call.tag, call.type, call.message);
+    if (call instanceof TTwitterUpgrade) return this.writeUpgraded(conn, call);
     this.writeException(conn, undefined, call.name, call.tag as number, TApplicationExceptionType.UNKNOWN_METHOD, UNKNOWN_METHOD_MESSAGE);
   }
 
@@ -210,7 +286,8 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     const mark = conn.beginMessage();
     try {
       const via = req.via;
-      if (via === undefined) {
+      if (via === undefined || via === TTWITTER) {
+        if (via === TTWITTER) writeResponseHeader(this.protocol, conn.writer);
         this.protocol.writeMessageHeader(conn.writer, req.desc.name, MessageType.REPLY, req.seqid);
         this.protocol.writeStruct(conn.writer, req.desc.result, result);
       } else {
@@ -227,10 +304,25 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     conn.endMessage(mark);
   }
 
-  private writeException(conn: Connection, via: HeaderReply | undefined, name: string, seqid: number, type: number, message: string): void {
+  /** The upgrade's REPLY: the same name and seqid, an empty UpgradeReply. */
+  private writeUpgraded(conn: Connection, call: TTwitterUpgrade): void {
     const mark = conn.beginMessage();
     try {
-      if (via === undefined) {
+      if (call.via === TTWITTER) writeResponseHeader(this.protocol, conn.writer);
+      this.protocol.writeMessageHeader(conn.writer, call.name, MessageType.REPLY, call.tag);
+      this.protocol.writeStruct(conn.writer, EmptyStructDesc, EMPTY_STRUCT);
+    } catch (err) {
+      conn.abortMessage(mark);
+      throw err;
+    }
+    conn.endMessage(mark);
+  }
+
+  private writeException(conn: Connection, via: ReplyVia, name: string, seqid: number, type: number, message: string): void {
+    const mark = conn.beginMessage();
+    try {
+      if (via === undefined || via === TTWITTER) {
+        if (via === TTWITTER) writeResponseHeader(this.protocol, conn.writer);
         this.protocol.writeMessageHeader(conn.writer, name, MessageType.EXCEPTION, seqid);
         encodeApplicationException(this.protocol, conn.writer, type, message);
       } else {
@@ -249,6 +341,26 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
 }
 
 const UNKNOWN_METHOD_MESSAGE = 'Unknown method';
+const EMPTY_STRUCT = Object.freeze({});
+
+/** TTwitter's side of a server codec: the connections that upgraded, the context keys, the limits. */
+class TTwitterServer {
+  readonly upgraded = new WeakSet<object>();
+  /** No connection upgraded yet: plain messages skip the WeakSet lookup. */
+  anyUpgraded = false;
+  readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  readonly limits: TTwitterLimits;
+
+  constructor(o: TTwitterServerOptions, fallbackKeys: readonly ContextKey<unknown>[] | undefined) {
+    this.keys = keysByName(o.contextKeys ?? fallbackKeys ?? []);
+    this.limits = { maxContexts: o.maxContexts ?? DEFAULT_TTWITTER_LIMITS.maxContexts, maxDelegations: o.maxDelegations ?? DEFAULT_TTWITTER_LIMITS.maxDelegations };
+  }
+
+  upgrade(conn: object): void {
+    this.upgraded.add(conn);
+    this.anyUpgraded = true;
+  }
+}
 
 /** The THeader side of a server codec: where the magic sits, the limits, and the protocols a message may name. */
 class HeaderCodec {

@@ -97,7 +97,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   ) {
     this.keys = keysByName(o.contextKeys);
     this.drainAckMs = o.drainAckMs ?? 1000;
-    this.thrift = new ThriftServerCodec(protocol, service);
+    // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
+    this.thrift = new ThriftServerCodec(protocol, service, { ttwitter: { contextKeys: o.contextKeys, maxContexts: o.limits.maxContexts, maxDelegations: o.limits.maxDtab } });
     this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
   }
 
@@ -179,7 +180,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   }
 
   private decodeThrift(st: MuxServerConn, message: Buffer): ThriftServerRequest | UnknownMethod {
-    const r = this.thrift.decode(message);
+    const r = this.thrift.decode(message, st.conn);
     if (!r.oneway) st.inOrder!.number(r);
     return r;
   }

@@ -1,4 +1,4 @@
-import { OverloadedError } from '../../core/errors.js';
+import { OverloadedError, stackless } from '../../core/errors.js';
 import type { ReplyHandler } from '../../core/service.js';
 import type { ServerRequest } from '../codec.js';
 import type { ServerRequestContext } from '../context.js';
@@ -40,8 +40,10 @@ export class ConcurrencyFilter<Req extends ServerRequest> extends ServerFilter<R
 
   dispatch(req: Req, ctx: ServerRequestContext<Req>, handler: ReplyHandler<unknown>): void {
     if (this.inFlight >= this.max) {
+      // Refusals come in floods under overload: no stack (see `stackless`), and the codec writes
+      // its own rejection (Mux: NACK) without the message.
       return handler.onError(
-        new OverloadedError(`server overloaded: ${this.inFlight} requests running (maxConcurrent ${this.max}); ${req.method} not run, try another server`, { endpoint: ctx.peer }),
+        stackless(() => new OverloadedError(`server overloaded: ${this.inFlight} requests running (maxConcurrent ${this.max}); ${req.method} not run, try another server`, { endpoint: ctx.peer })),
       );
     }
     this.inFlight++;
