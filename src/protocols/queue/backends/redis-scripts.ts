@@ -2,6 +2,53 @@
  * Lua scripts of the Redis backend: each runs atomically in Redis, so a step that moves a message
  * (a due retry into the retry stream, a trim) can never half happen.
  */
+import { createHash } from 'node:crypto';
+
+/** A script and its SHA1, for EVALSHA (EVAL when Redis does not have it cached: after a restart). */
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/**
+ * KEYS: stream. ARGV[1]: entries packed one after another, each a byte k (its number of field
+ * arguments: name, value, ...) then k times a 4-byte big-endian length and that many bytes
+ * (`packEntries`). XADDs every entry, in order: one command and one argument for a whole
+ * producer batch, because the Redis client's cost per command and per argument was most of the
+ * producer's CPU. Each XADD is protected on its own, as in a pipeline: returns
+ * { entry index (1-based), error, ... } of the entries Redis refused, empty when all were added.
+ */
+export const XADD_PACKED = script(`
+local s = ARGV[1]
+local key = KEYS[1]
+local formats = {}
+local failed = {}
+local pos = 1
+local n = 0
+local len = #s
+while pos <= len do
+  local k = string.byte(s, pos)
+  local f = formats[k]
+  if f == nil then
+    f = '>' .. string.rep('I4c0', k)
+    formats[k] = f
+  end
+  local fields = { struct.unpack(f, s, pos + 1) }
+  pos = fields[k + 1]
+  fields[k + 1] = nil
+  n = n + 1
+  local ok, err = pcall(redis.call, 'XADD', key, '*', unpack(fields))
+  if not ok then
+    failed[#failed + 1] = n
+    failed[#failed + 1] = type(err) == 'table' and err.err or tostring(err)
+  end
+end
+return failed
+`);
 
 /** Fields packed as `<len>:<bytes>` pairs, the member format of the delay set (binary-safe, no Lua library needed). */
 export function packFields(fields: readonly Buffer[]): Buffer {
@@ -83,4 +130,29 @@ for _, g in ipairs(groups) do
 end
 if best == nil or best == '0-0' then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', best)
+`;
+
+/**
+ * KEYS: stream. ARGV: group, min idle ms, the caller's own consumer name. Removes the group's
+ * consumers that hold nothing (pending 0) and have not been seen for the idle time: a consumer
+ * name per process would otherwise stay in the group forever. Atomic, so a consumer cannot be
+ * handed a message between the check and XGROUP DELCONSUMER (which drops its pending entries);
+ * a live consumer removed this way is re-created by its next read. Returns how many were removed.
+ */
+export const REMOVE_IDLE_CONSUMERS = `
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return 0 end
+local min = tonumber(ARGV[2])
+local removed = 0
+for _, c in ipairs(consumers) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name ~= ARGV[3] and pending == 0 and idle ~= nil and idle >= min then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    removed = removed + 1
+  end
+end
+return removed
 `;

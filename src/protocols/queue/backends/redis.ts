@@ -10,18 +10,21 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { BufferWriter } from '../../../core/bytes.js';
 import { InvalidArgumentError } from '../../../core/errors.js';
 import { type BackendOptions, DEAD_LETTER_SUFFIX, type DeadLetter, type QueueBackend, type QueueStats } from '../backend.js';
 import { ATTRIBUTE_NAMES, type DeadLetterReason, type OutgoingMessage, parseAttributes, type ReceivedMessage } from '../envelope.js';
 import { asBrokerError, brokerError, type BrokerFailure } from '../errors.js';
 import { redact } from '../registry.js';
-import { type RedisArg, type RedisConnection, type RedisConnectionOptions, redisLibrary } from './redis-library.js';
-import { CLAIM, MOVE_DUE, packFields, TRIM_ACKED } from './redis-scripts.js';
+import { type RedisConnection, type RedisConnectionOptions, redisLibrary } from './redis-library.js';
+import { CLAIM, MOVE_DUE, packFields, REMOVE_IDLE_CONSUMERS, TRIM_ACKED, XADD_PACKED } from './redis-scripts.js';
 
 /** Longest a blocking read waits before the receive loop looks at due retries and dead consumers again (ms). */
 const MAX_BLOCK_MS = 500;
 /** How often acked entries are trimmed and dead consumers' leases looked for, at most (ms). */
 const HOUSEKEEPING_MS = 1000;
+/** Default for `?consumerIdleMs=`: consumers of the group seen this long ago and holding nothing are removed (ms). */
+const CONSUMER_IDLE_MS = 10 * 60_000;
 /** Redis refuses bulk strings over 512 MiB; we keep bodies far below that. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const BODY = 'body';
@@ -40,6 +43,9 @@ export async function openRedisBackend(url: URL, raw: string, o: BackendOptions)
   const dbText = url.searchParams.get('db');
   const db = dbText === null ? undefined : Number(dbText);
   if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new InvalidArgumentError(`redis queue: db must be a non-negative integer, got '${dbText}'`);
+  const idleText = url.searchParams.get('consumerIdleMs');
+  const consumerIdleMs = idleText === null ? CONSUMER_IDLE_MS : Number(idleText);
+  if (!(Number.isFinite(consumerIdleMs) && consumerIdleMs > 0)) throw new InvalidArgumentError(`redis queue: consumerIdleMs must be a positive number of ms, got '${idleText}'`);
   const options: RedisConnectionOptions = {
     host: url.hostname || '127.0.0.1',
     port: url.port === '' ? 6379 : Number(url.port),
@@ -56,7 +62,7 @@ export async function openRedisBackend(url: URL, raw: string, o: BackendOptions)
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2000),
     lazyConnect: true,
   };
-  const backend = new RedisBackend(redact(raw), stream, options, o);
+  const backend = new RedisBackend(redact(raw), stream, options, o, consumerIdleMs);
   await backend.connect();
   return backend;
 }
@@ -75,14 +81,18 @@ class RedisBackend implements QueueBackend {
   private readonly dead: string;
   private groupsReady = false;
   private lastHousekeeping = 0;
+  private lastConsumerSweep = Date.now();
   private claimCursor = new Map<string, string>();
   private closed = false;
+  /** Packs send batches (each chunk is copied out of it). */
+  private readonly packer = new BufferWriter(64 * 1024);
 
   constructor(
     readonly destination: string,
     private readonly stream: string,
     private readonly options: RedisConnectionOptions,
     o: BackendOptions,
+    private readonly consumerIdleMs: number,
   ) {
     const Redis = redisLibrary();
     this.conn = new Redis(options);
@@ -106,16 +116,42 @@ class RedisBackend implements QueueBackend {
   }
 
   async send(messages: readonly OutgoingMessage[]): Promise<(Error | undefined)[]> {
-    const p = this.conn.pipeline();
-    for (const m of messages) p.call('XADD', this.stream, '*', BODY, m.body, ...attributeArgs(m));
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await p.exec();
-    } catch (err) {
-      this.fail(err, 'XADD');
+    const out: (Error | undefined)[] = new Array(messages.length).fill(undefined);
+    let todo = xaddChunks(this.packer, messages);
+    // EVALSHA first; a NOSCRIPT reply (Redis restarted, or SCRIPT FLUSH) ran nothing, so those chunks go again as EVAL.
+    for (let pass = 0; todo.length > 0; pass++) {
+      const p = this.conn.pipeline();
+      for (const c of todo) p.call(pass === 0 ? 'EVALSHA' : 'EVAL', pass === 0 ? XADD_PACKED.sha : XADD_PACKED.source, 1, this.stream, c.args);
+      let results: [Error | null, unknown][] | null;
+      try {
+        results = await p.exec();
+        if (results === null) throw new Error('pipeline aborted');
+      } catch (err) {
+        if (pass === 0) this.fail(err, 'XADD'); // nothing of the batch is known accepted
+        // Some chunks of the first pass were added: fail only the ones of this pass.
+        const e = asBrokerError(err, classify(err), `XADD on ${this.destination}`, this.destination);
+        for (const c of todo) out.fill(e, c.start, c.start + c.count);
+        return out;
+      }
+      const again: XaddChunk[] = [];
+      for (let i = 0; i < todo.length; i++) {
+        const c = todo[i]!;
+        const [err, reply] = results[i] ?? [new Error('no reply'), null];
+        if (err !== null) {
+          if (pass === 0 && String(err.message).startsWith('NOSCRIPT')) again.push(c);
+          else out.fill(asBrokerError(err, classify(err), `XADD on ${this.destination}`, this.destination), c.start, c.start + c.count);
+          continue;
+        }
+        // { entry index (1-based), error text, ... } of the entries Redis refused.
+        const failed = reply as unknown[];
+        for (let j = 0; j + 1 < failed.length; j += 2) {
+          const text = String(failed[j + 1]);
+          out[c.start + Number(failed[j]) - 1] = brokerError(classify(text), `XADD on ${this.destination}: ${text}`, this.destination, new Error(text));
+        }
+      }
+      todo = again;
     }
-    if (results === null) this.fail(new Error('pipeline aborted'), 'XADD', 'broken');
-    return results.map(([err]) => (err === null ? undefined : asBrokerError(err, classify(err), `XADD on ${this.destination}`, this.destination)));
+    return out;
   }
 
   private async ensureGroups(): Promise<void> {
@@ -189,6 +225,12 @@ class RedisBackend implements QueueBackend {
     p.call('EVAL', TRIM_ACKED, 1, this.retryStream);
     for (const key of [this.stream, this.retryStream]) {
       p.callBuffer('EVAL', CLAIM, 1, key, this.group, this.consumer, Math.max(1, Math.floor(leaseMs)), this.claimCursor.get(key) ?? '0-0', max);
+    }
+    // Dead consumers (names of processes gone, holding nothing): every half idle time, at most once a minute.
+    const now = Date.now();
+    if (now - this.lastConsumerSweep >= Math.min(60_000, this.consumerIdleMs / 2)) {
+      this.lastConsumerSweep = now;
+      for (const key of [this.stream, this.retryStream]) p.call('EVAL', REMOVE_IDLE_CONSUMERS, 1, key, this.group, Math.ceil(this.consumerIdleMs), this.consumer);
     }
     let results: [Error | null, unknown][] | null;
     try {
@@ -372,13 +414,81 @@ function connectOnce(conn: RedisConnection, destination: string): Promise<void> 
   });
 }
 
-/** XADD's field arguments of a message's attributes (the same names and values as attributeFields, without its pairs). */
-function attributeArgs(m: OutgoingMessage): RedisArg[] {
-  const a = m.attributes;
-  const out: RedisArg[] = [ATTRIBUTE_NAMES.method, a.method, ATTRIBUTE_NAMES.attempt, a.attempt, ATTRIBUTE_NAMES.idempotencyKey, a.idempotencyKey, ATTRIBUTE_NAMES.contentType, a.contentType];
-  if (a.traceId !== undefined) out.push(ATTRIBUTE_NAMES.traceId, a.traceId);
-  if (a.deadline !== undefined) out.push(ATTRIBUTE_NAMES.deadline, a.deadline);
+/** One XADD_PACKED call: messages [start, start + count) of a batch, packed into its one argument. */
+interface XaddChunk {
+  readonly start: number;
+  readonly count: number;
+  readonly args: Buffer;
+}
+
+/** Entries per XADD_PACKED call, at most: Redis runs a script to its end while other clients wait (~5 µs an entry here). */
+const CHUNK_ENTRIES = 500;
+/** Body bytes per XADD_PACKED call, at most (past it a new call starts): one huge argument would hold Redis's and this client's memory twice. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** A field name as packed: its 4-byte length, then its bytes. */
+function packedName(name: string): Buffer {
+  const b = Buffer.from(name);
+  const out = Buffer.allocUnsafe(4 + b.length);
+  out.writeUInt32BE(b.length, 0);
+  b.copy(out, 4);
   return out;
+}
+const P_BODY = packedName(BODY);
+const P_METHOD = packedName(ATTRIBUTE_NAMES.method);
+const P_ATTEMPT = packedName(ATTRIBUTE_NAMES.attempt);
+const P_IDEM = packedName(ATTRIBUTE_NAMES.idempotencyKey);
+const P_CT = packedName(ATTRIBUTE_NAMES.contentType);
+const P_TRACE = packedName(ATTRIBUTE_NAMES.traceId);
+const P_DEADLINE = packedName(ATTRIBUTE_NAMES.deadline);
+
+/** Writes a packed text value: its 4-byte length, then its UTF-8 bytes. */
+function packText(w: BufferWriter, s: string): void {
+  const at = w.reserve(4);
+  w.buf.writeUInt32BE(w.writeUtf8(s), at);
+}
+
+/**
+ * The batch as XADD_PACKED arguments, the fields of each message in this order: body, then the
+ * attributes as attributeFields has them (the entry is the same as a plain XADD would make).
+ */
+function xaddChunks(w: BufferWriter, messages: readonly OutgoingMessage[]): XaddChunk[] {
+  const chunks: XaddChunk[] = [];
+  let start = 0;
+  let bytes = 0;
+  w.reset();
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (i > start && (i - start >= CHUNK_ENTRIES || bytes + m.body.length > CHUNK_BYTES)) {
+      chunks.push({ start, count: i - start, args: w.takeCopy() });
+      start = i;
+      bytes = 0;
+    }
+    bytes += m.body.length;
+    const a = m.attributes;
+    w.writeU8(10 + (a.traceId === undefined ? 0 : 2) + (a.deadline === undefined ? 0 : 2));
+    w.writeBytes(P_BODY);
+    w.writeU32(m.body.length);
+    w.writeBytes(m.body);
+    w.writeBytes(P_METHOD);
+    packText(w, a.method);
+    w.writeBytes(P_ATTEMPT);
+    packText(w, String(a.attempt));
+    w.writeBytes(P_IDEM);
+    packText(w, a.idempotencyKey);
+    w.writeBytes(P_CT);
+    packText(w, a.contentType);
+    if (a.traceId !== undefined) {
+      w.writeBytes(P_TRACE);
+      packText(w, a.traceId);
+    }
+    if (a.deadline !== undefined) {
+      w.writeBytes(P_DEADLINE);
+      packText(w, String(a.deadline));
+    }
+  }
+  if (messages.length > start) chunks.push({ start, count: messages.length - start, args: w.takeCopy() });
+  return chunks;
 }
 
 function fieldGetter(fields: Buffer[]): (name: string) => string | undefined {
@@ -388,16 +498,30 @@ function fieldGetter(fields: Buffer[]): (name: string) => string | undefined {
   };
 }
 
+/** The attribute names as bytes, in ATTRIBUTE_NAMES' order; their lengths all differ, so a field's length picks the one it can be. */
+const ATTRIBUTE_KEYS = Object.values(ATTRIBUTE_NAMES);
+const ATTRIBUTE_BUFS = ATTRIBUTE_KEYS.map((n) => Buffer.from(n));
+const BY_LENGTH: (number | undefined)[] = [];
+ATTRIBUTE_BUFS.forEach((b, i) => {
+  if (BY_LENGTH[b.length] !== undefined) throw new Error(`two attribute names of ${b.length} bytes: index them another way`);
+  BY_LENGTH[b.length] = i;
+});
+
 function received(stream: string, id: string, fields: Buffer[], deliveryCount: number): ReceivedMessage {
-  // One pass: the body stays a Buffer, every other field is read as text once.
+  // One pass, no map: the body stays a Buffer, only the attributes we read become text (the
+  // last copy of a repeated field wins); other fields are kept in `fields` for retries and dead letters.
   let body: Buffer | undefined;
-  const text = new Map<string, string>();
+  const values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!;
-    if (name.length === 4 && name.equals(BODY_BUF)) body = fields[i + 1];
-    else text.set(name.toString('latin1'), fields[i + 1]!.toString());
+    if (name.length === 4 && name.equals(BODY_BUF)) {
+      body = fields[i + 1];
+      continue;
+    }
+    const k = BY_LENGTH[name.length];
+    if (k !== undefined && name.equals(ATTRIBUTE_BUFS[k]!)) values[k] = fields[i + 1]!.toString();
   }
-  const attributes = parseAttributes((name) => text.get(name));
+  const attributes = parseAttributes((name) => values[ATTRIBUTE_KEYS.indexOf(name as (typeof ATTRIBUTE_KEYS)[number])]);
   const handle: RedisHandle = { stream, id, fields };
   return { id, body, attributes, deliveryCount, size: body?.length ?? 0, handle };
 }
