@@ -32,6 +32,7 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
   write(conn: Connection, req: ThriftRequest, seqid: number): void {
     const mark = conn.beginMessage();
     try {
+      this.writePrefix(conn, req);
       this.protocol.writeMessageHeader(conn.writer, this.prefix === undefined ? req.name : this.prefix + req.name, req.oneway ? MessageType.ONEWAY : MessageType.CALL, seqid);
       conn.writer.writeBytes(req.body);
     } catch (err) {
@@ -40,6 +41,9 @@ export class ThriftSessionCodec implements MultiplexedCodec<ThriftRequest, Thrif
     }
     conn.endMessage(mark);
   }
+
+  /** What goes in front of the message header (nothing; TTwitter: its request header). */
+  protected writePrefix(_conn: Connection, _req: ThriftRequest): void {}
 
   read(message: Buffer, s: SessionControl<ThriftRequest, ThriftReply>): void {
     this.readAt(message, 0, s);

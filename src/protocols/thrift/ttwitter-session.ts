@@ -121,17 +121,8 @@ interface TTwitterRequest extends ThriftRequest {
 class TTwitterSessionCodec extends ThriftSessionCodec {
   private readonly skipper = new BufferReader(Buffer.alloc(0));
 
-  override write(conn: Connection, req: ThriftRequest, seqid: number): void {
-    const mark = conn.beginMessage();
-    try {
-      this.protocol.writeStruct(conn.writer, RequestHeaderDesc, (req as TTwitterRequest).header);
-      this.protocol.writeMessageHeader(conn.writer, this.prefix === undefined ? req.name : this.prefix + req.name, req.oneway ? MessageType.ONEWAY : MessageType.CALL, seqid);
-      conn.writer.writeBytes(req.body);
-    } catch (err) {
-      conn.abortMessage(mark);
-      throw err;
-    }
-    conn.endMessage(mark);
+  protected override writePrefix(conn: Connection, req: ThriftRequest): void {
+    this.protocol.writeStruct(conn.writer, RequestHeaderDesc, (req as TTwitterRequest).header);
   }
 
   override read(message: Buffer, s: SessionControl<ThriftRequest, ThriftReply>): void {

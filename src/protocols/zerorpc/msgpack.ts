@@ -358,39 +358,31 @@ export class PackReader {
     return n;
   }
 
-  /** An array header's count (throws if the next value is not an array). */
+  /** An array header's count, or -1 (nothing consumed) if the next value is not an array. */
   arrayHeader(): number {
-    this.need(1);
-    const h = this.buf[this.pos++]!;
-    let n: number;
-    if (h >= 0x90 && h <= 0x9f) n = h & 0x0f;
-    else if (h === 0xdc) {
-      this.need(2);
-      n = this.buf.readUInt16BE(this.pos);
-      this.pos += 2;
-    } else if (h === 0xdd) {
-      this.need(4);
-      n = this.buf.readUInt32BE(this.pos);
-      this.pos += 4;
-    } else {
-      this.pos--;
-      return -1;
-    }
-    if (n > this.end - this.pos) throw new ProtocolError(`msgpack array claims ${n} elements, ${this.end - this.pos} bytes left`);
-    return n;
+    return this.containerHeader(0x90, 0xdc, 1, 'array claims', 'elements');
   }
 
   /** A map header's count, or -1 (nothing consumed) if the next value is not a map. */
   mapHeader(): number {
+    return this.containerHeader(0x80, 0xde, 2, 'map claims', 'entries');
+  }
+
+  /**
+   * The count of a container whose fix form is `fix`..`fix` + 15 and whose 16- and 32-bit forms
+   * are `op16` and `op16` + 1; each item needs at least `minBytes` more bytes, so a count the
+   * message cannot hold is refused before anything is allocated for it.
+   */
+  private containerHeader(fix: number, op16: number, minBytes: number, claims: string, items: string): number {
     this.need(1);
     const h = this.buf[this.pos++]!;
     let n: number;
-    if (h >= 0x80 && h <= 0x8f) n = h & 0x0f;
-    else if (h === 0xde) {
+    if (h >= fix && h <= fix + 0x0f) n = h & 0x0f;
+    else if (h === op16) {
       this.need(2);
       n = this.buf.readUInt16BE(this.pos);
       this.pos += 2;
-    } else if (h === 0xdf) {
+    } else if (h === op16 + 1) {
       this.need(4);
       n = this.buf.readUInt32BE(this.pos);
       this.pos += 4;
@@ -398,7 +390,7 @@ export class PackReader {
       this.pos--;
       return -1;
     }
-    if (n * 2 > this.end - this.pos) throw new ProtocolError(`msgpack map claims ${n} entries, ${this.end - this.pos} bytes left`);
+    if (n * minBytes > this.end - this.pos) throw new ProtocolError(`msgpack ${claims} ${n} ${items}, ${this.end - this.pos} bytes left`);
     return n;
   }
 
