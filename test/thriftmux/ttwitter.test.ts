@@ -258,6 +258,28 @@ describe('TTwitter on an unframed (buffered) Thrift server', () => {
   });
 });
 
+describe('ttwitter: false on a server', () => {
+  for (const kind of ['Thrift', 'ThriftMux'] as const) {
+    test(`${kind}: the upgrade is declined with UNKNOWN_METHOD and the connection stays plain`, async () => {
+      const server =
+        kind === 'Thrift' ? await Thrift.serve(EchoService, echoHandler, { ttwitter: false, onError: false }) : await ThriftMux.serve(EchoService, echoHandler, { ttwitter: false, onError: false });
+      const socket = net.connect(server.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.write(Buffer.concat([framed(upgradeCall(0)), framed(echoCall(1, 1n, 0, 'plain'))]));
+      const reply = framed(echoReply(1, 1n, 'plain'));
+      await waitFor(() => Buffer.concat(chunks).includes(reply));
+      const got = Buffer.concat(chunks);
+      const head = messageHead(UPGRADE, 3, 0);
+      assert.deepEqual(got.subarray(4, 4 + head.length), head, 'EXCEPTION __can__finagle__trace__v3__');
+      assert.ok(got.includes(Buffer.concat([field(8, 2), i32(1)])), 'UNKNOWN_METHOD');
+      assert.deepEqual(got.subarray(got.length - reply.length), reply, 'then the plain call, answered plain (no ResponseHeader)');
+      socket.destroy();
+      await server.close();
+    });
+  }
+});
+
 describe('TTwitter on the ThriftMux port: as Mux, in order', () => {
   const seen: View[] = [];
   let server: { port: number; close(): Promise<void> };

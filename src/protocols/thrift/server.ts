@@ -48,6 +48,12 @@ export interface ThriftServerOptions extends ConnectionLimits {
   /** Run handlers inside an ambient context so nested client calls inherit the deadline (default true). */
   propagateContext?: boolean;
   /**
+   * Serve Finagle's TTwitter upgrade on framed connections (default true; buffered servers always
+   * decline it): `false` answers `__can__finagle__trace__v3__` with UNKNOWN_METHOD, so Finagle
+   * clients stay plain.
+   */
+  ttwitter?: boolean;
+  /**
    * Put handler error messages into INTERNAL_ERROR replies (default false: clients get
    * `Internal error processing <method>`, and the message goes to `onError` only, as Apache does).
    */
@@ -155,6 +161,7 @@ const THRIFT_SERVER_KEYS = optionKeys<ThriftServerOptions>({
   maxConcurrent: true,
   requestTimeout: true,
   propagateContext: true,
+  ttwitter: true,
   exposeErrors: true,
   onError: true,
   logger: true,
@@ -179,6 +186,7 @@ export async function serveThrift<Handler extends object>(service: ServiceDesc<u
     contextKeys: options.contextKeys,
     maxFrameSize: options.maxFrameSize,
     decodeLimits: options.decodeLimits,
+    ...(options.ttwitter === false ? { ttwitter: false } : {}),
   });
   const { stack, stats, scope, onError } = thriftServerStack<ThriftServerRequest>(service, handler, options, (req, err) => codec.isDeclared(req, err));
   const dispatcher = new ServerDispatcher<Connection, ThriftServerRequest>(codec, stack.build() as unknown as ServerService<ThriftServerRequest>, {

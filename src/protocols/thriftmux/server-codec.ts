@@ -72,6 +72,8 @@ export interface ThriftMuxCodecOptions {
   readonly maxFrameToReceive?: number;
   /** How long a draining session waits for the client's Rdrain (default 1000 ms). */
   readonly drainAckMs?: number;
+  /** Serve the TTwitter upgrade on plain connections (default true). */
+  readonly ttwitter?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -105,7 +107,9 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     this.methods = new Map(Object.entries(service.methods));
     this.drainAckMs = o.drainAckMs ?? 1000;
     // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
-    this.thrift = new ThriftServerCodec(protocol, service, { ttwitter: { contextKeys: o.contextKeys, maxContexts: o.limits.maxContexts, maxDelegations: o.limits.maxDtab } });
+    this.thrift = new ThriftServerCodec(protocol, service, {
+      ttwitter: o.ttwitter === false ? false : { contextKeys: o.contextKeys, maxContexts: o.limits.maxContexts, maxDelegations: o.limits.maxDtab },
+    });
     this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
   }
 

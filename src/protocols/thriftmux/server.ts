@@ -62,6 +62,8 @@ export interface ThriftMuxServerOptions extends ConnectionLimits {
   contextKeys?: readonly ContextKey<unknown>[];
   /** Run handlers inside an ambient context, so their client calls carry the deadline and contexts on (default true). */
   propagateContext?: boolean;
+  /** Serve Finagle's TTwitter upgrade to plain framed clients on this port (default true; `false`: UNKNOWN_METHOD). */
+  ttwitter?: boolean;
   /** Put handler error messages into INTERNAL_ERROR replies (default false: they go to `onError` only). */
   exposeErrors?: boolean;
   /** Handler crashes, protocol errors, failed connections (default: stderr; `false` silences them). */
@@ -108,6 +110,7 @@ const THRIFTMUX_SERVER_KEYS = optionKeys<ThriftMuxServerOptions>({
   maxReassemblyBytes: true,
   framerSize: true,
   drainAckTimeout: true,
+  ttwitter: true,
   contextKeys: true,
   propagateContext: true,
   exposeErrors: true,
@@ -147,6 +150,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     contextKeys: options.contextKeys,
     drainAckMs: options.drainAckTimeout,
     maxFrameToReceive: options.framerSize,
+    ttwitter: options.ttwitter ?? true,
   });
   const built = thriftServerStack<ThriftMuxServerRequest>(service, handler, options, (req, err) => codec.isDeclared(req, err));
   const { stats, scope, onError } = built;
