@@ -14,6 +14,7 @@
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
  *   BENCH_AB=../../tmp/base/dist BENCH_PAIRS='Scales → Scales, ZMTP'  # A/B: each pair alternately on dist/ and that build
+ *   BENCH_CPU_PROF=/tmp/prof                                         # a .cpuprofile per Node peer process (bench/profile.ts reads them)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -336,7 +337,10 @@ interface Peer {
   args: string[];
 }
 
-const self = (role: string, ...rest: string[]): Peer => ({ cmd: process.execPath, args: ['--import', 'tsx', fileURLToPath(import.meta.url), role, ...rest] });
+const self = (role: string, ...rest: string[]): Peer => ({
+  cmd: process.execPath,
+  args: [...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : []), '--import', 'tsx', fileURLToPath(import.meta.url), role, ...rest],
+});
 const py = (mode: string, ...rest: string[]): Peer => ({ cmd: PYTHON, args: ['-u', PY_PEER, mode, ...rest] });
 
 interface Pair {
@@ -402,12 +406,14 @@ async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<C
     else if (marks.length === 0 && r.calls > 0) r.serverCpuUsPerCall = (processCpuUs(server.pid!) - serverCpuAtStart) / r.calls;
     return r;
   } finally {
-    server.kill('SIGKILL');
+    // SIGTERM when profiling: the server's handler exits, so node writes its profile.
+    server.kill(process.env['BENCH_CPU_PROF'] ? 'SIGTERM' : 'SIGKILL');
   }
 }
 
 async function main(): Promise<void> {
   const [role, arg, transportArg] = process.argv.slice(2);
+  if (process.env['BENCH_CPU_PROF']) process.on('SIGTERM', () => process.exit(0));
   if (role === 'raw-server') return rawServer();
   if (role === 'raw-zmtp-server') return rawZmtpServer();
   if (role === 'codec-zmtp-server') return codecZmtpServer();
