@@ -3,17 +3,19 @@ import { ForwardingService } from '../core/filter.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../core/abort-watch.js';
 import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
 
 /**
  * One call with a deadline or a signal. It settles at the deadline even if a layer below ignores
  * cancellation, so nothing waits forever; the outcome that arrives later is dropped here.
  */
-class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
+class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry, AbortWatcher {
   private settled = false;
   /** Only for a call its layer's DeadlineList refused (due before the list's tail). */
   private timer: NodeJS.Timeout | undefined = undefined;
-  private onAbort: (() => void) | undefined = undefined;
+  /** Watching the caller's signal (one listener per signal however many calls share it: core/abort-watch). */
+  private watching = false;
   expiresAt = 0;
   prevDeadline: DeadlineEntry | undefined = undefined;
   nextDeadline: DeadlineEntry | undefined = undefined;
@@ -33,9 +35,14 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     }
     const signal = ctx.signal;
     if (signal !== undefined) {
-      this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason, endpoint: ctx.endpoint }));
-      signal.addEventListener('abort', this.onAbort, { once: true });
+      this.watching = true;
+      watchAbort(signal, this);
     }
+  }
+
+  aborted(reason: unknown): void {
+    this.watching = false;
+    this.fail(new CancelledError(`${this.ctx.method} cancelled`, { cause: reason, endpoint: this.ctx.endpoint }));
   }
 
   onReply(rep: Rep, at?: number): void {
@@ -77,7 +84,7 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     this.settled = true;
     this.deadlineList?.remove(this);
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.ctx.signal!.removeEventListener('abort', this.onAbort);
+    if (this.watching) unwatchAbort(this.ctx.signal!, this);
     return true;
   }
 }

@@ -3,6 +3,7 @@
 // elsewhere, drain, contexts carried from a caller through a handler to the next server, and
 // plain framed Thrift on the same port.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { withContextValue } from '../../src/core/context.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
@@ -96,6 +97,36 @@ describe('abandoned calls: Tdiscarded, not a new connection', () => {
     await until('the handler saw the abort', () => aborted.length === 2);
     assert.deepEqual(await client.echo(5n, 0, 'after'), { id: 5n, payload: 'after' });
     assert.equal(server.connections, 1, 'no reconnect');
+  });
+
+  test('one AbortSignal shared by 50 calls: one listener on it, no leak warning, an abort frees them all', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      // Completed calls leave nothing on the signal.
+      const done = await Promise.all(Array.from({ length: 50 }, (_, i) => client.echo(BigInt(100 + i), 1, 'shared', { signal: ac.signal })));
+      assert.equal(done.length, 50);
+      assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left once every call ended');
+      const seen = aborted.length;
+      const calls = Array.from({ length: 50 }, (_, i) => client.echo(BigInt(200 + i), 5000, 'held', { signal: ac.signal }));
+      assert.equal(getEventListeners(ac.signal, 'abort').length, 1, '50 calls in flight, one listener on their signal');
+      await sleep(20);
+      ac.abort(new Error('request gone'));
+      const outcomes = await Promise.allSettled(calls);
+      for (const o of outcomes) assert.ok(o.status === 'rejected' && o.reason instanceof CancelledError && (o.reason.cause as Error).message === 'request gone');
+      await until('the handlers saw every abort', () => aborted.length === seen + 50);
+      await sleep(10); // a warning is emitted on the next tick
+      assert.deepEqual(
+        warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+        [],
+      );
+      assert.deepEqual(await client.echo(6n, 0, 'after'), { id: 6n, payload: 'after' });
+      assert.equal(server.connections, 1, 'no reconnect');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
