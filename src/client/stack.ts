@@ -157,6 +157,7 @@ function balancerLayer<Req, Rep>(
   checkPickerOptions(kind, options); // bad options fail when the stack is made, not at the first call
   const added = scope.counter('nodes_added');
   const removed = scope.counter('nodes_removed');
+  const expired = scope.counter('nodes_expired');
   const make = (_below: unknown, at: BuildContext = {}): Service<Req, Rep> => {
     const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
     if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
@@ -166,6 +167,7 @@ function balancerLayer<Req, Rep>(
       // The default classifier calls every reply a success: no need to ask it per attempt.
       classifier: endpointClassifier === defaultClassifier ? undefined : endpointClassifier,
       firstResolution: o.discoveryWait,
+      onExpired: () => void expired.value++,
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;
