@@ -187,6 +187,109 @@ describe('drain', () => {
   });
 });
 
+describe('cancellation travels A → B → C: a nested call is cancelled with the request it serves', () => {
+  let b: ThriftMuxServer;
+  let c: ThriftMuxServer;
+  let toC: EchoClient & ClientControl;
+  const cAborts: unknown[] = [];
+  const bNested: unknown[] = [];
+  before(async () => {
+    c = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, delayMs, payload, ctx) {
+          if (delayMs <= 0) return { id, payload };
+          return new Promise((resolve) => {
+            const t = setTimeout(resolve, delayMs, { id, payload });
+            ctx.signal.addEventListener('abort', () => {
+              clearTimeout(t);
+              cAborts.push(ctx.signal.reason);
+              resolve({ id: -1n, payload: 'never sent' });
+            });
+          });
+        },
+      },
+      { onError: false },
+    );
+    toC = ThriftMux.newClient(EchoService, dest(c));
+    // B passes nothing on by hand: no signal, no deadline.
+    b = await ThriftMux.serve(
+      EchoService,
+      {
+        echo: (id, delayMs, payload) =>
+          toC.echo(id, delayMs, payload).catch((err: unknown) => {
+            bNested.push(err);
+            throw err;
+          }),
+      },
+      { onError: false },
+    );
+  });
+  after(async () => {
+    await toC.$close();
+    await b.close();
+    await c.close();
+  });
+
+  test("A aborts: B's call to C is cancelled and C's handler sees it", async () => {
+    const a = ThriftMux.newClient(EchoService, dest(b));
+    try {
+      const ac = new AbortController();
+      const call = a.echo(1n, 5000, 'held', { signal: ac.signal });
+      await until('C is running the call', () => c.connections === 1);
+      await sleep(30);
+      ac.abort();
+      await assert.rejects(call, CancelledError);
+      await until("B's nested call failed", () => bNested.length === 1);
+      assert.ok(bNested[0] instanceof CancelledError, `B's nested call failed with ${String(bNested[0])}`);
+      await until("C's handler saw the abort", () => cAborts.length === 1);
+    } finally {
+      await a.$close();
+    }
+  });
+
+  test("B stops and its grace runs out: B's call to C is cancelled too", async () => {
+    const before = { b: bNested.length, c: cAborts.length };
+    const nested = (id: bigint, delayMs: number, payload: string) =>
+      toC.echo(id, delayMs, payload).catch((err: unknown) => {
+        bNested.push(err);
+        throw err;
+      });
+    const b2 = await ThriftMux.serve(EchoService, { echo: nested }, { onError: false });
+    const a = ThriftMux.newClient(EchoService, dest(b2), { retries: false });
+    try {
+      const call = a.echo(2n, 5000, 'stopped').catch((err: unknown) => err);
+      await sleep(50);
+      await b2.close(50);
+      await call;
+      await until("B's nested call failed", () => bNested.length === before.b + 1);
+      assert.ok(bNested[before.b] instanceof CancelledError, `B's nested call failed with ${String(bNested[before.b])}`);
+      await until("C's handler saw the abort", () => cAborts.length === before.c + 1);
+    } finally {
+      await a.$close();
+    }
+  });
+
+  test('a nested call makes no AbortController: the request is followed without one', async () => {
+    const a = ThriftMux.newClient(EchoService, dest(b));
+    const Original = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await a.echo(BigInt(i), 0, 'plain'), { id: BigInt(i), payload: 'plain' });
+    } finally {
+      globalThis.AbortController = Original;
+      await a.$close();
+    }
+    assert.equal(made, 0, 'AbortControllers made while serving 20 nested calls');
+  });
+});
+
 describe('contexts: deadline, trace, retries and client id travel A → B → C', () => {
   let b: ThriftMuxServer;
   let c: ThriftMuxServer;
