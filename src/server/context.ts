@@ -29,10 +29,7 @@ export interface RequestOwner<Req extends ServerRequest> {
  * making one when nobody has looked. Nested client calls follow the request as a CancelSource
  * (watchers told on abort), not through the signal: that cost ~25 µs a request.
  */
-export class ServerRequestContext<Req extends ServerRequest = ServerRequest>
-  extends CarriesValues
-  implements ServerCallContext, AmbientContext, CancelSource, ReplyHandler<unknown>
-{
+export class ServerRequestContext<Req extends ServerRequest = ServerRequest> extends CarriesValues implements ServerCallContext, AmbientContext, CancelSource, ReplyHandler<unknown> {
   readonly method: string;
   /** `performance.now()` when the request was read. */
   readonly start: number;
