@@ -236,7 +236,7 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
     try {
       const ac = new AbortController();
       const call = a.echo(1n, 5000, 'held', { signal: ac.signal });
-      await until('C is running the call', () => c.connections === 1);
+      await until('C is running the call', () => gauge(c, 'in_flight') === 1);
       await sleep(30);
       ac.abort();
       await assert.rejects(call, CancelledError);
@@ -268,6 +268,20 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
     } finally {
       await a.$close();
     }
+  });
+
+  test("A's connection goes away (a FIN: Mux has no half-close): B aborts, its call to C is cancelled", async () => {
+    // Closing cuts the call after 1 ms of grace: the socket goes with it.
+    const a = ThriftMux.newClient(EchoService, dest(b), { pool: { kind: 'singleton', closeGrace: 1 } });
+    const before = { b: bNested.length, c: cAborts.length };
+    const call = a.echo(3n, 5000, 'orphaned').catch((err: unknown) => err);
+    await until('C is running the call', () => gauge(c, 'in_flight') === 1);
+    await a.$close();
+    await call;
+    await until("B's nested call failed", () => bNested.length === before.b + 1);
+    assert.ok(bNested[before.b] instanceof CancelledError, `B's nested call failed with ${String(bNested[before.b])}`);
+    await until("C's handler saw the abort", () => cAborts.length === before.c + 1);
+    await until('B dropped the connection', () => b.connections === 0);
   });
 
   test('a nested call makes no AbortController: the request is followed without one', async () => {
