@@ -102,7 +102,7 @@ async function rawClient(endpoint: string): Promise<ClientResult> {
 async function rawZmtpServer(): Promise<void> {
   const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
   let send: (frames: Buffer[]) => void = () => {};
-  const router = await ZmtpRouter.bind(['tcp://127.0.0.1:*'], {}, { message: (frames) => send(frames), peerError: () => {} });
+  const router = await ZmtpRouter.bind(['tcp://127.0.0.1:*'], {}, { message: (head, buf, start, end) => send([...head, buf.subarray(start, end)]), peerError: () => {} });
   send = (frames) => router.send(frames);
   console.log(`READY ${router.endpoints[0]}`);
 }
@@ -123,8 +123,8 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
     5000,
     {},
     {
-      message: (frames) => {
-        if (frames[frames.length - 1]!.length !== payload.length) throw new Error('raw echo mismatch');
+      message: (_head, _buf, start, end) => {
+        if (end - start !== payload.length) throw new Error('raw echo mismatch');
         if (counting) done++;
         if (stopped()) return finish();
         dealer.send([empty, payload]);
@@ -147,34 +147,38 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
 /** A ZeroRPC echo with no RPC layer (as the Python peer is): decode the request, answer OK [args[0]] on its channel. */
 async function codecZmtpServer(): Promise<void> {
   const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
-  const { eventDecoder, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
-  const decode = eventDecoder();
+  const { EventReader, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const reader = new EventReader();
   const ids = new MessageIds();
-  let send: (frames: Buffer[]) => void = () => {};
+  let send: (head: Buffer[], body: Buffer, length: number) => void = () => {};
   const router = await ZmtpRouter.bind(
     ['tcp://127.0.0.1:*'],
     {},
     {
-      message: (frames) => {
-        const ev = decode(frames[frames.length - 1]!);
-        // A view of the codec's buffer: ZMTP copies frames this small as it queues them.
-        frames[frames.length - 1] = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
-        send(frames);
+      message: (head, buf, start, end) => {
+        const ev = reader.event(buf, start, end);
+        // In the codec's shared buffer: sendMessage copies it.
+        const p = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
+        send(head, p.buf, p.length);
       },
       peerError: () => {},
     },
   );
-  send = (frames) => router.send(frames);
+  send = (head, body, length) => router.sendMessage(head, body, length);
   console.log(`READY ${router.endpoints[0]}`);
 }
 
 /** The matching client: encode each request, decode and check each reply, no channels or stack. */
 async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
   const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
-  const { eventDecoder, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
-  const decode = eventDecoder();
+  const { EventReader, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const reader = new EventReader();
   const ids = new MessageIds();
-  const empty = Buffer.alloc(0);
+  const envelope = [Buffer.alloc(0)];
+  const request = () => {
+    const p = packRequest(ids, ids.take(), 'echo', [ITEM]);
+    dealer.sendMessage(envelope, p.buf, p.length);
+  };
   const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
   let done = 0;
   let mismatches = 0;
@@ -187,13 +191,13 @@ async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
     5000,
     {},
     {
-      message: (frames) => {
-        const ev = decode(frames[frames.length - 1]!);
+      message: (_head, buf, start, end) => {
+        const ev = reader.event(buf, start, end);
         const r = (ev.args as (typeof ITEM)[])[0]!;
         if (ev.name !== 'OK' || r.id !== 42 || r.name !== 'Ada' || r.tags.length !== 2) mismatches++;
         if (counting) done++;
         if (stopped()) return finish();
-        dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+        request();
       },
       end: () => {},
     },
@@ -203,7 +207,7 @@ async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
       new Promise<void>((resolve) => {
         stopped = stop;
         finish = resolve;
-        for (let i = 0; i < IN_FLIGHT; i++) dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+        for (let i = 0; i < IN_FLIGHT; i++) request();
       }),
     () => (counting = true),
     () => done,

@@ -336,10 +336,11 @@ export class PackReader {
 
   constructor(readonly maxBytes: number = DEFAULT_MAX_MESSAGE_SIZE) {}
 
-  reset(buf: Uint8Array): void {
+  /** Reads bytes [start, end) of `buf` from now on (the whole of it by default). */
+  reset(buf: Uint8Array, start = 0, end = buf.length): void {
     this.buf = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.pos = 0;
-    this.end = this.buf.length;
+    this.pos = start;
+    this.end = end;
   }
 
   /** Throws unless the whole input was read; lets go of the input (a large message is not kept until the next). */
@@ -419,6 +420,24 @@ export class PackReader {
     this.pos += hdr;
     this.length(n, 'str');
     return n;
+  }
+
+  /** Skips a str or bin (bounded as when read, no value made); false (nothing read) for any other type. */
+  skipBytes(): boolean {
+    this.need(1);
+    const h = this.buf[this.pos]!;
+    if (h === 0xc4 || h === 0xc5 || h === 0xc6) {
+      this.pos++;
+      const w = h === 0xc4 ? 1 : h === 0xc5 ? 2 : 4;
+      this.need(w);
+      const n = this.length(w === 1 ? this.buf[this.pos++]! : w === 2 ? this.u16() : this.u32(), 'bin');
+      this.pos += n;
+      return true;
+    }
+    const n = this.strBounds();
+    if (n < 0) return false;
+    this.pos += n;
+    return true;
   }
 
   /** Skips `bytes` (precomputed msgpack) if they come next; false (nothing read) if not. */
@@ -579,9 +598,11 @@ export class PackReader {
     return v;
   }
 
-  array(n: number, depth: number): unknown[] {
-    const a = new Array<unknown>(n);
+  /** `n` elements, then `spare` more left undefined (room the caller fills: no array grows). */
+  array(n: number, depth: number, spare = 0): unknown[] {
+    const a = new Array<unknown>(n + spare);
     for (let i = 0; i < n; i++) a[i] = this.value(depth + 1);
+    for (let i = n; i < n + spare; i++) a[i] = undefined;
     return a;
   }
 

@@ -15,14 +15,22 @@ export interface ZeroRequest extends ServerRequest {
   readonly channel: ServerChannel;
 }
 
+/** One message from the ROUTER: `[identity, ...]` frames but the last, and the event as bytes [start, end) of `buf`. */
+export interface ZeroInbound {
+  head: Buffer[];
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
 /** Where an unknown method's answer goes. */
 export interface UnknownTarget {
-  /** The request's frames (the envelope, then the slot for the answer). */
+  /** The request's envelope (identity, delimiter): the answer goes out after it. */
   readonly envelope: Buffer[];
   readonly id: MessageId;
 }
 
-export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, ZeroRequest> {
+export class ZeroServerCodec implements ServerCodec<ZeroInbound, ZeroServerCore, ZeroRequest> {
   constructor(
     private readonly methods: ReadonlySet<string>,
     private readonly tracebacks: boolean,
@@ -30,11 +38,11 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     private readonly contextKeys: ReadonlyMap<string, ContextKey<unknown>> = new Map(),
   ) {}
 
-  decode(frames: Buffer[], core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
-    if (frames.length < 2) throw new ProtocolError('ZeroRPC message without an identity envelope');
-    // The frames array stays the envelope: answers replace its last frame.
-    const envelope = frames;
-    const ev: ZeroEvent = core.decode(frames[frames.length - 1]!);
+  decode(m: ZeroInbound, core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
+    if (m.head.length < 1) throw new ProtocolError('ZeroRPC message without an identity envelope');
+    // The frames before the event stay the envelope: answers go out after them.
+    const envelope = m.head;
+    const ev: ZeroEvent = core.read(m.buf, m.start, m.end);
     const to = ev.header.response_to;
     if (to !== undefined && to !== null) {
       const ch = core.channel(envelope[0]!, to);
@@ -61,8 +69,8 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
       core.sendOnce(envelope, id, ERR, ['OverloadedError', 'too many open channels', '']);
       return undefined;
     }
+    // Read with a last element left for the request context (the array never grows).
     const args = ev.args as unknown[];
-    args.push(undefined); // the request context's slot
     return { method: ev.name, args, oneway: false, deadline: undefined, values: valuesFromHeader(ev.header, this.contextKeys), channel };
   }
 

@@ -32,24 +32,22 @@ export function zmqAddress(e: Endpoint): string {
 
 /**
  * What the ZeroRPC client and server write to: a zeromq socket (MessageSocket) or our own ZMTP
- * DEALER/ROUTER. `send` queues one multipart message and throws OverloadedError (nothing sent)
- * when the queue is full, ClosedError once closed.
+ * DEALER/ROUTER. `sendMessage` queues one multipart message and throws OverloadedError (nothing
+ * sent) when the queue is full, ClosedError once closed.
  */
 export interface FrameSocket {
   readonly closed: boolean;
   /**
-   * `send` copies frames shorter than this before it returns (and never keeps the array), so
-   * their bytes may be reused at once; 0 when it keeps them until written.
+   * Queues `head`'s frames then `body[0, length)` as the last frame. Neither the array nor
+   * `body` is kept: `body` (a shared encoding buffer) is copied before this returns, `head`'s
+   * frames are copied or kept as they are (never change them after).
    */
-  readonly copyLimit: number;
-  send(frames: readonly Uint8Array[]): void;
+  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void;
   close(): void;
 }
 
-/** `frame` as `sock.send` may take it: a view of a shared buffer only if the socket copies it. */
-export function owned(sock: FrameSocket, frame: Buffer): Buffer {
-  return frame.length < sock.copyLimit ? frame : Buffer.from(frame);
-}
+/** What a FrameSocket hands up: a message's frames but the last, and the last as bytes [start, end) of `buf`. */
+export type MessageHandler = (head: Buffer[], buf: Buffer, start: number, end: number) => void;
 
 /**
  * `zmtp`: this package's ZMTP 3.1 over node:net (tcp:// without CURVE; the default there);
@@ -69,12 +67,10 @@ export class MessageSocket implements FrameSocket {
   private head = 0;
   private writing = false;
   closed = false;
-  /** The binding keeps every frame until sent. */
-  readonly copyLimit = 0;
 
   constructor(
     readonly socket: AnySocket,
-    private readonly onMessage: (frames: Buffer[]) => void,
+    private readonly onMessage: MessageHandler,
     private readonly onEnd: (err: Error | undefined) => void,
     private readonly maxQueued: number = DEFAULT_MAX_QUEUED,
     /** False for send-only sockets (PUSH, PUB), which cannot be read. */
@@ -93,6 +89,16 @@ export class MessageSocket implements FrameSocket {
     if (this.closed) throw new ClosedError('ZeroMQ socket closed', { unwritten: true });
     if (this.queue.length - this.head >= this.maxQueued) throw new OverloadedError(`ZeroMQ send queue full (${this.maxQueued} messages)`);
     this.queue.push([...frames]); // callers may reuse their array
+    if (!this.writing) void this.pump();
+  }
+
+  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void {
+    if (this.closed) throw new ClosedError('ZeroMQ socket closed', { unwritten: true });
+    if (this.queue.length - this.head >= this.maxQueued) throw new OverloadedError(`ZeroMQ send queue full (${this.maxQueued} messages)`);
+    // The binding keeps every frame until sent: the shared body is copied.
+    const last = Buffer.allocUnsafe(length);
+    body.copy(last, 0, 0, length);
+    this.queue.push([...head, last]);
     if (!this.writing) void this.pump();
   }
 
@@ -117,7 +123,8 @@ export class MessageSocket implements FrameSocket {
     try {
       for await (const frames of this.socket as ZmqSocket) {
         if (this.closed) break;
-        this.onMessage(frames);
+        const last = frames.pop() ?? Buffer.alloc(0);
+        this.onMessage(frames, last, 0, last.length);
       }
       this.end(undefined);
     } catch (err) {

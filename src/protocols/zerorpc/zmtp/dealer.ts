@@ -5,18 +5,16 @@
  */
 import { connect as netConnect } from 'node:net';
 import { ConnectError, ConnectTimeoutError, type ScalesError } from '../../../core/errors.js';
-import { COPY_LIMIT, DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
+import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface DealerHandlers {
-  message(frames: Buffer[]): void;
+  /** A message: its frames but the last, and the last as bytes [start, end) of `buf` (see ZmtpEvents). */
+  message(head: Buffer[], buf: Buffer, start: number, end: number): void;
   /** The connection ended after the handshake: `err` undefined when we closed it. */
   end(err: ScalesError | undefined): void;
 }
 
 export class ZmtpDealer {
-  /** Frames shorter than this are copied by `send`. */
-  readonly copyLimit = COPY_LIMIT;
-
   private constructor(private readonly conn: ZmtpConnection) {}
 
   static connect(host: string, port: number, timeoutMs: number, limits: Partial<ZmtpLimits>, h: DealerHandlers): Promise<ZmtpDealer> {
@@ -43,7 +41,7 @@ export class ZmtpDealer {
             clearTimeout(timer);
             resolve(new ZmtpDealer(conn));
           },
-          message: (frames) => h.message(frames),
+          message: (head, buf, start, end) => h.message(head, buf, start, end),
           end: (err) => {
             if (timedOut) return;
             if (settled) return h.end(err);
@@ -67,6 +65,10 @@ export class ZmtpDealer {
 
   send(frames: readonly Uint8Array[]): void {
     this.conn.send(frames);
+  }
+
+  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void {
+    this.conn.sendMessage(head, 0, body, length);
   }
 
   close(): void {
