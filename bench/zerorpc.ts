@@ -147,37 +147,36 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
 /** A ZeroRPC echo with no RPC layer (as the Python peer is): decode the request, answer OK [args[0]] on its channel. */
 async function codecZmtpServer(): Promise<void> {
   const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
-  const { EventReader, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const { EventReader, writeReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
   const reader = new EventReader();
   const ids = new MessageIds();
-  let send: (head: Buffer[], body: Buffer, length: number) => void = () => {};
-  const router = await ZmtpRouter.bind(
+  let router: import('../src/protocols/zerorpc/zmtp/router.js').ZmtpRouter | undefined;
+  router = await ZmtpRouter.bind(
     ['tcp://127.0.0.1:*'],
     {},
     {
       message: (head, buf, start, end) => {
         const ev = reader.event(buf, start, end);
-        // In the codec's shared buffer: sendMessage copies it.
-        const p = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
-        send(head, p.buf, p.length);
+        // Encoded straight into the connection's outgoing buffer.
+        writeReply(router!.startMessage(head), ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
+        router!.endMessage();
       },
       peerError: () => {},
     },
   );
-  send = (head, body, length) => router.sendMessage(head, body, length);
   console.log(`READY ${router.endpoints[0]}`);
 }
 
 /** The matching client: encode each request, decode and check each reply, no channels or stack. */
 async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
   const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
-  const { EventReader, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const { EventReader, writeRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
   const reader = new EventReader();
   const ids = new MessageIds();
   const envelope = [Buffer.alloc(0)];
   const request = () => {
-    const p = packRequest(ids, ids.take(), 'echo', [ITEM]);
-    dealer.sendMessage(envelope, p.buf, p.length);
+    writeRequest(dealer.startMessage(envelope), ids, ids.take(), 'echo', [ITEM]);
+    dealer.endMessage();
   };
   const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
   let done = 0;

@@ -258,6 +258,15 @@ describe('ZMTP server on the wire', () => {
     p.destroy();
   });
 
+  it('events of every size, sent together, arrive whole both ways (short and long frames, a grown buffer)', async () => {
+    // Encoded in place: a short frame's header is fixed up after, a long one moves its body on.
+    const sizes = [0, 1, 200, ...Array.from({ length: 24 }, (_, i) => 190 + i), 4000, 20_000, 60_000, 3];
+    const strings = sizes.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n));
+    const echoed = await Promise.all(strings.map((s) => client.echo(s)));
+    assert.deepEqual(echoed, strings);
+    await stillServing();
+  });
+
   it('a message split into single bytes is read whole', async () => {
     const p = new RawPeer(port);
     await p.handshake();

@@ -34,14 +34,13 @@ export const HEARTBEAT = '_zpc_hb';
 export const MORE = '_zpc_more';
 export const PROTOCOL_VERSION = 3;
 
-/** Every encode below writes here; `pack*` return where in it (valid until the next encode), `encode*` copies. */
+/**
+ * `encodeEvent` and `pack*` write here (`pack*` return where: valid until the next encode);
+ * `write*` append to the writer given (a socket's: straight into its outgoing buffer).
+ */
 const w = new PackWriter();
 
-/**
- * An event just encoded: bytes [0, length) of `buf`, the shared encoding buffer, valid until the
- * next encode (a socket's `sendMessage` copies it). No view of it is made: ~70 ns and ~100 bytes
- * of garbage a message.
- */
+/** An event just encoded: bytes [0, length) of `buf`, the shared encoding buffer, valid until the next encode. */
 export interface PackedEvent {
   readonly buf: Buffer;
   readonly length: number;
@@ -64,46 +63,61 @@ const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')])
 /** A channel id: one the peer chose (echoed as it came), or the sequence number of one of ours. */
 export type ChannelRef = MessageId | number;
 
-function writeId(ids: MessageIds, id: ChannelRef): void {
-  if (typeof id === 'number') ids.writeBin(w, id);
-  else if (typeof id === 'string') w.string(id);
-  else w.binary(id);
+function writeId(out: PackWriter, ids: MessageIds, id: ChannelRef): void {
+  if (typeof id === 'number') ids.writeBin(out, id);
+  else if (typeof id === 'string') out.string(id);
+  else out.binary(id);
 }
 
 /** Encodes one event (a fresh buffer). Throws (before anything is sent) when a value cannot be encoded. */
 export function encodeEvent(header: EventHeader, name: string, args: unknown): Buffer {
   w.start();
-  w.arrayHeader(3);
-  w.object(header as Record<string, unknown>, 1);
-  w.value(name, 1);
-  w.value(args, 1);
+  writeEvent(w, header, name, args);
   return w.take();
 }
 
+/** Appends one event to `out`. Throws when a value cannot be encoded. */
+export function writeEvent(out: PackWriter, header: EventHeader, name: string, args: unknown): void {
+  out.arrayHeader(3);
+  out.object(header as Record<string, unknown>, 1);
+  out.value(name, 1);
+  out.value(args, 1);
+}
+
 /**
- * A request `{ message_id: ids' id number seq, v: 3 }`, written without a header object or an id
- * buffer, into the shared buffer: send it (`sendMessage` copies it) before the next encode.
+ * Appends a request `{ message_id: ids' id number seq, v: 3 }`, written without a header object
+ * or an id buffer. Throws when a value cannot be encoded.
  */
+export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name: string, args: unknown): void {
+  out.raw(REQUEST_HEAD);
+  ids.writeBin(out, seq);
+  out.raw(V3);
+  out.value(name, 1);
+  out.value(args, 1);
+}
+
+/** Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`. */
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown): void {
+  out.raw(REPLY_HEAD);
+  ids.writeBin(out, ids.take());
+  out.raw(V3);
+  out.raw(RESPONSE_TO);
+  writeId(out, ids, channel);
+  out.string(name);
+  out.value(args, 1);
+}
+
+/** `writeRequest` into the shared buffer (valid until the next encode). */
 export function packRequest(ids: MessageIds, seq: number, name: string, args: unknown): PackedEvent {
   w.start();
-  w.raw(REQUEST_HEAD);
-  ids.writeBin(w, seq);
-  w.raw(V3);
-  w.value(name, 1);
-  w.value(args, 1);
+  writeRequest(w, ids, seq, name, args);
   return packedEvent();
 }
 
-/** A reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`, shared as `packRequest`'s. */
+/** `writeReply` into the shared buffer (valid until the next encode). */
 export function packReply(ids: MessageIds, channel: ChannelRef, name: string, args: unknown): PackedEvent {
   w.start();
-  w.raw(REPLY_HEAD);
-  ids.writeBin(w, ids.take());
-  w.raw(V3);
-  w.raw(RESPONSE_TO);
-  writeId(ids, channel);
-  w.string(name);
-  w.value(args, 1);
+  writeReply(w, ids, channel, name, args);
   return packedEvent();
 }
 

@@ -36,8 +36,12 @@ const SHORT_STRING = 31;
  * `take()` (a copy) or `view()` (valid until the next `start()`).
  */
 export class PackWriter {
-  buf: Buffer = Buffer.allocUnsafe(8192);
+  buf: Buffer;
   pos = 0;
+
+  constructor(size = 8192) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 
   start(): void {
     this.pos = 0;

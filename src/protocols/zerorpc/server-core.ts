@@ -11,9 +11,10 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { ERR, EventReader, HEARTBEAT, MessageIds, packReply, type PackedEvent, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { ERR, EventReader, HEARTBEAT, MessageIds, STREAM, STREAM_DONE, writeReply, type MessageId, type ZeroEvent } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
+import type { PackWriter } from './msgpack.js';
 import type { FrameSocket } from './socket.js';
 import type { ZeroInbound, ZeroRequest, ZeroServerCodec } from './server-codec.js';
 
@@ -145,25 +146,37 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
+    this.out(ch.envelope, ch.id, name, args);
   }
 
   /**
-   * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
-   * message and counts it rather than throwing: one slow peer must not close the socket for all.
+   * Queues the event `name args` on channel `id` after `envelope`, encoded straight into the
+   * socket's buffer. Throws (nothing sent) when a value cannot be encoded. A full queue (peers
+   * not reading, ZeroMQ slower than the handlers) drops the message and counts it rather than
+   * throwing: one slow peer must not close the socket for all.
    */
-  private out(envelope: Buffer[], event: PackedEvent): void {
+  private out(envelope: Buffer[], id: MessageId, name: string, args: unknown): void {
+    const sock = this.sock;
+    let w: PackWriter;
     try {
-      this.sock.sendMessage(envelope, event.buf, event.length);
+      w = sock.startMessage(envelope);
     } catch (err) {
       this.counts.dropped++;
       report(this.o.onError, err, 'ZeroRPC answer');
+      return;
     }
+    try {
+      writeReply(w, this.ids, id, name, args);
+    } catch (err) {
+      sock.cancelMessage();
+      throw err;
+    }
+    sock.endMessage();
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
   sendOnce(envelope: Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out(envelope, packReply(this.ids, id, name, args));
+    this.out(envelope, id, name, args);
   }
 
   /**
@@ -173,8 +186,7 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    // Sent before the close: the event is in the encoder's shared buffer, copied by `out`.
-    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
+    this.out(ch.envelope, ch.id, name, args);
     this.close(ch);
   }
 

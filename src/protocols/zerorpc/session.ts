@@ -13,7 +13,7 @@ import type { Endpoint } from '../../discovery/endpoint.js';
 import { endpointKey, isTcpEndpoint } from '../../discovery/endpoint.js';
 import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
-import { encodeEvent, ERR, EventReader, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, packReply, packRequest, STREAM, STREAM_DONE } from './events.js';
+import { ERR, EventReader, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, STREAM, STREAM_DONE, writeEvent, writeReply, writeRequest } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import { SeqTable } from './seq-table.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
@@ -190,15 +190,19 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     const seq = this.ids.take();
     const extra = ctx.values === undefined ? req.header : { ...req.header, ...headerEntries(ctx.values) };
     try {
-      if (extra === undefined) {
-        const p = packRequest(this.ids, seq, req.method, req.args);
-        this.sock.sendMessage(ENVELOPE, p.buf, p.length);
-      } else {
-        const id = Buffer.allocUnsafe(32);
-        this.ids.write(seq, id, 0);
-        const event = encodeEvent({ ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args);
-        this.sock.sendMessage(ENVELOPE, event, event.length);
+      const w = this.sock.startMessage(ENVELOPE);
+      try {
+        if (extra === undefined) writeRequest(w, this.ids, seq, req.method, req.args);
+        else {
+          const id = Buffer.allocUnsafe(32);
+          this.ids.write(seq, id, 0);
+          writeEvent(w, { ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args);
+        }
+      } catch (err) {
+        this.sock.cancelMessage();
+        throw err;
       }
+      this.sock.endMessage();
     } catch (err) {
       return handler.onError(
         // Not `unwritten`: the same arguments would fail on any server, a retry is pointless.
@@ -292,8 +296,14 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
 
   private emit(channel: number, name: string, args: unknown): void {
     try {
-      const p = packReply(this.ids, channel, name, args);
-      this.sock.sendMessage(ENVELOPE, p.buf, p.length);
+      const w = this.sock.startMessage(ENVELOPE);
+      try {
+        writeReply(w, this.ids, channel, name, args);
+      } catch (err) {
+        this.sock.cancelMessage();
+        throw err;
+      }
+      this.sock.endMessage();
     } catch {
       // queue full or closed: a missed heartbeat or grant is made up at the next one
     }

@@ -7,6 +7,7 @@
 import { ClosedError, InvalidArgumentError, OverloadedError } from '../../core/errors.js';
 import type { Endpoint } from '../../discovery/endpoint.js';
 import { isTcpEndpoint } from '../../discovery/endpoint.js';
+import { PackWriter } from './msgpack.js';
 
 export type Zmq = typeof import('zeromq');
 export type ZmqSocket = import('zeromq').Dealer | import('zeromq').Router;
@@ -38,11 +39,15 @@ export function zmqAddress(e: Endpoint): string {
 export interface FrameSocket {
   readonly closed: boolean;
   /**
-   * Queues `head`'s frames then `body[0, length)` as the last frame. Neither the array nor
-   * `body` is kept: `body` (a shared encoding buffer) is copied before this returns, `head`'s
-   * frames are copied or kept as they are (never change them after).
+   * Starts a message: `head`'s frames (not kept: copied, or kept as they are: never change them
+   * after), then the last frame's bytes written to the returned writer (append; never `start()`
+   * it: ours writes straight into its outgoing buffer). `endMessage` queues the message,
+   * `cancelMessage` drops it (its encoding threw); one of them comes before anything else is
+   * sent. Throws OverloadedError (queue full) or ClosedError as `send` does.
    */
-  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void;
+  startMessage(head: readonly Uint8Array[]): PackWriter;
+  endMessage(): void;
+  cancelMessage(): void;
   close(): void;
 }
 
@@ -92,15 +97,28 @@ export class MessageSocket implements FrameSocket {
     if (!this.writing) void this.pump();
   }
 
-  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void {
+  startMessage(head: readonly Uint8Array[]): PackWriter {
     if (this.closed) throw new ClosedError('ZeroMQ socket closed', { unwritten: true });
     if (this.queue.length - this.head >= this.maxQueued) throw new OverloadedError(`ZeroMQ send queue full (${this.maxQueued} messages)`);
-    // The binding keeps every frame until sent: the shared body is copied.
-    const last = Buffer.allocUnsafe(length);
-    body.copy(last, 0, 0, length);
-    this.queue.push([...head, last]);
+    this.started = head;
+    this.w.start();
+    return this.w;
+  }
+
+  endMessage(): void {
+    const head = this.started;
+    this.started = undefined;
+    if (head === undefined) throw new InvalidArgumentError('no ZeroRPC message is being encoded on this socket');
+    // The binding keeps every frame until sent: the last one is copied out of the writer.
+    this.queue.push([...head, this.w.take()]);
     if (!this.writing) void this.pump();
   }
+
+  cancelMessage(): void {
+    this.started = undefined;
+  }
+  private started: readonly Uint8Array[] | undefined = undefined;
+  private readonly w = new PackWriter();
 
   private async pump(): Promise<void> {
     this.writing = true;

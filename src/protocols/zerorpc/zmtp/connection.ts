@@ -7,7 +7,8 @@
  * Every limit breach or malformed byte closes this connection with a typed error, nothing else.
  */
 import type { Socket } from 'node:net';
-import { ClosedError, ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, type ScalesError } from '../../../core/errors.js';
+import { ClosedError, ConnectionClosedError, FrameTooLargeError, InvalidArgumentError, OverloadedError, ProtocolError, type ScalesError } from '../../../core/errors.js';
+import { PackWriter } from '../msgpack.js';
 import { checkGreetingPrefix, commandFrame, compatible, FLAG_COMMAND, FLAG_LONG, FLAG_MORE, GREETING_SIZE, greeting, greetingMechanism, parseCommand, parseMetadata, readyCommand } from './wire.js';
 
 export interface ZmtpLimits {
@@ -60,6 +61,8 @@ enum State {
 const SLAB = 64 * 1024;
 /** Bytes gathered that are written at once rather than at the end of the loop turn. */
 const EAGER_FLUSH = 4096;
+/** Free slab bytes a message starts with (a fresh slab below that); more makes the writer grow it. */
+const ROOM = 4096;
 /** Bodies from this size on are written as their own chunk rather than copied into the slab. */
 const COPY_LIMIT = 16 * 1024;
 /** First buffer of an incomplete frame (it doubles as more arrives, up to the frame's size). */
@@ -84,8 +87,11 @@ export class ZmtpConnection {
   /** A frame put before the frames of every message handed up (the router's identity for this peer). */
   prefix: Buffer | undefined = undefined;
 
-  private slab = Buffer.allocUnsafe(SLAB);
+  private slab: Buffer = Buffer.allocUnsafe(SLAB);
   private slabUsed = 0;
+  /** The writer `startMessage` lends, over the slab; `bodyAt`: where its message's last frame starts (-1: none open). */
+  private readonly enc = new PackWriter(0);
+  private bodyAt = -1;
   private chunks: Buffer[] = [];
   private chunksBytes = 0;
   private queuedMessages = 0;
@@ -138,26 +144,71 @@ export class ZmtpConnection {
     if (this.state === State.Closed) throw new ClosedError('ZMTP connection closed', { unwritten: true });
     if (this.queuedMessages >= this.limits.maxQueued) throw new OverloadedError(`ZMTP send queue full (${this.limits.maxQueued} messages)`);
     const last = frames.length - 1;
-    for (let i = start; i <= last; i++) {
-      const f = frames[i]!;
-      this.frame(i < last ? FLAG_MORE : 0, f, f.length, false);
-    }
+    if (this.bodyAt >= 0) throw new InvalidArgumentError('a ZeroRPC message is being encoded on this connection already');
+    for (let i = start; i <= last; i++) this.frame(i < last ? FLAG_MORE : 0, frames[i]!);
     this.queued1();
   }
 
   /**
-   * Queues one message: the frames of `head` from `start`, then `body[0, length)` as its last
-   * frame, copied before this returns (`body` may be a shared encoding buffer; no view is made).
+   * Starts a message: the frames of `head` from `start` (small ones: identities, delimiters),
+   * then its last frame is encoded straight into the write slab through the returned writer
+   * (append to it; never `start()` it): no copy, no view. `endMessage` queues it, `cancelMessage`
+   * drops it; one of them must come before anything else is sent here.
    */
-  sendMessage(head: readonly Uint8Array[], start: number, body: Buffer, length: number): void {
+  startMessage(head: readonly Uint8Array[], start: number): PackWriter {
+    if (this.bodyAt >= 0) throw new InvalidArgumentError('a ZeroRPC message is being encoded on this connection already (a getter of a value being sent sends too?)');
     if (this.state === State.Closed) throw new ClosedError('ZMTP connection closed', { unwritten: true });
     if (this.queuedMessages >= this.limits.maxQueued) throw new OverloadedError(`ZMTP send queue full (${this.limits.maxQueued} messages)`);
+    if (this.slab.length - this.slabUsed < ROOM) this.newSlab(ROOM);
+    const s = this.slab;
+    let o = this.slabUsed;
     for (let i = start; i < head.length; i++) {
       const f = head[i]!;
-      this.frame(FLAG_MORE, f, f.length, false);
+      if (f.length > 255) throw new InvalidArgumentError('ZMTP envelope frames are 255 bytes at most');
+      s[o] = FLAG_MORE;
+      s[o + 1] = f.length;
+      s.set(f, o + 2);
+      o += 2 + f.length;
     }
-    this.frame(0, body, length, true);
+    // Room for a short frame's header; a long one moves the body 7 bytes on (endMessage).
+    this.bodyAt = o + 2;
+    const w = this.enc;
+    w.buf = s;
+    w.pos = o + 2;
+    return w;
+  }
+
+  /** Queues the message `startMessage` began. */
+  endMessage(): void {
+    const at = this.bodyAt;
+    if (at < 0) throw new InvalidArgumentError('no ZeroRPC message is being encoded on this connection');
+    this.bodyAt = -1;
+    const w = this.enc;
+    // Grown past the slab (a big event): the writer's new buffer holds the slab's queued bytes too.
+    this.slab = w.buf;
+    const size = w.pos - at;
+    if (size < 256) {
+      w.buf[at - 2] = 0;
+      w.buf[at - 1] = size;
+    } else {
+      w.ensure(7);
+      const b = w.buf;
+      this.slab = b;
+      b.copyWithin(at + 7, at, at + size);
+      b[at - 2] = FLAG_LONG;
+      b.writeUInt32BE(Math.floor(size / 0x1_0000_0000), at - 1);
+      b.writeUInt32BE(size >>> 0, at + 3);
+      w.pos += 7;
+    }
+    this.slabUsed = w.pos;
+    // A slab grown for a big event is let go once written.
+    if (this.slab.length > SLAB) this.newSlab(0);
     this.queued1();
+  }
+
+  /** Drops the message `startMessage` began (its encoding failed): nothing of it is sent. */
+  cancelMessage(): void {
+    this.bodyAt = -1;
   }
 
   private queued1(): void {
@@ -176,8 +227,9 @@ export class ZmtpConnection {
 
   // ---- writing ---------------------------------------------------------------------------------
 
-  /** Frame `body[0, size)`; a big one is kept as its own chunk, copied first when `shared`. */
-  private frame(flags: number, body: Uint8Array, size: number, shared: boolean): void {
+  /** Frame `body`; a big one is kept as its own chunk. */
+  private frame(flags: number, body: Uint8Array): void {
+    const size = body.length;
     const big = size >= COPY_LIMIT;
     const need = (size < 256 ? 2 : 9) + (big ? 0 : size);
     if (this.slab.length - this.slabUsed < need) this.newSlab(need);
@@ -195,16 +247,11 @@ export class ZmtpConnection {
     if (big) {
       this.slabUsed = o;
       this.cutSlab();
-      let chunk = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length);
-      if (shared) chunk = Buffer.from(chunk.subarray(0, size));
-      this.chunks.push(chunk);
+      this.chunks.push(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length));
       this.chunksBytes += size;
       return;
     }
-    if (size > 0) {
-      if (size === body.length) s.set(body, o);
-      else (body as Buffer).copy(s, o, 0, size);
-    }
+    if (size > 0) s.set(body, o);
     this.slabUsed = o + size;
   }
 

@@ -5,6 +5,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { ConnectError, ConnectTimeoutError, type ScalesError } from '../../../core/errors.js';
+import type { PackWriter } from '../msgpack.js';
 import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface DealerHandlers {
@@ -67,8 +68,16 @@ export class ZmtpDealer {
     this.conn.send(frames);
   }
 
-  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void {
-    this.conn.sendMessage(head, 0, body, length);
+  startMessage(head: readonly Uint8Array[]): PackWriter {
+    return this.conn.startMessage(head, 0);
+  }
+
+  endMessage(): void {
+    this.conn.endMessage();
+  }
+
+  cancelMessage(): void {
+    this.conn.cancelMessage();
   }
 
   close(): void {

@@ -8,6 +8,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { ClosedError, InvalidArgumentError, type ScalesError } from '../../../core/errors.js';
+import { PackWriter } from '../msgpack.js';
 import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface RouterHandlers {
@@ -115,10 +116,33 @@ export class ZmtpRouter {
     this.peer(frames)?.send(frames, 1);
   }
 
-  /** `[identity, ...frames]` then `body[0, length)` as the last frame (copied now): to that peer, as `send`. */
-  sendMessage(head: readonly Uint8Array[], body: Buffer, length: number): void {
-    this.peer(head)?.sendMessage(head, 1, body, length);
+  /**
+   * Starts a message `[identity, ...head]` to that peer, its last frame encoded in place through
+   * the returned writer (see ZmtpConnection.startMessage); for a peer that is gone, a writer
+   * whose bytes are dropped.
+   */
+  startMessage(head: readonly Uint8Array[]): PackWriter {
+    const conn = this.peer(head);
+    this.current = conn;
+    if (conn !== undefined) return conn.startMessage(head, 1);
+    this.discard.start();
+    return this.discard;
   }
+
+  endMessage(): void {
+    const conn = this.current;
+    this.current = undefined;
+    conn?.endMessage();
+  }
+
+  cancelMessage(): void {
+    const conn = this.current;
+    this.current = undefined;
+    conn?.cancelMessage();
+  }
+  /** The connection of the message being encoded; the writer for a peer that is gone. */
+  private current: ZmtpConnection | undefined = undefined;
+  private readonly discard = new PackWriter(0);
 
   /** The connection of the identity `frames[0]`; undefined when that peer is gone. */
   private peer(frames: readonly Uint8Array[]): ZmtpConnection | undefined {
