@@ -211,6 +211,53 @@ describe('reading events in place', () => {
     }
   });
 
+  it("the server's reading: a request with the common header comes without a header object, the id left in place", () => {
+    const id = other.next();
+    const p = packRequest(other, other.seqOf(id), 'add', [1, 2]);
+    const [buf, start, end] = inside(p.buf.subarray(0, p.length));
+    const ev = reader.request(buf, start, end);
+    assert.equal(ev.header, undefined);
+    assert.deepEqual(buf.subarray(ev.idAt, ev.idAt + 32), id);
+    assert.equal(ev.name, 'add');
+    assert.deepEqual(ev.args, [1, 2, undefined]);
+    // Any other shape: the full reading, header and all (same names, args and errors).
+    const others = [
+      encodeEvent({ message_id: 'str id', v: 3 }, 'add', [1]),
+      encodeEvent({ message_id: Buffer.alloc(16, 7), v: 3 }, 'add', [1]),
+      encodeEvent({ message_id: id, v: 3, trace_id: Buffer.from('t') }, 'add', [1]),
+      encodeEvent({ message_id: id, v: 3, response_to: ids.next() }, '_zpc_hb', [0]),
+      encodeEvent({ message_id: id }, 'add', 5),
+    ];
+    for (const bytes of others) {
+      const full = reader.event(bytes, 0, bytes.length, true);
+      const got = reader.request(...inside(bytes));
+      assert.equal(got.idAt, -1);
+      same(got.header, full.header);
+      assert.equal(got.name, full.name);
+      same(got.args, full.args);
+    }
+    const good = Buffer.from(p.buf.subarray(0, p.length));
+    const bad = [
+      good.subarray(0, good.length - 1),
+      Buffer.concat([good, Buffer.from([0xc0])]),
+      Buffer.from(pack([{ message_id: id, v: 'x' }, 'add', []])),
+      Buffer.from(pack([{ message_id: id, v: 3 }, 7, []])),
+    ];
+    for (const bytes of bad) {
+      let expected: Error | undefined;
+      try {
+        reader.event(bytes);
+      } catch (err) {
+        expected = err as Error;
+      }
+      assert.ok(expected instanceof ProtocolError);
+      assert.throws(
+        () => reader.request(bytes, 0, bytes.length),
+        (e: unknown) => e instanceof ProtocolError && e.message === expected.message,
+      );
+    }
+  });
+
   it("a request's args get a last slot for the request context; replies and control events do not", () => {
     const p = packRequest(ids, ids.take(), 'add', [1, 2]);
     const req = reader.event(...inside(p.buf.subarray(0, p.length)), true);

@@ -151,6 +151,33 @@ describe('ZMTP server on the wire', () => {
     p.destroy();
   });
 
+  it('answers carry the request id byte for byte, however the server keys it', async () => {
+    // Hex-shaped ids with the peer's first tail are kept as their counter and written back from
+    // it; another tail, upper-case digits, other lengths and str ids are kept as they came.
+    const p = new RawPeer(port);
+    await p.handshake();
+    const tailA = 'abcdef0123456789abcdef01';
+    const sent: (Buffer | string)[] = [
+      Buffer.from(`0000002a${tailA}`, 'latin1'),
+      Buffer.from(`ffffffff${tailA}`, 'latin1'),
+      Buffer.from(`00000007${'9'.repeat(24)}`, 'latin1'),
+      Buffer.from(`0000002B${tailA}`, 'latin1'),
+      Buffer.from(`0000002b${tailA}`, 'latin1'),
+      Buffer.from('short id', 'latin1'),
+      'a str id',
+    ];
+    const frames = sent.map((id, i) => Buffer.concat([shortFrame(0x01, Buffer.alloc(0)), shortFrame(0x00, Buffer.from(encodeEvent({ message_id: id, v: 3 }, 'add', [i, 1])))]));
+    p.write(Buffer.concat(frames));
+    await until('the replies', () => p.frames.length >= 1 + 2 * sent.length);
+    for (let i = 0; i < sent.length; i++) {
+      const ev = decode(p.frames[2 + 2 * i]!.body);
+      assert.equal(ev.name, 'OK');
+      assert.deepEqual(ev.args, [i + 1]);
+      assert.deepEqual(ev.header.response_to, sent[i], `reply ${i}`);
+    }
+    p.destroy();
+  });
+
   it('a PING is answered by a PONG with its context; a flood gets one PONG per loop turn', async () => {
     const p = new RawPeer(port);
     await p.handshake();

@@ -60,12 +60,17 @@ const REPLY_HEAD = Buffer.from([0x93, 0x83, 0xaa, ...Buffer.from('message_id', '
 const V3 = Buffer.from([0xa1, 0x76, PROTOCOL_VERSION]);
 const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')]);
 
-/** A channel id: one the peer chose (echoed as it came), or the sequence number of one of ours. */
+/**
+ * A channel id: one the peer chose (echoed as it came), or the counter of a hex-shaped id (see
+ * MessageIds): one of ours, or, with that peer's 24 fixed bytes given, one of the peer's.
+ */
 export type ChannelRef = MessageId | number;
 
-function writeId(out: PackWriter, ids: MessageIds, id: ChannelRef): void {
-  if (typeof id === 'number') ids.writeBin(out, id);
-  else if (typeof id === 'string') out.string(id);
+function writeId(out: PackWriter, ids: MessageIds, id: ChannelRef, tail: Uint8Array | undefined): void {
+  if (typeof id === 'number') {
+    if (tail === undefined) ids.writeBin(out, id);
+    else writeHexBin(out, id, tail);
+  } else if (typeof id === 'string') out.string(id);
   else out.binary(id);
 }
 
@@ -96,13 +101,16 @@ export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name
   out.value(args, 1);
 }
 
-/** Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`. */
-export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown): void {
+/**
+ * Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`;
+ * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`.
+ */
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array): void {
   out.raw(REPLY_HEAD);
   ids.writeBin(out, ids.take());
   out.raw(V3);
   out.raw(RESPONSE_TO);
-  writeId(out, ids, channel);
+  writeId(out, ids, channel, tail);
   out.string(name);
   out.value(args, 1);
 }
@@ -157,6 +165,20 @@ function commonHeader(r: PackReader, keys: number): Record<string, unknown> | un
  * A reply as the client reads it, one object reused for every event: take its fields before the
  * next read.
  */
+/**
+ * An event as the server reads it, one object reused for every event: take its fields before
+ * the next read. A request whose header is exactly `{message_id: <32-byte bin>, v}` (ours and
+ * zerorpc-python's) has no header object and no id view made: `idAt` is where its 32 id bytes
+ * are in the buffer read. Any other event has `header` (and `idAt` -1).
+ */
+export interface ServerEvent {
+  header: EventHeader | undefined;
+  idAt: number;
+  name: string;
+  /** A request's args array has one more element at its end, undefined (see `event`'s `argsSlot`). */
+  args: unknown;
+}
+
 export interface ReplyEvent {
   /** The counter of `response_to` when it is an id of the reader's MessageIds (ours), else -1. */
   seq: number;
@@ -172,6 +194,7 @@ export interface ReplyEvent {
 export class EventReader {
   private readonly r: PackReader;
   private readonly out: ReplyEvent = { seq: -1, name: '', args: undefined };
+  private readonly req: ServerEvent = { header: undefined, idAt: -1, name: '', args: undefined };
 
   constructor(maxBytes?: number) {
     this.r = new PackReader(maxBytes);
@@ -211,6 +234,41 @@ export class EventReader {
     for (let i = 3; i < n; i++) r.value(1); // extra elements: read (they must be msgpack), ignored
     r.done();
     return { header: h as unknown as EventHeader, name, args };
+  }
+
+  /** The server's read of bytes [start, end) of `buf` (see ServerEvent): checked as `event` does, with `argsSlot`. */
+  request(buf: Buffer, start: number, end: number): ServerEvent {
+    const r = this.r;
+    const out = this.req;
+    r.reset(buf, start, end);
+    const n = r.arrayHeader();
+    if (n >= 3 && r.mapHeader() === 2 && r.skipIf(KEY_MESSAGE_ID)) {
+      const b = r.buf;
+      const at = r.pos;
+      if (r.end - at >= 34 && b[at] === 0xc4 && b[at + 1] === 32) {
+        r.pos = at + 34;
+        if (r.skipIf(KEY_V) && typeof r.value(1) === 'number') {
+          const len = r.strBounds();
+          if (len >= 0) {
+            out.name = r.shortText(len);
+            const count = r.arrayHeader();
+            out.args = count >= 0 ? r.array(count, 1, 1) : r.value(1);
+            for (let i = 3; i < n; i++) r.value(1);
+            r.done();
+            out.header = undefined;
+            out.idAt = at + 2;
+            return out;
+          }
+        }
+      }
+    }
+    // Any other shape (a channel event, more header keys, a str id, a malformed event): read in full.
+    const ev = this.event(buf, start, end, true);
+    out.header = ev.header;
+    out.idAt = -1;
+    out.name = ev.name;
+    out.args = ev.args;
+    return out;
   }
 
   /**
@@ -293,21 +351,12 @@ export class MessageIds {
 
   /** Id `seq` as 32 bytes at `buf[at]`. */
   write(seq: number, buf: Uint8Array, at: number): void {
-    buf.set(this.tail, at + 8);
-    let c = seq;
-    for (let i = 7; i >= 0; i--) {
-      buf[at + i] = HEX[c & 15]!;
-      c >>>= 4;
-    }
+    writeHex(seq, this.tail, buf, at);
   }
 
   /** Id `seq` as a msgpack bin. */
   writeBin(w: PackWriter, seq: number): void {
-    w.ensure(34);
-    w.buf[w.pos] = 0xc4;
-    w.buf[w.pos + 1] = 32;
-    this.write(seq, w.buf, w.pos + 2);
-    w.pos += 34;
+    writeHexBin(w, seq, this.tail);
   }
 
   next(): Buffer {
@@ -336,8 +385,27 @@ export function idSeq(id: MessageId, tail: Uint8Array | undefined): number {
   return hexSeq(id, 0, tail);
 }
 
+/** The id of counter `seq` and fixed bytes `tail` (8 lower-case hex digits, then `tail`) at `buf[at]`. */
+function writeHex(seq: number, tail: Uint8Array, buf: Uint8Array, at: number): void {
+  buf.set(tail, at + 8);
+  let c = seq;
+  for (let i = 7; i >= 0; i--) {
+    buf[at + i] = HEX[c & 15]!;
+    c >>>= 4;
+  }
+}
+
+/** That id as a msgpack bin (32 bytes). */
+function writeHexBin(w: PackWriter, seq: number, tail: Uint8Array): void {
+  w.ensure(34);
+  w.buf[w.pos] = 0xc4;
+  w.buf[w.pos + 1] = 32;
+  writeHex(seq, tail, w.buf, w.pos + 2);
+  w.pos += 34;
+}
+
 /** `idSeq` of the 32 bytes at `b[at]` (there must be 32). */
-function hexSeq(b: Uint8Array, at: number, tail: Uint8Array | undefined): number {
+export function hexSeq(b: Uint8Array, at: number, tail: Uint8Array | undefined): number {
   if (tail !== undefined) for (let i = 0; i < 24; i++) if (b[at + 8 + i] !== tail[i]) return -1;
   let c = 0;
   for (let i = 0; i < 8; i++) {

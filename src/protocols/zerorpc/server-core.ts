@@ -11,7 +11,7 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { ERR, EventReader, HEARTBEAT, MessageIds, STREAM, STREAM_DONE, writeReply, type MessageId, type ZeroEvent } from './events.js';
+import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, type ServerEvent, STREAM, STREAM_DONE, writeReply, type MessageId } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import type { PackWriter } from './msgpack.js';
@@ -36,7 +36,8 @@ export class ServerChannel {
     readonly peer: PeerIds,
     /** The request's envelope (the peer's identity, the delimiter): every event on the channel goes out after it. */
     readonly envelope: Buffer[],
-    readonly id: MessageId,
+    /** The request's id; a number: the counter of a hex-shaped id with the peer's tail (`peer.tail`). */
+    readonly id: ChannelRef,
   ) {}
 
   heard(): void {
@@ -101,9 +102,18 @@ export class ZeroServerCore {
           );
   }
 
-  /** The event in bytes [start, end) of `buf`; a request's args array has a last slot for the request context. */
-  read(buf: Buffer, start: number, end: number): ZeroEvent {
-    return this.reader.event(buf, start, end, true);
+  /** The event in bytes [start, end) of `buf` (one reused object); a request's args array has a last slot for the request context. */
+  read(buf: Buffer, start: number, end: number): ServerEvent {
+    return this.reader.request(buf, start, end);
+  }
+
+  /**
+   * The request id whose 32 bytes are at `buf[at]`, from the peer `identity`: its counter when
+   * hex-shaped with the peer's tail (no view made; answers write it back from the two), else a view.
+   */
+  idAt(identity: Buffer, buf: Buffer, at: number): ChannelRef {
+    const seq = this.keys.seqAt(this.keys.peer(identity), buf, at);
+    return seq >= 0 ? seq : buf.subarray(at, at + 32);
   }
 
   channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
@@ -116,7 +126,7 @@ export class ZeroServerCore {
    * call outlives its synchronous dispatch (`track`): a call answered at once never touches it
    * (a Map emptied and filled again per call reallocates its table both times: ~1 µs a call).
    */
-  open(envelope: Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
+  open(envelope: Buffer[], id: ChannelRef): ServerChannel | undefined | 'full' {
     const peer = this.keys.peer(envelope[0]!);
     const key = this.keys.key(peer, id);
     if (this.channels.has(key)) return undefined;
@@ -146,7 +156,7 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    this.out(ch.envelope, ch.id, name, args);
+    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
   }
 
   /**
@@ -155,7 +165,7 @@ export class ZeroServerCore {
    * not reading, ZeroMQ slower than the handlers) drops the message and counts it rather than
    * throwing: one slow peer must not close the socket for all.
    */
-  private out(envelope: Buffer[], id: MessageId, name: string, args: unknown): void {
+  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, tail: Buffer | undefined): void {
     const sock = this.sock;
     let w: PackWriter;
     try {
@@ -166,7 +176,7 @@ export class ZeroServerCore {
       return;
     }
     try {
-      writeReply(w, this.ids, id, name, args);
+      writeReply(w, this.ids, id, name, args, tail);
     } catch (err) {
       sock.cancelMessage();
       throw err;
@@ -175,8 +185,8 @@ export class ZeroServerCore {
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
-  sendOnce(envelope: Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out(envelope, id, name, args);
+  sendOnce(envelope: Buffer[], id: ChannelRef, name: string, args: unknown): void {
+    this.out(envelope, id, name, args, typeof id === 'number' ? this.keys.peer(envelope[0]!).tail : undefined);
   }
 
   /**
@@ -186,7 +196,7 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    this.out(ch.envelope, ch.id, name, args);
+    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
     this.close(ch);
   }
 
