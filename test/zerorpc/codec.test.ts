@@ -99,6 +99,35 @@ describe('msgpack values', () => {
       { 1: 'a', b: 2 },
     );
   });
+  it('plain objects: own enumerable keys only, whatever Object.prototype has; a getter that deletes keys fails', () => {
+    assert.equal(Buffer.from(pack({ a: 1, b: 'x' })).toString('hex'), '82a16101a162a178');
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+      get len(): number {
+        return 0;
+      }
+    }
+    assert.equal(Buffer.from(pack(new Point(1, 2))).toString('hex'), '82a17801a17902');
+    const proto = Object.prototype as Record<string, unknown>;
+    proto['polluted'] = 1;
+    try {
+      assert.equal(Buffer.from(pack({ a: 1 })).toString('hex'), '81a16101');
+    } finally {
+      delete proto['polluted'];
+    }
+    const o: Record<string, unknown> = {
+      get a() {
+        delete o['b'];
+        return 1;
+      },
+      b: 2,
+    };
+    assert.throws(() => pack(o), /changed while it was encoded/);
+  });
+
   it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {
     assert.throws(() => unpack(Buffer.from('81a95f5f70726f746f5f5f01', 'hex')), ProtocolError);
     assert.throws(() => unpack(Buffer.from('0101', 'hex')), ProtocolError);
