@@ -16,6 +16,7 @@ import { writeDispatchHead } from '../mux/dispatch-head.js';
 import type { MuxReply, MuxRequest } from '../mux/request.js';
 import { decodeApplicationException, ThriftApplicationError } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc } from '../thrift/descriptors.js';
+import { replyName } from '../thrift/known-names.js';
 import type { ThriftCall } from '../thrift/messages.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
 import { resultOf } from '../thrift/serializer.js';
@@ -74,7 +75,7 @@ class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequ
     r.end = reply.message.length;
     let result: Record<string, unknown>;
     try {
-      const { name, type } = this.protocol.readMessageHeader(r);
+      const { name, type } = this.protocol.readMessageHeader(r, replyName(method));
       if (name !== method.name) throw new ProtocolError(`reply names method '${name}' but the call was '${method.name}'`);
       if (type === MessageType.EXCEPTION) throw decodeApplicationException(this.protocol, r);
       if (type !== MessageType.REPLY) throw new ProtocolError(`unexpected Thrift message type ${type} in a reply`);

@@ -24,6 +24,7 @@ import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
 import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
+import { KnownNames } from '../thrift/known-names.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
 import { ThriftServerCodec, ThriftServerRequest } from '../thrift/server-codec.js';
 import { InOrderAnswers } from './in-order.js';
@@ -84,6 +85,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
   /** The service's methods by name: one Map lookup per call (own names only, as Object.hasOwn checked). */
   private readonly methods: ReadonlyMap<string, MethodDesc>;
+  /** Their names as bytes: a call's name is matched, not decoded. */
+  private readonly names: KnownNames;
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
   /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
@@ -105,6 +108,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   ) {
     this.keys = keysByName(o.contextKeys);
     this.methods = new Map(Object.entries(service.methods));
+    this.names = new KnownNames(this.methods.keys());
     this.drainAckMs = o.drainAckMs ?? 1000;
     // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
     this.thrift = new ThriftServerCodec(protocol, service, {
@@ -227,7 +231,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
         if (nd > this.o.limits.maxDtab) throw new ProtocolError(`Tdispatch claims ${nd} dtab entries (limit ${this.o.limits.maxDtab})`);
         for (let i = 0; i < 2 * nd; i++) r.skip(readU16(r));
       }
-      const { name, type, seqid } = this.protocol.readMessageHeader(r);
+      const { name, type, seqid } = this.protocol.readMessageHeader(r, this.names);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) throw new ProtocolError(`expected a Thrift CALL in a mux call, got type ${type}`);
       const method = this.methods.get(name);
       if (method === undefined || method.oneway) {
