@@ -3,7 +3,7 @@ import { BufferWriter } from '../core/bytes.js';
 import { performance } from '../core/clock.js';
 import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ReadTimeoutError, ScalesError } from '../core/errors.js';
 import { connectSocket, formatEndpoint, type ConnectOptions } from './connect.js';
-import { scheduleFlush } from './flush-scheduling.js';
+import { readSplit, scheduleFlush } from './flush-scheduling.js';
 import type { FrameBudget, FrameBudgetHolder } from './frame-budget.js';
 import { createDecoder, type FrameDecoder, type FrameSink, type Framing } from './framing.js';
 
@@ -78,6 +78,11 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   private readonly maxWriteBufferBytes: number;
   private readonly flushCallback = (): void => this.flush();
   private readonly resumeCallback = (): void => this.drainBuffered();
+  private readonly splitCallback = (): void => this.resumeSplit();
+  /** Messages delivered since the read began or the last split (see `readSplit`). */
+  private deliveredInRead = 0;
+  /** Delivery stopped mid-read by `readSplit`; resumes in the check phase after a flush. */
+  private splitPaused = false;
   private readonly frameTimeoutMs: number;
   private readonly frameBudget: FrameBudget | undefined;
   /** @internal FrameBudgetHolder: bytes of partial messages charged to frameBudget. */
@@ -238,6 +243,22 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     // Whatever follows this message in the stream began in the read being delivered now.
     this.partialSince = this.readAt;
     this.onMessage(message);
+    if (readSplit !== 0 && ++this.deliveredInRead >= readSplit && this.prefixBytes !== 0 && !this.splitPaused) {
+      this.splitPaused = true;
+      this.decoder.paused = true;
+      setImmediate(this.splitCallback);
+    }
+  }
+
+  /** After a split: what the delivered messages' continuations wrote goes out now, then the rest of the read. */
+  private resumeSplit(): void {
+    this.splitPaused = false;
+    this.deliveredInRead = 0;
+    if (this.isClosed) return;
+    if (!this.waitingDrain) this.writeBatch();
+    if (this.readPaused) return; // resumeReading() delivers the rest
+    this.decoder.paused = false;
+    this.drainBuffered();
   }
 
   /** Stops delivering messages (at once, even within a chunk) until resumeReading(). */
@@ -251,6 +272,10 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   resumeReading(): void {
     if (!this.readPaused || this.isClosed || this.ending) return;
     this.readPaused = false;
+    if (this.splitPaused) {
+      this.socket.resume();
+      return; // resumeSplit() delivers the rest
+    }
     this.decoder.paused = false;
     // Deliver what was buffered on a later tick (not inside the caller's stack), before new data.
     if (this.decoder.pendingBytes > 0 || this.peerEnded) {
@@ -276,6 +301,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   private onData(chunk: Buffer): void {
     if (this.isClosed || this.discardInput) return;
+    this.deliveredInRead = 0;
     const now = performance.now();
     this.readAt = now;
     if (this.decoder.pendingBytes === 0) this.partialSince = now;
@@ -345,7 +371,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   }
 
   private handlePeerEnd(): void {
-    if (this.peerEndHandled || this.isClosed || this.ending) return;
+    if (this.peerEndHandled || this.isClosed || this.ending || this.splitPaused) return; // resumeSplit() comes back here
     if (this.decoder.drainAfterMs >= 0) {
       // A measure was put off: what is buffered may be whole messages; nothing more will come.
       this.readAt = performance.now();
