@@ -55,7 +55,22 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     return new Connection(socket, { ...opts, endpoint });
   }
 
-  onMessage: (message: Buffer) => void = dropMessage;
+  /** Each whole message (payload only for length-prefixed framing), as a Buffer of its own (a view). */
+  get onMessage(): (message: Buffer) => void {
+    return this.messageHook;
+  }
+  /** Setting it also clears `onFrame`: the latest hook set is the one that hears the messages. */
+  set onMessage(hook: (message: Buffer) => void) {
+    this.messageHook = hook;
+    this.onFrame = undefined;
+  }
+  private messageHook: (message: Buffer) => void = dropMessage;
+  /**
+   * Set instead of `onMessage` (after it) to hear each length-prefixed message as a range of a
+   * buffer, without a Buffer view made per message (about 50 ns each). The bytes stay as they
+   * are, as `onMessage`'s do.
+   */
+  onFrame: ((buf: Buffer, start: number, end: number) => void) | undefined = undefined;
   /**
    * `performance.now()` when the bytes being delivered now were read from the socket: one clock
    * read per read, shared by every message in it (a reply's arrival time, for latency stats).
@@ -239,10 +254,17 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   /** @internal FrameSink: called by the decoder for every whole message. */
   deliver(message: Buffer): void {
+    this.deliverAt(message, 0, message.length);
+  }
+
+  /** @internal FrameSink: the same, as a range (length-prefixed framing). */
+  deliverAt(buf: Buffer, start: number, end: number): void {
     this.received = true;
     // Whatever follows this message in the stream began in the read being delivered now.
     this.partialSince = this.readAt;
-    this.onMessage(message);
+    const frame = this.onFrame;
+    if (frame !== undefined) frame(buf, start, end);
+    else this.messageHook(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
     if (readSplit !== 0 && ++this.deliveredInRead >= readSplit && this.prefixBytes !== 0 && !this.splitPaused) {
       this.splitPaused = true;
       this.decoder.paused = true;

@@ -72,7 +72,7 @@ class ThriftMuxSerializer extends ForwardingService<ThriftCall, unknown, MuxRequ
     const r = this.reader;
     r.buf = reply.message;
     r.pos = reply.offset;
-    r.end = reply.message.length;
+    r.end = reply.end;
     let result: Record<string, unknown>;
     try {
       const { name, type } = this.protocol.readMessageHeader(r, replyName(method));

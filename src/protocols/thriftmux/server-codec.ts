@@ -122,6 +122,25 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     return this.conns.get(conn)?.inFlight ?? 0;
   }
 
+  /** The common case in place: a whole Tdispatch on a Mux session, no fragmented message pending, not draining. Anything else as `decode`. */
+  decodeRange(buf: Buffer, start: number, end: number, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
+    const st = this.last;
+    if (
+      st !== undefined &&
+      st.conn === conn &&
+      st.kind === 'mux' &&
+      !st.draining &&
+      end - start >= HEADER_BYTES &&
+      buf[start] === MuxType.Tdispatch &&
+      (buf[start + 1]! & 0x80) === 0 &&
+      st.reassembler.pending === 0
+    ) {
+      const tag = ((buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!) & MAX_TAG;
+      return this.readCall(st, buf, start, end, tag, false);
+    }
+    return this.decode(buf.subarray(start, end), conn);
+  }
+
   decode(message: Buffer, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
     let st = this.last;
     if (st === undefined || st.conn !== conn) {
@@ -153,7 +172,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
           this.drainNacks++;
           return undefined;
         }
-        return this.readCall(st, whole, tag, code === MuxType.Treq);
+        return this.readCall(st, whole, 0, whole.length, tag, code === MuxType.Treq);
       case MuxType.Tping:
         writeSimple(conn, MuxType.Rping, tag);
         return undefined;
@@ -207,11 +226,12 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     order.answer(conn, req, write);
   }
 
-  private readCall(st: MuxServerConn, m: Buffer, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
+  /** The call in m[start, end). */
+  private readCall(st: MuxServerConn, m: Buffer, start: number, end: number, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
     const r = this.reader;
     r.buf = m;
-    r.pos = HEADER_BYTES;
-    r.end = m.length;
+    r.pos = start + HEADER_BYTES;
+    r.end = end;
     try {
       let deadline: number | undefined;
       let values: ContextValues | undefined;
