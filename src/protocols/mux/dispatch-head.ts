@@ -8,7 +8,6 @@
 import type { BufferWriter } from '../../core/bytes.js';
 import { performance } from '../../core/clock.js';
 import type { CallContext } from '../../core/service.js';
-import { writeU16 } from './bytes.js';
 import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
@@ -57,7 +56,12 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
     writeBytes16(w, clientId);
     n++;
   }
-  w.buf.writeUInt16BE(n, countAt);
-  writeU16(w, 0); // dest: empty
-  writeU16(w, 0); // no dtab
+  w.ensure(4);
+  const b = w.buf;
+  b[countAt] = n >>> 8;
+  b[countAt + 1] = n;
+  const p = w.pos;
+  b[p] = b[p + 1] = 0; // dest: empty
+  b[p + 2] = b[p + 3] = 0; // no dtab
+  w.pos = p + 4;
 }

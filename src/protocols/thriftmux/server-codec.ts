@@ -373,9 +373,21 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
 
   /** The Mux header, status OK, no contexts, then the Thrift message header. */
   private writeReplyHead(w: BufferWriter, tag: number, legacy: boolean, name: string, type: MessageType, seqid: number): void {
-    writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
-    w.writeU8(ReplyStatus.OK);
-    if (!legacy) w.writeI16(0); // no contexts
+    // One capacity check and plain stores for the 5 or 7 bytes (they were 4 or 5 writer calls).
+    w.ensure(7);
+    const b = w.buf;
+    const p = w.pos;
+    b[p] = (legacy ? MuxType.Rreq : MuxType.Rdispatch) & 0xff;
+    b[p + 1] = (tag >>> 16) & 0xff;
+    b[p + 2] = (tag >>> 8) & 0xff;
+    b[p + 3] = tag & 0xff;
+    b[p + 4] = ReplyStatus.OK;
+    if (legacy) w.pos = p + 5;
+    else {
+      b[p + 5] = 0; // no contexts
+      b[p + 6] = 0;
+      w.pos = p + 7;
+    }
     this.protocol.writeMessageHeader(w, name, type, seqid);
   }
 
