@@ -57,7 +57,9 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
     if (without !== undefined) stack = stack.remove(without);
     return stack.build<number, number>();
   };
-  const measure = async (svc: Service<number, number>, deadlineMs?: number): Promise<number> => {
+  // 'shared': every call carries one AbortSignal (a request's signal handed to all its calls).
+  const measure = async (svc: Service<number, number>, deadlineMs?: number, signal?: 'shared' | 'own'): Promise<number> => {
+    const shared = new AbortController().signal;
     let best = Infinity;
     for (let round = 0; round < 3; round++) {
       let i = 0;
@@ -66,7 +68,8 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
         while (i < calls) {
           i++;
           // A deadline as the client proxy makes one from a timeout.
-          await svc.call(i, CallContext.expiring('m', deadlineMs, undefined, undefined));
+          const sig = signal === 'shared' ? shared : signal === 'own' ? new AbortController().signal : undefined;
+          await svc.call(i, CallContext.expiring('m', deadlineMs, undefined, sig));
         }
       };
       await Promise.all(Array.from({ length: 100 }, worker));
@@ -79,6 +82,8 @@ export async function runStackBench(calls = 400_000): Promise<StackCostRow[]> {
   const rows: StackCostRow[] = [{ what: 'the session alone (no stack)', nsPerCall: await measure(session) }];
   rows.push({ what: 'full default stack', nsPerCall: await measure(full) });
   rows.push({ what: 'full default stack, every call with a 1 s deadline', nsPerCall: await measure(full, 1000) });
+  rows.push({ what: 'full default stack, 100 calls in flight sharing one AbortSignal', nsPerCall: await measure(full, undefined, 'shared') });
+  rows.push({ what: 'full default stack, every call with its own AbortController', nsPerCall: await measure(full, undefined, 'own') });
   for (const role of ['stats', 'retries', 'failure-accrual']) rows.push({ what: `full stack without '${role}'`, nsPerCall: await measure(build(role)) });
   await full.close();
   return rows;

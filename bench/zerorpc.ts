@@ -7,7 +7,8 @@
  *   binding), and the Python peers (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal
  *   zerorpc-style echo) in each combination; then stream items/s (Scales → Scales `count`). 100
  *   calls in flight, every reply checked. CPU per call: the client's own over its window, the
- *   server's read from /proc over the same window.
+ *   server's read from /proc over the same window; write system calls per 100 calls on each
+ *   side likewise (/proc/<pid>/io syscw: how many messages each write carries).
  *
  *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
  *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
@@ -47,6 +48,9 @@ interface ClientResult {
   cpuUsPerCall?: number;
   /** The server process's CPU over the same window, per call (read from /proc by the orchestrator). */
   serverCpuUsPerCall?: number;
+  /** write/writev system calls per 100 calls over the window (/proc/<pid>/io syscw): how well writes are gathered. */
+  writesPer100?: number;
+  serverWritesPer100?: number;
 }
 
 // ---- roles (child processes) -------------------------------------------------------------------
@@ -98,7 +102,7 @@ async function rawClient(endpoint: string): Promise<ClientResult> {
 async function rawZmtpServer(): Promise<void> {
   const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
   let send: (frames: Buffer[]) => void = () => {};
-  const router = await ZmtpRouter.bind(['tcp://127.0.0.1:*'], {}, { message: (frames) => send(frames), peerError: () => {} });
+  const router = await ZmtpRouter.bind(['tcp://127.0.0.1:*'], {}, { message: (head, buf, start, end) => send([...head, buf.subarray(start, end)]), peerError: () => {} });
   send = (frames) => router.send(frames);
   console.log(`READY ${router.endpoints[0]}`);
 }
@@ -119,8 +123,8 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
     5000,
     {},
     {
-      message: (frames) => {
-        if (frames[frames.length - 1]!.length !== payload.length) throw new Error('raw echo mismatch');
+      message: (_head, _buf, start, end) => {
+        if (end - start !== payload.length) throw new Error('raw echo mismatch');
         if (counting) done++;
         if (stopped()) return finish();
         dealer.send([empty, payload]);
@@ -143,34 +147,37 @@ async function rawZmtpClient(endpoint: string): Promise<ClientResult> {
 /** A ZeroRPC echo with no RPC layer (as the Python peer is): decode the request, answer OK [args[0]] on its channel. */
 async function codecZmtpServer(): Promise<void> {
   const { ZmtpRouter } = await loadScales<Router>('protocols/zerorpc/zmtp/router.js');
-  const { eventDecoder, packReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
-  const decode = eventDecoder();
+  const { EventReader, writeReply, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const reader = new EventReader();
   const ids = new MessageIds();
-  let send: (frames: Buffer[]) => void = () => {};
-  const router = await ZmtpRouter.bind(
+  let router: import('../src/protocols/zerorpc/zmtp/router.js').ZmtpRouter | undefined;
+  router = await ZmtpRouter.bind(
     ['tcp://127.0.0.1:*'],
     {},
     {
-      message: (frames) => {
-        const ev = decode(frames[frames.length - 1]!);
-        // A view of the codec's buffer: ZMTP copies frames this small as it queues them.
-        frames[frames.length - 1] = packReply(ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
-        send(frames);
+      message: (head, buf, start, end) => {
+        const ev = reader.event(buf, start, end);
+        // Encoded straight into the connection's outgoing buffer.
+        writeReply(router!.startMessage(head), ids, ev.header.message_id, 'OK', [(ev.args as unknown[])[0]]);
+        router!.endMessage();
       },
       peerError: () => {},
     },
   );
-  send = (frames) => router.send(frames);
   console.log(`READY ${router.endpoints[0]}`);
 }
 
 /** The matching client: encode each request, decode and check each reply, no channels or stack. */
 async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
   const { ZmtpDealer } = await loadScales<Dealer>('protocols/zerorpc/zmtp/dealer.js');
-  const { eventDecoder, packRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
-  const decode = eventDecoder();
+  const { EventReader, writeRequest, MessageIds } = await loadScales<Events>('protocols/zerorpc/events.js');
+  const reader = new EventReader();
   const ids = new MessageIds();
-  const empty = Buffer.alloc(0);
+  const envelope = [Buffer.alloc(0)];
+  const request = () => {
+    writeRequest(dealer.startMessage(envelope), ids, ids.take(), 'echo', [ITEM]);
+    dealer.endMessage();
+  };
   const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint)!;
   let done = 0;
   let mismatches = 0;
@@ -183,13 +190,13 @@ async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
     5000,
     {},
     {
-      message: (frames) => {
-        const ev = decode(frames[frames.length - 1]!);
+      message: (_head, buf, start, end) => {
+        const ev = reader.event(buf, start, end);
         const r = (ev.args as (typeof ITEM)[])[0]!;
         if (ev.name !== 'OK' || r.id !== 42 || r.name !== 'Ada' || r.tags.length !== 2) mismatches++;
         if (counting) done++;
         if (stopped()) return finish();
-        dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+        request();
       },
       end: () => {},
     },
@@ -199,7 +206,7 @@ async function codecZmtpClient(endpoint: string): Promise<ClientResult> {
       new Promise<void>((resolve) => {
         stopped = stop;
         finish = resolve;
-        for (let i = 0; i < IN_FLIGHT; i++) dealer.send([empty, packRequest(ids, ids.take(), 'echo', [ITEM])]);
+        for (let i = 0; i < IN_FLIGHT; i++) request();
       }),
     () => (counting = true),
     () => done,
@@ -311,23 +318,33 @@ async function measure(run: (stop: () => boolean) => Promise<void>, startCountin
   let calls = 0;
   let seconds = 0;
   let cpuUs = 0;
+  let writes0 = 0;
+  let writes = 0;
   setTimeout(() => {
     startCounting();
     // The orchestrator reads the server's CPU at these marks (its µs per call).
     console.log('MARK start');
     t0 = performance.now();
     cpu0 = process.cpuUsage();
+    writes0 = writeCalls('self');
     setTimeout(() => {
       calls = count();
       seconds = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(cpu0);
       cpuUs = c.user + c.system;
+      writes = writeCalls('self') - writes0;
       console.log('MARK stop');
       stopped = true;
     }, SECONDS * 1000);
   }, 1000);
   await run(() => stopped);
-  return { calls, seconds, cpuUsPerCall: calls > 0 ? cpuUs / calls : 0 };
+  return { calls, seconds, cpuUsPerCall: calls > 0 ? cpuUs / calls : 0, writesPer100: calls > 0 ? (100 * writes) / calls : 0 };
+}
+
+/** write/writev system calls a process made so far (Linux /proc/<pid>/io). */
+function writeCalls(pid: number | 'self'): number {
+  const m = /^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'latin1'));
+  return m === null ? 0 : Number(m[1]);
 }
 
 // ---- orchestration -----------------------------------------------------------------------------
@@ -391,19 +408,28 @@ async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<C
     const c = p.client(endpoint);
     // A client that marks no window (the Python one counts every call from its start): the server's CPU over its whole run.
     const serverCpuAtStart = processCpuUs(server.pid!);
+    const serverWritesAtStart = writeCalls(server.pid!);
     const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     const marks: number[] = [];
+    const writeMarks: number[] = [];
     createInterface({ input: client.stdout! }).on('line', (line) => {
-      if (line.startsWith('MARK ')) marks.push(processCpuUs(server.pid!));
-      else out += `${line}\n`;
+      if (line.startsWith('MARK ')) {
+        marks.push(processCpuUs(server.pid!));
+        writeMarks.push(writeCalls(server.pid!));
+      } else out += `${line}\n`;
     });
     // 'close', not 'exit': every line of its stdout has been read by then.
     const code = await new Promise<number | null>((resolve) => client.once('close', resolve));
     if (code !== 0) throw new Error(`${p.name}: client exited ${code}: ${out}`);
     const r = JSON.parse(out.trim().split('\n').pop()!) as ClientResult;
-    if (marks.length === 2 && r.calls > 0) r.serverCpuUsPerCall = (marks[1]! - marks[0]!) / r.calls;
-    else if (marks.length === 0 && r.calls > 0) r.serverCpuUsPerCall = (processCpuUs(server.pid!) - serverCpuAtStart) / r.calls;
+    if (marks.length === 2 && r.calls > 0) {
+      r.serverCpuUsPerCall = (marks[1]! - marks[0]!) / r.calls;
+      r.serverWritesPer100 = (100 * (writeMarks[1]! - writeMarks[0]!)) / r.calls;
+    } else if (marks.length === 0 && r.calls > 0) {
+      r.serverCpuUsPerCall = (processCpuUs(server.pid!) - serverCpuAtStart) / r.calls;
+      r.serverWritesPer100 = (100 * (writeCalls(server.pid!) - serverWritesAtStart)) / r.calls;
+    }
     return r;
   } finally {
     // SIGTERM when profiling: the server's handler exits, so node writes its profile.
@@ -461,8 +487,8 @@ async function main(): Promise<void> {
     `ZeroRPC, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0]!.toFixed(2)}, Scales from ${scalesBuild()}`,
   );
   console.log(`${IN_FLIGHT} in flight, ${SECONDS} s windows, best of ${ROUNDS} rounds; echo of ${JSON.stringify(ITEM)}\n`);
-  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | server CPU µs/call | rounds |');
-  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |');
+  console.log('| pair | rate | unit | % of raw zeromq | vs Python → Python | client CPU µs/call | server CPU µs/call | writes per 100 calls (client, server) | rounds |');
+  console.log('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const p of pairs) {
     const r = best.get(p.name)!;
     const v = rate(p.name);
@@ -470,8 +496,9 @@ async function main(): Promise<void> {
     const vsPy = p.unit === 'calls/s' ? `${(v / python).toFixed(1)}×` : '';
     const cpu = r.cpuUsPerCall !== undefined ? r.cpuUsPerCall.toFixed(2) : '';
     const serverCpu = r.serverCpuUsPerCall !== undefined ? r.serverCpuUsPerCall.toFixed(2) : '';
+    const writes = `${r.writesPer100?.toFixed(1) ?? '–'}, ${r.serverWritesPer100?.toFixed(1) ?? '–'}`;
     console.log(
-      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${serverCpu} | ${all
+      `| ${p.name} | ${Math.round(v).toLocaleString('en-US')} | ${p.unit} | ${pct} | ${vsPy} | ${cpu} | ${serverCpu} | ${writes} | ${all
         .get(p.name)!
         .map((x) => Math.round(x).toLocaleString('en-US'))
         .join(', ')} |`,
@@ -509,8 +536,10 @@ async function abMain(pairs: Pair[], dirB: string): Promise<void> {
       const rates = rs.map((r) => r.calls / r.seconds);
       const cli = rs.map((r) => r.cpuUsPerCall ?? 0);
       const srv = rs.map((r) => r.serverCpuUsPerCall ?? 0);
+      const wc = rs.map((r) => r.writesPer100 ?? 0);
+      const ws = rs.map((r) => r.serverWritesPer100 ?? 0);
       console.log(
-        `  ${label}: ${Math.round(median(rates)).toLocaleString('en-US')} ${p.unit} [${rates.map((x) => Math.round(x)).join(', ')}]; CPU µs/call client ${fmt(median(cli))} [${cli.map((x) => fmt(x)).join(', ')}], server ${fmt(median(srv))} [${srv.map((x) => fmt(x)).join(', ')}]`,
+        `  ${label}: ${Math.round(median(rates)).toLocaleString('en-US')} ${p.unit} [${rates.map((x) => Math.round(x)).join(', ')}]; CPU µs/call client ${fmt(median(cli))} [${cli.map((x) => fmt(x)).join(', ')}], server ${fmt(median(srv))} [${srv.map((x) => fmt(x)).join(', ')}]; writes/100 calls client ${fmt(median(wc), 1)}, server ${fmt(median(ws), 1)}`,
       );
     }
   }

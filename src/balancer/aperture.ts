@@ -13,6 +13,8 @@ export const APERTURE_DEFAULTS = {
   minSize: 1,
   smoothWindow: 5_000,
   jitter: 120_000,
+  /** Finagle's endpointIdleTime: ten smoothing windows. */
+  idleWindows: 10,
 } as const;
 
 /** How often (ms of `now`) the window is rebuilt anyway, so nodes that came back rejoin it. */
@@ -29,6 +31,12 @@ export interface ApertureOptions extends TwoChoiceOptions {
   smoothWindow?: number;
   /** The window slides by one node every jitter..2×jitter ms (default 120 000; 0 = never). */
   jitter?: number;
+  /**
+   * A node outside the window with no call for this long has its sessions closed (Finagle's
+   * aperture expiry: a client keeps connections to the nodes it uses, not to every node it ever
+   * used). Default 10 × smoothWindow (50 s, as Finagle); 0 = never.
+   */
+  idleTime?: number;
 }
 
 /**
@@ -59,6 +67,7 @@ export class AperturePicker<N extends BalancerNode> implements Picker<N> {
   readonly minSize: number;
   readonly smoothWindow: number;
   readonly jitter: number;
+  readonly idleTime: number;
   private readonly maxEffort: number;
   private readonly rng: Rng;
 
@@ -84,6 +93,7 @@ export class AperturePicker<N extends BalancerNode> implements Picker<N> {
     this.minSize = options.minSize ?? APERTURE_DEFAULTS.minSize;
     this.smoothWindow = options.smoothWindow ?? APERTURE_DEFAULTS.smoothWindow;
     this.jitter = options.jitter ?? APERTURE_DEFAULTS.jitter;
+    this.idleTime = options.idleTime ?? this.smoothWindow * APERTURE_DEFAULTS.idleWindows;
     this.maxEffort = options.maxEffort ?? DEFAULT_MAX_EFFORT;
     this.rng = new Rng(options.seed);
     this.want = this.minSize;

@@ -21,6 +21,8 @@ class Node<Req, Rep> implements BalancerNode {
   load = 0;
   /** Removed from the set: takes no new calls, closes once its in-flight calls are done. */
   draining = false;
+  /** When its last call in flight ended (0: no call since its stack was built). */
+  idleSince = 0;
   recorder: NodeRecorder | undefined = undefined;
   /** Roles of the node's own stack that asked for every attempt's outcome when it was built (failure accrual). */
   readonly listeners: AttemptListener[] = [];
@@ -36,6 +38,15 @@ class Node<Req, Rep> implements BalancerNode {
   build(makeNode: NodeMaker<Req, Rep>): void {
     this.service = makeNode(this.endpoint, this.key, (l) => this.listeners.push(l));
     this.down = dispatcherOf(this.service);
+  }
+
+  /** A fresh stack in place of the old one, which closes (it has no call in flight). */
+  remake(makeNode: NodeMaker<Req, Rep>): void {
+    const old = this.service;
+    this.listeners.length = 0;
+    this.idleSince = 0;
+    this.build(makeNode);
+    void old.close().catch(() => undefined);
   }
 
   get status(): Status {
@@ -103,6 +114,8 @@ export interface BalancerOptions {
   classifier?: ResponseClassifier;
   /** Calls made before a discovered set's first answer wait for it (bounded); see FirstResolutionGate. */
   firstResolution?: FirstResolutionOptions;
+  /** A node outside the picker's window had its sessions closed for idleness (stats hook). */
+  onExpired?: (key: string) => void;
 }
 
 /**
@@ -116,6 +129,8 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   private readonly unsubscribe: () => void;
   /** Holds calls until a discovered set answers the first time; undefined for sets known at once. */
   private readonly gate: FirstResolutionGate<Req, Rep> | undefined;
+  /** Closes idle sessions outside the picker's window (aperture), every idleTime / 2. */
+  private readonly expiry: NodeJS.Timeout | undefined;
 
   constructor(
     serverSet: ServerSet,
@@ -130,6 +145,29 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
         ? new FirstResolutionGate<Req, Rep>(serverSet.ready(), label, (req, ctx, handler) => this.dispatch(req, ctx, handler), options.firstResolution)
         : undefined;
     this.unsubscribe = serverSet.subscribe((endpoints) => this.update(endpoints));
+    const idle = picker.idleTime ?? 0;
+    if (idle > 0) {
+      // Half the idle time: a node goes between idleTime and 1.5 × idleTime after its last call.
+      this.expiry = setInterval(() => this.expireIdle(idle), idle / 2);
+      this.expiry.unref();
+    }
+  }
+
+  /**
+   * Nodes outside the window, idle at least `idleMs`, get a fresh stack; the old one closes its
+   * sessions (Finagle's aperture expiry). A node not open (dead, backing off) is left alone: a
+   * fresh stack would forget what failure accrual learned about it.
+   */
+  private expireIdle(idleMs: number): void {
+    const window = this.picker.window;
+    if (this.closed || window === undefined) return;
+    const now = performance.now();
+    const inWindow = new Set(window);
+    for (const n of this.nodes) {
+      if (n.load > 0 || n.idleSince === 0 || n.draining || inWindow.has(n) || now - n.idleSince < idleMs || n.status !== 'open') continue;
+      n.remake(this.makeNode);
+      this.options.onExpired?.(n.key);
+    }
   }
 
   get status(): Status {
@@ -192,7 +230,10 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
     const listeners = node.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]!.attemptEnded(ok, outcome, ctx, latency, end);
     if (failed) ctx.set(FAILED_ON, node); // before the layers above see the failure
-    if (node.draining && node.load === 0) void node.service.close();
+    if (node.load === 0) {
+      node.idleSince = end;
+      if (node.draining) void node.service.close();
+    }
     return end;
   }
 
@@ -216,6 +257,7 @@ export class Balancer<Req, Rep> implements Service<Req, Rep> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.expiry !== undefined) clearInterval(this.expiry);
     this.unsubscribe();
     this.gate?.fail(() => new ClosedError(`client for ${this.label} is closed`));
     const nodes = this.nodes;

@@ -27,6 +27,8 @@ export interface PickerOptions {
   smoothWindow?: number;
   /** aperture: slide the window by one node every jitter..2×jitter ms (default 120 000; 0 = never). */
   jitter?: number;
+  /** aperture: close the sessions of a node outside the window after this many idle ms (default 10 × smoothWindow, Finagle's; 0 = never). */
+  idleTime?: number;
 }
 
 type OptionName = keyof PickerOptions;
@@ -36,7 +38,7 @@ const APPLIES: Record<PickerKind | 'round-robin', readonly OptionName[]> = {
   heap: ['seed'],
   p2c: ['seed', 'maxEffort'],
   'p2c-ewma': ['seed', 'maxEffort', 'decayTime'],
-  aperture: ['seed', 'maxEffort', 'lowLoad', 'highLoad', 'minSize', 'smoothWindow', 'jitter'],
+  aperture: ['seed', 'maxEffort', 'lowLoad', 'highLoad', 'minSize', 'smoothWindow', 'jitter', 'idleTime'],
 };
 
 const ALL_OPTIONS: readonly OptionName[] = APPLIES.aperture.concat(['decayTime']);
@@ -70,6 +72,7 @@ export function checkPickerOptions(kind: PickerKind | 'round-robin', options: Pi
   if (o.minSize !== undefined && !(isInt(o.minSize) && o.minSize >= 1)) fail(`minSize must be an integer ≥ 1, got ${o.minSize}`);
   if (o.smoothWindow !== undefined && !(o.smoothWindow >= 0 && Number.isFinite(o.smoothWindow))) fail(`smoothWindow must be ≥ 0 ms, got ${o.smoothWindow}`);
   if (o.jitter !== undefined && !(o.jitter >= 0 && Number.isFinite(o.jitter))) fail(`jitter must be ≥ 0 ms, got ${o.jitter}`);
+  if (o.idleTime !== undefined && !(o.idleTime >= 0 && Number.isFinite(o.idleTime))) fail(`idleTime must be ≥ 0 ms, got ${o.idleTime}`);
   const low = o.lowLoad ?? APERTURE_DEFAULTS.lowLoad;
   const high = o.highLoad ?? APERTURE_DEFAULTS.highLoad;
   if (!(low >= 0 && Number.isFinite(low))) fail(`lowLoad must be ≥ 0, got ${low}`);
@@ -109,9 +112,11 @@ export function describePicker(kind: PickerKind | 'round-robin', options: Picker
       return `p2c-ewma (power of two choices, peak EWMA latency × load; decayTime ${options.decayTime ?? DEFAULT_DECAY_TIME} ms, ${effort}${seed})`;
     case 'aperture': {
       const a = { ...APERTURE_DEFAULTS, ...stripUndefined(options) };
+      const idle = options.idleTime ?? a.smoothWindow * APERTURE_DEFAULTS.idleWindows;
       return (
         `aperture (p2c least loaded over a window of ≥ ${a.minSize} node(s), load band [${a.lowLoad}, ${a.highLoad}] ` +
-        `smoothed over ${a.smoothWindow} ms, ${a.jitter > 0 ? `slides every ${a.jitter}–${2 * a.jitter} ms` : 'no rotation'}; ${effort}${seed})`
+        `smoothed over ${a.smoothWindow} ms, ${a.jitter > 0 ? `slides every ${a.jitter}–${2 * a.jitter} ms` : 'no rotation'}, ` +
+        `${idle > 0 ? `sessions outside it closed after ${idle} ms idle` : 'sessions outside it kept'}; ${effort}${seed})`
       );
     }
   }

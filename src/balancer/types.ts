@@ -33,4 +33,11 @@ export interface Picker<N extends BalancerNode = BalancerNode> {
   started(node: N, now: number): void;
   /** A call on `node` ended after `latencyMs` (its load was just decremented). */
   finished(node: N, latencyMs: number, failed: boolean, now: number): void;
+  /**
+   * A picker that sends calls to a subset (aperture): nodes outside it idle this many ms have
+   * their sessions closed by the balancer (reopened if picked again). Absent or 0: never.
+   */
+  readonly idleTime?: number;
+  /** With `idleTime`: the nodes calls go to now. */
+  readonly window?: readonly N[];
 }

@@ -31,7 +31,7 @@ import { retriesLayer } from '../resilience/retries.js';
 import { timeoutLayer } from '../resilience/timeout.js';
 import { statsLayer } from '../stats/layer.js';
 import { CallStats } from '../stats/call-stats.js';
-import { StatsRegistry, type StatsScope } from '../stats/registry.js';
+import { StatsRegistry, type Counter, type StatsScope } from '../stats/registry.js';
 import { ClientStack } from './client-stack.js';
 import { checkStackOptions, idempotentPredicate, loadBalancerParts, resolveBudget, type ClientStackOptions, type PoolConfig } from './options.js';
 import { CALL, CONNECTOR, Role, WIRE } from './roles.js';
@@ -157,6 +157,8 @@ function balancerLayer<Req, Rep>(
   checkPickerOptions(kind, options); // bad options fail when the stack is made, not at the first call
   const added = scope.counter('nodes_added');
   const removed = scope.counter('nodes_removed');
+  // Made on the first expiry (aperture only): a client that never expires a node shows no counter.
+  let expired: Counter | undefined;
   const make = (_below: unknown, at: BuildContext = {}): Service<Req, Rep> => {
     const picker = makePicker<BalancedNode<Req, Rep>>(kind, options);
     if (picker instanceof AperturePicker) scope.gaugeFn('aperture_size', () => picker.size);
@@ -166,6 +168,7 @@ function balancerLayer<Req, Rep>(
       // The default classifier calls every reply a success: no need to ask it per attempt.
       classifier: endpointClassifier === defaultClassifier ? undefined : endpointClassifier,
       firstResolution: o.discoveryWait,
+      onExpired: () => void (expired ??= scope.counter('nodes_expired')).value++,
       onMembership: (event, key) => {
         if (event === 'added') {
           added.value++;

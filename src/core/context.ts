@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CancelSource } from './abort-watch.js';
 import { ContextValues, type ContextKey } from './context-key.js';
 import { describeValue, InvalidArgumentError } from './errors.js';
 import { CallContext } from './service.js';
@@ -16,7 +17,13 @@ export interface CallOptions {
 /** The ambient context of the code running now: a server handler's request, or none. */
 export interface AmbientContext {
   readonly deadline: number | undefined;
+  /** Calls made inside are cancelled when it aborts (unless `cancellation` is given: then that). */
   readonly signal: AbortSignal | undefined;
+  /**
+   * Calls made inside are cancelled with it; a server's request context offers itself here, so
+   * nested calls follow it without making its AbortSignal (~25 µs a request).
+   */
+  readonly cancellation?: CancelSource | undefined;
   /**
    * Typed values of the request being served (a server puts what its protocol received here:
    * inbound) or set by `withContextValue`: copied into every call made inside, where a protocol
@@ -46,7 +53,9 @@ export function withContextValue<T, R>(key: ContextKey<T>, value: T, fn: () => R
   const values = new ContextValues();
   outer?.values?.copyTo(values);
   values.set(key, value);
-  return ambient.run({ deadline: outer?.deadline, signal: outer?.signal, values }, fn);
+  // The outer request's cancellation passes on as it is: reading `signal` would make one.
+  const cancellation = outer?.cancellation;
+  return ambient.run({ deadline: outer?.deadline, signal: cancellation === undefined ? outer?.signal : undefined, cancellation, values }, fn);
 }
 
 /** The type of a bad option value, for messages: `string "x"`, `object`, `null`. */
@@ -98,8 +107,10 @@ export function newCallContext(method: string, options: CallOptions | undefined,
   const inherited = ambient.getStore();
   if (inherited === undefined) return CallContext.expiring(method, timeout, deadline, signal);
   if (inherited.deadline !== undefined) deadline = deadline === undefined ? inherited.deadline : Math.min(deadline, inherited.deadline);
-  if (inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
+  const parent = inherited.cancellation;
+  if (parent === undefined && inherited.signal !== undefined) signal = signal === undefined ? inherited.signal : AbortSignal.any([signal, inherited.signal]);
   const ctx = CallContext.expiring(method, timeout, deadline, signal);
+  ctx.parent = parent;
   const values = inherited.values;
   if (values !== undefined) for (const [key, value] of values.entries()) ctx.set(key, value);
   return ctx;

@@ -1,4 +1,5 @@
 import { performance, TIME_ORIGIN } from './clock.js';
+import type { CancelSource } from './abort-watch.js';
 import { CarriesValues, ContextValues } from './context-key.js';
 import type { ScalesError } from './errors.js';
 
@@ -23,6 +24,11 @@ export class CallContext extends CarriesValues {
   private exp: number | undefined;
   /** The caller's own signal (already bridged into `cancel` by the timeout layer). */
   readonly signal: AbortSignal | undefined;
+  /**
+   * The request being served when the call was made (newCallContext sets it): the call is
+   * cancelled with it, as with `signal`, but without an AbortSignal (see core/abort-watch.ts).
+   */
+  parent: CancelSource | undefined = undefined;
   /** Set once the call was cancelled (timeout or abort); the reason it failed with. */
   cancelled: ScalesError | undefined = undefined;
   /** The node the latest attempt went to (set by the pool that took it): the `endpoint` of a timeout. */
@@ -63,6 +69,7 @@ export class CallContext extends CarriesValues {
   child(): CallContext {
     const c = new CallContext(this.method, undefined, this.signal);
     c.exp = this.exp;
+    c.parent = this.parent;
     if (this.vals !== undefined) this.vals.copyTo((c.vals = new ContextValues()));
     return c;
   }

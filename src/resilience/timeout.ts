@@ -3,17 +3,21 @@ import { ForwardingService } from '../core/filter.js';
 import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.js';
 import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from '../core/abort-watch.js';
 import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
 
 /**
  * One call with a deadline or a signal. It settles at the deadline even if a layer below ignores
  * cancellation, so nothing waits forever; the outcome that arrives later is dropped here.
  */
-class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
+class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry, AbortWatcher {
   private settled = false;
   /** Only for a call its layer's DeadlineList refused (due before the list's tail). */
   private timer: NodeJS.Timeout | undefined = undefined;
-  private onAbort: (() => void) | undefined = undefined;
+  /** Watching the caller's signal (one listener per signal however many calls share it: core/abort-watch). */
+  private watching = false;
+  /** Watching the request being served that made the call (ctx.parent). */
+  private watchingParent = false;
   expiresAt = 0;
   prevDeadline: DeadlineEntry | undefined = undefined;
   nextDeadline: DeadlineEntry | undefined = undefined;
@@ -33,9 +37,19 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     }
     const signal = ctx.signal;
     if (signal !== undefined) {
-      this.onAbort = () => this.fail(new CancelledError(`${ctx.method} cancelled`, { cause: signal.reason, endpoint: ctx.endpoint }));
-      signal.addEventListener('abort', this.onAbort, { once: true });
+      this.watching = true;
+      watchAbort(signal, this);
     }
+    const parent = ctx.parent;
+    if (parent !== undefined && !this.settled) {
+      this.watchingParent = true;
+      parent.watchCancel(this);
+    }
+  }
+
+  /** The caller's signal aborted, or the request that made the call was cancelled. */
+  aborted(reason: unknown): void {
+    this.fail(new CancelledError(`${this.ctx.method} cancelled`, { cause: reason, endpoint: this.ctx.endpoint }));
   }
 
   onReply(rep: Rep, at?: number): void {
@@ -77,7 +91,8 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry {
     this.settled = true;
     this.deadlineList?.remove(this);
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.ctx.signal!.removeEventListener('abort', this.onAbort);
+    if (this.watching) unwatchAbort(this.ctx.signal!, this);
+    if (this.watchingParent) this.ctx.parent!.unwatchCancel(this);
     return true;
   }
 }
@@ -92,7 +107,8 @@ function rearm(h: DeadlineHandler<unknown>): void {
 }
 
 /**
- * Enforces the call's deadline and the caller's AbortSignal: when either fires, the layer that
+ * Enforces the call's deadline, the caller's AbortSignal and the cancellation of the request
+ * being served that made the call (`ctx.parent`): when any fires, the layer that
  * holds the call is told to abandon it (see CallContext), so the caller is freed at once and the
  * connection below decides what to do with the late reply.
  */
@@ -100,7 +116,7 @@ class TimeoutService<Req, Rep> extends ForwardingService<Req, Rep> {
   private readonly deadlines = new DeadlineList();
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
-    if (ctx.expiresAt === undefined && ctx.signal === undefined) this.down.dispatch(req, ctx, handler);
+    if (ctx.expiresAt === undefined && ctx.signal === undefined && ctx.parent === undefined) this.down.dispatch(req, ctx, handler);
     else this.dispatchWithDeadline(req, ctx, handler);
   }
 
@@ -108,6 +124,8 @@ class TimeoutService<Req, Rep> extends ForwardingService<Req, Rep> {
     const expiresAt = ctx.expiresAt;
     const signal = ctx.signal;
     if (signal?.aborted) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent`, { cause: signal.reason }));
+    const parentGone = ctx.parent?.cancelReason;
+    if (parentGone !== undefined) return handler.onError(new CancelledError(`${ctx.method} cancelled before it was sent: the request it serves was`, { cause: parentGone }));
     // Measured from the call's start (read microseconds ago, when the proxy made the context): no clock read.
     if (expiresAt !== undefined && expiresAt <= ctx.start) return handler.onError(new TimeoutError(`${ctx.method}: deadline passed before the call was sent`));
     const h = new DeadlineHandler(ctx, handler);

@@ -82,4 +82,10 @@ export interface ServerCodec<In, Out, Req extends ServerRequest> {
   startDrain?(out: Out): Promise<void> | undefined;
   /** How long a session waits for the peer's drain acknowledgement (ms). */
   readonly drainAckMs?: number;
+  /**
+   * Optional: the peer's FIN means it is gone, not that it sent its last request (a protocol
+   * without half-close: Mux). The session then aborts what runs and closes, as on a reset.
+   * Absent or false: a half-close, and the running requests are still answered.
+   */
+  peerEndIsGone?(out: Out): boolean;
 }

@@ -63,6 +63,11 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
     conn.onMessage = (m) => this.onMessage(m);
     if (dispatcher.codec.decodeRange !== undefined) conn.onFrame = (buf, start, end) => this.onFrame(buf, start, end);
     conn.onPeerEnd = () => {
+      // A protocol without half-close (Mux): the caller is gone; what runs is aborted (its
+      // nested calls with it) and nobody waits for answers no one will read.
+      // (Closed without an error: a caller leaving is not a fault to report; onClosed aborts
+      // the running requests with ConnectionClosedError.)
+      if (dispatcher.codec.peerEndIsGone?.(conn) === true) return conn.close();
       // Half-close: the peer sent its last call; answer what runs, then close our side.
       this.ending = true;
       if (this.inFlight === 0) void this.end();

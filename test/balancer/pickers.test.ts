@@ -216,7 +216,10 @@ test('describePicker: one line with the effective defaults', () => {
   assert.equal(describePicker('p2c', {}), 'p2c (power of two choices, least loaded; maxEffort 5)');
   assert.match(describePicker('p2c-ewma', {}), /decayTime 10000 ms, maxEffort 5/);
   assert.match(describePicker('p2c-ewma', { decayTime: 2000, seed: 9 }), /decayTime 2000 ms, maxEffort 5, seed 9/);
-  assert.match(describePicker('aperture', {}), /≥ 1 node\(s\), load band \[0.5, 2\] smoothed over 5000 ms, slides every 120000–240000 ms; maxEffort 5/);
+  assert.match(describePicker('aperture', {}), /≥ 1 node\(s\), load band \[0.5, 2\] smoothed over 5000 ms, slides every 120000–240000 ms, sessions outside it closed after 50000 ms idle; maxEffort 5/);
+  assert.match(describePicker('aperture', { smoothWindow: 100 }), /closed after 1000 ms idle/);
+  assert.throws(() => describePicker('aperture', { idleTime: -1 }), /idleTime must be ≥ 0 ms/);
+  assert.throws(() => describePicker('p2c', { idleTime: 10 }), /does not apply to p2c/);
   assert.match(describePicker('aperture', { jitter: 0, minSize: 3 }), /≥ 3 node\(s\).*no rotation/);
   assert.match(describePicker('heap', {}), /^heap \(least loaded/);
   assert.match(describePicker('round-robin', {}), /^round-robin/);

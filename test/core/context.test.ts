@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createContextKey } from '../../src/core/context-key.js';
-import { newCallContext, runWithContext, withContextValue } from '../../src/core/context.js';
+import type { CancelSource } from '../../src/core/abort-watch.js';
+import { newCallContext, runWithContext, withContextValue, type AmbientContext } from '../../src/core/context.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { CallContext } from '../../src/core/service.js';
 
@@ -45,6 +46,31 @@ test('signals combine with the inherited one', () => {
   assert.equal(ctx.signal!.aborted, false);
   parent.abort();
   assert.equal(ctx.signal!.aborted, true);
+});
+
+test('a served request is followed as a CancelSource: no signal made, withContextValue passes it on', () => {
+  let signalRead = 0;
+  const source: CancelSource & AmbientContext = {
+    deadline: undefined,
+    get signal(): AbortSignal | undefined {
+      signalRead++;
+      return undefined;
+    },
+    get cancellation() {
+      return source;
+    },
+    cancelReason: undefined,
+    watchCancel: () => {},
+    unwatchCancel: () => {},
+  };
+  const own = new AbortController();
+  const ctx = runWithContext(source, () => newCallContext('m', { signal: own.signal }, undefined));
+  assert.equal(ctx.parent, source);
+  assert.equal(ctx.signal, own.signal, 'the call keeps its own signal, not a combined one');
+  assert.equal(ctx.child().parent, source, 'a hedged attempt follows it too');
+  const nested = runWithContext(source, () => withContextValue(createContextKey<string>('test.k', ''), 'v', () => newCallContext('m', undefined, undefined)));
+  assert.equal(nested.parent, source);
+  assert.equal(signalRead, 0, "nobody read the request's signal");
 });
 
 test('bad options are typed errors', () => {

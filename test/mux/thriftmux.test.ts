@@ -3,6 +3,7 @@
 // elsewhere, drain, contexts carried from a caller through a handler to the next server, and
 // plain framed Thrift on the same port.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { withContextValue } from '../../src/core/context.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
@@ -97,6 +98,36 @@ describe('abandoned calls: Tdiscarded, not a new connection', () => {
     assert.deepEqual(await client.echo(5n, 0, 'after'), { id: 5n, payload: 'after' });
     assert.equal(server.connections, 1, 'no reconnect');
   });
+
+  test('one AbortSignal shared by 50 calls: one listener on it, no leak warning, an abort frees them all', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ac = new AbortController();
+      // Completed calls leave nothing on the signal.
+      const done = await Promise.all(Array.from({ length: 50 }, (_, i) => client.echo(BigInt(100 + i), 1, 'shared', { signal: ac.signal })));
+      assert.equal(done.length, 50);
+      assert.equal(getEventListeners(ac.signal, 'abort').length, 0, 'no listener left once every call ended');
+      const seen = aborted.length;
+      const calls = Array.from({ length: 50 }, (_, i) => client.echo(BigInt(200 + i), 5000, 'held', { signal: ac.signal }));
+      assert.equal(getEventListeners(ac.signal, 'abort').length, 1, '50 calls in flight, one listener on their signal');
+      await sleep(20);
+      ac.abort(new Error('request gone'));
+      const outcomes = await Promise.allSettled(calls);
+      for (const o of outcomes) assert.ok(o.status === 'rejected' && o.reason instanceof CancelledError && (o.reason.cause as Error).message === 'request gone');
+      await until('the handlers saw every abort', () => aborted.length === seen + 50);
+      await sleep(10); // a warning is emitted on the next tick
+      assert.deepEqual(
+        warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+        [],
+      );
+      assert.deepEqual(await client.echo(6n, 0, 'after'), { id: 6n, payload: 'after' });
+      assert.equal(server.connections, 1, 'no reconnect');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 describe('NACK: a server at its concurrency limit refuses, the call lands elsewhere', () => {
@@ -153,6 +184,123 @@ describe('drain', () => {
     assert.equal(server.connections, 0);
     await assert.rejects(client.echo(3n, 0, 'after'), 'the node is gone');
     await client.$close();
+  });
+});
+
+describe('cancellation travels A → B → C: a nested call is cancelled with the request it serves', () => {
+  let b: ThriftMuxServer;
+  let c: ThriftMuxServer;
+  let toC: EchoClient & ClientControl;
+  const cAborts: unknown[] = [];
+  const bNested: unknown[] = [];
+  before(async () => {
+    c = await ThriftMux.serve(
+      EchoService,
+      {
+        echo(id, delayMs, payload, ctx) {
+          if (delayMs <= 0) return { id, payload };
+          return new Promise((resolve) => {
+            const t = setTimeout(resolve, delayMs, { id, payload });
+            ctx.signal.addEventListener('abort', () => {
+              clearTimeout(t);
+              cAborts.push(ctx.signal.reason);
+              resolve({ id: -1n, payload: 'never sent' });
+            });
+          });
+        },
+      },
+      { onError: false },
+    );
+    toC = ThriftMux.newClient(EchoService, dest(c));
+    // B passes nothing on by hand: no signal, no deadline.
+    b = await ThriftMux.serve(
+      EchoService,
+      {
+        echo: (id, delayMs, payload) =>
+          toC.echo(id, delayMs, payload).catch((err: unknown) => {
+            bNested.push(err);
+            throw err;
+          }),
+      },
+      { onError: false },
+    );
+  });
+  after(async () => {
+    await toC.$close();
+    await b.close();
+    await c.close();
+  });
+
+  test("A aborts: B's call to C is cancelled and C's handler sees it", async () => {
+    const a = ThriftMux.newClient(EchoService, dest(b));
+    try {
+      const ac = new AbortController();
+      const call = a.echo(1n, 5000, 'held', { signal: ac.signal });
+      await until('C is running the call', () => gauge(c, 'in_flight') === 1);
+      await sleep(30);
+      ac.abort();
+      await assert.rejects(call, CancelledError);
+      await until("B's nested call failed", () => bNested.length === 1);
+      assert.ok(bNested[0] instanceof CancelledError, `B's nested call failed with ${String(bNested[0])}`);
+      await until("C's handler saw the abort", () => cAborts.length === 1);
+    } finally {
+      await a.$close();
+    }
+  });
+
+  test("B stops and its grace runs out: B's call to C is cancelled too", async () => {
+    const before = { b: bNested.length, c: cAborts.length };
+    const nested = (id: bigint, delayMs: number, payload: string) =>
+      toC.echo(id, delayMs, payload).catch((err: unknown) => {
+        bNested.push(err);
+        throw err;
+      });
+    const b2 = await ThriftMux.serve(EchoService, { echo: nested }, { onError: false });
+    const a = ThriftMux.newClient(EchoService, dest(b2), { retries: false });
+    try {
+      const call = a.echo(2n, 5000, 'stopped').catch((err: unknown) => err);
+      await sleep(50);
+      await b2.close(50);
+      await call;
+      await until("B's nested call failed", () => bNested.length === before.b + 1);
+      assert.ok(bNested[before.b] instanceof CancelledError, `B's nested call failed with ${String(bNested[before.b])}`);
+      await until("C's handler saw the abort", () => cAborts.length === before.c + 1);
+    } finally {
+      await a.$close();
+    }
+  });
+
+  test("A's connection goes away (a FIN: Mux has no half-close): B aborts, its call to C is cancelled", async () => {
+    // Closing cuts the call after 1 ms of grace: the socket goes with it.
+    const a = ThriftMux.newClient(EchoService, dest(b), { pool: { kind: 'singleton', closeGrace: 1 } });
+    const before = { b: bNested.length, c: cAborts.length };
+    const call = a.echo(3n, 5000, 'orphaned').catch((err: unknown) => err);
+    await until('C is running the call', () => gauge(c, 'in_flight') === 1);
+    await a.$close();
+    await call;
+    await until("B's nested call failed", () => bNested.length === before.b + 1);
+    assert.ok(bNested[before.b] instanceof CancelledError, `B's nested call failed with ${String(bNested[before.b])}`);
+    await until("C's handler saw the abort", () => cAborts.length === before.c + 1);
+    await until('B dropped the connection', () => b.connections === 0);
+  });
+
+  test('a nested call makes no AbortController: the request is followed without one', async () => {
+    const a = ThriftMux.newClient(EchoService, dest(b));
+    const Original = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await a.echo(BigInt(i), 0, 'plain'), { id: BigInt(i), payload: 'plain' });
+    } finally {
+      globalThis.AbortController = Original;
+      await a.$close();
+    }
+    assert.equal(made, 0, 'AbortControllers made while serving 20 nested calls');
   });
 });
 

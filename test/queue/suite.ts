@@ -104,6 +104,26 @@ export function queueSuite(env: BrokerEnv): void {
       assert.match(client.$stack.describe(), /serializer/);
     });
 
+    it('16 pollers on one consumer: every message handled, no leak warning from their shared stop signal', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void (w.name === 'MaxListenersExceededWarning' && warnings.push(w.message));
+      process.on('warning', onWarning);
+      try {
+        const dest = env.dest('pollers');
+        const seen = new Set<bigint>();
+        const server = await serve({ notify: (id) => void seen.add(id), work: () => {} }, dest, { pollers: 16, concurrency: 500 });
+        const client = Queue.newClient(Jobs, dest);
+        closers.push(() => client.$close());
+        await Promise.all(Array.from({ length: 40 }, (_, i) => client.notify(BigInt(i), 'p')));
+        await until('40 calls handled', () => seen.size === 40);
+        await server.close(1000);
+        await new Promise((r) => setTimeout(r, 10)); // a warning is emitted on the next tick
+        assert.deepEqual(warnings, []);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('a non-void method is refused when the client is built, naming it; a subset of void methods is fine', async () => {
       assert.throws(() => Queue.newClient(Mixed, env.dest('mixed')), /Mixed cannot be called through a queue.*compute returns a value/);
       const c = Queue.newClient(Mixed, env.dest('mixed'), { methods: ['notify'] });

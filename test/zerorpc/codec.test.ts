@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/core/errors.js';
-import { encodeEvent, eventDecoder, idKey, MessageIds, type EventHeader } from '../../src/protocols/zerorpc/events.js';
+import { encodeEvent, EventReader, eventDecoder, idKey, MessageIds, packReply, packRequest, type EventHeader } from '../../src/protocols/zerorpc/events.js';
 import { makeUnpacker, pack } from '../../src/protocols/zerorpc/msgpack.js';
 import { fromNotation, loadConversations } from './vectors.js';
 
@@ -99,6 +99,35 @@ describe('msgpack values', () => {
       { 1: 'a', b: 2 },
     );
   });
+  it('plain objects: own enumerable keys only, whatever Object.prototype has; a getter that deletes keys fails', () => {
+    assert.equal(Buffer.from(pack({ a: 1, b: 'x' })).toString('hex'), '82a16101a162a178');
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+      get len(): number {
+        return 0;
+      }
+    }
+    assert.equal(Buffer.from(pack(new Point(1, 2))).toString('hex'), '82a17801a17902');
+    const proto = Object.prototype as Record<string, unknown>;
+    proto['polluted'] = 1;
+    try {
+      assert.equal(Buffer.from(pack({ a: 1 })).toString('hex'), '81a16101');
+    } finally {
+      delete proto['polluted'];
+    }
+    const o: Record<string, unknown> = {
+      get a() {
+        delete o['b'];
+        return 1;
+      },
+      b: 2,
+    };
+    assert.throws(() => pack(o), /changed while it was encoded/);
+  });
+
   it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {
     assert.throws(() => unpack(Buffer.from('81a95f5f70726f746f5f5f01', 'hex')), ProtocolError);
     assert.throws(() => unpack(Buffer.from('0101', 'hex')), ProtocolError);
@@ -131,6 +160,142 @@ describe('hostile events', () => {
     bad(Buffer.from(pack([{ message_id: 'x', v: 'three' }, 'OK', []])).toString('hex'), /v is not/);
   });
   it('garbage bytes', () => bad('c1c1c1c1', /msgpack/));
+  it("the client's reply reading refuses the same events with the same errors", () => {
+    const ids = new MessageIds();
+    const reader = new EventReader();
+    const cases = ['ddffffffff00', '93dfffffffff', '93dbffffffff61', '93', 'a3616263', '9280a0', '93a0a0c0', '9381a176039090', 'c1c1c1c1'].map((h) => Buffer.from(h, 'hex'));
+    const id = ids.next();
+    // Our common header, then something wrong after it: a bad name, a truncated or trailing tail.
+    const good = Buffer.from(encodeEvent({ message_id: id, v: 3, response_to: id }, 'OK', [1]));
+    cases.push(Buffer.from(pack([{ message_id: id, v: 3, response_to: id }, 5, []])), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.from([0xc0])]));
+    cases.push(Buffer.from(pack([{ message_id: id, v: 'three', response_to: id }, 'OK', []])), Buffer.from(pack([{ message_id: 7, v: 3, response_to: id }, 'OK', []])));
+    for (const bytes of cases) {
+      let expected: Error | undefined;
+      try {
+        decode(bytes);
+      } catch (err) {
+        expected = err as Error;
+      }
+      assert.ok(expected instanceof ProtocolError, bytes.toString('hex'));
+      assert.throws(
+        () => reader.reply(bytes, 0, bytes.length, ids),
+        (e: unknown) => e instanceof ProtocolError && e.message === expected.message,
+        bytes.toString('hex'),
+      );
+    }
+  });
+});
+
+describe('reading events in place', () => {
+  const ids = new MessageIds();
+  const other = new MessageIds();
+  const reader = new EventReader();
+  /** `bytes` inside a larger buffer, read at its offset. */
+  const inside = (bytes: Uint8Array): [Buffer, number, number] => [Buffer.concat([Buffer.from('xyz'), bytes, Buffer.from('pq')]), 3, 3 + bytes.length];
+
+  it('a reply to one of our ids is read without its ids, and as the full reading reads it', () => {
+    const mine = ids.next();
+    const seq = ids.seqOf(mine);
+    const item = { id: 42, name: 'Ada', tags: ['a', 'b'], blob: Buffer.from([1, 2]) };
+    const replies: [Uint8Array, number][] = [
+      [Buffer.from(packReply(other, mine, 'OK', [item]).buf.subarray(0, packReply(other, mine, 'OK', [item]).length)), seq],
+      [encodeEvent({ message_id: 'a str id', v: 3, response_to: mine }, 'STREAM', 7), seq],
+      [encodeEvent({ message_id: Buffer.alloc(300, 1), v: 3, response_to: mine }, 'ERR', ['E', 'm', 't']), seq],
+      [Buffer.from(pack([{ message_id: other.next(), v: 3, response_to: mine }, '_zpc_hb', [0], 'extra', { x: 1 }])), seq],
+      // Not the common header, or not our id: read in full.
+      [encodeEvent({ message_id: other.next(), v: 3, response_to: mine, trace_id: Buffer.from('t') }, 'OK', [1]), seq],
+      [encodeEvent({ message_id: other.next(), v: 3, response_to: other.next() }, 'OK', [1]), -1],
+      [encodeEvent({ message_id: other.next(), v: 3, response_to: mine.toString('latin1') }, 'OK', [1]), -1],
+      [encodeEvent({ message_id: other.next(), v: 3 }, 'OK', [1]), -1],
+      [Buffer.from(pack([{ message_id: other.next(), v: 3, response_to: null }, 'OK', [1]])), -1],
+      [encodeEvent({ message_id: other.next() }, 'OK', [1]), -1],
+    ];
+    for (const [bytes, want] of replies) {
+      const full = decode(bytes);
+      const r = reader.reply(...inside(bytes), ids);
+      assert.equal(r.seq, want, Buffer.from(bytes).toString('hex'));
+      assert.equal(r.name, full.name);
+      same(r.args, full.args);
+    }
+  });
+
+  it('a reply to one of our ids makes no Buffer view (each costs ~70 ns)', () => {
+    const mine = ids.next();
+    const p = packReply(other, mine, 'OK', [{ id: 1, name: 'x' }]);
+    const [buf, start, end] = inside(p.buf.subarray(0, p.length));
+    reader.reply(buf, start, end, ids); // the map keys and the name enter the reader's cache
+    const subarray = Buffer.prototype.subarray;
+    let views = 0;
+    Buffer.prototype.subarray = function (this: Buffer, ...a: [number?, number?]) {
+      views++;
+      return subarray.apply(this, a);
+    };
+    try {
+      assert.equal(reader.reply(buf, start, end, ids).seq, ids.seqOf(mine));
+      assert.equal(views, 0);
+      reader.event(buf, start, end); // the full reading makes its two ids
+      assert.equal(views, 2);
+    } finally {
+      Buffer.prototype.subarray = subarray;
+    }
+  });
+
+  it("the server's reading: a request with the common header comes without a header object, the id left in place", () => {
+    const id = other.next();
+    const p = packRequest(other, other.seqOf(id), 'add', [1, 2]);
+    const [buf, start, end] = inside(p.buf.subarray(0, p.length));
+    const ev = reader.request(buf, start, end);
+    assert.equal(ev.header, undefined);
+    assert.deepEqual(buf.subarray(ev.idAt, ev.idAt + 32), id);
+    assert.equal(ev.name, 'add');
+    assert.deepEqual(ev.args, [1, 2, undefined]);
+    // Any other shape: the full reading, header and all (same names, args and errors).
+    const others = [
+      encodeEvent({ message_id: 'str id', v: 3 }, 'add', [1]),
+      encodeEvent({ message_id: Buffer.alloc(16, 7), v: 3 }, 'add', [1]),
+      encodeEvent({ message_id: id, v: 3, trace_id: Buffer.from('t') }, 'add', [1]),
+      encodeEvent({ message_id: id, v: 3, response_to: ids.next() }, '_zpc_hb', [0]),
+      encodeEvent({ message_id: id }, 'add', 5),
+    ];
+    for (const bytes of others) {
+      const full = reader.event(bytes, 0, bytes.length, true);
+      const got = reader.request(...inside(bytes));
+      assert.equal(got.idAt, -1);
+      same(got.header, full.header);
+      assert.equal(got.name, full.name);
+      same(got.args, full.args);
+    }
+    const good = Buffer.from(p.buf.subarray(0, p.length));
+    const bad = [
+      good.subarray(0, good.length - 1),
+      Buffer.concat([good, Buffer.from([0xc0])]),
+      Buffer.from(pack([{ message_id: id, v: 'x' }, 'add', []])),
+      Buffer.from(pack([{ message_id: id, v: 3 }, 7, []])),
+    ];
+    for (const bytes of bad) {
+      let expected: Error | undefined;
+      try {
+        reader.event(bytes);
+      } catch (err) {
+        expected = err as Error;
+      }
+      assert.ok(expected instanceof ProtocolError);
+      assert.throws(
+        () => reader.request(bytes, 0, bytes.length),
+        (e: unknown) => e instanceof ProtocolError && e.message === expected.message,
+      );
+    }
+  });
+
+  it("a request's args get a last slot for the request context; replies and control events do not", () => {
+    const p = packRequest(ids, ids.take(), 'add', [1, 2]);
+    const req = reader.event(...inside(p.buf.subarray(0, p.length)), true);
+    assert.deepEqual(req.args, [1, 2, undefined]);
+    assert.equal((req.args as unknown[]).length, 3);
+    const hb = reader.event(...inside(encodeEvent({ message_id: ids.next(), v: 3, response_to: ids.next() }, '_zpc_more', [100])), true);
+    assert.deepEqual(hb.args, [100]);
+    assert.equal(reader.event(...inside(encodeEvent({ message_id: ids.next(), v: 3 }, 'f', 5)), true).args, 5);
+  });
 });
 
 describe('message ids', () => {

@@ -151,6 +151,33 @@ describe('ZMTP server on the wire', () => {
     p.destroy();
   });
 
+  it('answers carry the request id byte for byte, however the server keys it', async () => {
+    // Hex-shaped ids with the peer's first tail are kept as their counter and written back from
+    // it; another tail, upper-case digits, other lengths and str ids are kept as they came.
+    const p = new RawPeer(port);
+    await p.handshake();
+    const tailA = 'abcdef0123456789abcdef01';
+    const sent: (Buffer | string)[] = [
+      Buffer.from(`0000002a${tailA}`, 'latin1'),
+      Buffer.from(`ffffffff${tailA}`, 'latin1'),
+      Buffer.from(`00000007${'9'.repeat(24)}`, 'latin1'),
+      Buffer.from(`0000002B${tailA}`, 'latin1'),
+      Buffer.from(`0000002b${tailA}`, 'latin1'),
+      Buffer.from('short id', 'latin1'),
+      'a str id',
+    ];
+    const frames = sent.map((id, i) => Buffer.concat([shortFrame(0x01, Buffer.alloc(0)), shortFrame(0x00, Buffer.from(encodeEvent({ message_id: id, v: 3 }, 'add', [i, 1])))]));
+    p.write(Buffer.concat(frames));
+    await until('the replies', () => p.frames.length >= 1 + 2 * sent.length);
+    for (let i = 0; i < sent.length; i++) {
+      const ev = decode(p.frames[2 + 2 * i]!.body);
+      assert.equal(ev.name, 'OK');
+      assert.deepEqual(ev.args, [i + 1]);
+      assert.deepEqual(ev.header.response_to, sent[i], `reply ${i}`);
+    }
+    p.destroy();
+  });
+
   it('a PING is answered by a PONG with its context; a flood gets one PONG per loop turn', async () => {
     const p = new RawPeer(port);
     await p.handshake();
@@ -256,6 +283,15 @@ describe('ZMTP server on the wire', () => {
     assert.equal(p.frames[2]!.flags, 0x02, 'a long frame');
     assert.deepEqual(decode(p.frames[2]!.body).args, [blob]);
     p.destroy();
+  });
+
+  it('events of every size, sent together, arrive whole both ways (short and long frames, a grown buffer)', async () => {
+    // Encoded in place: a short frame's header is fixed up after, a long one moves its body on.
+    const sizes = [0, 1, 200, ...Array.from({ length: 24 }, (_, i) => 190 + i), 4000, 20_000, 60_000, 3];
+    const strings = sizes.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n));
+    const echoed = await Promise.all(strings.map((s) => client.echo(s)));
+    assert.deepEqual(echoed, strings);
+    await stillServing();
   });
 
   it('a message split into single bytes is read whole', async () => {

@@ -11,6 +11,7 @@
  *   leases are extended every leaseMs/3 while a handler runs; close() stops receiving, lets
  *   running handlers finish (grace), releases what is left, and closes the broker connection.
  */
+import { unwatchAbort, watchAbort } from '../../core/abort-watch.js';
 import { performance } from '../../core/clock.js';
 import { ContextValues } from '../../core/context-key.js';
 import { ClosedError, InvalidArgumentError, type ScalesError } from '../../core/errors.js';
@@ -217,8 +218,21 @@ class QueueConsumer {
   }
 
   private async pollLoop(): Promise<void> {
+    if (this.stop.signal.aborted) return;
+    // A signal of this poller's own, following the consumer's: a broker client adds a listener
+    // per request (the AWS SDK does), and 32 pollers on one signal would make Node warn of a leak.
+    const own = new AbortController();
+    const follow = { aborted: (reason: unknown) => own.abort(reason) };
+    watchAbort(this.stop.signal, follow);
+    try {
+      await this.poll(own.signal);
+    } finally {
+      unwatchAbort(this.stop.signal, follow);
+    }
+  }
+
+  private async poll(signal: AbortSignal): Promise<void> {
     let failures = 0;
-    const signal = this.stop.signal;
     while (!signal.aborted) {
       const n = Math.min(this.free(), this.backend.maxBatch);
       if (n <= 0) {
@@ -382,7 +396,7 @@ class QueueConsumer {
   }
 }
 
-/** Waits `ms`, or less if `signal` aborts; removes its listener either way (the signal lives as long as the consumer). */
+/** Waits `ms`, or less if `signal` aborts; removes its listener either way (the signal lives as long as the poller). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const wake = (): void => {

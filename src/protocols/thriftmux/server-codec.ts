@@ -117,6 +117,11 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     this.initHeaders = o.maxFrameToReceive === undefined ? [] : [framerHeader(o.maxFrameToReceive)];
   }
 
+  /** Mux has no half-close (Finagle closes the session on EOF): a Mux caller's FIN means it is gone. Plain Thrift keeps half-close. */
+  peerEndIsGone(conn: Connection): boolean {
+    return this.conns.get(conn)?.kind === 'mux';
+  }
+
   /** Mux calls in flight on `conn` (not discarded, not answered). */
   inFlight(conn: Connection): number {
     return this.conns.get(conn)?.inFlight ?? 0;

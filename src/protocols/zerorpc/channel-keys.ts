@@ -4,7 +4,7 @@
  * client) become numbers, the peer's base plus the counter: no string is built and hashed per call
  * (a string key cost ~250 ns per call in Map churn, a number ~60). Other ids keep string keys.
  */
-import { idKey, idSeq, type MessageId } from './events.js';
+import { hexSeq, idKey, idSeq, type ChannelRef } from './events.js';
 
 /** One peer (routing identity) of the socket. */
 export interface PeerIds {
@@ -44,7 +44,20 @@ export class ChannelKeys {
     return p;
   }
 
-  key(p: PeerIds, id: MessageId): string | number {
+  /**
+   * The counter of the 32 id bytes at `buf[at]` when the peer's ids are numbered and these are
+   * hex-shaped with its tail (the first such id fixes the tail), else -1.
+   */
+  seqAt(p: PeerIds, buf: Buffer, at: number): number {
+    if (p.base < 0) return -1;
+    const seq = hexSeq(buf, at, p.tail);
+    if (seq >= 0 && p.tail === undefined) p.tail = Buffer.from(buf.subarray(at + 8, at + 32));
+    return seq;
+  }
+
+  /** The key of channel `id` (a number: a counter `seqAt` gave for this peer). */
+  key(p: PeerIds, id: ChannelRef): string | number {
+    if (typeof id === 'number') return p.base + id;
     if (p.base >= 0) {
       const seq = idSeq(id, p.tail);
       if (seq >= 0) {

@@ -34,8 +34,24 @@ export const HEARTBEAT = '_zpc_hb';
 export const MORE = '_zpc_more';
 export const PROTOCOL_VERSION = 3;
 
-/** Every encode below writes here; `pack*` return views of it (valid until the next encode), `encode*` copies. */
+/**
+ * `encodeEvent` and `pack*` write here (`pack*` return where: valid until the next encode);
+ * `write*` append to the writer given (a socket's: straight into its outgoing buffer).
+ */
 const w = new PackWriter();
+
+/** An event just encoded: bytes [0, length) of `buf`, the shared encoding buffer, valid until the next encode. */
+export interface PackedEvent {
+  readonly buf: Buffer;
+  readonly length: number;
+}
+const packed = { buf: w.buf, length: 0 };
+
+function packedEvent(): PackedEvent {
+  packed.buf = w.buf;
+  packed.length = w.pos;
+  return packed;
+}
 
 /** A request's first bytes: the event array, a header of 2 keys, 'message_id' (then the id, 'v': 3). */
 const REQUEST_HEAD = Buffer.from([0x93, 0x82, 0xaa, ...Buffer.from('message_id', 'latin1')]);
@@ -44,51 +60,73 @@ const REPLY_HEAD = Buffer.from([0x93, 0x83, 0xaa, ...Buffer.from('message_id', '
 const V3 = Buffer.from([0xa1, 0x76, PROTOCOL_VERSION]);
 const RESPONSE_TO = Buffer.from([0xab, ...Buffer.from('response_to', 'latin1')]);
 
-/** A channel id: one the peer chose (echoed as it came), or the sequence number of one of ours. */
+/**
+ * A channel id: one the peer chose (echoed as it came), or the counter of a hex-shaped id (see
+ * MessageIds): one of ours, or, with that peer's 24 fixed bytes given, one of the peer's.
+ */
 export type ChannelRef = MessageId | number;
 
-function writeId(ids: MessageIds, id: ChannelRef): void {
-  if (typeof id === 'number') ids.writeBin(w, id);
-  else if (typeof id === 'string') w.string(id);
-  else w.binary(id);
+function writeId(out: PackWriter, ids: MessageIds, id: ChannelRef, tail: Uint8Array | undefined): void {
+  if (typeof id === 'number') {
+    if (tail === undefined) ids.writeBin(out, id);
+    else writeHexBin(out, id, tail);
+  } else if (typeof id === 'string') out.string(id);
+  else out.binary(id);
 }
 
 /** Encodes one event (a fresh buffer). Throws (before anything is sent) when a value cannot be encoded. */
 export function encodeEvent(header: EventHeader, name: string, args: unknown): Buffer {
   w.start();
-  w.arrayHeader(3);
-  w.object(header as Record<string, unknown>, 1);
-  w.value(name, 1);
-  w.value(args, 1);
+  writeEvent(w, header, name, args);
   return w.take();
 }
 
-/**
- * A request `{ message_id: ids' id number seq, v: 3 }`, written without a header object or an id
- * buffer. Returns a view of the shared buffer: send it (to a socket that copies it) or copy it
- * before the next encode.
- */
-export function packRequest(ids: MessageIds, seq: number, name: string, args: unknown): Buffer {
-  w.start();
-  w.raw(REQUEST_HEAD);
-  ids.writeBin(w, seq);
-  w.raw(V3);
-  w.value(name, 1);
-  w.value(args, 1);
-  return w.view();
+/** Appends one event to `out`. Throws when a value cannot be encoded. */
+export function writeEvent(out: PackWriter, header: EventHeader, name: string, args: unknown): void {
+  out.arrayHeader(3);
+  out.object(header as Record<string, unknown>, 1);
+  out.value(name, 1);
+  out.value(args, 1);
 }
 
-/** A reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`; a view, as `packRequest`. */
-export function packReply(ids: MessageIds, channel: ChannelRef, name: string, args: unknown): Buffer {
+/**
+ * Appends a request `{ message_id: ids' id number seq, v: 3 }`, written without a header object
+ * or an id buffer. Throws when a value cannot be encoded.
+ */
+export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name: string, args: unknown): void {
+  out.raw(REQUEST_HEAD);
+  ids.writeBin(out, seq);
+  out.raw(V3);
+  out.value(name, 1);
+  out.value(args, 1);
+}
+
+/**
+ * Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`;
+ * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`.
+ */
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array): void {
+  out.raw(REPLY_HEAD);
+  ids.writeBin(out, ids.take());
+  out.raw(V3);
+  out.raw(RESPONSE_TO);
+  writeId(out, ids, channel, tail);
+  out.string(name);
+  out.value(args, 1);
+}
+
+/** `writeRequest` into the shared buffer (valid until the next encode). */
+export function packRequest(ids: MessageIds, seq: number, name: string, args: unknown): PackedEvent {
   w.start();
-  w.raw(REPLY_HEAD);
-  ids.writeBin(w, ids.take());
-  w.raw(V3);
-  w.raw(RESPONSE_TO);
-  writeId(ids, channel);
-  w.string(name);
-  w.value(args, 1);
-  return w.view();
+  writeRequest(w, ids, seq, name, args);
+  return packedEvent();
+}
+
+/** `writeReply` into the shared buffer (valid until the next encode). */
+export function packReply(ids: MessageIds, channel: ChannelRef, name: string, args: unknown): PackedEvent {
+  w.start();
+  writeReply(w, ids, channel, name, args);
+  return packedEvent();
 }
 
 /** The header of a reply or control event on channel `channel`. */
@@ -124,18 +162,56 @@ function commonHeader(r: PackReader, keys: number): Record<string, unknown> | un
 }
 
 /**
- * Makes a decoder of events, bounded by `maxBytes`. Strict about the envelope (an array of at
- * least three: a map header with a str or bin `message_id`, a str name), lenient about the rest:
- * extra elements and unknown header keys are kept or ignored, integer map keys are accepted.
+ * A reply as the client reads it, one object reused for every event: take its fields before the
+ * next read.
  */
-export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEvent {
-  const r = new PackReader(maxBytes);
-  return (bytes) => {
-    r.reset(bytes);
+/**
+ * An event as the server reads it, one object reused for every event: take its fields before
+ * the next read. A request whose header is exactly `{message_id: <32-byte bin>, v}` (ours and
+ * zerorpc-python's) has no header object and no id view made: `idAt` is where its 32 id bytes
+ * are in the buffer read. Any other event has `header` (and `idAt` -1).
+ */
+export interface ServerEvent {
+  header: EventHeader | undefined;
+  idAt: number;
+  name: string;
+  /** A request's args array has one more element at its end, undefined (see `event`'s `argsSlot`). */
+  args: unknown;
+}
+
+export interface ReplyEvent {
+  /** The counter of `response_to` when it is an id of the reader's MessageIds (ours), else -1. */
+  seq: number;
+  name: string;
+  args: unknown;
+}
+
+/**
+ * Reads events, bounded by `maxBytes`. Strict about the envelope (an array of at least three: a
+ * map header with a str or bin `message_id`, a str name), lenient about the rest: extra elements
+ * and unknown header keys are kept or ignored, integer map keys are accepted.
+ */
+export class EventReader {
+  private readonly r: PackReader;
+  private readonly out: ReplyEvent = { seq: -1, name: '', args: undefined };
+  private readonly req: ServerEvent = { header: undefined, idAt: -1, name: '', args: undefined };
+
+  constructor(maxBytes?: number) {
+    this.r = new PackReader(maxBytes);
+  }
+
+  /**
+   * The event in bytes [start, end) of `buf`. `argsSlot`: when it opens a channel (no
+   * `response_to`), an args array gets one more element, undefined, at its end (the server's
+   * slot for the request context: the array never grows).
+   */
+  event(buf: Uint8Array, start = 0, end = buf.length, argsSlot = false): ZeroEvent {
+    const r = this.r;
+    r.reset(buf, start, end);
     const n = r.arrayHeader();
     if (n < 3) {
       // Not an event: say whether it is msgpack at all (read as a whole value) or the wrong shape.
-      r.reset(bytes);
+      r.reset(buf, start, end);
       r.value();
       r.done();
       throw new ProtocolError('a ZeroRPC event is an array [header, name, args]');
@@ -147,16 +223,95 @@ export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEven
     }
     const h = commonHeader(r, keys) ?? r.map(keys, 1);
     if (!isId(h.message_id)) throw new ProtocolError('event header has no str or bin message_id');
-    if (h.response_to !== undefined && h.response_to !== null && !isId(h.response_to)) throw new ProtocolError('event response_to is not a str or bin');
+    const to = h.response_to;
+    if (to !== undefined && to !== null && !isId(to)) throw new ProtocolError('event response_to is not a str or bin');
     if (h.v !== undefined && typeof h.v !== 'number') throw new ProtocolError('event header v is not an integer');
     const len = r.strBounds();
     if (len < 0) throw new ProtocolError('event name is not a str');
     const name = r.shortText(len);
-    const args = r.value(1);
+    const count = argsSlot && (to === undefined || to === null) ? r.arrayHeader() : -1;
+    const args = count >= 0 ? r.array(count, 1, 1) : r.value(1);
     for (let i = 3; i < n; i++) r.value(1); // extra elements: read (they must be msgpack), ignored
     r.done();
     return { header: h as unknown as EventHeader, name, args };
-  };
+  }
+
+  /** The server's read of bytes [start, end) of `buf` (see ServerEvent): checked as `event` does, with `argsSlot`. */
+  request(buf: Buffer, start: number, end: number): ServerEvent {
+    const r = this.r;
+    const out = this.req;
+    r.reset(buf, start, end);
+    const n = r.arrayHeader();
+    if (n >= 3 && r.mapHeader() === 2 && r.skipIf(KEY_MESSAGE_ID)) {
+      const b = r.buf;
+      const at = r.pos;
+      if (r.end - at >= 34 && b[at] === 0xc4 && b[at + 1] === 32) {
+        r.pos = at + 34;
+        if (r.skipIf(KEY_V) && typeof r.value(1) === 'number') {
+          const len = r.strBounds();
+          if (len >= 0) {
+            out.name = r.shortText(len);
+            const count = r.arrayHeader();
+            out.args = count >= 0 ? r.array(count, 1, 1) : r.value(1);
+            for (let i = 3; i < n; i++) r.value(1);
+            r.done();
+            out.header = undefined;
+            out.idAt = at + 2;
+            return out;
+          }
+        }
+      }
+    }
+    // Any other shape (a channel event, more header keys, a str id, a malformed event): read in full.
+    const ev = this.event(buf, start, end, true);
+    out.header = ev.header;
+    out.idAt = -1;
+    out.name = ev.name;
+    out.args = ev.args;
+    return out;
+  }
+
+  /**
+   * A reply to one of `ids`' requests, in bytes [start, end) of `buf`: checked as `event` does,
+   * but the common header (`message_id`, `v`, `response_to` = one of our ids) is skipped over
+   * without making its ids or a header object. Returns the reader's one ReplyEvent.
+   */
+  reply(buf: Buffer, start: number, end: number, ids: MessageIds): ReplyEvent {
+    const r = this.r;
+    const out = this.out;
+    r.reset(buf, start, end);
+    const n = r.arrayHeader();
+    if (n >= 3 && r.mapHeader() === 3 && r.skipIf(KEY_MESSAGE_ID) && r.skipBytes() && r.skipIf(KEY_V) && typeof r.value(1) === 'number' && r.skipIf(RESPONSE_TO)) {
+      const b = r.buf;
+      const at = r.pos;
+      const seq = r.end - at >= 34 && b[at] === 0xc4 && b[at + 1] === 32 ? ids.seqAt(b, at + 2) : -1;
+      if (seq >= 0) {
+        r.pos = at + 34;
+        const len = r.strBounds();
+        if (len >= 0) {
+          out.name = r.shortText(len);
+          out.args = r.value(1);
+          for (let i = 3; i < n; i++) r.value(1);
+          r.done();
+          out.seq = seq;
+          return out;
+        }
+      }
+    }
+    // Any other shape (a foreign or no response_to, more header keys, a malformed event): read in full.
+    const ev = this.event(buf, start, end);
+    const to = ev.header.response_to;
+    out.seq = to === undefined || to === null ? -1 : ids.seqOf(to);
+    out.name = ev.name;
+    out.args = ev.args;
+    return out;
+  }
+}
+
+/** A decoder of whole events (each a fresh ZeroEvent), bounded by `maxBytes`; see EventReader. */
+export function eventDecoder(maxBytes?: number): (bytes: Uint8Array) => ZeroEvent {
+  const r = new EventReader(maxBytes);
+  return (bytes) => r.event(bytes);
 }
 
 /** A map key for an id that keeps str and bin apart (`'abc'` and bin `abc` are different channels). */
@@ -196,21 +351,12 @@ export class MessageIds {
 
   /** Id `seq` as 32 bytes at `buf[at]`. */
   write(seq: number, buf: Uint8Array, at: number): void {
-    buf.set(this.tail, at + 8);
-    let c = seq;
-    for (let i = 7; i >= 0; i--) {
-      buf[at + i] = HEX[c & 15]!;
-      c >>>= 4;
-    }
+    writeHex(seq, this.tail, buf, at);
   }
 
   /** Id `seq` as a msgpack bin. */
   writeBin(w: PackWriter, seq: number): void {
-    w.ensure(34);
-    w.buf[w.pos] = 0xc4;
-    w.buf[w.pos + 1] = 32;
-    this.write(seq, w.buf, w.pos + 2);
-    w.pos += 34;
+    writeHexBin(w, seq, this.tail);
   }
 
   next(): Buffer {
@@ -223,6 +369,11 @@ export class MessageIds {
   seqOf(id: MessageId): number {
     return idSeq(id, this.tail);
   }
+
+  /** The sequence number of the 32 bytes at `b[at]` when they are an id this generator made, or -1. */
+  seqAt(b: Uint8Array, at: number): number {
+    return hexSeq(b, at, this.tail);
+  }
 }
 
 /**
@@ -231,10 +382,34 @@ export class MessageIds {
  */
 export function idSeq(id: MessageId, tail: Uint8Array | undefined): number {
   if (typeof id === 'string' || id.length !== 32) return -1;
-  if (tail !== undefined) for (let i = 0; i < 24; i++) if (id[8 + i] !== tail[i]) return -1;
+  return hexSeq(id, 0, tail);
+}
+
+/** The id of counter `seq` and fixed bytes `tail` (8 lower-case hex digits, then `tail`) at `buf[at]`. */
+function writeHex(seq: number, tail: Uint8Array, buf: Uint8Array, at: number): void {
+  buf.set(tail, at + 8);
+  let c = seq;
+  for (let i = 7; i >= 0; i--) {
+    buf[at + i] = HEX[c & 15]!;
+    c >>>= 4;
+  }
+}
+
+/** That id as a msgpack bin (32 bytes). */
+function writeHexBin(w: PackWriter, seq: number, tail: Uint8Array): void {
+  w.ensure(34);
+  w.buf[w.pos] = 0xc4;
+  w.buf[w.pos + 1] = 32;
+  writeHex(seq, tail, w.buf, w.pos + 2);
+  w.pos += 34;
+}
+
+/** `idSeq` of the 32 bytes at `b[at]` (there must be 32). */
+export function hexSeq(b: Uint8Array, at: number, tail: Uint8Array | undefined): number {
+  if (tail !== undefined) for (let i = 0; i < 24; i++) if (b[at + 8 + i] !== tail[i]) return -1;
   let c = 0;
   for (let i = 0; i < 8; i++) {
-    const d = UNHEX[id[i]!]!;
+    const d = UNHEX[b[at + i]!]!;
     if (d < 0) return -1;
     c = c * 16 + d;
   }

@@ -124,10 +124,10 @@ async function receiver(kind: 'pull' | 'sub', handler: object, o: ReceiverOption
   };
   const ms = new MessageSocket(
     socket,
-    (frames) => {
+    (_head, buf, start, end) => {
       let ev: ReturnType<typeof decode>;
       try {
-        ev = decode(frames[frames.length - 1]!);
+        ev = decode(buf.subarray(start, end));
       } catch (err) {
         counts.dropped++;
         report(onError, err, `ZeroRPC ${kind} input`);

@@ -8,21 +8,29 @@ import { ProtocolError } from '../../core/errors.js';
 import { valuesFromHeader } from './context.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError } from '../../server/safe.js';
-import { ERR, HEARTBEAT, MORE, OK, type MessageId, type ZeroEvent } from './events.js';
+import { type ChannelRef, ERR, HEARTBEAT, MORE, OK } from './events.js';
 import type { ServerChannel, ZeroServerCore } from './server-core.js';
 
 export interface ZeroRequest extends ServerRequest {
   readonly channel: ServerChannel;
 }
 
-/** Where an unknown method's answer goes. */
-export interface UnknownTarget {
-  /** The request's frames (the envelope, then the slot for the answer). */
-  readonly envelope: Buffer[];
-  readonly id: MessageId;
+/** One message from the ROUTER: `[identity, ...]` frames but the last, and the event as bytes [start, end) of `buf`. */
+export interface ZeroInbound {
+  head: Buffer[];
+  buf: Buffer;
+  start: number;
+  end: number;
 }
 
-export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, ZeroRequest> {
+/** Where an unknown method's answer goes. */
+export interface UnknownTarget {
+  /** The request's envelope (identity, delimiter): the answer goes out after it. */
+  readonly envelope: Buffer[];
+  readonly id: ChannelRef;
+}
+
+export class ZeroServerCodec implements ServerCodec<ZeroInbound, ZeroServerCore, ZeroRequest> {
   constructor(
     private readonly methods: ReadonlySet<string>,
     private readonly tracebacks: boolean,
@@ -30,29 +38,34 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
     private readonly contextKeys: ReadonlyMap<string, ContextKey<unknown>> = new Map(),
   ) {}
 
-  decode(frames: Buffer[], core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
-    if (frames.length < 2) throw new ProtocolError('ZeroRPC message without an identity envelope');
-    // The frames array stays the envelope: answers replace its last frame.
-    const envelope = frames;
-    const ev: ZeroEvent = core.decode(frames[frames.length - 1]!);
-    const to = ev.header.response_to;
+  decode(m: ZeroInbound, core: ZeroServerCore): ZeroRequest | UnknownMethod<UnknownTarget> | undefined {
+    if (m.head.length < 1) throw new ProtocolError('ZeroRPC message without an identity envelope');
+    // The frames before the event stay the envelope: answers go out after them.
+    const envelope = m.head;
+    // One reused object: its fields are taken here, before anything else is read.
+    const ev = core.read(m.buf, m.start, m.end);
+    const h = ev.header;
+    const name = ev.name;
+    const args = ev.args;
+    const to = h?.response_to;
     if (to !== undefined && to !== null) {
       const ch = core.channel(envelope[0]!, to);
       if (ch === undefined) {
         // A heartbeat or grant crossing the channel's last event is normal (both ends race): ignored.
-        if (ev.name !== HEARTBEAT && ev.name !== MORE) core.dropped(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel`));
+        if (name !== HEARTBEAT && name !== MORE) core.dropped(new ProtocolError(`ZeroRPC event '${name.slice(0, 64)}' for no open channel`));
         return undefined;
       }
       ch.heard();
-      if (ev.name === MORE) ch.grant(Array.isArray(ev.args) ? ev.args[0] : undefined);
+      if (name === MORE) ch.grant(Array.isArray(args) ? args[0] : undefined);
       // Heartbeats and anything else on an open channel only prove the peer alive.
       return undefined;
     }
-    if (ev.name === HEARTBEAT || ev.name === MORE) return undefined;
-    const id = ev.header.message_id;
-    if (!this.methods.has(ev.name)) return new UnknownMethod<UnknownTarget>(ev.name.slice(0, MAX_ECHOED_NAME), { envelope, id }, false);
-    if (!Array.isArray(ev.args)) {
-      core.sendOnce(envelope, id, ERR, ['TypeError', `${ev.name}() arguments must be a list`, '']);
+    if (name === HEARTBEAT || name === MORE) return undefined;
+    // The common header: the id read in place (a number for a hex-shaped one), no other keys.
+    const id = h === undefined ? core.idAt(envelope[0]!, m.buf, ev.idAt) : h.message_id;
+    if (!this.methods.has(name)) return new UnknownMethod<UnknownTarget>(name.slice(0, MAX_ECHOED_NAME), { envelope, id }, false);
+    if (!Array.isArray(args)) {
+      core.sendOnce(envelope, id, ERR, ['TypeError', `${name}() arguments must be a list`, '']);
       return undefined;
     }
     const channel = core.open(envelope, id);
@@ -61,9 +74,9 @@ export class ZeroServerCodec implements ServerCodec<Buffer[], ZeroServerCore, Ze
       core.sendOnce(envelope, id, ERR, ['OverloadedError', 'too many open channels', '']);
       return undefined;
     }
-    const args = ev.args as unknown[];
-    args.push(undefined); // the request context's slot
-    return { method: ev.name, args, oneway: false, deadline: undefined, values: valuesFromHeader(ev.header, this.contextKeys), channel };
+    // Read with a last element left for the request context (the array never grows).
+    const values = h === undefined ? undefined : valuesFromHeader(h, this.contextKeys);
+    return { method: name, args, oneway: false, deadline: undefined, values, channel };
   }
 
   writeReply(core: ZeroServerCore, req: ZeroRequest, value: unknown): void {

@@ -11,11 +11,12 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { ERR, eventDecoder, HEARTBEAT, MessageIds, packReply, STREAM, STREAM_DONE, type MessageId, type ZeroEvent } from './events.js';
+import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, type ServerEvent, STREAM, STREAM_DONE, writeReply, type MessageId } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
-import { type FrameSocket, owned } from './socket.js';
-import type { ZeroRequest, ZeroServerCodec } from './server-codec.js';
+import type { PackWriter } from './msgpack.js';
+import type { FrameSocket } from './socket.js';
+import type { ZeroInbound, ZeroRequest, ZeroServerCodec } from './server-codec.js';
 
 /** One open channel: a request being served or a stream being sent. */
 export class ServerChannel {
@@ -33,9 +34,10 @@ export class ServerChannel {
   constructor(
     readonly key: string | number,
     readonly peer: PeerIds,
-    /** The request's frames: the peer's envelope, then a slot each event sent on the channel fills. */
+    /** The request's envelope (the peer's identity, the delimiter): every event on the channel goes out after it. */
     readonly envelope: Buffer[],
-    readonly id: MessageId,
+    /** The request's id; a number: the counter of a hex-shaped id with the peer's tail (`peer.tail`). */
+    readonly id: ChannelRef,
   ) {}
 
   heard(): void {
@@ -78,7 +80,7 @@ export interface ZeroServerCoreOptions {
 export class ZeroServerCore {
   readonly channels = new Map<string | number, ServerChannel>();
   private readonly keys = new ChannelKeys();
-  readonly decode: (bytes: Uint8Array) => ZeroEvent;
+  private readonly reader: EventReader;
   private readonly ids = new MessageIds();
   private readonly ticker: HeartbeatTicker<ServerChannel> | undefined;
   sock!: FrameSocket;
@@ -87,7 +89,7 @@ export class ZeroServerCore {
   private idle: (() => void)[] = [];
 
   constructor(private readonly o: ZeroServerCoreOptions) {
-    this.decode = eventDecoder(o.maxMessageSize);
+    this.reader = new EventReader(o.maxMessageSize);
     const hb = o.heartbeat;
     this.ticker =
       hb === false
@@ -100,23 +102,36 @@ export class ZeroServerCore {
           );
   }
 
+  /** The event in bytes [start, end) of `buf` (one reused object); a request's args array has a last slot for the request context. */
+  read(buf: Buffer, start: number, end: number): ServerEvent {
+    return this.reader.request(buf, start, end);
+  }
+
+  /**
+   * The request id whose 32 bytes are at `buf[at]`, from the peer `identity`: its counter when
+   * hex-shaped with the peer's tail (no view made; answers write it back from the two), else a view.
+   */
+  idAt(identity: Buffer, buf: Buffer, at: number): ChannelRef {
+    const seq = this.keys.seqAt(this.keys.peer(identity), buf, at);
+    return seq >= 0 ? seq : buf.subarray(at, at + 32);
+  }
+
   channel(identity: Buffer, id: MessageId): ServerChannel | undefined {
     return this.channels.get(this.keys.key(this.keys.peer(identity), id));
   }
 
   /**
    * A new request's channel; undefined when one with its id is open already, 'full' at
-   * `maxChannels`. `frames` (the envelope, then the request) become the channel's: its answers
-   * go out in the same array, the last frame replaced. It enters the channel table only if the
+   * `maxChannels`. `envelope` becomes the channel's: its answers go out after it. It enters the channel table only if the
    * call outlives its synchronous dispatch (`track`): a call answered at once never touches it
    * (a Map emptied and filled again per call reallocates its table both times: ~1 µs a call).
    */
-  open(frames: Buffer[], id: MessageId): ServerChannel | undefined | 'full' {
-    const peer = this.keys.peer(frames[0]!);
+  open(envelope: Buffer[], id: ChannelRef): ServerChannel | undefined | 'full' {
+    const peer = this.keys.peer(envelope[0]!);
     const key = this.keys.key(peer, id);
     if (this.channels.has(key)) return undefined;
     if (this.channels.size >= this.o.maxChannels) return 'full';
-    return new ServerChannel(key, peer, frames, id);
+    return new ServerChannel(key, peer, envelope, id);
   }
 
   /** After the request's dispatch returned: a channel still open (a pending call, a stream) is tracked. */
@@ -141,26 +156,37 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
+    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
   }
 
   /**
-   * Queues a message. A full queue (peers not reading, ZeroMQ slower than the handlers) drops the
-   * message and counts it rather than throwing: one slow peer must not close the socket for all.
+   * Queues the event `name args` on channel `id` after `envelope`, encoded straight into the
+   * socket's buffer. Throws (nothing sent) when a value cannot be encoded. A full queue (peers
+   * not reading, ZeroMQ slower than the handlers) drops the message and counts it rather than
+   * throwing: one slow peer must not close the socket for all.
    */
-  private out(frames: Buffer[], payload: Buffer): void {
+  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, tail: Buffer | undefined): void {
+    const sock = this.sock;
+    let w: PackWriter;
     try {
-      frames[frames.length - 1] = owned(this.sock, payload);
-      this.sock.send(frames);
+      w = sock.startMessage(envelope);
     } catch (err) {
       this.counts.dropped++;
       report(this.o.onError, err, 'ZeroRPC answer');
+      return;
     }
+    try {
+      writeReply(w, this.ids, id, name, args, tail);
+    } catch (err) {
+      sock.cancelMessage();
+      throw err;
+    }
+    sock.endMessage();
   }
 
   /** An answer outside any channel (unknown method, malformed arguments). */
-  sendOnce(frames: Buffer[], id: MessageId, name: string, args: unknown): void {
-    this.out(frames, packReply(this.ids, id, name, args));
+  sendOnce(envelope: Buffer[], id: ChannelRef, name: string, args: unknown): void {
+    this.out(envelope, id, name, args, typeof id === 'number' ? this.keys.peer(envelope[0]!).tail : undefined);
   }
 
   /**
@@ -170,8 +196,7 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    // Sent before the close: the payload is a view of the encoder's buffer, used up by `out`.
-    this.out(ch.envelope, packReply(this.ids, ch.id, name, args));
+    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
     this.close(ch);
   }
 
@@ -271,6 +296,8 @@ export class ZeroServerCore {
  */
 export class ZeroServerSession extends ServerSession<ZeroServerCore, ZeroRequest> {
   private draining: Promise<void> | undefined;
+  /** The message being decoded (one object: the codec reads it at once). */
+  private readonly inbound: ZeroInbound = { head: [], buf: Buffer.alloc(0), start: 0, end: 0 };
 
   constructor(
     dispatcher: ServerDispatcher<ZeroServerCore, ZeroRequest>,
@@ -286,10 +313,16 @@ export class ZeroServerSession extends ServerSession<ZeroServerCore, ZeroRequest
     return this.out.sock.closed;
   }
 
-  receive(frames: Buffer[]): void {
+  /** A message from the ROUTER: `[identity, ...]` frames but the last, and the event as bytes [start, end) of `buf`. */
+  receive(head: Buffer[], buf: Buffer, start: number, end: number): void {
+    const m = this.inbound;
+    m.head = head;
+    m.buf = buf;
+    m.start = start;
+    m.end = end;
     let r: ZeroRequest | UnknownMethod | undefined;
     try {
-      r = this.codec.decode(frames, this.out);
+      r = this.codec.decode(m, this.out);
     } catch (err) {
       this.out.dropped(err instanceof ScalesError ? err : new ProtocolError(`bad ZeroRPC message: ${(err as Error).message}`, { cause: err }));
       return;

@@ -155,7 +155,7 @@ export async function serveZeroRpc(handler: object, o: ZeroServerOptions): Promi
     onError,
   });
   let session!: ZeroServerSession;
-  const receive = (frames: Buffer[]) => session.receive(frames);
+  const receive = (head: Buffer[], buf: Buffer, start: number, end: number) => session.receive(head, buf, start, end);
   let endpoints: readonly string[];
   let releaseAllowList: (() => void) | undefined;
   if (transport === 'zmtp') {

@@ -13,11 +13,11 @@ import type { Endpoint } from '../../discovery/endpoint.js';
 import { endpointKey, isTcpEndpoint } from '../../discovery/endpoint.js';
 import type { PooledConnection } from '../../pool/types.js';
 import { LostRemoteError, RemoteError } from './errors.js';
-import { encodeEvent, ERR, eventDecoder, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, packReply, packRequest, STREAM, STREAM_DONE, type ZeroEvent } from './events.js';
+import { ERR, EventReader, HEARTBEAT, MessageIds, MORE, OK, PROTOCOL_VERSION, STREAM, STREAM_DONE, writeEvent, writeReply, writeRequest } from './events.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import { SeqTable } from './seq-table.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './msgpack.js';
-import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, owned, type ZeroTransport, zmqAddress } from './socket.js';
+import { DEFAULT_MAX_QUEUED, type FrameSocket, loadZmq, MessageSocket, type ZeroTransport, zmqAddress } from './socket.js';
 import { ZmtpDealer } from './zmtp/dealer.js';
 import { ZeroStream } from './stream.js';
 import { headerEntries } from './context.js';
@@ -61,7 +61,8 @@ export function pickTransport(asked: ZeroTransport | undefined, tcpOnly: boolean
   return asked ?? 'zmtp';
 }
 
-const EMPTY = Buffer.alloc(0);
+/** Every message's envelope: the empty delimiter frame (sockets never keep the array). */
+const ENVELOPE: readonly Buffer[] = [Buffer.alloc(0)];
 
 class Channel {
   lastRemote: number;
@@ -80,7 +81,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
   /** Open channels by the sequence number of their id (ours: replies name it in `response_to`). */
   private readonly channels = new SeqTable<Channel>();
   private readonly ids = new MessageIds();
-  private readonly decode: (b: Uint8Array) => ZeroEvent;
+  private readonly reader: EventReader;
   private readonly ticker: HeartbeatTicker<Channel> | undefined;
   private sock!: FrameSocket;
   private state: Status = 'open';
@@ -94,7 +95,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     readonly endpoint: string,
     private readonly options: ZeroSessionOptions,
   ) {
-    this.decode = eventDecoder(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
+    this.reader = new EventReader(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
     const hb = options.heartbeat ?? 5000;
     this.ticker =
       hb === false
@@ -118,7 +119,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
         endpoint.port,
         connectTimeout,
         { maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED, handshakeTimeout: options.handshakeTimeout ?? connectTimeout },
-        { message: (frames) => session.onMessage(frames), end: closed },
+        { message: (_head, buf, start, end) => session.onMessage(buf, start, end), end: closed },
       );
       return session;
     }
@@ -156,7 +157,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     }
     session.sock = new MessageSocket(
       socket,
-      (frames) => session.onMessage(frames),
+      (_head, buf, start, end) => session.onMessage(buf, start, end),
       (err) => session.fail(new ConnectionClosedError(`ZeroRPC socket to ${key} failed${err ? `: ${err.message}` : ''}`, { endpoint: key, cause: err })),
       options.maxQueued ?? DEFAULT_MAX_QUEUED,
     );
@@ -189,12 +190,19 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     const seq = this.ids.take();
     const extra = ctx.values === undefined ? req.header : { ...req.header, ...headerEntries(ctx.values) };
     try {
-      if (extra === undefined) this.sock.send([EMPTY, owned(this.sock, packRequest(this.ids, seq, req.method, req.args))]);
-      else {
-        const id = Buffer.allocUnsafe(32);
-        this.ids.write(seq, id, 0);
-        this.sock.send([EMPTY, encodeEvent({ ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args)]);
+      const w = this.sock.startMessage(ENVELOPE);
+      try {
+        if (extra === undefined) writeRequest(w, this.ids, seq, req.method, req.args);
+        else {
+          const id = Buffer.allocUnsafe(32);
+          this.ids.write(seq, id, 0);
+          writeEvent(w, { ...extra, message_id: id, v: PROTOCOL_VERSION }, req.method, req.args);
+        }
+      } catch (err) {
+        this.sock.cancelMessage();
+        throw err;
       }
+      this.sock.endMessage();
     } catch (err) {
       return handler.onError(
         // Not `unwritten`: the same arguments would fail on any server, a retry is pointless.
@@ -208,41 +216,46 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     this.ticker?.opened();
   }
 
-  private onMessage(frames: Buffer[]): void {
-    let ev: ZeroEvent;
+  /** A message whose event is bytes [start, end) of `buf` (the envelope before it is not needed). */
+  private onMessage(buf: Buffer, start: number, end: number): void {
+    let name: string;
+    let args: unknown;
+    let seq: number;
     try {
-      ev = this.decode(frames[frames.length - 1]!);
+      const ev = this.reader.reply(buf, start, end, this.ids);
+      name = ev.name;
+      args = ev.args;
+      seq = ev.seq;
     } catch (err) {
       return this.drop(err as ScalesError);
     }
-    const to = ev.header.response_to;
-    const ch = to === undefined || to === null ? undefined : this.channels.get(this.ids.seqOf(to));
+    const ch = this.channels.get(seq);
     if (ch === undefined) {
       // Heartbeats crossing a channel's end are normal; anything else is late (after a timeout) or unknown.
-      if (ev.name === HEARTBEAT || ev.name === MORE) return;
-      return this.drop(new ProtocolError(`ZeroRPC event '${ev.name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
+      if (name === HEARTBEAT || name === MORE) return;
+      return this.drop(new ProtocolError(`ZeroRPC event '${name.slice(0, 64)}' for no open channel (late or unknown)`, { endpoint: this.endpoint }));
     }
-    switch (ev.name) {
+    switch (name) {
       case HEARTBEAT:
       case MORE:
         ch.lastRemote = performance.now();
         return;
       case OK:
         this.closeChannel(ch);
-        return this.settle(ch, true, Array.isArray(ev.args) ? ev.args[0] : ev.args);
+        return this.settle(ch, true, Array.isArray(args) ? args[0] : args);
       case ERR:
         this.closeChannel(ch);
-        return this.settle(ch, false, remoteError(ev.args, this.endpoint));
+        return this.settle(ch, false, remoteError(args, this.endpoint));
       case STREAM:
         ch.lastRemote = performance.now();
-        return this.streamItem(ch, ev.args);
+        return this.streamItem(ch, args);
       case STREAM_DONE:
         this.closeChannel(ch);
         if (ch.stream === undefined) this.startStream(ch);
         ch.stream?.finish();
         return;
       default:
-        return this.drop(new ProtocolError(`unknown ZeroRPC event '${ev.name.slice(0, 64)}'`, { endpoint: this.endpoint }));
+        return this.drop(new ProtocolError(`unknown ZeroRPC event '${name.slice(0, 64)}'`, { endpoint: this.endpoint }));
     }
   }
 
@@ -283,7 +296,14 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
 
   private emit(channel: number, name: string, args: unknown): void {
     try {
-      this.sock.send([EMPTY, owned(this.sock, packReply(this.ids, channel, name, args))]);
+      const w = this.sock.startMessage(ENVELOPE);
+      try {
+        writeReply(w, this.ids, channel, name, args);
+      } catch (err) {
+        this.sock.cancelMessage();
+        throw err;
+      }
+      this.sock.endMessage();
     } catch {
       // queue full or closed: a missed heartbeat or grant is made up at the next one
     }

@@ -7,6 +7,7 @@
 import { ClosedError, InvalidArgumentError, OverloadedError } from '../../core/errors.js';
 import type { Endpoint } from '../../discovery/endpoint.js';
 import { isTcpEndpoint } from '../../discovery/endpoint.js';
+import { PackWriter } from './msgpack.js';
 
 export type Zmq = typeof import('zeromq');
 export type ZmqSocket = import('zeromq').Dealer | import('zeromq').Router;
@@ -32,24 +33,26 @@ export function zmqAddress(e: Endpoint): string {
 
 /**
  * What the ZeroRPC client and server write to: a zeromq socket (MessageSocket) or our own ZMTP
- * DEALER/ROUTER. `send` queues one multipart message and throws OverloadedError (nothing sent)
- * when the queue is full, ClosedError once closed.
+ * DEALER/ROUTER. `sendMessage` queues one multipart message and throws OverloadedError (nothing
+ * sent) when the queue is full, ClosedError once closed.
  */
 export interface FrameSocket {
   readonly closed: boolean;
   /**
-   * `send` copies frames shorter than this before it returns (and never keeps the array), so
-   * their bytes may be reused at once; 0 when it keeps them until written.
+   * Starts a message: `head`'s frames (not kept: copied, or kept as they are: never change them
+   * after), then the last frame's bytes written to the returned writer (append; never `start()`
+   * it: ours writes straight into its outgoing buffer). `endMessage` queues the message,
+   * `cancelMessage` drops it (its encoding threw); one of them comes before anything else is
+   * sent. Throws OverloadedError (queue full) or ClosedError as `send` does.
    */
-  readonly copyLimit: number;
-  send(frames: readonly Uint8Array[]): void;
+  startMessage(head: readonly Uint8Array[]): PackWriter;
+  endMessage(): void;
+  cancelMessage(): void;
   close(): void;
 }
 
-/** `frame` as `sock.send` may take it: a view of a shared buffer only if the socket copies it. */
-export function owned(sock: FrameSocket, frame: Buffer): Buffer {
-  return frame.length < sock.copyLimit ? frame : Buffer.from(frame);
-}
+/** What a FrameSocket hands up: a message's frames but the last, and the last as bytes [start, end) of `buf`. */
+export type MessageHandler = (head: Buffer[], buf: Buffer, start: number, end: number) => void;
 
 /**
  * `zmtp`: this package's ZMTP 3.1 over node:net (tcp:// without CURVE; the default there);
@@ -69,12 +72,10 @@ export class MessageSocket implements FrameSocket {
   private head = 0;
   private writing = false;
   closed = false;
-  /** The binding keeps every frame until sent. */
-  readonly copyLimit = 0;
 
   constructor(
     readonly socket: AnySocket,
-    private readonly onMessage: (frames: Buffer[]) => void,
+    private readonly onMessage: MessageHandler,
     private readonly onEnd: (err: Error | undefined) => void,
     private readonly maxQueued: number = DEFAULT_MAX_QUEUED,
     /** False for send-only sockets (PUSH, PUB), which cannot be read. */
@@ -95,6 +96,29 @@ export class MessageSocket implements FrameSocket {
     this.queue.push([...frames]); // callers may reuse their array
     if (!this.writing) void this.pump();
   }
+
+  startMessage(head: readonly Uint8Array[]): PackWriter {
+    if (this.closed) throw new ClosedError('ZeroMQ socket closed', { unwritten: true });
+    if (this.queue.length - this.head >= this.maxQueued) throw new OverloadedError(`ZeroMQ send queue full (${this.maxQueued} messages)`);
+    this.started = head;
+    this.w.start();
+    return this.w;
+  }
+
+  endMessage(): void {
+    const head = this.started;
+    this.started = undefined;
+    if (head === undefined) throw new InvalidArgumentError('no ZeroRPC message is being encoded on this socket');
+    // The binding keeps every frame until sent: the last one is copied out of the writer.
+    this.queue.push([...head, this.w.take()]);
+    if (!this.writing) void this.pump();
+  }
+
+  cancelMessage(): void {
+    this.started = undefined;
+  }
+  private started: readonly Uint8Array[] | undefined = undefined;
+  private readonly w = new PackWriter();
 
   private async pump(): Promise<void> {
     this.writing = true;
@@ -117,7 +141,8 @@ export class MessageSocket implements FrameSocket {
     try {
       for await (const frames of this.socket as ZmqSocket) {
         if (this.closed) break;
-        this.onMessage(frames);
+        const last = frames.pop() ?? Buffer.alloc(0);
+        this.onMessage(frames, last, 0, last.length);
       }
       this.end(undefined);
     } catch (err) {

@@ -5,18 +5,17 @@
  */
 import { connect as netConnect } from 'node:net';
 import { ConnectError, ConnectTimeoutError, type ScalesError } from '../../../core/errors.js';
-import { COPY_LIMIT, DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
+import type { PackWriter } from '../msgpack.js';
+import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface DealerHandlers {
-  message(frames: Buffer[]): void;
+  /** A message: its frames but the last, and the last as bytes [start, end) of `buf` (see ZmtpEvents). */
+  message(head: Buffer[], buf: Buffer, start: number, end: number): void;
   /** The connection ended after the handshake: `err` undefined when we closed it. */
   end(err: ScalesError | undefined): void;
 }
 
 export class ZmtpDealer {
-  /** Frames shorter than this are copied by `send`. */
-  readonly copyLimit = COPY_LIMIT;
-
   private constructor(private readonly conn: ZmtpConnection) {}
 
   static connect(host: string, port: number, timeoutMs: number, limits: Partial<ZmtpLimits>, h: DealerHandlers): Promise<ZmtpDealer> {
@@ -43,7 +42,7 @@ export class ZmtpDealer {
             clearTimeout(timer);
             resolve(new ZmtpDealer(conn));
           },
-          message: (frames) => h.message(frames),
+          message: (head, buf, start, end) => h.message(head, buf, start, end),
           end: (err) => {
             if (timedOut) return;
             if (settled) return h.end(err);
@@ -67,6 +66,18 @@ export class ZmtpDealer {
 
   send(frames: readonly Uint8Array[]): void {
     this.conn.send(frames);
+  }
+
+  startMessage(head: readonly Uint8Array[]): PackWriter {
+    return this.conn.startMessage(head, 0);
+  }
+
+  endMessage(): void {
+    this.conn.endMessage();
+  }
+
+  cancelMessage(): void {
+    this.conn.cancelMessage();
   }
 
   close(): void {

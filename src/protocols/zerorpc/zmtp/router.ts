@@ -1,16 +1,19 @@
 /**
  * A ZMTP ROUTER: listens on tcp:// addresses, gives every peer a routing identity (its READY
  * Identity when it sent a unique one, else 5 bytes as libzmq makes them: 0x00 and a counter), hands
- * each message up as `[identity, ...frames]`, and sends `[identity, ...frames]` to that peer
+ * each message up as `[identity, ...frames]` (the last frame as a range of the bytes read), and
+ * sends `[identity, ...frames]` to that peer
  * (silently dropped when the peer is gone, as libzmq's ROUTER does). A peer that breaks the
  * protocol loses its own connection only.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { ClosedError, InvalidArgumentError, type ScalesError } from '../../../core/errors.js';
-import { COPY_LIMIT, DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
+import { PackWriter } from '../msgpack.js';
+import { DEFAULT_ZMTP_LIMITS, ZmtpConnection, type ZmtpLimits } from './connection.js';
 
 export interface RouterHandlers {
-  message(frames: Buffer[]): void;
+  /** A message: `[identity, ...frames but the last]`, and the last as bytes [start, end) of `buf` (see ZmtpEvents). */
+  message(head: Buffer[], buf: Buffer, start: number, end: number): void;
   /** A peer's connection failed (bad greeting, limits, reset): reported, the router keeps serving. */
   peerError(err: ScalesError, peer: string): void;
 }
@@ -33,8 +36,6 @@ export class ZmtpRouter {
   private nextId = (Math.random() * 0x7fffffff) >>> 0;
   readonly endpoints: string[] = [];
   closed = false;
-  /** Frames shorter than this are copied by `send`. */
-  readonly copyLimit = COPY_LIMIT;
 
   private constructor(
     private readonly limits: ZmtpLimits,
@@ -82,21 +83,16 @@ export class ZmtpRouter {
         if (id.length === 0 || this.peers.has(id.toString('latin1'))) id = this.newIdentity();
         key = id.toString('latin1');
         this.peers.set(key, conn);
-        const identity = id;
-        // The identity frame is ours, the others are views of what arrived: one array per message.
-        onMessage = (frames) => {
-          frames.unshift(identity);
-          this.h.message(frames);
-        };
+        // The identity frame is ours, put first in each message's array by the connection.
+        conn.prefix = id;
       },
-      message: (frames) => onMessage(frames),
+      message: (head, buf, start, end) => this.h.message(head, buf, start, end),
       end: (err) => {
         this.pending.delete(conn);
         if (key !== undefined && this.peers.get(key) === conn) this.peers.delete(key);
         if (err !== undefined && !this.closed && err.code !== 'SCALES_ERR_CONNECTION_CLOSED') this.h.peerError(err, peer);
       },
     });
-    let onMessage = (_frames: Buffer[]): void => {};
     this.pending.add(conn);
   }
 
@@ -117,17 +113,50 @@ export class ZmtpRouter {
 
   /** `[identity, ...frames]`: to that peer; dropped when it is gone. Throws OverloadedError when its queue is full. */
   send(frames: readonly Uint8Array[]): void {
+    this.peer(frames)?.send(frames, 1);
+  }
+
+  /**
+   * Starts a message `[identity, ...head]` to that peer, its last frame encoded in place through
+   * the returned writer (see ZmtpConnection.startMessage); for a peer that is gone, a writer
+   * whose bytes are dropped.
+   */
+  startMessage(head: readonly Uint8Array[]): PackWriter {
+    const conn = this.peer(head);
+    this.current = conn;
+    if (conn !== undefined) return conn.startMessage(head, 1);
+    this.discard.start();
+    return this.discard;
+  }
+
+  endMessage(): void {
+    const conn = this.current;
+    this.current = undefined;
+    conn?.endMessage();
+  }
+
+  cancelMessage(): void {
+    const conn = this.current;
+    this.current = undefined;
+    conn?.cancelMessage();
+  }
+  /** The connection of the message being encoded; the writer for a peer that is gone. */
+  private current: ZmtpConnection | undefined = undefined;
+  private readonly discard = new PackWriter(0);
+
+  /** The connection of the identity `frames[0]`; undefined when that peer is gone. */
+  private peer(frames: readonly Uint8Array[]): ZmtpConnection | undefined {
     if (this.closed) throw new ClosedError('ZMTP router closed', { unwritten: true });
     const id = frames[0]!;
     // Answers come back with the identity buffer we handed up: the peer found without a string.
     let conn = id === this.lastId ? this.lastConn : undefined;
     if (conn === undefined || conn.closed) {
       conn = this.peers.get(Buffer.isBuffer(id) ? id.toString('latin1') : Buffer.from(id).toString('latin1'));
-      if (conn === undefined) return;
+      if (conn === undefined) return undefined;
       this.lastId = id;
       this.lastConn = conn;
     }
-    conn.send(frames, 1);
+    return conn;
   }
   private lastId: Uint8Array | undefined = undefined;
   private lastConn: ZmtpConnection | undefined = undefined;
