@@ -3,6 +3,8 @@
  *   client: serializer (Tdispatch head + Thrift CALL) → MuxClientCodec.write into the connection's
  *           batch → MuxClientCodec.read of the Rdispatch → reply decoded for the caller;
  *   server: ThriftMuxServerCodec.decode of the Tdispatch → writeReply (Rdispatch) into the batch.
+ * Messages are read as the connection hands them over: a range of the read (readRange,
+ * decodeRange) where the build has it, else a Buffer view of the read, as the connection makes.
  * What it leaves out (sockets, the client and server stacks, the event loop) is the same for every
  * build, so it compares builds more steadily than the two-process benchmark on a shared machine:
  *   npx tsc -p tsconfig.build.json && npx tsx bench/mux-paths.ts                 # dist
@@ -84,7 +86,9 @@ async function load(build: string): Promise<Paths> {
   const c = fakeConn();
   const cc = new clientCodec.MuxClientCodec();
   let current: { onReply(v: unknown): void; onError(e: unknown): void } | undefined;
-  let reply: Buffer = Buffer.alloc(0);
+  /** The Rdispatch as the connection reads it: after its length prefix, in a larger read. */
+  let replyRead: Buffer = Buffer.alloc(0);
+  let replyEnd = 0;
   const control = {
     conn: c.conn,
     request: () => undefined,
@@ -100,7 +104,9 @@ async function load(build: string): Promise<Paths> {
     dispatch(req: never, _ctx: unknown, handler: typeof current): void {
       cc.write(c.conn, req, 2);
       current = handler;
-      cc.read(reply, control as never);
+      // What the connection hands over: a range (builds with readRange) or a view of the read.
+      if (cc.readRange !== undefined) cc.readRange(replyRead, 4, replyEnd, control as never);
+      else cc.read(replyRead.subarray(4, replyEnd), control as never);
     },
   };
   const ser = serializer.thriftMuxSerializerLayer(protocol, undefined).make(below, {}) as { dispatch(call: unknown, ctx: unknown, h: unknown): void };
@@ -126,7 +132,18 @@ async function load(build: string): Promise<Paths> {
   const req = codec.decode(tdispatch, s.conn);
   const rdispatchAt = s.w.pos;
   codec.writeReply(s.conn, req as never, item);
-  reply = lastFrame(s.w, rdispatchAt);
+  const reply = lastFrame(s.w, rdispatchAt);
+  // Each as the peer's connection reads it: its prefix, then the message, in a read with more after it.
+  const inRead = (m: Buffer): Buffer => {
+    const b = Buffer.alloc(4 + m.length + 64);
+    b.writeUInt32BE(m.length, 0);
+    m.copy(b, 4);
+    return b;
+  };
+  replyRead = inRead(reply);
+  replyEnd = 4 + reply.length;
+  const tdispatchRead = inRead(tdispatch);
+  const tdispatchEnd = 4 + tdispatch.length;
 
   return {
     client(): void {
@@ -134,7 +151,7 @@ async function load(build: string): Promise<Paths> {
       if ((got as Item).name !== item.name) throw new Error('bad echo');
     },
     server(): void {
-      const r = codec.decode(tdispatch, s.conn) as { args: unknown[] };
+      const r = (codec.decodeRange !== undefined ? codec.decodeRange(tdispatchRead, 4, tdispatchEnd, s.conn) : codec.decode(tdispatchRead.subarray(4, tdispatchEnd), s.conn)) as { args: unknown[] };
       codec.writeReply(s.conn, r as never, r.args[0]);
     },
   };

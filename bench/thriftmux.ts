@@ -105,12 +105,14 @@ async function allocationProfile(role: string): Promise<(() => Promise<void>) | 
   };
 }
 
-/** BENCH_FLUSH=nextTick|microtask|immediate: the Scales peers' flush scheduling (src/transport/flush-scheduling.ts). */
+/** BENCH_FLUSH=nextTick|microtask|immediate|splitN: the Scales peers' flush scheduling, or the read split after every N messages (src/transport/flush-scheduling.ts). */
 async function flushScheduling(): Promise<void> {
   const kind = process.env['BENCH_FLUSH'];
   if (kind === undefined || kind === '') return;
   const f = await loadScales<typeof import('../src/transport/flush-scheduling.js')>('transport/flush-scheduling.js');
-  f.setFlushScheduling(kind as 'nextTick' | 'microtask' | 'immediate');
+  // `splitN`: the read-split experiment (a flush after every N messages of a read, setReadSplit).
+  if (kind.startsWith('split')) f.setReadSplit(Number(kind.slice(5)));
+  else f.setFlushScheduling(kind as 'nextTick' | 'microtask' | 'immediate');
 }
 
 async function serve(impl: Impl): Promise<void> {

@@ -56,6 +56,8 @@ export interface ServerCodec<In, Out, Req extends ServerRequest> {
    * message, which closes the session.
    */
   decode(message: In, out: Out): Req | UnknownMethod | undefined;
+  /** `decode` of the message in buf[start, end), without a Buffer of its own (optional: byte-stream sessions use it when present). */
+  decodeRange?(buf: Buffer, start: number, end: number, out: Out): Req | UnknownMethod | undefined;
   /** The handler's result. */
   writeReply(out: Out, req: Req, value: unknown): void;
   /** True when `err` is one of the method's declared (IDL) exceptions. Must not throw. */

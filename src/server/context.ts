@@ -18,6 +18,11 @@ export interface RequestOwner<Req extends ServerRequest> {
   settle(ctx: ServerRequestContext<Req>, ok: boolean, outcome: unknown): void;
 }
 
+/** Told of a request's outcome as the context receives it (the stats role, when it is the top of the stack). */
+export interface OutcomeObserver {
+  observe(start: number, ok: boolean, outcome: unknown): void;
+}
+
 /**
  * One request being served: what the handler sees as its last argument (`ServerCallContext`),
  * the ambient context its nested client calls inherit, typed per-call values, and the handler at
@@ -38,6 +43,8 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> ext
   private exp: number | undefined;
   private controller: AbortController | undefined = undefined;
   private reason: ScalesError | undefined = undefined;
+  /** A role right above the context that watches outcomes here instead of wrapping it in a handler of its own per request. */
+  observer: OutcomeObserver | undefined = undefined;
   /** Nested calls following this request (CancelSource). */
   private watchers: WatcherSet | undefined = undefined;
   /** The session aborts this request on disconnect or shutdown (asked once, when first needed). */
@@ -124,11 +131,13 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> ext
 
   /** @internal the top of the server stack hands the outcome here */
   onReply(value: unknown): void {
+    this.observer?.observe(this.start, true, value);
     this.owner.settle(this, true, value);
   }
 
   /** @internal */
   onError(err: unknown): void {
+    this.observer?.observe(this.start, false, err);
     this.owner.settle(this, false, err);
   }
 }

@@ -61,6 +61,7 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   ) {
     super(dispatcher, conn, conn.endpoint);
     conn.onMessage = (m) => this.onMessage(m);
+    if (dispatcher.codec.decodeRange !== undefined) conn.onFrame = (buf, start, end) => this.onFrame(buf, start, end);
     conn.onPeerEnd = () => {
       // A protocol without half-close (Mux): the caller is gone; what runs is aborted (its
       // nested calls with it) and nobody waits for answers no one will read.
@@ -93,17 +94,35 @@ export class StreamSession<Req extends ServerRequest> extends ServerSession<Conn
   }
 
   private onMessage(message: Buffer): void {
-    const conn = this.out;
     let r: Req | UnknownMethod | undefined;
     try {
-      r = this.dispatcher.codec.decode(message, conn);
+      r = this.dispatcher.codec.decode(message, this.out);
     } catch (err) {
-      const reason = isInstance(err, ScalesError) ? err : new ProtocolError(`bad message: ${describeError(err)}`, { cause: err });
-      // The first message that does not decode usually means another protocol (compact vs binary).
-      const hint = this.decodedAny ? undefined : mismatchHint(message, false);
-      conn.close(new ProtocolError(`${reason.message} from ${this.peer}${hint === undefined ? '' : `: ${hint}`}`, { endpoint: this.peer, cause: reason }));
-      return;
+      return this.undecodable(err, message);
     }
+    this.accept(r);
+  }
+
+  /** onMessage for a message in buf[start, end) (codecs with decodeRange: no Buffer view per message). */
+  private onFrame(buf: Buffer, start: number, end: number): void {
+    let r: Req | UnknownMethod | undefined;
+    try {
+      r = this.dispatcher.codec.decodeRange!(buf, start, end, this.out);
+    } catch (err) {
+      return this.undecodable(err, buf.subarray(start, end));
+    }
+    this.accept(r);
+  }
+
+  private undecodable(err: unknown, message: Buffer): void {
+    const reason = isInstance(err, ScalesError) ? err : new ProtocolError(`bad message: ${describeError(err)}`, { cause: err });
+    // The first message that does not decode usually means another protocol (compact vs binary).
+    const hint = this.decodedAny ? undefined : mismatchHint(message, false);
+    this.out.close(new ProtocolError(`${reason.message} from ${this.peer}${hint === undefined ? '' : `: ${hint}`}`, { endpoint: this.peer, cause: reason }));
+  }
+
+  private accept(r: Req | UnknownMethod | undefined): void {
+    const conn = this.out;
     this.decodedAny = true;
     if (r === undefined) return;
     if (this.idleTimer !== undefined) this.quietSince = conn.readAt;

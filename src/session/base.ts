@@ -64,6 +64,7 @@ export abstract class SessionBase<Req, Rep> implements Service<Req, Rep> {
     };
     this.control = control;
     conn.onMessage = (message) => codec.read(message, control);
+    if (codec.readRange !== undefined) conn.onFrame = (buf, start, end) => codec.readRange!(buf, start, end, control);
     conn.onClose = (err) => this.onClose(err);
     // No call yet (the subclass's fields are not even set up: no inFlight to ask).
     this.holding = false;

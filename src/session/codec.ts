@@ -30,6 +30,8 @@ export interface SessionCodec<Req, Rep> {
    * closes the connection as a violation.
    */
   read(message: Buffer, s: SessionControl<Req, Rep>): void;
+  /** `read` of the message in buf[start, end), without a Buffer of its own (optional: the session uses it when present). */
+  readRange?(buf: Buffer, start: number, end: number, s: SessionControl<Req, Rep>): void;
   /**
    * A written call was abandoned (timeout, cancel): its caller already has its error. Mux sends
    * Tdiscarded here. The tag stays reserved either way until the peer's answer for it is read

@@ -3,7 +3,7 @@ import { BufferWriter } from '../core/bytes.js';
 import { performance } from '../core/clock.js';
 import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ProtocolError, ReadTimeoutError, ScalesError } from '../core/errors.js';
 import { connectSocket, formatEndpoint, type ConnectOptions } from './connect.js';
-import { scheduleFlush } from './flush-scheduling.js';
+import { readSplit, scheduleFlush } from './flush-scheduling.js';
 import type { FrameBudget, FrameBudgetHolder } from './frame-budget.js';
 import { createDecoder, type FrameDecoder, type FrameSink, type Framing } from './framing.js';
 
@@ -55,7 +55,22 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     return new Connection(socket, { ...opts, endpoint });
   }
 
-  onMessage: (message: Buffer) => void = dropMessage;
+  /** Each whole message (payload only for length-prefixed framing), as a Buffer of its own (a view). */
+  get onMessage(): (message: Buffer) => void {
+    return this.messageHook;
+  }
+  /** Setting it also clears `onFrame`: the latest hook set is the one that hears the messages. */
+  set onMessage(hook: (message: Buffer) => void) {
+    this.messageHook = hook;
+    this.onFrame = undefined;
+  }
+  private messageHook: (message: Buffer) => void = dropMessage;
+  /**
+   * Set instead of `onMessage` (after it) to hear each length-prefixed message as a range of a
+   * buffer, without a Buffer view made per message (about 50 ns each). The bytes stay as they
+   * are, as `onMessage`'s do.
+   */
+  onFrame: ((buf: Buffer, start: number, end: number) => void) | undefined = undefined;
   /**
    * `performance.now()` when the bytes being delivered now were read from the socket: one clock
    * read per read, shared by every message in it (a reply's arrival time, for latency stats).
@@ -78,6 +93,11 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   private readonly maxWriteBufferBytes: number;
   private readonly flushCallback = (): void => this.flush();
   private readonly resumeCallback = (): void => this.drainBuffered();
+  private readonly splitCallback = (): void => this.resumeSplit();
+  /** Messages delivered since the read began or the last split (see `readSplit`). */
+  private deliveredInRead = 0;
+  /** Delivery stopped mid-read by `readSplit`; resumes in the check phase after a flush. */
+  private splitPaused = false;
   private readonly frameTimeoutMs: number;
   private readonly frameBudget: FrameBudget | undefined;
   /** @internal FrameBudgetHolder: bytes of partial messages charged to frameBudget. */
@@ -234,10 +254,33 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   /** @internal FrameSink: called by the decoder for every whole message. */
   deliver(message: Buffer): void {
+    this.deliverAt(message, 0, message.length);
+  }
+
+  /** @internal FrameSink: the same, as a range (length-prefixed framing). */
+  deliverAt(buf: Buffer, start: number, end: number): void {
     this.received = true;
     // Whatever follows this message in the stream began in the read being delivered now.
     this.partialSince = this.readAt;
-    this.onMessage(message);
+    const frame = this.onFrame;
+    if (frame !== undefined) frame(buf, start, end);
+    else this.messageHook(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    if (readSplit !== 0 && ++this.deliveredInRead >= readSplit && this.prefixBytes !== 0 && !this.splitPaused) {
+      this.splitPaused = true;
+      this.decoder.paused = true;
+      setImmediate(this.splitCallback);
+    }
+  }
+
+  /** After a split: what the delivered messages' continuations wrote goes out now, then the rest of the read. */
+  private resumeSplit(): void {
+    this.splitPaused = false;
+    this.deliveredInRead = 0;
+    if (this.isClosed) return;
+    if (!this.waitingDrain) this.writeBatch();
+    if (this.readPaused) return; // resumeReading() delivers the rest
+    this.decoder.paused = false;
+    this.drainBuffered();
   }
 
   /** Stops delivering messages (at once, even within a chunk) until resumeReading(). */
@@ -251,6 +294,10 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   resumeReading(): void {
     if (!this.readPaused || this.isClosed || this.ending) return;
     this.readPaused = false;
+    if (this.splitPaused) {
+      this.socket.resume();
+      return; // resumeSplit() delivers the rest
+    }
     this.decoder.paused = false;
     // Deliver what was buffered on a later tick (not inside the caller's stack), before new data.
     if (this.decoder.pendingBytes > 0 || this.peerEnded) {
@@ -276,6 +323,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   private onData(chunk: Buffer): void {
     if (this.isClosed || this.discardInput) return;
+    this.deliveredInRead = 0;
     const now = performance.now();
     this.readAt = now;
     if (this.decoder.pendingBytes === 0) this.partialSince = now;
@@ -345,7 +393,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   }
 
   private handlePeerEnd(): void {
-    if (this.peerEndHandled || this.isClosed || this.ending) return;
+    if (this.peerEndHandled || this.isClosed || this.ending || this.splitPaused) return; // resumeSplit() comes back here
     if (this.decoder.drainAfterMs >= 0) {
       // A measure was put off: what is buffered may be whole messages; nothing more will come.
       this.readAt = performance.now();

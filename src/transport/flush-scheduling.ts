@@ -37,3 +37,17 @@ export function setFlushScheduling(kind: FlushScheduling): void {
 export function getFlushScheduling(): FlushScheduling {
   return current;
 }
+
+/**
+ * Experiment (issue 11, "overlap"): after every this many messages of one read (0: off), a
+ * connection stops delivering, lets their continuations run and write, flushes, then goes on
+ * with the rest of the read. Batches of about this size then circulate between two processes
+ * instead of one batch of everything in flight, so both can work at once. Read by every
+ * connection on each delivery.
+ */
+export let readSplit = 0;
+
+/** Process-wide, for benchmarks; 0 turns the split off. */
+export function setReadSplit(messages: number): void {
+  readSplit = messages > 0 ? Math.floor(messages) : 0;
+}

@@ -22,6 +22,8 @@ export type Framing = { kind: 'length-prefixed' } | { kind: 'measured'; measure:
 
 export interface FrameSink {
   deliver(message: Buffer): void;
+  /** The same, as a range of a buffer (the decoder makes no view); length-prefixed decoders call it instead when present. */
+  deliverAt?(buf: Buffer, start: number, end: number): void;
 }
 
 export interface FrameDecoder {
@@ -170,7 +172,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       }
       this.buffered -= frameEnd;
       this.frameEnd = -1;
-      this.sink.deliver(frame.subarray(4));
+      this.handOut(frame, 4, frameEnd);
     }
   }
 
@@ -182,7 +184,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       if (len > this.maxFrameSize) throw this.tooLarge(len, buf.subarray(off, off + 8));
       const next = off + 4 + len;
       if (next > end) break;
-      this.sink.deliver(buf.subarray(off + 4, next));
+      this.handOut(buf, off + 4, next);
       off = next;
     }
     if (off < end) {
@@ -190,6 +192,12 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       this.buffered = end - off;
       this.frameEnd = -1;
     }
+  }
+
+  private handOut(buf: Buffer, start: number, end: number): void {
+    const sink = this.sink;
+    if (sink.deliverAt !== undefined) sink.deliverAt(buf, start, end);
+    else sink.deliver(buf.subarray(start, end));
   }
 
   /** An oversized prefix, refused before anything of that size is allocated; the hint says what the bytes looked like. */

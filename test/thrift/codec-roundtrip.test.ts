@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
+import { BufferReader, BufferUnderflow, BufferWriter } from '../../src/core/bytes.js';
 import { InvalidArgumentError, ProtocolError } from '../../src/core/errors.js';
 import { decodeApplicationException, encodeApplicationException, TApplicationExceptionType, ThriftApplicationError } from '../../src/protocols/thrift/application-exception.js';
 import { binaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { compactProtocol } from '../../src/protocols/thrift/compact.js';
 import { MessageType, T, type StructDesc, type TypeDesc } from '../../src/protocols/thrift/descriptors.js';
+import { KnownNames, replyName } from '../../src/protocols/thrift/known-names.js';
 import type { ThriftProtocol } from '../../src/protocols/thrift/protocol.js';
 import { AllTypes, Audit, NotFound, NotFoundDesc, Point, richValue, Shape, Small, smallValue } from './codec-fixtures.js';
 
@@ -233,6 +234,25 @@ for (const p of protocols) {
         }
       }
       assert.throws(() => p.writeMessageHeader(new BufferWriter(8), 'x', MessageType.CALL, 2 ** 31), InvalidArgumentError);
+    });
+
+    it('message headers read against known names: matches and near misses read as without them', () => {
+      const known = new KnownNames(['getUser✓', 'getUses', 'echo', '']);
+      // Known; unknown of a known length (one byte differs, first or last); unknown length; non-ASCII.
+      for (const name of ['getUser✓', 'getUses', 'echo', '', 'getUsex', 'xetUses', 'ech', 'getUser✗', 'é']) {
+        const w = new BufferWriter(8);
+        p.writeMessageHeader(w, name, MessageType.REPLY, 9);
+        const wire = w.takeCopy();
+        const r = new BufferReader(wire);
+        assert.deepStrictEqual(p.readMessageHeader(r, known), { name, type: MessageType.REPLY, seqid: 9 });
+        assert.equal(r.remaining, 0);
+        assert.deepStrictEqual(p.readMessageHeader(new BufferReader(wire), replyName({ name: 'echo' })), { name, type: MessageType.REPLY, seqid: 9 });
+      }
+      // The length is still checked before any bytes are compared.
+      const w = new BufferWriter(8);
+      p.writeMessageHeader(w, 'echo', MessageType.REPLY, 9);
+      const cut = w.takeCopy();
+      assert.throws(() => p.readMessageHeader(new BufferReader(cut.subarray(0, cut.length - 6)), known), BufferUnderflow);
     });
 
     it('TApplicationException encode/decode', () => {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { BufferReader } from '../../src/core/bytes.js';
 import { ConnectionClosedError, FrameTooLargeError, OverloadedError, ReadTimeoutError, type ScalesError } from '../../src/core/errors.js';
-import { Connection, listenTcp, type ConnectionOptions, type TcpListener } from '../../src/transport/index.js';
+import { Connection, listenTcp, setReadSplit, type ConnectionOptions, type TcpListener } from '../../src/transport/index.js';
 
 const framing = { kind: 'length-prefixed' } as const;
 const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -342,6 +342,50 @@ test('pauseReading stops delivery mid-chunk; resume delivers the rest, then the 
   );
   assert.equal(peerEnded, true);
   assert.equal(conn.closed, false);
+  await conn.end();
+  await listener.close();
+});
+
+test('read split (experiment): a read is delivered K messages at a time, with a flush between; FIN and pauses wait', async () => {
+  const { conn, raw, listener } = await serverWithRawPeer();
+  const peer = collect(raw);
+  const got: string[] = [];
+  /** How many messages had been delivered when each message's continuation (a microtask) ran. */
+  const seenByContinuation: number[] = [];
+  let peerEnded = false;
+  conn.onMessage = (m) => {
+    const msg = String(m);
+    got.push(msg);
+    queueMicrotask(() => {
+      seenByContinuation.push(got.length);
+      send(conn, `re-${msg}`); // what a continuation writes goes out before the rest is read
+    });
+    if (msg === 'c4') {
+      conn.pauseReading(); // a session's own pause inside a split part
+      setImmediate(() => conn.resumeReading());
+    }
+  };
+  conn.onPeerEnd = () => (peerEnded = true);
+  setReadSplit(3);
+  try {
+    raw.end(Buffer.concat(Array.from({ length: 10 }, (_, i) => frame(`c${i}`))));
+    for (let i = 0; i < 400 && !peerEnded; i++) await tick(5);
+  } finally {
+    setReadSplit(0);
+  }
+  assert.deepEqual(
+    got,
+    Array.from({ length: 10 }, (_, i) => `c${i}`),
+  );
+  // The continuations of c0..c2 ran before c3 was delivered, and so on (without the split: all at 10).
+  assert.deepEqual(seenByContinuation.slice(0, 3), [3, 3, 3]);
+  assert.ok(seenByContinuation[3]! < 10, `continuations of the second part ran after ${seenByContinuation[3]} messages`);
+  assert.equal(conn.closed, false, 'the FIN waited for the buffered whole frames: no partial-frame error');
+  await tick(20);
+  assert.deepEqual(
+    frames(peer.bytes()),
+    Array.from({ length: 10 }, (_, i) => `re-c${i}`),
+  );
   await conn.end();
   await listener.close();
 });

@@ -24,6 +24,9 @@ import type { MuxReply, MuxRequest } from './request.js';
 import { FIRST_DISPATCH_TAG, HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from './types.js';
 import { encodeMessage, writeHeader } from './wire.js';
 
+/** Rdispatch's type byte as it is on the wire (-2 as an unsigned byte). */
+const RDISPATCH_BYTE = MuxType.Rdispatch & 0xff;
+
 const MUX_TAGS: TagSpace = { first: FIRST_DISPATCH_TAG, last: MAX_TAG, order: 'lowest' };
 
 export interface MuxClientCodecOptions {
@@ -74,6 +77,15 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
     req.written = true;
   }
 
+  /** The common case in place: a whole Rdispatch while no fragmented message is pending. Anything else as `read`. */
+  readRange(buf: Buffer, start: number, end: number, s: SessionControl<MuxRequest, MuxReply>): void {
+    if (end - start >= HEADER_BYTES && buf[start] === RDISPATCH_BYTE && (buf[start + 1]! & 0x80) === 0 && this.reassembler.pending === 0) {
+      const tag = ((buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!) & MAX_TAG;
+      return this.readReply(buf, start, end, tag, s, true);
+    }
+    this.read(buf.subarray(start, end), s);
+  }
+
   read(message: Buffer, s: SessionControl<MuxRequest, MuxReply>): void {
     if (message.length < HEADER_BYTES) return s.violation(`mux message of ${message.length} bytes`);
     const whole = this.reassembler.accept(message);
@@ -82,9 +94,9 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
     const tag = ((whole[1]! << 16) | (whole[2]! << 8) | whole[3]!) & MAX_TAG;
     switch (code) {
       case MuxType.Rdispatch:
-        return this.readReply(whole, tag, s, true);
+        return this.readReply(whole, 0, whole.length, tag, s, true);
       case MuxType.Rreq:
-        return this.readReply(whole, tag, s, false);
+        return this.readReply(whole, 0, whole.length, tag, s, false);
       case MuxType.Rdiscarded:
         return s.fail(tag, new CancelledError('the server discarded the call', { endpoint: s.conn.endpoint }));
       case MuxType.Tping:
@@ -124,28 +136,29 @@ export class MuxClientCodec implements MultiplexedCodec<MuxRequest, MuxReply> {
     writeDiscard(conn, tag);
   }
 
-  private readReply(m: Buffer, tag: number, s: SessionControl<MuxRequest, MuxReply>, dispatch: boolean): void {
-    if (m.length < HEADER_BYTES + (dispatch ? 3 : 1)) return s.violation(`truncated ${dispatch ? 'Rdispatch' : 'Rreq'} for tag ${tag}`);
-    const status = m[HEADER_BYTES]!;
-    let at = HEADER_BYTES + 1;
+  /** The reply in m[start, end). */
+  private readReply(m: Buffer, start: number, end: number, tag: number, s: SessionControl<MuxRequest, MuxReply>, dispatch: boolean): void {
+    if (end - start < HEADER_BYTES + (dispatch ? 3 : 1)) return s.violation(`truncated ${dispatch ? 'Rdispatch' : 'Rreq'} for tag ${tag}`);
+    const status = m[start + HEADER_BYTES]!;
+    let at = start + HEADER_BYTES + 1;
     if (dispatch) {
       // Contexts on replies: skipped, bounded (none are used yet).
-      const n = m.readUInt16BE(at);
+      const n = (m[at]! << 8) | m[at + 1]!;
       if (n > this.maxContexts) return s.violation(`Rdispatch claims ${n} contexts (limit ${this.maxContexts})`);
       at += 2;
       for (let i = 0; i < 2 * n; i++) {
-        if (at + 2 > m.length) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
-        at += 2 + m.readUInt16BE(at);
+        if (at + 2 > end) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
+        at += 2 + ((m[at]! << 8) | m[at + 1]!);
       }
-      if (at > m.length) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
+      if (at > end) return s.violation(`truncated Rdispatch contexts for tag ${tag}`);
     }
-    if (status === ReplyStatus.OK) return s.reply(tag, { message: m, offset: at });
+    if (status === ReplyStatus.OK) return s.reply(tag, { message: m, offset: at, end });
     if (status === ReplyStatus.NACK)
       return s.fail(
         tag,
         stackless(() => new MuxNackError(undefined, { endpoint: s.conn.endpoint })),
       );
-    if (status === ReplyStatus.ERROR) return s.fail(tag, new MuxServerError(`server error: ${m.toString('utf8', at)}`, { endpoint: s.conn.endpoint }));
+    if (status === ReplyStatus.ERROR) return s.fail(tag, new MuxServerError(`server error: ${m.toString('utf8', at, end)}`, { endpoint: s.conn.endpoint }));
     return s.violation(`unknown reply status ${status} for tag ${tag}`);
   }
 

@@ -7,14 +7,23 @@
  */
 import type { BufferWriter } from '../../core/bytes.js';
 import { performance } from '../../core/clock.js';
+import type { WireCodec } from '../../core/context-key.js';
 import type { CallContext } from '../../core/service.js';
-import { writeU16 } from './bytes.js';
 import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
 /** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
 const DEADLINE_BYTES = Buffer.concat([Buffer.from([0, DEADLINE_CONTEXT.length]), Buffer.from(DEADLINE_CONTEXT), Buffer.from([0, 16])]);
 const CLIENT_ID_KEY = Buffer.from(CLIENT_ID_CONTEXT);
+
+/** Each wire codec's name as UTF-8, made once (a nested call carries its contexts on every call). */
+const NAMES = new WeakMap<WireCodec<unknown>, Buffer>();
+
+function nameBytes(wire: WireCodec<unknown>): Buffer {
+  let b = NAMES.get(wire);
+  if (b === undefined) NAMES.set(wire, (b = Buffer.from(wire.name)));
+  return b;
+}
 
 /** Writes `nctx (key value)* dest nd (src dst)*` for the call in `ctx`. */
 export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: Buffer | undefined): void {
@@ -47,7 +56,7 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
       const wire = key.wire;
       if (wire === undefined || value === undefined) continue;
       if (key === MuxClientId && clientId !== undefined) continue; // our own id wins over the one we were called with
-      writeBytes16(w, Buffer.from(wire.name));
+      writeBytes16(w, nameBytes(wire));
       writeBytes16(w, wire.encode(key === MuxTrace ? childSpan(value as TraceId) : value));
       n++;
     }
@@ -57,7 +66,12 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
     writeBytes16(w, clientId);
     n++;
   }
-  w.buf.writeUInt16BE(n, countAt);
-  writeU16(w, 0); // dest: empty
-  writeU16(w, 0); // no dtab
+  w.ensure(4);
+  const b = w.buf;
+  b[countAt] = n >>> 8;
+  b[countAt + 1] = n;
+  const p = w.pos;
+  b[p] = b[p + 1] = 0; // dest: empty
+  b[p + 2] = b[p + 3] = 0; // no dtab
+  w.pos = p + 4;
 }

@@ -15,8 +15,9 @@ export interface MuxRequest {
   written?: boolean;
 }
 
-/** An `Rdispatch OK` (or `Rreq OK`): the payload starts at `offset` in `message`. */
+/** An `Rdispatch OK` (or `Rreq OK`): the payload is message[offset, end). */
 export interface MuxReply {
   readonly message: Buffer;
   readonly offset: number;
+  readonly end: number;
 }

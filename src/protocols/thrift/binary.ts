@@ -7,6 +7,7 @@
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
 import { ProtocolError } from '../../core/errors.js';
 import { TType, type FieldDesc, type MessageType, type StructDesc, type TypeDesc } from './descriptors.js';
+import type { KnownNames } from './known-names.js';
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
   badValue,
@@ -288,6 +289,15 @@ function r_string(r: BufferReader, L: DecodeState): string {
   return s;
 }
 
+/** A message name of `n` bytes: a known one without decoding. */
+function r_name(r: BufferReader, L: DecodeState, n: number, known: KnownNames | undefined): string {
+  checkStringLength(n, L);
+  r.need(n);
+  const s = known?.find(r.buf, r.pos, n) ?? decodeUtf8(r.buf, r.pos, n);
+  r.pos += n;
+  return s;
+}
+
 function r_binary(r: BufferReader, L: DecodeState): Buffer {
   const n = r_i32(r);
   checkStringLength(n, L);
@@ -490,7 +500,7 @@ class BinaryProtocolImpl implements ThriftProtocol {
     putI32(w, seqid);
   }
 
-  readMessageHeader(r: BufferReader): MessageHeader {
+  readMessageHeader(r: BufferReader, known?: KnownNames): MessageHeader {
     startBudget(r, this.limits);
     const first = r_i32(r);
     let name: string;
@@ -498,13 +508,10 @@ class BinaryProtocolImpl implements ThriftProtocol {
     if (first < 0) {
       if ((first & VERSION_MASK) !== VERSION_1) throw new ProtocolError(`bad binary protocol version 0x${(first >>> 0).toString(16)}`);
       type = first & 0xff;
-      name = r_string(r, this.limits);
+      name = r_name(r, this.limits, r_i32(r), known);
     } else {
       if (this.strictRead) throw new ProtocolError('message has no protocol version (non-strict binary header) and strictRead is on');
-      checkStringLength(first, this.limits);
-      r.need(first);
-      name = decodeUtf8(r.buf, r.pos, first);
-      r.pos += first;
+      name = r_name(r, this.limits, first, known);
       type = r.readU8();
     }
     const seqid = r_i32(r);

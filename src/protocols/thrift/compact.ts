@@ -8,6 +8,7 @@
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
 import { type InvalidArgumentError, ProtocolError } from '../../core/errors.js';
 import type { FieldDesc, MessageType, StructDesc, TypeDesc } from './descriptors.js';
+import type { KnownNames } from './known-names.js';
 import type { DecodeLimits, MessageHeader, ThriftProtocol } from './protocol.js';
 import {
   badValue,
@@ -520,14 +521,18 @@ class CompactProtocolImpl implements ThriftProtocol {
     w_string(w, name);
   }
 
-  readMessageHeader(r: BufferReader): MessageHeader {
+  readMessageHeader(r: BufferReader, known?: KnownNames): MessageHeader {
     startBudget(r, this.limits);
     const id = r.readU8();
     if (id !== PROTOCOL_ID) throw new ProtocolError(`not a compact protocol message (first byte 0x${id.toString(16)}, expected 0x82)`);
     const vt = r.readU8();
     if ((vt & 0x1f) !== VERSION) throw new ProtocolError(`unsupported compact protocol version ${vt & 0x1f}`);
     const seqid = readVarint32(r);
-    const name = r_string(r, this.limits);
+    const n = readSize(r);
+    checkStringLength(n, this.limits);
+    r.need(n);
+    const name = known?.find(r.buf, r.pos, n) ?? decodeUtf8(r.buf, r.pos, n);
+    r.pos += n;
     return { name, type: checkMessageType((vt >> 5) & 0x07), seqid };
   }
 

@@ -1,5 +1,6 @@
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
 import type { MessageType, StructDesc } from './descriptors.js';
+import type { KnownNames } from './known-names.js';
 
 export interface MessageHeader {
   name: string;
@@ -38,7 +39,8 @@ export interface DecodeLimits {
 export interface ThriftProtocol {
   readonly name: 'binary' | 'compact';
   writeMessageHeader(w: BufferWriter, name: string, type: MessageType, seqid: number): void;
-  readMessageHeader(r: BufferReader): MessageHeader;
+  /** `known`: names expected here; a match is returned as that string instead of a decoded one. */
+  readMessageHeader(r: BufferReader, known?: KnownNames): MessageHeader;
   writeStruct(w: BufferWriter, desc: StructDesc, value: object): void;
   readStruct(r: BufferReader, desc: StructDesc): object;
   /** Skips one struct of any shape (unknown method arguments, unframed message boundaries). */

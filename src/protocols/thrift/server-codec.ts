@@ -25,6 +25,7 @@ import { MessageType, ThriftException, type MethodDesc, type ServiceDesc } from 
 import { DEFAULT_HEADER_LIMITS, HEADER_MAGIC_HI, HEADER_MAGIC_LO, type HeaderHead, type HeaderLimits, HeaderProtocolId, readHeaderFrame, writeHeaderFrame } from './header.js';
 import { fromHeaders, keysByWireName } from './header-context.js';
 import type { ServiceRoutes } from './multiplexed.js';
+import { KnownNames } from './known-names.js';
 import type { DecodeLimits, ThriftProtocol } from './protocol.js';
 import { makeProtocol } from './protocols.js';
 import {
@@ -133,6 +134,8 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
   private readonly routes: ServiceRoutes | undefined;
   private readonly header: HeaderCodec;
   private readonly ttwitter: TTwitterServer | undefined;
+  /** The service's method names as bytes (no routes): a call's name is matched, not decoded. */
+  private readonly names: KnownNames | undefined;
 
   constructor(
     private readonly protocol: ThriftProtocol,
@@ -140,6 +143,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     options: ThriftServerCodecOptions = {},
   ) {
     this.routes = options.routes;
+    this.names = options.routes === undefined ? new KnownNames(Object.keys(service.methods)) : undefined;
     this.header = new HeaderCodec(protocol, options);
     // Unframed (headerAt 4): message boundaries are found by parsing Thrift messages, which a
     // RequestHeader in front would break; Finagle speaks TTwitter over framed Thrift only.
@@ -201,7 +205,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     r.pos = offset;
     r.end = message.length;
     try {
-      const { name, type, seqid } = protocol.readMessageHeader(r);
+      const { name, type, seqid } = protocol.readMessageHeader(r, this.names);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) {
         throw new ProtocolError(`expected a CALL or ONEWAY message, got type ${type}`);
       }

@@ -24,6 +24,7 @@ import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
 import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
+import { KnownNames } from '../thrift/known-names.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
 import { ThriftServerCodec, ThriftServerRequest } from '../thrift/server-codec.js';
 import { InOrderAnswers } from './in-order.js';
@@ -84,6 +85,8 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
   /** The service's methods by name: one Map lookup per call (own names only, as Object.hasOwn checked). */
   private readonly methods: ReadonlyMap<string, MethodDesc>;
+  /** Their names as bytes: a call's name is matched, not decoded. */
+  private readonly names: KnownNames;
   private readonly thrift: ThriftServerCodec;
   private readonly initHeaders;
   /** The connection read last: most messages come in runs from one connection, no WeakMap lookup for them. */
@@ -105,6 +108,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   ) {
     this.keys = keysByName(o.contextKeys);
     this.methods = new Map(Object.entries(service.methods));
+    this.names = new KnownNames(this.methods.keys());
     this.drainAckMs = o.drainAckMs ?? 1000;
     // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
     this.thrift = new ThriftServerCodec(protocol, service, {
@@ -121,6 +125,25 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
   /** Mux calls in flight on `conn` (not discarded, not answered). */
   inFlight(conn: Connection): number {
     return this.conns.get(conn)?.inFlight ?? 0;
+  }
+
+  /** The common case in place: a whole Tdispatch on a Mux session, no fragmented message pending, not draining. Anything else as `decode`. */
+  decodeRange(buf: Buffer, start: number, end: number, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
+    const st = this.last;
+    if (
+      st !== undefined &&
+      st.conn === conn &&
+      st.kind === 'mux' &&
+      !st.draining &&
+      end - start >= HEADER_BYTES &&
+      buf[start] === MuxType.Tdispatch &&
+      (buf[start + 1]! & 0x80) === 0 &&
+      st.reassembler.pending === 0
+    ) {
+      const tag = ((buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!) & MAX_TAG;
+      return this.readCall(st, buf, start, end, tag, false);
+    }
+    return this.decode(buf.subarray(start, end), conn);
   }
 
   decode(message: Buffer, conn: Connection): ThriftMuxServerRequest | UnknownMethod | undefined {
@@ -154,7 +177,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
           this.drainNacks++;
           return undefined;
         }
-        return this.readCall(st, whole, tag, code === MuxType.Treq);
+        return this.readCall(st, whole, 0, whole.length, tag, code === MuxType.Treq);
       case MuxType.Tping:
         writeSimple(conn, MuxType.Rping, tag);
         return undefined;
@@ -208,11 +231,12 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     order.answer(conn, req, write);
   }
 
-  private readCall(st: MuxServerConn, m: Buffer, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
+  /** The call in m[start, end). */
+  private readCall(st: MuxServerConn, m: Buffer, start: number, end: number, tag: number, legacy: boolean): MuxServerRequest | UnknownMethod {
     const r = this.reader;
     r.buf = m;
-    r.pos = HEADER_BYTES;
-    r.end = m.length;
+    r.pos = start + HEADER_BYTES;
+    r.end = end;
     try {
       let deadline: number | undefined;
       let values: ContextValues | undefined;
@@ -232,7 +256,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
         if (nd > this.o.limits.maxDtab) throw new ProtocolError(`Tdispatch claims ${nd} dtab entries (limit ${this.o.limits.maxDtab})`);
         for (let i = 0; i < 2 * nd; i++) r.skip(readU16(r));
       }
-      const { name, type, seqid } = this.protocol.readMessageHeader(r);
+      const { name, type, seqid } = this.protocol.readMessageHeader(r, this.names);
       if (type !== MessageType.CALL && type !== MessageType.ONEWAY) throw new ProtocolError(`expected a Thrift CALL in a mux call, got type ${type}`);
       const method = this.methods.get(name);
       if (method === undefined || method.oneway) {
@@ -354,9 +378,21 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
 
   /** The Mux header, status OK, no contexts, then the Thrift message header. */
   private writeReplyHead(w: BufferWriter, tag: number, legacy: boolean, name: string, type: MessageType, seqid: number): void {
-    writeHeaderBytes(w, legacy ? MuxType.Rreq : MuxType.Rdispatch, tag);
-    w.writeU8(ReplyStatus.OK);
-    if (!legacy) w.writeI16(0); // no contexts
+    // One capacity check and plain stores for the 5 or 7 bytes (they were 4 or 5 writer calls).
+    w.ensure(7);
+    const b = w.buf;
+    const p = w.pos;
+    b[p] = (legacy ? MuxType.Rreq : MuxType.Rdispatch) & 0xff;
+    b[p + 1] = (tag >>> 16) & 0xff;
+    b[p + 2] = (tag >>> 8) & 0xff;
+    b[p + 3] = tag & 0xff;
+    b[p + 4] = ReplyStatus.OK;
+    if (legacy) w.pos = p + 5;
+    else {
+      b[p + 5] = 0; // no contexts
+      b[p + 6] = 0;
+      w.pos = p + 7;
+    }
     this.protocol.writeMessageHeader(w, name, type, seqid);
   }
 

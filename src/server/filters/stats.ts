@@ -3,7 +3,7 @@ import type { ReplyHandler } from '../../core/service.js';
 import { CallStats } from '../../stats/call-stats.js';
 import type { StatsScope } from '../../stats/registry.js';
 import type { ServerRequest } from '../codec.js';
-import type { ServerRequestContext } from '../context.js';
+import type { OutcomeObserver, ServerRequestContext } from '../context.js';
 import { ServerFilter, serverLayer, type ServerService } from '../filter.js';
 
 function since(start: number): number {
@@ -38,7 +38,7 @@ class StatsHandler implements ReplyHandler<unknown> {
 }
 
 /** Role 'stats': requests, successes, failures by code, in_flight, latency_ms of the server. */
-export class ServerStatsFilter<Req extends ServerRequest> extends ServerFilter<Req> {
+export class ServerStatsFilter<Req extends ServerRequest> extends ServerFilter<Req> implements OutcomeObserver {
   private readonly stats: CallStats;
 
   constructor(below: ServerService<Req>, scope: StatsScope) {
@@ -48,7 +48,23 @@ export class ServerStatsFilter<Req extends ServerRequest> extends ServerFilter<R
 
   dispatch(req: Req, ctx: ServerRequestContext<Req>, handler: ReplyHandler<unknown>): void {
     this.stats.started();
+    if (handler === ctx && ctx.observer === undefined) {
+      // The top of the stack (as by default): what reaches the context is what this role sees,
+      // so the context reports it here and no handler object is made per request.
+      ctx.observer = this;
+      return this.down.dispatch(req, ctx, handler);
+    }
     this.down.dispatch(req, ctx, new StatsHandler(this.stats, ctx.start, handler));
+  }
+
+  /** @internal OutcomeObserver: as StatsHandler records it. */
+  observe(start: number, ok: boolean, outcome: unknown): void {
+    try {
+      // Classifying runs `instanceof` on what may still be a user value (a declared exception).
+      this.stats.finished(since(start), ok, outcome);
+    } catch {
+      // A value whose prototype chain throws: uncounted, still answered.
+    }
   }
 }
 
