@@ -35,6 +35,8 @@ export interface StreamServerOptions extends ConnectionLimits {
   stats?: StatsScope;
   /** Serve TLS (mTLS with `requestCert`) instead of plain TCP. */
   tls?: TlsServerOptions;
+  /** Each connection's read split (ConnectionOptions.readSplit); default: the process-wide one. */
+  readSplit?: number;
 }
 
 /** Defaults of the limits every stream server has, and why (docs/server.md, "Limits"). */
@@ -112,6 +114,7 @@ export async function listenStream<Req extends ServerRequest>(dispatcher: Server
       endpoint: `${socket.remoteAddress}:${socket.remotePort}`,
       frameTimeoutMs,
       frameBudget,
+      readSplit: o.readSplit,
     });
     new StreamSession(dispatcher, conn, socket, limits);
   };

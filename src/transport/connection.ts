@@ -23,6 +23,12 @@ export interface ConnectionOptions {
   frameTimeoutMs?: number;
   /** Charge the bytes of partly received messages to this budget (default: none; servers use `partialFrameBudget`). */
   frameBudget?: FrameBudget;
+  /**
+   * The read split (see `readSplit` in flush-scheduling.ts): after this many messages of one
+   * read, flush what they caused before delivering the rest, then again after twice as many,
+   * and so on. 0: off. Default: the process-wide `setReadSplit` value (0).
+   */
+  readSplit?: number;
 }
 
 const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
@@ -96,6 +102,10 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   private readonly splitCallback = (): void => this.resumeSplit();
   /** Messages delivered since the read began or the last split (see `readSplit`). */
   private deliveredInRead = 0;
+  /** This connection's read split, or -1: the process-wide one. */
+  private readonly splitEvery: number;
+  /** Messages before the next split of this read: the split size, doubled after each split (a large read is cut a few times, not every N). */
+  private splitAt = 0;
   /** Delivery stopped mid-read by `readSplit`; resumes in the check phase after a flush. */
   private splitPaused = false;
   private readonly frameTimeoutMs: number;
@@ -130,6 +140,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME;
     this.maxWriteBufferBytes = opts.maxWriteBufferBytes ?? DEFAULT_MAX_WRITE_BUFFER;
     this.frameTimeoutMs = opts.frameTimeoutMs ?? 0;
+    this.splitEvery = opts.readSplit === undefined ? -1 : Math.max(0, Math.floor(opts.readSplit));
     this.frameBudget = opts.frameBudget;
     this.prefixBytes = opts.framing.kind === 'length-prefixed' ? 4 : 0;
     this.decoder = createDecoder(opts.framing, this, this.maxFrameSize, this.endpoint);
@@ -265,7 +276,9 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     const frame = this.onFrame;
     if (frame !== undefined) frame(buf, start, end);
     else this.messageHook(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
-    if (readSplit !== 0 && ++this.deliveredInRead >= readSplit && this.prefixBytes !== 0 && !this.splitPaused) {
+    const every = this.splitEvery < 0 ? readSplit : this.splitEvery;
+    if (every !== 0 && ++this.deliveredInRead >= (this.splitAt || every) && this.prefixBytes !== 0 && !this.splitPaused) {
+      this.splitAt = (this.splitAt || every) * 2;
       this.splitPaused = true;
       this.decoder.paused = true;
       setImmediate(this.splitCallback);
@@ -324,6 +337,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
   private onData(chunk: Buffer): void {
     if (this.isClosed || this.discardInput) return;
     this.deliveredInRead = 0;
+    this.splitAt = 0;
     const now = performance.now();
     this.readAt = now;
     if (this.decoder.pendingBytes === 0) this.partialSince = now;

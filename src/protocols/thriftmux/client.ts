@@ -22,6 +22,7 @@ import type { ServiceDesc } from '../thrift/descriptors.js';
 import { proxyMethods } from '../thrift/proxy-methods.js';
 import type { ThriftCall } from '../thrift/messages.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
+import { MUX_READ_SPLIT } from './read-split.js';
 import { thriftMuxSerializerLayer } from './serializer.js';
 
 export interface ThriftMuxClientOptions extends ClientStackOptions {
@@ -146,7 +147,14 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
     connect: async (endpoint, connectTimeoutMs) => {
       const a = tcpAddress(endpoint, 'ThriftMux over TCP');
       const started = Date.now();
-      const conn = await Connection.connect(a.host, a.port, { framing: { kind: 'length-prefixed' }, maxFrameSize, connectTimeoutMs, endpoint: endpointKey(a), tls: tlsFor(a) });
+      const conn = await Connection.connect(a.host, a.port, {
+        framing: { kind: 'length-prefixed' },
+        maxFrameSize,
+        connectTimeoutMs,
+        endpoint: endpointKey(a),
+        tls: tlsFor(a),
+        readSplit: MUX_READ_SPLIT,
+      });
       let peerMaxFrame: number | undefined;
       let early: readonly Buffer[] = [];
       if (handshake) {

@@ -17,6 +17,7 @@ import { CONNECTION_LIMIT_KEYS, type ConnectionLimits, listenStream } from '../.
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
 import { ReassemblyBudget } from '../mux/fragments.js';
+import { MUX_READ_SPLIT } from './read-split.js';
 
 /** Bytes a server holds in unfinished fragmented messages, all connections together. */
 export const DEFAULT_SERVER_REASSEMBLY_BYTES = 128 * 1024 * 1024;
@@ -172,6 +173,7 @@ export async function serveThriftMux<Handler extends object>(service: ServiceDes
     frameBudget: options.frameBudget,
     stats: scope,
     tls: options.tls,
+    readSplit: MUX_READ_SPLIT,
   });
   return thriftServerHandle(listening, stats, stack);
 }
