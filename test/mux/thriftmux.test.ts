@@ -193,6 +193,12 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
   let toC: EchoClient & ClientControl;
   const cAborts: unknown[] = [];
   const bNested: unknown[] = [];
+  // B's handler: calls C, noting how that call failed.
+  const viaC = (id: bigint, delayMs: number, payload: string): Promise<{ id: bigint; payload: string }> =>
+    toC.echo(id, delayMs, payload).catch((err: unknown) => {
+      bNested.push(err);
+      throw err;
+    });
   before(async () => {
     c = await ThriftMux.serve(
       EchoService,
@@ -213,17 +219,7 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
     );
     toC = ThriftMux.newClient(EchoService, dest(c));
     // B passes nothing on by hand: no signal, no deadline.
-    b = await ThriftMux.serve(
-      EchoService,
-      {
-        echo: (id, delayMs, payload) =>
-          toC.echo(id, delayMs, payload).catch((err: unknown) => {
-            bNested.push(err);
-            throw err;
-          }),
-      },
-      { onError: false },
-    );
+    b = await ThriftMux.serve(EchoService, { echo: viaC }, { onError: false });
   });
   after(async () => {
     await toC.$close();
@@ -250,12 +246,7 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
 
   test("B stops and its grace runs out: B's call to C is cancelled too", async () => {
     const before = { b: bNested.length, c: cAborts.length };
-    const nested = (id: bigint, delayMs: number, payload: string) =>
-      toC.echo(id, delayMs, payload).catch((err: unknown) => {
-        bNested.push(err);
-        throw err;
-      });
-    const b2 = await ThriftMux.serve(EchoService, { echo: nested }, { onError: false });
+    const b2 = await ThriftMux.serve(EchoService, { echo: viaC }, { onError: false });
     const a = ThriftMux.newClient(EchoService, dest(b2), { retries: false });
     try {
       const call = a.echo(2n, 5000, 'stopped').catch((err: unknown) => err);
