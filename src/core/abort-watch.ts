@@ -83,7 +83,8 @@ class SignalWatchers extends WatcherSet {
     // is then collected without a listener to walk).
     if (this.empty) {
       this.signal.removeEventListener('abort', this);
-      (this.signal as Watched)[WATCHERS] = undefined;
+      if (Object.isExtensible(this.signal)) (this.signal as Watched)[WATCHERS] = undefined;
+      else sealed.delete(this.signal);
     }
   }
 
@@ -97,13 +98,25 @@ class SignalWatchers extends WatcherSet {
 const WATCHERS = Symbol('scales.abortWatchers');
 type Watched = AbortSignal & { [WATCHERS]?: SignalWatchers | undefined };
 
+// A signal that takes no new property (Object.preventExtensions by its owner) keeps its watchers here.
+const sealed = new WeakMap<AbortSignal, SignalWatchers>();
+
+function watchersOf(signal: AbortSignal): SignalWatchers | undefined {
+  return (signal as Watched)[WATCHERS] ?? sealed.get(signal);
+}
+
 /** `watcher.aborted(reason)` runs when `signal` aborts. The signal must not have aborted yet (check `signal.aborted` first). */
 export function watchAbort(signal: AbortSignal, watcher: AbortWatcher): void {
-  const s = signal as Watched;
-  (s[WATCHERS] ??= new SignalWatchers(signal)).add(watcher);
+  let w = watchersOf(signal);
+  if (w === undefined) {
+    w = new SignalWatchers(signal);
+    if (Object.isExtensible(signal)) (signal as Watched)[WATCHERS] = w;
+    else sealed.set(signal, w);
+  }
+  w.add(watcher);
 }
 
 /** Stops telling `watcher` (a no-op if it was not watching or the signal already fired). */
 export function unwatchAbort(signal: AbortSignal, watcher: AbortWatcher): void {
-  (signal as Watched)[WATCHERS]?.delete(watcher);
+  watchersOf(signal)?.delete(watcher);
 }

@@ -57,4 +57,17 @@ describe('watchAbort', () => {
     ac.abort('r');
     assert.deepEqual(log, ['first:r', 'second:r']);
   });
+
+  test('a signal that takes no new property is watched too (its watchers kept aside)', () => {
+    const ac = new AbortController();
+    Object.preventExtensions(ac.signal);
+    const log: string[] = [];
+    const a = watcher(log, 'a');
+    watchAbort(ac.signal, a);
+    watchAbort(ac.signal, watcher(log, 'b'));
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+    unwatchAbort(ac.signal, a);
+    ac.abort('f');
+    assert.deepEqual(log, ['b:f']);
+  });
 });

@@ -27,6 +27,23 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
   }
 }
 
+/** Echoes after `delayMs`; an abort of the call's signal ends it early and is noted in `aborted`. */
+function abortableEcho(aborted: unknown[]): EchoHandler {
+  return {
+    echo(id, delayMs, payload, ctx) {
+      if (delayMs <= 0) return { id, payload };
+      return new Promise((resolve) => {
+        const t = setTimeout(resolve, delayMs, { id, payload });
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          aborted.push(ctx.signal.reason);
+          resolve({ id: -1n, payload: 'must never be sent' });
+        });
+      });
+    },
+  };
+}
+
 for (const protocol of ['binary', 'compact'] as const) {
   describe(`every method round-trips (${protocol})`, () => {
     let server: ThriftMuxServer;
@@ -54,19 +71,7 @@ describe('abandoned calls: Tdiscarded, not a new connection', () => {
   let server: ThriftMuxServer;
   let client: EchoClient & ClientControl;
   const aborted: unknown[] = [];
-  const handler: EchoHandler = {
-    echo(id, delayMs, payload, ctx) {
-      if (delayMs <= 0) return { id, payload };
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs, { id, payload });
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          aborted.push(ctx.signal.reason);
-          resolve({ id: -1n, payload: 'must never be sent' });
-        });
-      });
-    },
-  };
+  const handler = abortableEcho(aborted);
   before(async () => {
     server = await ThriftMux.serve(EchoService, handler, { onError: false });
     client = ThriftMux.newClient(EchoService, dest(server));
@@ -200,23 +205,7 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
       throw err;
     });
   before(async () => {
-    c = await ThriftMux.serve(
-      EchoService,
-      {
-        echo(id, delayMs, payload, ctx) {
-          if (delayMs <= 0) return { id, payload };
-          return new Promise((resolve) => {
-            const t = setTimeout(resolve, delayMs, { id, payload });
-            ctx.signal.addEventListener('abort', () => {
-              clearTimeout(t);
-              cAborts.push(ctx.signal.reason);
-              resolve({ id: -1n, payload: 'never sent' });
-            });
-          });
-        },
-      },
-      { onError: false },
-    );
+    c = await ThriftMux.serve(EchoService, abortableEcho(cAborts), { onError: false });
     toC = ThriftMux.newClient(EchoService, dest(c));
     // B passes nothing on by hand: no signal, no deadline.
     b = await ThriftMux.serve(EchoService, { echo: viaC }, { onError: false });
