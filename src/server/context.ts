@@ -131,13 +131,14 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> ext
 
   /** @internal the top of the server stack hands the outcome here */
   onReply(value: unknown): void {
-    this.observer?.observe(this.start, true, value);
+    // Once: a second outcome (the session ignores it too) must not count the request twice.
+    if (!this.settled) this.observer?.observe(this.start, true, value);
     this.owner.settle(this, true, value);
   }
 
   /** @internal */
   onError(err: unknown): void {
-    this.observer?.observe(this.start, false, err);
+    if (!this.settled) this.observer?.observe(this.start, false, err);
     this.owner.settle(this, false, err);
   }
 }
