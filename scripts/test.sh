@@ -7,4 +7,5 @@ npx biome check --error-on-warnings
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p tsconfig.build.json
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/.gen/*' | sort)
-exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+# spec reporter: its last lines list every failing test with its error, which is what a CI log tail shows.
+exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=600000 "${files[@]}"
