@@ -6,16 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { ThriftMux, type ClientControl } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
 import { EchoService, echoHandler, type EchoClient } from '../fixtures/echo-service.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from '../harness/wait.js';
 
 describe('aperture closes idle sessions outside its window', () => {
   const servers: ThriftMuxServer[] = [];
@@ -47,7 +38,7 @@ describe('aperture closes idle sessions outside its window', () => {
       assert.deepEqual(connections(), [1, 1, 1], 'the load widened the window to every node');
       // Keep one node busy while the others sit idle past idleTime (checks run every 150 ms).
       await narrow(client, 800);
-      await until('the two idle nodes outside the window are closed', () => connections().reduce((a, b) => a + b, 0) === 1);
+      await until('the two idle nodes outside the window are closed', () => connections().reduce((a, b) => a + b, 0) === 1, 10_000);
       const kept = connections().indexOf(1);
       await narrow(client, 300);
       assert.equal(connections()[kept], 1, 'the node in the window keeps its session');
@@ -63,7 +54,7 @@ describe('aperture closes idle sessions outside its window', () => {
   test('idleTime 0 keeps every session', async () => {
     const client = ThriftMux.newClient(EchoService, dest(), { loadBalancer: { kind: 'aperture', smoothWindow: 50, jitter: 0, idleTime: 0 } }) as EchoClient & ClientControl;
     try {
-      await until('the last test’s sessions are gone', () => connections().every((c) => c === 0));
+      await until('the last test’s sessions are gone', () => connections().every((c) => c === 0), 10_000);
       await widen(client);
       assert.deepEqual(connections(), [1, 1, 1]);
       await narrow(client, 800);

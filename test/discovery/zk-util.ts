@@ -1,6 +1,7 @@
 // Helpers for tests against a real ZooKeeper: a plain writer client (what other servers would be),
 // forcing a session's expiry, and waiting for a condition.
 import net from 'node:net';
+import { until } from '../harness/wait.js';
 import { zkLibrary, type ZkClient } from '../../src/discovery/zk/library.js';
 
 export const EPHEMERAL_SEQUENTIAL = 3;
@@ -164,14 +165,7 @@ export async function expireSession(connectString: string, proxy: ZkProxy, crede
   }
 }
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - start;
-}
+export const waitFor = (what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> => until(what, cond, timeoutMs, 10);
 
 /** A member record exactly as Finagle writes it. */
 export function finagleMember(host: string, port: number, extra: { shard?: number; additional?: Record<string, { host: string; port: number }>; status?: string } = {}): string {

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { isScalesError } from '../../src/core/errors.js';
 import { loadIdl, Thrift, type ServiceDesc, type ThriftProtocolKind, type ThriftServerOptions, type ThriftTransportKind } from '../../src/protocols/thrift/index.js';
 import { ThriftMux, type ThriftMuxServerOptions } from '../../src/protocols/thriftmux/index.js';
+import { sleep } from '../harness/wait.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +22,6 @@ const { values } = parseArgs({
 });
 const idl = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hostile.thrift');
 const service = (await loadIdl(idl)).services['Hostile'] as ServiceDesc<unknown, object>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const size = (c: { length?: number; size?: number }): number => c.length ?? c.size ?? -1;
 
 const handler = {

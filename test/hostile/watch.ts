@@ -5,10 +5,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, type ProcessHandle } from '../harness/process.js';
+import { sleep } from '../harness/wait.js';
+export { sleep };
 
 export const MiB = 1024 * 1024;
 export const RSS_LIMIT = 512 * MiB;
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server-process.ts');
 

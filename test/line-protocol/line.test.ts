@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CallContext, CancelledError, clientStack, OverloadedError, Role, StaticServerSet, TimeoutError, type ServerCallContext } from '../../src/index.js';
 import { LineClientBuilder, LineError, lineParts, serveLine, type LineCall, type LineServer } from './line.js';
+import { sleep } from '../harness/wait.js';
 
 interface Api {
   add(a: number, b: number): Promise<number>;
   sleep(ms: number, tag: string): Promise<string>;
   who(): Promise<string>;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function handlerFor(name: string, seen: { aborted: number }) {
   return {

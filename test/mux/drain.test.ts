@@ -7,8 +7,7 @@ import { test } from 'node:test';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
 import { EchoService, echoHandler } from '../fixtures/echo-service.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../harness/wait.js';
 
 test('rolling restart of 2 of 3 servers under load: zero failed calls', { timeout: 60_000 }, async () => {
   const servers: ThriftMuxServer[] = [];

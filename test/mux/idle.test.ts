@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import { EchoService, echoHandler } from '../fixtures/echo-service.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../harness/wait.js';
 
 test('a pinging ThriftMux session with no calls is drained after idleTimeoutMs; the next call reconnects', async () => {
   const server = await ThriftMux.serve(EchoService, echoHandler, { idleTimeoutMs: 400, onError: false });

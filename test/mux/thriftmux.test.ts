@@ -13,19 +13,11 @@ import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
 import { EchoService, echoHandler, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
 import { richChecks } from '../fixtures/rich-checks.js';
 import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
+import { sleep, until } from '../harness/wait.js';
 
 const dest = (...servers: ThriftMuxServer[]): string => `tcp://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
 const counter = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot().scopes['server=Echo']?.counters[name] as number | undefined) ?? 0;
 const gauge = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot().scopes['server=Echo']?.gauges[name] as number | undefined) ?? 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Echoes after `delayMs`; an abort of the call's signal ends it early and is noted in `aborted`. */
 function abortableEcho(aborted: unknown[]): EchoHandler {

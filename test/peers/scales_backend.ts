@@ -13,6 +13,7 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { Thrift } from '../../src/protocols/thrift/index.js';
 import { EchoService } from '../fixtures/echo-service.js';
+import { sleep } from '../harness/wait.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +28,6 @@ const { values } = parseArgs({
 const port = Number(values.port);
 const latency = Number(values['latency-ms']);
 const mode = values.mode;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let requests = 0;
 let accepted = 0;
 process.on('SIGUSR2', () => console.log(`COUNT ${requests} ${accepted}`));

@@ -32,7 +32,7 @@ describe('close(grace) over real TCP', () => {
       const [ida, idb] = [++next, ++next];
       const a = track(echo(pool, ida, 80));
       const b = track(echo(pool, idb, 200));
-      await until(() => srv.ids().includes(BigInt(ida)) && srv.ids().includes(BigInt(idb)), 'both in flight');
+      await until('both in flight', () => srv.ids().includes(BigInt(ida)) && srv.ids().includes(BigInt(idb)));
       const closing = track(pool.close(10_000));
       assert.equal(await a.p, BigInt(ida));
       assert.equal(closing.settled, false, 'one call still running');
@@ -54,7 +54,7 @@ describe('close(grace) over real TCP', () => {
       const pool: Pool = kind === 'watermark' ? new WatermarkPool(c.connect) : new SingletonPool(c.connect);
       const id = ++next;
       const slow = outcome(echo(pool, id, 3000));
-      await until(() => srv.ids().includes(BigInt(id)), 'in flight');
+      await until('in flight', () => srv.ids().includes(BigInt(id)));
       const t0 = Date.now();
       await pool.close(120);
       const took = Date.now() - t0;

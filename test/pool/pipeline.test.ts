@@ -57,7 +57,7 @@ describe('PipelinePool over real TCP', () => {
     assert.equal(pool.size, 1, 'one connect for the burst');
     assert.deepEqual(await Promise.all(cold), range(100, 10).map(BigInt));
     const warm = range(110, 10).map((id) => echo(pool, id, 50));
-    await until(() => c.sessions.length === 2, 'a second session opened in the background');
+    await until('a second session opened in the background', () => c.sessions.length === 2);
     assert.deepEqual(await Promise.all(warm), range(110, 10).map(BigInt));
     assert.equal(c.attempts, 2);
   });
@@ -87,7 +87,7 @@ describe('PipelinePool over real TCP', () => {
       const pool = makePool(c);
       assert.equal(await echo(pool, 400), 400n);
       const a = track(echo(pool, 401, 300));
-      await until(() => seenIds().includes(401n), 'in flight');
+      await until('in flight', () => seenIds().includes(401n));
       const closing = track(pool.close(5000));
       assert.equal(pool.status, 'closed');
       await assert.rejects(echo(pool, 402), isErr(ClosedError, true));
@@ -95,7 +95,7 @@ describe('PipelinePool over real TCP', () => {
       await new Promise((r) => setImmediate(r));
       assert.ok(c.sessions[0]!.closeCalled && !c.sessions[0]!.aborted, `whenIdle ${whenIdle}: closed right after the last reply, gracefully`);
       await closing.p;
-      await until(() => proxy.live === 0, 'connection closed on the server side');
+      await until('connection closed on the server side', () => proxy.live === 0);
 
       // Calls waiting for a connect when the pool closes fail with ClosedError; the late connection is closed.
       const slow = thriftConnector(() => proxy.port, { delayMs: 200 });
@@ -104,7 +104,7 @@ describe('PipelinePool over real TCP', () => {
       await p2.close(1000);
       const res = await outcome(w.p);
       assert.ok(!res.ok && isErr(ClosedError, true)(res.error));
-      await until(() => slow.sessions.length === 1 && slow.sessions[0]!.closeCalled, 'the connection that landed after close is closed');
+      await until('the connection that landed after close is closed', () => slow.sessions.length === 1 && slow.sessions[0]!.closeCalled);
     }
   });
 
@@ -113,7 +113,7 @@ describe('PipelinePool over real TCP', () => {
     const c = thriftConnector(() => proxy.port, { whenIdle: true });
     const pool = makePool(c);
     const slow = track(echo(pool, 420, 3000));
-    await until(() => seenIds().includes(420n), 'in flight');
+    await until('in flight', () => seenIds().includes(420n));
     const t0 = Date.now();
     await pool.close(100);
     const res = await outcome(slow.p);
@@ -121,6 +121,6 @@ describe('PipelinePool over real TCP', () => {
     assert.ok(!res.ok && isErr(ConnectionClosedError)(res.error), `the running call failed: ${String(!res.ok && res.error)}`);
     assert.ok(took >= 90 && took < 1500, `close and the cut call took ${took} ms (grace 100 ms, the call 3000 ms)`);
     assert.ok(c.sessions[0]!.aborted, 'cut, not ended');
-    await until(() => proxy.live === 0, 'connection closed on the server side');
+    await until('connection closed on the server side', () => proxy.live === 0);
   });
 });

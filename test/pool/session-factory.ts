@@ -17,21 +17,12 @@ import { thriftFraming } from '../../src/protocols/thrift/framing.js';
 import type { ThriftReply, ThriftRequest } from '../../src/protocols/thrift/messages.js';
 import { ThriftSession } from '../../src/protocols/thrift/session.js';
 import { Connection } from '../../src/transport/index.js';
+import { sleep, until } from '../harness/wait.js';
+export { sleep, until };
 
 // ---- the Echo service: test/fixtures/echo-service.ts ---------------------------------------
 
 export type { EchoHandler, EchoReply };
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 5 ms until it holds; throws `what` after `timeoutMs` (generous by design). */
-export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const stop = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > stop) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Settles a promise into a value or an error. */
 export function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
@@ -390,7 +381,7 @@ export async function connectRefusedThenRecovers(
   try {
     await assert.rejects(echo(pool, firstId + 3), (err: unknown) => isErr(ConnectError, true)(err) && /no new connect for another/.test((err as Error).message));
     assert.equal(c.attempts, 1, 'no connect during backoff');
-    await until(() => pool.status === 'open', 'backoff over');
+    await until('backoff over', () => pool.status === 'open');
     assert.deepEqual(await Promise.all([firstId + 4, firstId + 5].map((id) => echo(pool, id))), [BigInt(firstId + 4), BigInt(firstId + 5)]);
     assert.equal(c.attempts, 2);
     assert.deepEqual(late.ids(), [BigInt(firstId + 4), BigInt(firstId + 5)]);

@@ -57,7 +57,7 @@ describe('SingletonPool over real TCP', () => {
     let maxLoad = 0;
     const cold = range(100, 20).map((id) => echo(pool, id, 100));
     assert.equal(pool.waiters, 20, 'all wait for the one connect');
-    await until(() => (maxLoad = Math.max(maxLoad, pool.load)) === 20, 'all twenty in flight at once');
+    await until('all twenty in flight at once', () => (maxLoad = Math.max(maxLoad, pool.load)) === 20);
     assert.deepEqual(await Promise.all(cold), range(100, 20).map(BigInt));
     const warm = await Promise.all(range(120, 20).map((id) => echo(pool, id, 50)));
     assert.deepEqual(warm, range(120, 20).map(BigInt));
@@ -137,7 +137,7 @@ describe('SingletonPool over real TCP', () => {
     const pool = makePool(c);
     assert.equal(await echo(pool, 500), 500n);
     const inFlight = [501, 502, 503].map((id) => echo(pool, id, 2000));
-    await until(() => [501n, 502n, 503n].every((id) => seenIds().includes(id)), 'all three at the server');
+    await until('all three at the server', () => [501n, 502n, 503n].every((id) => seenIds().includes(id)));
     proxy.dropAll();
     for (const p of inFlight) await assert.rejects(p, isErr(ConnectionClosedError));
     assert.equal(pool.connected, false);
@@ -158,7 +158,7 @@ describe('SingletonPool over real TCP', () => {
     const pool = makePool(c);
     assert.equal(await echo(pool, 720), 720n);
     const slow = track(echo(pool, 721, 3000));
-    await until(() => seenIds().includes(721n), 'in flight');
+    await until('in flight', () => seenIds().includes(721n));
     const t0 = Date.now();
     await pool.close(100);
     const res = await outcome(slow.p);
@@ -166,7 +166,7 @@ describe('SingletonPool over real TCP', () => {
     assert.ok(!res.ok && isErr(ConnectionClosedError)(res.error), 'the running call failed');
     assert.ok(took < 1500, `close and the cut call took ${took} ms (grace 100 ms, the call 3000 ms)`);
     assert.ok(c.sessions[0]!.aborted, 'cut, not ended');
-    await until(() => proxy.live === 0, 'connection closed on the server side');
+    await until('connection closed on the server side', () => proxy.live === 0);
   });
 
   test('close(): waiters fail with ClosedError, in-flight calls finish within grace, then the connection closes', async () => {
@@ -176,7 +176,7 @@ describe('SingletonPool over real TCP', () => {
     assert.equal(await echo(pool, 700), 700n);
     const a = track(echo(pool, 701, 300));
     const b = track(echo(pool, 702, 100));
-    await until(() => seenIds().includes(701n) && seenIds().includes(702n), 'both in flight');
+    await until('both in flight', () => seenIds().includes(701n) && seenIds().includes(702n));
     const closing = track(pool.close(5000));
     assert.equal(pool.status, 'closed');
     await assert.rejects(echo(pool, 703), isErr(ClosedError, true));
@@ -185,7 +185,7 @@ describe('SingletonPool over real TCP', () => {
     assert.equal(await a.p, 701n);
     await closing.p;
     assert.ok(c.sessions[0]!.closeCalled);
-    await until(() => proxy.live === 0, 'connection closed on the server side');
+    await until('connection closed on the server side', () => proxy.live === 0);
     assert.ok(!seenIds().includes(703n));
 
     // Calls waiting for a connect when the pool closes fail with ClosedError; the late connection is closed.
@@ -195,6 +195,6 @@ describe('SingletonPool over real TCP', () => {
     await p2.close(1000);
     const res = await outcome(w.p);
     assert.ok(!res.ok && isErr(ClosedError, true)(res.error));
-    await until(() => slow.sessions.length === 1 && slow.sessions[0]!.closeCalled, 'the connection that landed after close is closed');
+    await until('the connection that landed after close is closed', () => slow.sessions.length === 1 && slow.sessions[0]!.closeCalled);
   });
 });

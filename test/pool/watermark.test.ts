@@ -198,7 +198,7 @@ describe('WatermarkPool over real TCP', () => {
     const actx = ctx();
     const a = track(echo(pool, 430, 400, actx));
     const b = track(echo(pool, 431, 0)); // waits behind A
-    await until(() => seenIds().includes(430n), 'A reached the server');
+    await until('A reached the server', () => seenIds().includes(430n));
     const reason = new TimeoutError('echo timed out');
     actx.cancel(reason); // what the timeout layer does at the deadline
     const res = await outcome(a.p);
@@ -211,7 +211,7 @@ describe('WatermarkPool over real TCP', () => {
     assert.ok(first.closeCalled, 'the pool closed the abandoned connection');
     const peerOf = (id: bigint) => srv.seen.find((s) => s.id === id)!.peer;
     assert.notEqual(peerOf(430n), peerOf(431n), 'different TCP connections on the server side');
-    await until(() => first.status === 'closed', 'the abandoned connection closes (after its late reply)');
+    await until('the abandoned connection closes (after its late reply)', () => first.status === 'closed');
     // And again with a caller that arrives after the abandonment: still not the old connection.
     assert.equal(await echo(pool, 432, 0), 432n);
     assert.equal(c.sessions.length, 2, 'the healthy second connection is reused');
@@ -288,9 +288,9 @@ describe('WatermarkPool over real TCP', () => {
     const idleAt = Date.now();
     assert.equal(pool.size, 4);
     assert.equal(pool.idle, 4);
-    await until(() => pool.size === 1, 'shrunk to the low watermark');
+    await until('shrunk to the low watermark', () => pool.size === 1);
     assert.ok(Date.now() - idleAt >= idleTime * 0.8, `not before idleTime (${Date.now() - idleAt} ms)`);
-    await until(() => proxy.live === 1, 'the server side sees the extra connections closed');
+    await until('the server side sees the extra connections closed', () => proxy.live === 1);
     await sleep(idleTime * 3);
     assert.equal(pool.size, 1, 'the low watermark is kept');
     assert.equal(proxy.live, 1);
@@ -307,7 +307,7 @@ describe('WatermarkPool over real TCP', () => {
     assert.equal(await echo(pool, 514), 514n, 'reuses one of the four (the most recently used)');
     assert.equal(c.sessions.length, 4);
     const recent = c.sessions.find((s) => s.calls.includes(514n))!;
-    await until(() => pool.size === 0, 'all aged out (low watermark 0)');
+    await until('all aged out (low watermark 0)', () => pool.size === 0);
     const others = c.sessions.filter((s) => s !== recent);
     assert.ok(others.every((s) => s.closeCalled) && recent.closeCalled);
     const lastOther = Math.max(...others.map((s) => s.closedAt));
@@ -327,7 +327,7 @@ describe('WatermarkPool over real TCP', () => {
       // Listening now, but the backoff is not over: no connect is tried.
       await assert.rejects(echo(pool, 601), (err: unknown) => isErr(ConnectError, true)(err) && /no new connect for another/.test((err as Error).message));
       assert.equal(c.attempts, 1, 'fast fail: no connect during backoff');
-      await until(() => pool.status === 'open', 'backoff over', 5000);
+      await until('backoff over', () => pool.status === 'open', 5000);
       // After failures, one probe connect at a time: three calls, one connect until it succeeds.
       const calls = [602, 603, 604].map((id) => echo(pool, id, 20));
       assert.equal(pool.size, 1, 'a single probe');
@@ -345,10 +345,10 @@ describe('WatermarkPool over real TCP', () => {
     const c = thriftConnector(() => proxy.port);
     const { pool } = makePool({ highWatermark: 2, backoff: constantBackoff(2000), waitTimeout: 4000 }, c);
     const a = track(echo(pool, 650, 2000));
-    await until(() => seenIds().includes(650n), 'A on the first connection');
+    await until('A on the first connection', () => seenIds().includes(650n));
     void proxy.refuse(); // new connects refused at once; A's connection stays
     const b = track(echo(pool, 651)); // opens a second connection: refused, backoff starts
-    await until(() => c.attempts === 2 && pool.status === 'busy', 'second connect refused');
+    await until('second connect refused', () => c.attempts === 2 && pool.status === 'busy');
     assert.equal(b.settled, false, 'B still has A’s connection to wait for');
     proxy.dropAll(); // A's connection dies too: nothing left to serve B, and no connect allowed
     const started = Date.now();
@@ -367,7 +367,7 @@ describe('WatermarkPool over real TCP', () => {
     assert.equal(await echo(pool, 700), 700n);
     assert.equal(pool.idle, 1);
     proxy.dropAll();
-    await until(() => c.sessions[0]!.status === 'closed', 'client side saw the close');
+    await until('client side saw the close', () => c.sessions[0]!.status === 'closed');
     // No pool getter first (they prune too): the call itself must skip the dead connection.
     assert.equal(await echo(pool, 701), 701n);
     assert.equal(proxy.accepted, 2);
@@ -378,7 +378,7 @@ describe('WatermarkPool over real TCP', () => {
 
     // Dropped again: the getters see it gone too.
     proxy.dropAll();
-    await until(() => c.sessions[1]!.status === 'closed', 'client side saw the second close');
+    await until('client side saw the second close', () => c.sessions[1]!.status === 'closed');
     assert.equal(pool.idle, 0);
     assert.equal(pool.size, 0);
   });
@@ -390,7 +390,7 @@ describe('WatermarkPool over real TCP', () => {
     const a = track(echo(pool, 800, 300));
     const b = track(echo(pool, 801));
     const w = track(echo(pool, 802));
-    await until(() => seenIds().includes(800n), 'A in flight');
+    await until('A in flight', () => seenIds().includes(800n));
     const closing = track(pool.close(5000));
     assert.equal(pool.status, 'closed');
     for (const t of [b, w]) {
@@ -401,7 +401,7 @@ describe('WatermarkPool over real TCP', () => {
     assert.equal(await a.p, 800n, 'the in-flight call finished');
     await closing.p;
     assert.ok(c.sessions[0]!.closeCalled);
-    await until(() => proxy.live === 0, 'connection closed on the server side');
+    await until('connection closed on the server side', () => proxy.live === 0);
     await assert.rejects(echo(pool, 803), isErr(ClosedError, true));
     assert.ok(!seenIds().includes(801n) && !seenIds().includes(802n) && !seenIds().includes(803n));
   });
@@ -410,7 +410,7 @@ describe('WatermarkPool over real TCP', () => {
     const { pool, c } = makePool({ highWatermark: 2 });
     const a = track(echo(pool, 810, 3000));
     const b = track(echo(pool, 811, 20));
-    await until(() => seenIds().includes(810n), 'A in flight');
+    await until('A in flight', () => seenIds().includes(810n));
     const started = Date.now();
     const closing = pool.close(100);
     assert.equal(await b.p, 811n, 'a call that ends within grace succeeds');

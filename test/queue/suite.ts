@@ -16,6 +16,7 @@ import { MessageType } from '../../src/protocols/thrift/descriptors.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { BufferWriter } from '../../src/core/bytes.js';
 import type { ServiceDesc } from '../../src/protocols/thrift/descriptors.js';
+import { until as pollUntil } from '../harness/wait.js';
 import { Jobs, Mixed, type JobsHandler } from './jobs.js';
 
 export interface RawSender {
@@ -45,13 +46,7 @@ export function notifyBody(id: bigint, payload: string): Buffer {
   return thriftBody('notify', MessageType.ONEWAY, (w) => BinaryProtocol.writeStruct(w, Jobs.methods['notify']!.args, { id, payload }));
 }
 
-export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export const until = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<number> => pollUntil(what, cond, timeoutMs, 20);
 
 async function deadLetters(b: QueueBackend, n: number, timeoutMs = 30_000): Promise<DeadLetter[]> {
   let got: DeadLetter[] = [];

@@ -1,5 +1,7 @@
 import type { ScalesError } from '../../src/core/errors.js';
 import type { CallContext, Service, Status } from '../../src/core/service.js';
+import { sleep } from '../harness/wait.js';
+export { sleep };
 
 /** What one attempt does: answer or fail, now or after `after` ms. */
 export interface Step<Rep> {
@@ -60,8 +62,6 @@ export class ScriptedService<Req, Rep> implements Service<Req, Rep> {
     return Promise.resolve();
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Settles a promise into a value or an error, so tests can assert on either. */
 export function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {

@@ -10,12 +10,12 @@ import { FrameBudgetError, InvalidArgumentError, OverloadedError, ReadTimeoutErr
 import { binaryProtocol, MessageType, T, Thrift, type ClientControl, type StructDesc, type ThriftServer, type ThriftServerOptions } from '../../src/protocols/thrift/index.js';
 import { FrameBudget } from '../../src/transport/frame-budget.js';
 import { Gates, GateService, type GateClient } from './gate-service.js';
+import { sleep, until } from '../harness/wait.js';
 
 type Transport = 'framed' | 'buffered';
 const TRANSPORTS: Transport[] = ['framed', 'buffered'];
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const binary = binaryProtocol();
 
 let servers: ThriftServer[] = [];
@@ -75,14 +75,6 @@ async function raw(port: number): Promise<Raw> {
   const started = performance.now();
   const closed = new Promise<number>((resolve) => sock.once('close', () => ((done = true), resolve(performance.now() - started))));
   return { sock, closed, isClosed: () => done, received: () => Buffer.concat(chunks) };
-}
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 /** Calls echo every `everyMs` until stopped; resolves with the number of calls, rejects at the first failure. */
@@ -163,7 +155,7 @@ for (const transport of TRANSPORTS) {
 
       // A freed place is taken again.
       await held[0]!.$close();
-      await until(() => s.connections === 2, 'the server to see the close');
+      await until('the server to see the close', () => s.connections === 2);
       assert.equal(await client(s, transport).echo('fourth'), 'fourth');
     });
   });
@@ -181,16 +173,16 @@ for (const transport of TRANSPORTS) {
 
       const silentMs = await Promise.race([silent.closed, sleep(5000).then(() => -1)]);
       assert.ok(silentMs >= 750, `not before the timeout (closed after ${silentMs.toFixed(0)} ms)`);
-      await until(() => counters(s)['connections_idle_closed'] === 2, 'the silent and the idle connection to be closed');
-      await until(() => s.connections === 2, 'the one with a call in flight and the active one to be the only ones open');
+      await until('the silent and the idle connection to be closed', () => counters(s)['connections_idle_closed'] === 2);
+      await until('the one with a call in flight and the active one to be the only ones open', () => s.connections === 2);
 
       await sleep(900); // longer than the timeout again: the call is still in flight
       assert.equal(s.connections, 2);
       gates.release('long');
       assert.equal(await held, 'long');
       assert.ok((await calls.stop()) > 5);
-      await until(() => counters(s)['connections_idle_closed'] === 4, 'the other two to go idle and be closed');
-      await until(() => s.connections === 0, 'every connection to be closed');
+      await until('the other two to go idle and be closed', () => counters(s)['connections_idle_closed'] === 4);
+      await until('every connection to be closed', () => s.connections === 0);
 
       // Closing is graceful: a client whose connection was closed while idle just reconnects.
       assert.equal(await idle.echo('back'), 'back');
@@ -233,7 +225,7 @@ for (const transport of TRANSPORTS) {
           slow.sock.write(bytes.subarray(Math.floor((i * bytes.length) / 10), Math.floor(((i + 1) * bytes.length) / 10)));
           await sleep(40);
         }
-        await until(() => slow.received().includes(Buffer.from(`slow ${seqid}`)), `the answer to message ${seqid}`);
+        await until(`the answer to message ${seqid}`, () => slow.received().includes(Buffer.from(`slow ${seqid}`)));
       }
       assert.equal(slow.isClosed(), false);
       assert.equal(counters(s)['connections_read_timeout'] ?? 0, 0);
@@ -261,7 +253,7 @@ for (const transport of TRANSPORTS) {
       // Settled once the server read everything the survivors sent.
       // The buffered decoder's bytes are charged twice (memoryFactor: its accumulator's slack).
       const charge = attack * (transport === 'buffered' ? 2 : 1);
-      await until(() => closed() + budget.holding === 5 && budget.used === budget.holding * charge, 'the attack to settle');
+      await until('the attack to settle', () => closed() + budget.holding === 5 && budget.used === budget.holding * charge);
       assert.ok(closed() >= 3, `5 × 1.5 MiB do not fit 4 MiB: ${closed()} closed`);
       assert.ok(budget.used <= budget.limit);
       assert.ok(budget.peak <= budget.limit + 256 * KiB, `peak ${budget.peak} is the limit plus at most a read`);
@@ -279,7 +271,7 @@ for (const transport of TRANSPORTS) {
       assert.equal(evictions, closed());
       assert.equal((counters(a)['connections_over_frame_budget'] ?? 0) + (counters(b)['connections_over_frame_budget'] ?? 0), evictions);
       for (const r of attackers) r.sock.destroy();
-      await until(() => budget.used === 0 && budget.holding === 0, 'closed connections to give their bytes back');
+      await until('closed connections to give their bytes back', () => budget.used === 0 && budget.holding === 0);
     });
   });
 
@@ -298,7 +290,7 @@ for (const transport of TRANSPORTS) {
           // One chunk per server read: let the server read before the next write.
           if (chunk < message.length) await new Promise((res) => setImmediate(res));
         }
-        await until(() => r.received().includes(Buffer.from('done')), 'the answer', 60_000);
+        await until('the answer', () => r.received().includes(Buffer.from('done')), 60_000);
         const used = process.cpuUsage(cpu);
         r.sock.destroy();
         return (used.user + used.system) / 1000;

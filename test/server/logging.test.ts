@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { consoleLogger, type LogFields, type Logger } from '../../src/core/logger.js';
 import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import { EchoService } from '../fixtures/echo-service.js';
+import { until } from '../harness/wait.js';
 
 type Line = { level: string; obj: LogFields; msg: string | undefined };
 
@@ -33,10 +34,6 @@ function sendRaw(port: number, bytes: Buffer): Promise<void> {
   });
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-}
-
 const binaryCall = Buffer.from([0x80, 0x01, 0x00, 0x01, 0, 0, 0, 4, 0x65, 0x63, 0x68, 0x6f, 0, 0, 0, 1, 0]);
 
 describe('a framed Thrift server logs what the peer got wrong', () => {
@@ -52,7 +49,7 @@ describe('a framed Thrift server logs what the peer got wrong', () => {
       const server: ThriftServer = await Thrift.serve(EchoService, crashing, { port: 0, logger: log });
       try {
         await sendRaw(server.port, bytes);
-        await until(() => log.lines.length > 0);
+        await until('a log line', () => log.lines.length > 0);
         assert.equal(log.lines.length, 1, JSON.stringify(log.lines));
         const [line] = log.lines;
         assert.equal(line!.level, 'warn');
@@ -69,7 +66,7 @@ describe('a framed Thrift server logs what the peer got wrong', () => {
     const server = await Thrift.serve(EchoService, crashing, { port: 0, transport: 'buffered', logger: log });
     try {
       await sendRaw(server.port, Buffer.concat([Buffer.from([0, 0, 0, binaryCall.length]), binaryCall]));
-      await until(() => log.lines.length > 0);
+      await until('a log line', () => log.lines.length > 0);
       assert.match((log.lines[0]?.obj.err as Error | undefined)?.message ?? '', /uses the framed transport, this side buffered/);
     } finally {
       await server.close();
@@ -94,7 +91,7 @@ test('a handler crash is logged as an error (kind handler) through the logger op
   const client = Thrift.newClient(EchoService, `tcp://127.0.0.1:${server.port}`, { retries: false });
   try {
     await assert.rejects(client.echo(1n, 0, 'x'));
-    await until(() => log.lines.length > 0);
+    await until('a log line', () => log.lines.length > 0);
     assert.equal(log.lines[0]?.level, 'error');
     assert.equal(log.lines[0]?.obj.kind, 'handler');
     assert.match(log.lines[0]?.msg ?? '', /^server handler echo$/);

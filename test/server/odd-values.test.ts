@@ -11,9 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { startProcess, type ProcessHandle } from '../harness/process.js';
 import { TApplicationExceptionType, Thrift, ThriftApplicationError, type ClientControl } from '../../src/protocols/thrift/index.js';
 import { HOWS, ODD_VALUES, OddService, type OddClient } from './odd-service.js';
+import { sleep } from '../harness/wait.js';
 
 const PEER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'peers', 'scales_odd_server.ts');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const hook of ['default', 'throw'] as const) {
   describe(`odd failure values (onError hook: ${hook})`, () => {

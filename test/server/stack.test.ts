@@ -7,8 +7,7 @@ import { afterEach, describe, test } from 'node:test';
 import { ClosedError, ConnectionClosedError, ProtocolError, TimeoutError } from '../../src/core/errors.js';
 import { isOverloadRejection, Thrift, ThriftApplicationError, type ClientControl, type ThriftServer, type ThriftServerOptions } from '../../src/protocols/thrift/index.js';
 import { Gates, GateService, MessageType, Nope, rawCall, type GateClient } from './gate-service.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, until } from '../harness/wait.js';
 
 let server: ThriftServer | undefined;
 let clients: (GateClient & ClientControl)[] = [];
@@ -27,14 +26,6 @@ function client(): GateClient & ClientControl {
   const c = Thrift.newClient(GateService, `tcp://127.0.0.1:${server!.port}`, { timeout: 5000, retries: false });
   clients.push(c);
   return c;
-}
-
-async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 afterEach(async () => {
@@ -69,9 +60,9 @@ describe('caller disconnect', () => {
     const sock = net.connect(server!.port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     sock.write(rawCall('wait', MessageType.CALL, 1, 'orphan'));
-    await until(() => gates.started.includes('orphan'), 'the handler to start');
+    await until('the handler to start', () => gates.started.includes('orphan'));
     sock.resetAndDestroy();
-    await until(() => gates.aborted.has('orphan'), 'the abort');
+    await until('the abort', () => gates.aborted.has('orphan'));
     assert.ok(gates.aborted.get('orphan') instanceof ConnectionClosedError);
   });
 });
@@ -81,7 +72,7 @@ describe('concurrency limit', () => {
     await start({ maxConcurrent: 3 });
     const c = client();
     const running = ['a', 'b', 'c'].map((id) => c.wait(id));
-    await until(() => gates.started.length === 3, 'three handlers running');
+    await until('three handlers running', () => gates.started.length === 3);
     const started = Date.now();
     await assert.rejects(c.wait('d'), (err: unknown) => isOverloadRejection(err));
     assert.ok(Date.now() - started < 300, 'rejected at once, not queued');
@@ -96,10 +87,10 @@ describe('concurrency limit', () => {
     const c = client();
     await c.hold('o1');
     await c.hold('o2');
-    await until(() => gates.started.length === 2, 'two oneway handlers running');
+    await until('two oneway handlers running', () => gates.started.length === 2);
     await assert.rejects(c.echo('x'), (err: unknown) => isOverloadRejection(err), 'two running oneway handlers fill the cap');
     gates.releaseAll();
-    await until(() => server!.stats.snapshot().scopes['server=Gate']!.gauges['in_flight'] === 0, 'the oneway handlers to finish');
+    await until('the oneway handlers to finish', () => server!.stats.snapshot().scopes['server=Gate']!.gauges['in_flight'] === 0);
     assert.equal(await c.echo('y'), 'y');
   });
 });
@@ -173,10 +164,10 @@ describe('stats', () => {
     await sleep(10);
     const blocked = c.hold('h');
     await blocked;
-    await until(() => gates.started.includes('h'), 'the oneway handler');
+    await until('the oneway handler', () => gates.started.includes('h'));
     await assert.rejects(c.echo('over'), (err: unknown) => isOverloadRejection(err));
     gates.releaseAll();
-    await until(() => s.stats.snapshot().scopes['server=Gate']!.gauges['in_flight'] === 0, 'idle');
+    await until('idle', () => s.stats.snapshot().scopes['server=Gate']!.gauges['in_flight'] === 0);
     const scope = s.stats.snapshot().scopes['server=Gate']!;
     assert.equal(scope.counters['requests'], 6);
     assert.equal(scope.counters['successes'], 3, 'echo, the declared exception, the oneway');
@@ -205,7 +196,7 @@ describe('drain', () => {
     const s = await start();
     const c = client();
     const running = c.wait('r');
-    await until(() => gates.started.includes('r'), 'the handler');
+    await until('the handler', () => gates.started.includes('r'));
     const closing = s.close(5000);
     await sleep(50);
     await assert.rejects(new Promise((resolve, reject) => net.connect(s.port, '127.0.0.1').once('connect', resolve).once('error', reject)), 'no new connections once closing');
@@ -223,7 +214,7 @@ describe('drain', () => {
     const s = await start();
     const c = client();
     const running = c.wait('stuck').catch((err: unknown) => err);
-    await until(() => gates.started.includes('stuck'), 'the handler');
+    await until('the handler', () => gates.started.includes('stuck'));
     const started = Date.now();
     await s.close(150);
     server = undefined;

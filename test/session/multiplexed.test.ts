@@ -44,7 +44,7 @@ describe('MultiplexedSession', () => {
     const waiting = settle(s.call({ payload: 'hold-waiting' }, ctx()));
     const ctxs = [ctx(), ctx(), ctx(), ctx()];
     const abandoned = ctxs.map((c, i) => settle(s.call({ payload: `hold-a${i}` }, c)));
-    await until(() => tagsOf('hold-a3').length === 1, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-a3').length === 1);
     for (const c of ctxs.slice(0, 3)) c.cancel(new CancelledError());
     assert.equal(s.abandoned, 3);
     assert.equal(s.status, 'open', 'at the limit the connection stays');
@@ -61,7 +61,7 @@ describe('MultiplexedSession', () => {
   test('a reply for a tag no call holds closes the connection and fails every pending call', async () => {
     const s = await open();
     const pending = [1, 2, 3].map((i) => settle(s.call({ payload: `hold-f${i}` }, ctx())));
-    await until(() => tagsOf('hold-f1', 'hold-f2', 'hold-f3').length === 3, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-f1', 'hold-f2', 'hold-f3').length === 3);
     server.send('R', 999, 'nobody asked');
     for (const r of await Promise.all(pending)) {
       assert.ok(!r.ok && r.error instanceof ConnectionClosedError);
@@ -75,7 +75,7 @@ describe('MultiplexedSession', () => {
   test('the peer closing fails pending calls with ConnectionClosedError; whenIdle resolves', async () => {
     const s = await open();
     const pending = [1, 2].map((i) => settle(s.call({ payload: `hold-c${i}` }, ctx())));
-    await until(() => tagsOf('hold-c1', 'hold-c2').length === 2, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-c1', 'hold-c2').length === 2);
     const idle = s.whenIdle();
     server.conns[server.conns.length - 1]!.close();
     for (const r of await Promise.all(pending)) assert.ok(!r.ok && r.error instanceof ConnectionClosedError);
@@ -122,24 +122,24 @@ describe('MultiplexedSession', () => {
     const bCtx = ctx();
     const b = settle(s.call({ payload: 'hold-t2' }, bCtx));
     const c = s.call({ payload: 'hold-t3' }, ctx());
-    await until(() => tagsOf('hold-t1', 'hold-t2', 'hold-t3').length === 3, 'three calls');
+    await until('three calls', () => tagsOf('hold-t1', 'hold-t2', 'hold-t3').length === 3);
     assert.deepEqual(tagsOf('hold-t1', 'hold-t2', 'hold-t3'), [2, 3, 4]);
     server.release('hold-t1');
     assert.equal(await a, 'hold-t1');
     bCtx.cancel(new TimeoutError()); // tag 3 abandoned: the server is told, the tag stays held
     assert.ok(!(await b).ok);
-    await until(() => server.discards.length === discardsBefore + 1, 'the discard reaches the server');
+    await until('the discard reaches the server', () => server.discards.length === discardsBefore + 1);
     assert.deepEqual(server.discards.slice(discardsBefore), [3]);
     const d = s.call({ payload: 'hold-t4' }, ctx()); // 2 is free, 3 is not
     const e = s.call({ payload: 'hold-t5' }, ctx());
-    await until(() => tagsOf('hold-t4', 'hold-t5').length === 2, 'two more calls');
+    await until('two more calls', () => tagsOf('hold-t4', 'hold-t5').length === 2);
     assert.deepEqual(tagsOf('hold-t4', 'hold-t5'), [2, 5]);
     assert.equal(s.load, 3, 't3, t4, t5: the abandoned call is not load');
     assert.equal(s.abandoned, 1);
     server.release('hold-t2'); // the late reply for tag 3: read and dropped, tag 3 free again
-    await until(() => s.abandoned === 0, 'the late reply is dropped');
+    await until('the late reply is dropped', () => s.abandoned === 0);
     const f = s.call({ payload: 'hold-t6' }, ctx());
-    await until(() => tagsOf('hold-t6').length === 1, 'the sixth call');
+    await until('the sixth call', () => tagsOf('hold-t6').length === 1);
     assert.deepEqual(tagsOf('hold-t6'), [3]);
     for (const p of ['hold-t3', 'hold-t4', 'hold-t5', 'hold-t6']) server.release(p);
     assert.deepEqual(await Promise.all([c, d, e, f]), ['hold-t3', 'hold-t4', 'hold-t5', 'hold-t6']);
@@ -154,7 +154,7 @@ describe('MultiplexedSession', () => {
     const live = s.call({ payload: 'hold-i2' }, ctx());
     let idle = false;
     const whenIdle = s.whenIdle().then(() => (idle = true));
-    await until(() => tagsOf('hold-i1', 'hold-i2').length === 2, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-i1', 'hold-i2').length === 2);
     c1.cancel(new TimeoutError());
     await abandoned;
     server.release('hold-i2');
@@ -173,9 +173,9 @@ describe('MultiplexedSession', () => {
     const s = await open(codec);
     const a = s.call({ payload: 'hold-p1' }, ctx());
     const b = settle(s.call({ payload: 'hold-p2' }, ctx()));
-    await until(() => tagsOf('hold-p1', 'hold-p2').length === 2, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-p1', 'hold-p2').length === 2);
     server.send('P', 1, 'ping-1');
-    await until(() => server.pongs.length === 1, 'the pong');
+    await until('the pong', () => server.pongs.length === 1);
     assert.deepEqual(server.pongs, ['ping-1']);
     assert.equal(codec.pings, 1);
     server.send('E', 3, 'no such thing');
@@ -190,9 +190,9 @@ describe('MultiplexedSession', () => {
   test('drain: no new calls (unwritten, status closed), in-flight ones finish, then the connection ends', async () => {
     const s = await open();
     const inFlight = s.call({ payload: 'hold-d1' }, ctx());
-    await until(() => tagsOf('hold-d1').length === 1, 'the call reaches the server');
+    await until('the call reaches the server', () => tagsOf('hold-d1').length === 1);
     server.send('D', 1, '');
-    await until(() => s.status === 'closed', 'draining');
+    await until('draining', () => s.status === 'closed');
     const refused = await settle(s.call({ payload: 'new' }, ctx()));
     assert.ok(!refused.ok && refused.error instanceof ConnectionClosedError && refused.error.unwritten);
     server.release('hold-d1');
@@ -203,9 +203,9 @@ describe('MultiplexedSession', () => {
   test('a lease that ran out makes the session busy until the next one', async () => {
     const s = await open();
     server.send('L', 1, '0');
-    await until(() => s.status === 'busy', 'the lease runs out');
+    await until('the lease runs out', () => s.status === 'busy');
     server.send('L', 1, '60000');
-    await until(() => s.status === 'open', 'a new lease');
+    await until('a new lease', () => s.status === 'open');
     await s.close();
   });
 
@@ -215,7 +215,7 @@ describe('MultiplexedSession', () => {
     const over = await settle(s.call({ payload: 'm3' }, ctx()));
     assert.ok(!over.ok && over.error instanceof OverloadedError && over.error.unwritten);
     assert.equal(await s.call({ payload: 'fire', oneway: true }, ctx()), '');
-    await until(() => tagsOf('hold-m1', 'hold-m2').length === 2, 'calls reach the server');
+    await until('calls reach the server', () => tagsOf('hold-m1', 'hold-m2').length === 2);
     server.release('hold-m1');
     server.release('hold-m2');
     assert.deepEqual(await Promise.all(held), ['hold-m1', 'hold-m2']);

@@ -24,7 +24,7 @@ describe('SerialSession', () => {
     const names = ['hold-s1', 'hold-s2', 'hold-s3', 'hold-s4', 'hold-s5'];
     const ctxs = names.map(() => ctx());
     const results = names.map((payload, i) => settle(s.call({ payload }, ctxs[i]!)));
-    await until(() => arrived(...names) === 5, 'calls reach the server');
+    await until('calls reach the server', () => arrived(...names) === 5);
     ctxs[1]!.cancel(new TimeoutError());
     ctxs[3]!.cancel(new CancelledError());
     assert.equal(s.load, 3);
@@ -55,7 +55,7 @@ describe('SerialSession', () => {
     const s1 = await open();
     const stray = s1.whenIdle();
     server.send('R', 0, 'unasked');
-    await until(() => s1.status === 'closed', 'the violation closes the session');
+    await until('the violation closes the session', () => s1.status === 'closed');
     await stray;
     const after = await settle(s1.call({ payload: 'x' }, ctx()));
     assert.ok(!after.ok && after.error instanceof ConnectionClosedError && after.error.unwritten);
@@ -81,11 +81,11 @@ describe('SerialSession', () => {
     const pongsBefore = server.pongs.length;
     const a = s.call({ payload: 'hold-pa' }, ctx());
     const b = s.call({ payload: 'hold-pb' }, ctx());
-    await until(() => arrived('hold-pa', 'hold-pb') === 2, 'calls reach the server');
+    await until('calls reach the server', () => arrived('hold-pa', 'hold-pb') === 2);
     server.release('hold-pa');
     assert.equal(await a, 'hold-pa');
     server.send('P', 1, 'serial-ping');
-    await until(() => server.pongs.length === pongsBefore + 1, 'the pong');
+    await until('the pong', () => server.pongs.length === pongsBefore + 1);
     server.release('hold-pb');
     assert.equal(await b, 'hold-pb');
     assert.equal(codec.pings, 1);

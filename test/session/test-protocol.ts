@@ -8,6 +8,8 @@ import { CallContext } from '../../src/core/service.js';
 import type { TagSpace } from '../../src/core/tags.js';
 import type { MultiplexedCodec, SessionControl } from '../../src/session/index.js';
 import { Connection, listenTcp, type TcpListener } from '../../src/transport/index.js';
+import { sleep, until } from '../harness/wait.js';
+export { sleep, until };
 
 export const framing = { kind: 'length-prefixed' } as const;
 
@@ -145,15 +147,6 @@ export function connect(port: number): Promise<Connection> {
 }
 
 export const ctx = (): CallContext => new CallContext('test', undefined, undefined);
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const stop = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > stop) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(2);
-  }
-}
 
 /** Settles a promise into its value or its error. */
 export function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {

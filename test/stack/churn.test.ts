@@ -235,12 +235,12 @@ for (const proto of PROTOCOLS) {
 
     test("a removed node's connections are all closed once it drained; members keep theirs", async () => {
       await until(
-        () => o.removed.every((s) => s.connections === 0),
         () =>
           `removed servers' connections to close: ${o.removed
             .filter((s) => s.connections > 0)
             .map((s) => `${s.name}=${s.connections} (${JSON.stringify(rec(s))})`)
             .join(' ')}`,
+        () => o.removed.every((s) => s.connections === 0),
         5000,
       );
       for (const s of o.members) if ((o.records.get(o.key(s))?.dispatched ?? 0) > 0) assert.ok(s.connections >= 1, `${s.name} (member) has no connection`);
@@ -255,14 +255,14 @@ test('http: a session closed before it carried any request closes its TCP connec
   try {
     const session = await connectHttp({ host: '127.0.0.1', port: server.port }, 1000);
     await until(
-      () => server.connections === 1,
       () => 'the server to see the connection',
+      () => server.connections === 1,
     );
     await session.close();
     assert.equal(session.status, 'closed');
     await until(
-      () => server.connections === 0,
       () => `the connection to close (server still has ${server.connections} open)`,
+      () => server.connections === 0,
       2000,
     );
   } finally {

@@ -11,20 +11,12 @@ import { Http } from '../../src/protocols/http/index.js';
 import { Thrift, type ThriftServer } from '../../src/protocols/thrift/index.js';
 import type { StatsRegistry } from '../../src/stats/registry.js';
 import { EchoService } from '../fixtures/echo-service.js';
+import { sleep, until } from '../harness/wait.js';
+
+export { sleep, until };
 
 export type Proto = 'thrift' | 'http';
 export const PROTOCOLS: readonly Proto[] = ['thrift', 'http'];
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 10 ms; throws `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: () => string, timeoutMs = 5000): Promise<void> {
-  const stop = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > stop) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what()}`);
-    await sleep(10);
-  }
-}
 
 /** A builder edit that works on both protocols' builders (they share ClientBuilderBase). */
 export type Configure = <B extends ClientBuilderBase<B, ClientStackOptions>>(b: B) => B;

@@ -17,7 +17,7 @@ import { constantBackoff } from '../../src/resilience/backoff.js';
 import { StatsRegistry, type ScopeSnapshot } from '../../src/stats/registry.js';
 import { EchoService } from '../fixtures/echo-service.js';
 import { startBackend, type Backend, type BackendMode, type BackendProtocol } from '../harness/backends.js';
-import { Load, sleep, tally, waitFor, type CallFn, type CallRecord } from './load.js';
+import { Load, sleep, tally, until, type CallFn, type CallRecord } from './load.js';
 
 // ---- knobs -----------------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ for (const proto of PROTOS) {
     };
     /** Waits until every backend in `bs` has answered at least one call of `load`. */
     const warm = (load: Load, bs: readonly Backend[]): Promise<number> =>
-      waitFor(() => bs.every((b) => load.records.some((r) => r.ok && r.server === b.name)), `every backend to answer (${bs.map((b) => b.name).join(', ')})`, 10_000);
+      until(`every backend to answer (${bs.map((b) => b.name).join(', ')})`, () => bs.every((b) => load.records.some((r) => r.ok && r.server === b.name)), 10_000);
 
     afterEach(async () => {
       for (const c of cleanups.splice(0)) await c().catch(() => undefined);
@@ -230,7 +230,7 @@ for (const proto of PROTOS) {
       const c2 = await restart(c!, 'c2', LATENCY);
       const tReady = Date.now();
       const failuresBeforeRestart = load.records.filter((r) => !r.ok).length;
-      const revival = await waitFor(() => load.records.some((r) => r.ok && r.server === 'c2' && r.start >= tReady), 'the restarted server to answer', 5000);
+      const revival = await until('the restarted server to answer', () => load.records.some((r) => r.ok && r.server === 'c2' && r.start >= tReady), 5000);
       assert.ok(revival <= 5000);
       const tRevived = Date.now();
       await sleep(1000);
@@ -321,7 +321,7 @@ for (const proto of PROTOS) {
       const failuresBefore = load.records.length;
       const b2 = await restart(bs[1]!, 'b2', 5);
       const _tReady = Date.now();
-      const revival = await waitFor(() => load.records.some((r) => r.ok && r.server === 'b2'), 'the restarted server to answer', 5000);
+      const revival = await until('the restarted server to answer', () => load.records.some((r) => r.ok && r.server === 'b2'), 5000);
       const tRevived = Date.now();
       await sleep(1000);
       const after = load.started(tRevived + 100, tRevived + 1000);
@@ -355,7 +355,7 @@ for (const proto of PROTOS) {
       const client = newClient(bs, { label, timeout: TIMEOUT });
       const load = newLoad(client);
       const t0 = Date.now();
-      const toDead = await waitFor(() => nodeScope(client.stats, label, h).state?.changes.some((ch) => ch.state === 'dead') === true, 'the blackhole node to be marked dead', 5000);
+      const toDead = await until('the blackhole node to be marked dead', () => nodeScope(client.stats, label, h).state?.changes.some((ch) => ch.state === 'dead') === true, 5000);
       const tDead = Date.now();
       const hAtDead = counter(nodeScope(client.stats, label, h), 'requests');
       await sleep(2500);
@@ -419,7 +419,7 @@ for (const proto of PROTOS) {
       const f = bs[2]!;
       const client = newClient(bs, { label, timeout: 2000 });
       const load = newLoad(client);
-      const toDead = await waitFor(() => nodeScope(client.stats, label, f).state?.changes.some((ch) => ch.state === 'dead') === true, 'the failing node to be marked dead', 5000);
+      const toDead = await until('the failing node to be marked dead', () => nodeScope(client.stats, label, f).state?.changes.some((ch) => ch.state === 'dead') === true, 5000);
       const tDead = Date.now();
       const fAtDead = counter(nodeScope(client.stats, label, f), 'requests');
       await sleep(2500);

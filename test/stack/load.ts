@@ -115,14 +115,4 @@ export function tally(values: Iterable<string | undefined>): Record<string, numb
   return out;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every `everyMs` until it holds; returns the time it took, or throws after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs: number, everyMs = 5): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (cond()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+export { sleep, until } from '../harness/wait.js';

@@ -30,6 +30,7 @@ import {
   type Header,
   UPGRADE,
 } from './ttwitter-bytes.js';
+import { until } from '../harness/wait.js';
 
 interface View {
   payload: string;
@@ -192,7 +193,7 @@ for (const [label, serve] of SERVERS) {
         socket.write(bytes);
         assert.ok(await closedWithin(socket, 3000), `${what}: the connection is closed`);
         socket.destroy();
-        await waitFor(() => errors.length > before);
+        await until(`${what}: the error reported`, () => errors.length > before, 2000);
         const err = errors.at(-1);
         assert.ok(err instanceof ProtocolError && isHeaderError(err), `${what}: a TTwitterHeaderError, got ${String(err)}`);
         // Only that connection: another one is served.
@@ -248,7 +249,7 @@ describe('TTwitter on an unframed (buffered) Thrift server', () => {
     socket.write(Buffer.concat([upgradeCall(0), echoCall(1, 1n, 0, 'plain')]));
     const head = messageHead(UPGRADE, 3, 0);
     const reply = echoReply(1, 1n, 'plain');
-    await waitFor(() => Buffer.concat(chunks).includes(reply));
+    await until('the reply', () => Buffer.concat(chunks).includes(reply), 2000);
     const got = Buffer.concat(chunks);
     assert.deepEqual(got.subarray(0, head.length), head, 'EXCEPTION __can__finagle__trace__v3__');
     assert.ok(got.includes(Buffer.concat([field(8, 2), i32(1)])), 'UNKNOWN_METHOD');
@@ -268,7 +269,7 @@ describe('ttwitter: false on a server', () => {
       socket.on('data', (d: Buffer) => chunks.push(d));
       socket.write(Buffer.concat([framed(upgradeCall(0)), framed(echoCall(1, 1n, 0, 'plain'))]));
       const reply = framed(echoReply(1, 1n, 'plain'));
-      await waitFor(() => Buffer.concat(chunks).includes(reply));
+      await until('the reply', () => Buffer.concat(chunks).includes(reply), 2000);
       const got = Buffer.concat(chunks);
       const head = messageHead(UPGRADE, 3, 0);
       assert.deepEqual(got.subarray(4, 4 + head.length), head, 'EXCEPTION __can__finagle__trace__v3__');
@@ -337,11 +338,3 @@ describe('TTwitter on the ThriftMux port: as Mux, in order', () => {
     mux.socket.destroy();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -11,6 +11,7 @@ import { Thrift, type ClientControl, type ThriftServer } from '../../src/protoco
 import { TlsError } from '../../src/transport/tls.js';
 import { EchoService, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
 import { makeCerts, type TestCerts } from '../harness/certs.js';
+import { until } from '../harness/wait.js';
 
 const echo: EchoHandler = { echo: (id, _delay, payload) => ({ id, payload }) };
 const HANDSHAKE_MS = 400;
@@ -114,20 +115,12 @@ describe('hostile bytes on a TLS port', () => {
       'every garbage connection closed',
     );
     // Every refusal counted; at most the burst reported (the earlier tests' reports share the window).
-    await waitFor(
+    await until(
+      () => `120 refusals counted (${failures() - before} so far)`,
       () => failures() - before >= 120,
-      () => `counted ${failures() - before}`,
     );
     const tlsReports = reported.filter((e) => e instanceof TlsError).length;
     assert.ok(tlsReports <= 10, `${tlsReports} reports`);
     assert.equal((await client.echo(99n, 0, 'after')).payload, 'after');
   });
 });
-
-async function waitFor(cond: () => boolean, what: () => string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) assert.fail(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -20,6 +20,7 @@ import {
   type ZeroServerOptions,
 } from '../../src/protocols/zerorpc/index.js';
 import { Calc, type CalcApi } from './calc.js';
+import { sleep, until } from '../harness/wait.js';
 
 /**
  * Every pairing of the two transports: ours on both ends, each of ours against libzmq (the zeromq
@@ -31,16 +32,6 @@ const COMBOS = [
   ['zmtp', 'zeromq'],
   ['zeromq', 'zeromq'],
 ] as const;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 for (const [clientTransport, serverTransport] of COMBOS) {
   describe(`ZeroRPC: our client (${clientTransport}) and our server (${serverTransport})`, () => {

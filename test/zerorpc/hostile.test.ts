@@ -5,10 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import * as zmq from 'zeromq';
 import { ProtocolError, type ScalesError } from '../../src/core/errors.js';
 import { encodeEvent, eventDecoder, stream, ZeroRpc, type UntypedZeroClient, type ZeroServer } from '../../src/protocols/zerorpc/index.js';
+import { sleep } from '../harness/wait.js';
 
 const decode = eventDecoder();
 const EMPTY = Buffer.alloc(0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ZeroRPC server: hostile input', () => {
   let server: ZeroServer;

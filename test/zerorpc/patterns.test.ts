@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as zmq from 'zeromq';
 import { eventDecoder, ZeroRpc } from '../../src/protocols/zerorpc/index.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { until } from '../harness/wait.js';
 
 interface Log {
   record(level: string, n: number): void;

@@ -6,9 +6,9 @@ import { describe, it } from 'node:test';
 import * as zmq from 'zeromq';
 import { OverloadedError } from '../../src/core/errors.js';
 import { encodeEvent, ZeroRpc } from '../../src/protocols/zerorpc/index.js';
+import { sleep } from '../harness/wait.js';
 
 const EMPTY = Buffer.alloc(0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const transport of ['zeromq', 'zmtp'] as const) {
   describe(`ZeroRPC server (${transport}): a full send queue`, () => {

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { ConnectError, FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
 import { encodeEvent, eventDecoder, MessageIds, ZeroRpc, type UntypedZeroClient, type ZeroServer } from '../../src/protocols/zerorpc/index.js';
+import { sleep, until } from '../harness/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const decode = eventDecoder();
 const ids = new MessageIds();
 
@@ -88,14 +88,6 @@ class RawPeer {
   }
   destroy(): void {
     this.socket.destroy();
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
   }
 }
 
