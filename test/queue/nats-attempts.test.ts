@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { ServerCallContext } from '../../src/core/server-context.js';
 import { Queue, QueueAttempt, receivedValue, type QueueServer } from '../../src/protocols/queue/index.js';
 import type { DeadLetter } from '../../src/protocols/queue/backend.js';
+import { openBackend } from '../../src/protocols/queue/registry.js';
 import { natsAvailable, startNats, type NatsServer } from '../harness/nats.js';
 import { Jobs, type JobsHandler } from './jobs.js';
 import { until } from './suite.js';
@@ -91,6 +92,27 @@ describe('nats attempts are handler failures, not deliveries', { skip: !natsAvai
     await until('acked', () => s2.counts.acked === 1);
     assert.deepEqual(first.attempts, [1]);
     assert.deepEqual(second.attempts, [2, 3]);
+  });
+
+  it('purging the queue purges its attempt counts too', async () => {
+    const dest = `${nats.url}/purged`;
+    const client = Queue.newClient(Jobs, dest);
+    closers.push(() => client.$close());
+    await client.notify(1n, 'x');
+    const s = await serve(recorder(() => true).handler, dest, { retryDelay: () => 60_000 });
+    await until('attempt 1 failed and retried', () => s.counts.retried === 1);
+    await s.close(100);
+    const bucket = await nc.jetstream().views.kv('purged-attempts');
+    const keys = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const k of await bucket.keys()) out.push(k);
+      return out;
+    };
+    assert.equal((await keys()).length, 1, 'the retry stored attempt 2');
+    const backend = await openBackend(dest);
+    closers.push(() => backend.close());
+    assert.equal(await backend.purge('queue'), 1);
+    assert.deepEqual(await keys(), []);
   });
 
   it('a message handed out more than maxDeliveries times is dead-lettered max-deliveries', async () => {

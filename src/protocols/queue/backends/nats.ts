@@ -413,13 +413,22 @@ class NatsBackend implements QueueBackend {
   }
 
   async purge(which: 'queue' | 'dead'): Promise<number | undefined> {
+    let purged: number;
     try {
-      const r = await this.jsm.streams.purge(which === 'dead' ? this.dead : this.queue);
-      return r.purged;
+      purged = (await this.jsm.streams.purge(which === 'dead' ? this.dead : this.queue)).purged;
     } catch (err) {
       if (isNotFound(err)) return 0;
       this.fail(err, 'purge');
     }
+    // The purged messages' attempt counts would otherwise sit in the bucket until its TTL (7 days).
+    if (which === 'queue') {
+      try {
+        await this.jsm.streams.purge(`KV_${this.queue}${NATS_ATTEMPTS_SUFFIX}`);
+      } catch (err) {
+        if (!isNotFound(err)) this.fail(err, 'purging the attempts bucket');
+      }
+    }
+    return purged;
   }
 
   async close(): Promise<void> {
