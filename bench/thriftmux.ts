@@ -516,14 +516,16 @@ async function main(): Promise<void> {
   // carry, and the sender fell behind); BENCH_PACED_RATE=n sets it.
   if (process.env['BENCH_PACED'] === '0') return;
   console.log('');
-  console.log('| pair | rate (½ sustained peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | errors |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| pair | rate (½ sustained peak) | achieved calls/s | p50 ms | p99 ms | p99.9 ms | late | client stalls > 2 ms (longest) | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const pacedRate = Number(process.env['BENCH_PACED_RATE'] ?? 0);
   for (const row of rows.filter((r) => r.inFlight === 100)) {
     const rate = pacedRate > 0 ? pacedRate : Math.round(Math.min(...row.all) / 2);
     const p = await runPair<PacedResult>(row.impl, 1000, seconds, rate);
     if (p.mismatches > 0 || p.errors > 0) process.exitCode = 1;
-    console.log(`| ${NAMES[row.impl]} | ${rate} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.errors + p.mismatches} |`);
+    console.log(
+      `| ${NAMES[row.impl]} | ${rate} | ${Math.round(p.callsPerSec)} | ${p.p50Ms.toFixed(2)} | ${p.p99Ms.toFixed(2)} | ${p.p999Ms.toFixed(2)} | ${p.late} | ${p.stalls} (${p.maxStallMs.toFixed(1)} ms) | ${p.errors + p.mismatches} |`,
+    );
   }
 }
 

@@ -17,6 +17,9 @@ export interface PacedResult {
   p999Ms: number;
   /** Calls that could not be sent when due (the cap on outstanding calls was reached). */
   late: number;
+  /** The sender's own stalls: event-loop turns that began more than 2 ms after the one before (GC, a long read), and the longest. */
+  stalls: number;
+  maxStallMs: number;
   errors: number;
   mismatches: number;
 }
@@ -28,6 +31,9 @@ export async function runPaced<Req, Rep>(shape: CallShape<Req, Rep>, rate: numbe
   let sent = 0;
   let outstanding = 0;
   let late = 0;
+  let stalls = 0;
+  let maxStallMs = 0;
+  let lastTick = 0;
   let countedLate = 0;
   let errors = 0;
   let mismatches = 0;
@@ -57,6 +63,12 @@ export async function runPaced<Req, Rep>(shape: CallShape<Req, Rep>, rate: numbe
     if (sent === total && outstanding === 0) finish();
   };
   const tick = (): void => {
+    const now = performance.now();
+    if (lastTick > 0 && now - lastTick > 2) {
+      stalls++;
+      if (now - lastTick > maxStallMs) maxStallMs = now - lastTick;
+    }
+    lastTick = now;
     const dueNow = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
     while (sent < dueNow) {
       if (outstanding >= maxInFlight) {
@@ -78,5 +90,5 @@ export async function runPaced<Req, Rep>(shape: CallShape<Req, Rep>, rate: numbe
   const seconds = (performance.now() - start) / 1000;
   const sorted = latencies.subarray(0, recorded).sort();
   const pct = (p: number): number => (recorded === 0 ? NaN : sorted[Math.min(recorded - 1, Math.floor(p * recorded))]!);
-  return { rate, calls: recorded, callsPerSec: recorded / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999), late, errors, mismatches };
+  return { rate, calls: recorded, callsPerSec: recorded / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999), late, stalls, maxStallMs, errors, mismatches };
 }
