@@ -41,7 +41,9 @@ export interface ZmtpEvents {
   /**
    * One message: its frames but the last (`head`: the connection's `prefix` first if set, then
    * views of what arrived, empty frames all one shared buffer), and the last frame as bytes
-   * [start, end) of `buf`. `head` is the handler's to keep; `buf` is never reused by the connection.
+   * [start, end) of `buf`. `head` is the handler's to keep but never to change (the usual
+   * envelope, the prefix and one empty frame, is one array for every message); `buf` is never
+   * reused by the connection.
    */
   message(head: Buffer[], buf: Buffer, start: number, end: number): void;
   /** Once: `err` undefined when we closed it. */
@@ -101,6 +103,8 @@ export class ZmtpConnection {
   private partsBytes = 0;
   /** A frame put before the frames of every message handed up (the router's identity for this peer). */
   prefix: Buffer | undefined = undefined;
+  /** The head of every message of one empty frame after the prefix (see takeHead). */
+  private envelope: Buffer[] | undefined = undefined;
   /** Messages handed up since the read began or since the last split; the count that splits next. */
   private delivered = 0;
   private splitAt = 0;
@@ -480,11 +484,19 @@ export class ZmtpConnection {
     this.events.message(this.takeHead(n), b, start, end);
   }
 
-  /** The `n` frames gathered (after the prefix) in an array of their own, sized to them. */
+  /**
+   * The `n` frames gathered (after the prefix) in an array sized to them; a ZeroRPC envelope (one
+   * empty frame) is the same array each time: no array per message.
+   */
   private takeHead(n: number): Buffer[] {
     const parts = this.parts;
     const p = this.prefix;
     let head: Buffer[];
+    if (n === 1 && parts[0] === EMPTY) {
+      let e = this.envelope;
+      if (e === undefined || e[0] !== (p ?? EMPTY)) this.envelope = e = p === undefined ? [EMPTY] : [p, EMPTY];
+      return e;
+    }
     if (n === 1) head = p === undefined ? [parts[0]!] : [p, parts[0]!];
     else if (n === 0) head = p === undefined ? [] : [p];
     else {
