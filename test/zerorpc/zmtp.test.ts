@@ -355,7 +355,7 @@ describe('ZMTP client', () => {
   });
 });
 
-describe('ZMTP reads handed up in batches (the read split)', () => {
+describe('ZMTP: many messages in one read', () => {
   const request = (i: number) => Buffer.concat([shortFrame(0x01, Buffer.alloc(0)), shortFrame(0x00, Buffer.from(encodeEvent({ message_id: ids.next(), v: 3 }, 'note', [i])))]);
 
   it('a thousand requests in one write are all answered, in order', async () => {
@@ -380,8 +380,8 @@ describe('ZMTP reads handed up in batches (the read split)', () => {
   });
 
   it('requests that arrived with the peer closing its side are all handled', async () => {
-    // 300 requests and the FIN in one go: the rest of the split read waits for the check phase
-    // while the end of the stream is already known; none of it may be dropped.
+    // 300 requests and the FIN in one go: the end of the stream is known while they are being
+    // served (and answered in batches of 50); none of them may be dropped.
     const seen: number[] = [];
     const server = await ZeroRpc.serve({ note: (i: number) => void seen.push(i) }, { bind: 'tcp://127.0.0.1:*', quiet: true });
     try {

@@ -3,9 +3,8 @@
  * (under a timeout), frames in and out, PING answered. Reads are zero-copy where a frame is whole
  * in what arrived (a message's last frame is handed up as a range of the bytes read, not even a
  * view: each Buffer view costs ~70 ns and ~100 bytes of garbage); writes are gathered into one
- * buffer and written once per event-loop turn or every 50 messages, and a read of many messages
- * is handed up in batches with a write between them (the read split), so that two processes
- * work at once.
+ * buffer and written once per event-loop turn or every 50 messages, so that two processes work
+ * at once on batches of about 50.
  * Every limit breach or malformed byte closes this connection with a typed error, nothing else.
  */
 import type { Socket } from 'node:net';
@@ -65,19 +64,13 @@ enum State {
 const SLAB = 64 * 1024;
 /**
  * Messages gathered that are written at once rather than at the end of the loop turn, so the
- * peer starts on them while we make the rest: with READ_SPLIT, batches of about 50 messages
- * circulate between two processes (see docs/zerorpc.md, "Performance": a count, not 4 KiB).
+ * peer starts on them while we make the rest: batches of about 50 messages circulate between
+ * two processes (docs/zerorpc.md, "Performance", round 3: a count, not 4 KiB; a read split as
+ * ThriftMux's added nothing to it and cost streams).
  */
 const EAGER_MESSAGES = 50;
 /** Bytes gathered that are written at once whatever their count (big messages). */
 const EAGER_BYTES = 64 * 1024;
-/**
- * The read split: after this many messages of one read are handed up, what their handlers and
- * continuations wrote goes out before the rest is handed up (in the check phase), then after
- * twice as many, and so on (see `resumeSplit`). 0: off.
- */
-const READ_SPLIT = 50;
-const FIRST_SPLIT = READ_SPLIT > 0 ? READ_SPLIT : Number.POSITIVE_INFINITY;
 /** Free slab bytes a message starts with (a fresh slab below that); more makes the writer grow it. */
 const ROOM = 4096;
 /** Bodies from this size on are written as their own chunk rather than copied into the slab. */
@@ -105,13 +98,6 @@ export class ZmtpConnection {
   prefix: Buffer | undefined = undefined;
   /** The head of every message of one empty frame after the prefix (see takeHead). */
   private envelope: Buffer[] | undefined = undefined;
-  /** Messages handed up since the read began or since the last split; the count that splits next. */
-  private delivered = 0;
-  private splitAt = 0;
-  /** The rest of a split read, handed up by `resumeSplit`; then what arrived meanwhile, in order. */
-  private held: Buffer | undefined = undefined;
-  private readonly later: Buffer[] = [];
-  private readonly resumeCallback = (): void => this.resumeSplit();
 
   private slab: Buffer = Buffer.allocUnsafe(SLAB);
   private slabUsed = 0;
@@ -140,15 +126,7 @@ export class ZmtpConnection {
       if (this.chunksBytes > 0 || this.slabUsed > 0) this.scheduleFlush();
     });
     socket.on('error', (err) => this.fail(new ConnectionClosedError(`ZMTP connection failed: ${err.message}`, { cause: err })));
-    socket.on('close', () => {
-      // What arrived before the close is handed up first, as without the split (a reset can
-      // close the socket before the check phase resumes a split read; an orderly end cannot).
-      if (this.held !== undefined && this.state !== State.Closed) {
-        this.splitAt = Number.POSITIVE_INFINITY;
-        this.readHeld();
-      }
-      this.fail(new ConnectionClosedError('ZMTP peer closed the connection'));
-    });
+    socket.on('close', () => this.fail(new ConnectionClosedError('ZMTP peer closed the connection')));
     this.handshakeTimer = setTimeout(() => this.fail(new ProtocolError(`ZMTP handshake not done after ${limits.handshakeTimeout} ms`)), limits.handshakeTimeout);
     this.handshakeTimer.unref?.();
     // As libzmq: signature and major version first, the rest once the peer's have arrived. A
@@ -344,13 +322,6 @@ export class ZmtpConnection {
 
   private onData(b: Buffer): void {
     if (this.state === State.Closed) return;
-    if (this.held !== undefined) {
-      // A split read is waiting: this goes after it.
-      this.later.push(b);
-      return;
-    }
-    this.delivered = 0;
-    this.splitAt = FIRST_SPLIT;
     try {
       if (this.state === State.Greeting) {
         b = this.readGreeting(b);
@@ -441,15 +412,6 @@ export class ZmtpConnection {
       const start = off + hdr;
       off = start + size;
       this.onFrame(flags, b, start, off);
-      if (this.delivered >= this.splitAt && off < len && this.state === State.Open) {
-        // Between two processes, one batch of everything in flight leaves one side idle while
-        // the other works; cut into batches, both work at once.
-        this.held = b.subarray(off);
-        this.splitAt *= 2;
-        this.delivered = 0;
-        setImmediate(this.resumeCallback);
-        return;
-      }
     }
     // Only an incomplete header (under 9 bytes) is left here.
     if (off < len && this.state !== State.Closed) this.head = Buffer.from(b.subarray(off));
@@ -480,7 +442,6 @@ export class ZmtpConnection {
     }
     this.partCount = 0;
     this.partsBytes = 0;
-    this.delivered++;
     this.events.message(this.takeHead(n), b, start, end);
   }
 
@@ -506,32 +467,6 @@ export class ZmtpConnection {
     // Keep no views of what arrived (they hold its memory).
     for (let i = 0; i < n; i++) parts[i] = EMPTY;
     return head;
-  }
-
-  /** After a split: what the messages handed up so far led to is written, then the rest of the read is read. */
-  private resumeSplit(): void {
-    if (this.held === undefined || this.state === State.Closed) return;
-    if (!this.blocked && (this.slabUsed > 0 || this.chunksBytes > 0 || this.pong !== undefined)) this.flush();
-    this.readHeld();
-  }
-
-  /**
-   * The rest of the split read, then each read that came meanwhile. The split keeps doubling
-   * until nothing is held (a peer sending faster than one batch a turn cannot grow `later`
-   * without bound: each turn takes twice what the last one did).
-   */
-  private readHeld(): void {
-    try {
-      let b = this.held;
-      this.held = undefined;
-      while (b !== undefined) {
-        this.readFrames(b);
-        if (this.held !== undefined || this.state === State.Closed) return;
-        b = this.later.shift();
-      }
-    } catch (err) {
-      this.fail(err as ScalesError);
-    }
   }
 
   private onCommand(body: Buffer): void {
@@ -582,8 +517,6 @@ export class ZmtpConnection {
     this.partCount = 0;
     this.head = undefined;
     this.body = undefined;
-    this.held = undefined;
-    this.later.length = 0;
     this.events.end(err);
   }
 }
