@@ -6,14 +6,15 @@
  *   client → Scales server `echo(item)` on each transport (`zmtp`: ours, `zeromq`: the npm
  *   binding), and the Python peers (test/peers/zerorpc_peer.py: python3-zmq + msgpack, a minimal
  *   zerorpc-style echo) in each combination; then stream items/s (Scales → Scales `count`). 100
- *   calls in flight, every reply checked. CPU per call: the client's own over its window, the
- *   server's read from /proc over the same window; write system calls per 100 calls on each
- *   side likewise (/proc/<pid>/io syscw: how many messages each write carries).
+ *   calls in flight (BENCH_IN_FLIGHT), every reply checked. CPU per call: the client's own over
+ *   its window, the server's read from /proc over the same window; write system calls per 100
+ *   calls on each side likewise (/proc/<pid>/io syscw: how many messages each write carries).
  *
  *   npx tsc -p tsconfig.build.json && npx tsx bench/zerorpc.ts     # Scales from dist/ (what ships)
  *   BENCH_FROM_SRC=1 npx tsx bench/zerorpc.ts                      # from the sources through tsx
  *   BENCH_SECONDS=3 BENCH_ROUNDS=2                                   # window and rounds (defaults 3, 2)
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
+ *   BENCH_IN_FLIGHT=1000                                             # calls in flight (default 100)
  *   BENCH_AB=../../tmp/base/dist BENCH_PAIRS='Scales → Scales, ZMTP'  # A/B: each pair alternately on dist/ and that build
  *   BENCH_CPU_PROF=/tmp/prof                                         # a .cpuprofile per Node peer process (bench/profile.ts reads them)
  */
@@ -38,7 +39,7 @@ const PY_PEER = join(here, '..', 'test', 'peers', 'zerorpc_peer.py');
 const PYTHON = '/usr/bin/python3';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
-const IN_FLIGHT = 100;
+const IN_FLIGHT = Number(process.env['BENCH_IN_FLIGHT'] ?? 100);
 const ITEM = { id: 42, name: 'Ada', tags: ['a', 'b'], score: 1.5 };
 
 interface ClientResult {

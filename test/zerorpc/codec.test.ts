@@ -215,8 +215,14 @@ describe('reading events in place', () => {
       const r = reader.reply(...inside(bytes), ids);
       assert.equal(r.seq, want, Buffer.from(bytes).toString('hex'));
       assert.equal(r.name, full.name);
-      same(r.args, full.args);
+      // An OK's `[result]` may come as the result itself, said by `result`.
+      same(r.result ? [r.args] : r.args, full.args);
     }
+    // Ours, OK [item]: the item itself, no array made; the full reading's shapes keep theirs.
+    const r = reader.reply(...inside(replies[0]![0]), ids);
+    assert.equal(r.result, true);
+    same(r.args, item);
+    assert.equal(reader.reply(...inside(replies[4]![0]), ids).result, false);
   });
 
   it('a reply to one of our ids makes no Buffer view (each costs ~70 ns)', () => {

@@ -354,3 +354,51 @@ describe('ZMTP client', () => {
     assert.deepEqual(line, { r: 3, zeromq: false }, out.stderr);
   });
 });
+
+describe('ZMTP: many messages in one read', () => {
+  const request = (i: number) => Buffer.concat([shortFrame(0x01, Buffer.alloc(0)), shortFrame(0x00, Buffer.from(encodeEvent({ message_id: ids.next(), v: 3 }, 'note', [i])))]);
+
+  it('a thousand requests in one write are all answered, in order', async () => {
+    const server = await ZeroRpc.serve({ note: (i: number) => i }, { bind: 'tcp://127.0.0.1:*', quiet: true });
+    try {
+      const p = new RawPeer(Number(/:(\d+)$/.exec(server.endpoints[0]!)![1]));
+      await p.handshake();
+      p.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => request(i))));
+      await until('1,000 replies', () => p.frames.length >= 1 + 2 * 1000);
+      const got = p.frames
+        .slice(1)
+        .filter((_, k) => k % 2 === 1)
+        .map((f) => decode(f.body).args);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 1000 }, (_, i) => [i]),
+      );
+      p.destroy();
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('requests that arrived with the peer closing its side are all handled', async () => {
+    // 300 requests and the FIN in one go: the end of the stream is known while they are being
+    // served (and answered in batches of 50); none of them may be dropped.
+    const seen: number[] = [];
+    const server = await ZeroRpc.serve({ note: (i: number) => void seen.push(i) }, { bind: 'tcp://127.0.0.1:*', quiet: true });
+    try {
+      for (let round = 0; round < 5; round++) {
+        seen.length = 0;
+        const p = new RawPeer(Number(/:(\d+)$/.exec(server.endpoints[0]!)![1]));
+        await p.handshake();
+        p.socket.end(Buffer.concat(Array.from({ length: 300 }, (_, i) => request(i))));
+        await p.closedWithin(5000);
+        await until('300 requests handled', () => seen.length >= 300, 2000);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 300 }, (_, i) => i),
+        );
+      }
+    } finally {
+      await server.close(100);
+    }
+  });
+});

@@ -103,16 +103,20 @@ export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name
 
 /**
  * Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`;
- * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`.
+ * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`. `one`: the
+ * args are `[args]`, written without that array (a result: `OK [value]`).
  */
-export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array): void {
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array, one = false): void {
   out.raw(REPLY_HEAD);
   ids.writeBin(out, ids.take());
   out.raw(V3);
   out.raw(RESPONSE_TO);
   writeId(out, ids, channel, tail);
   out.string(name);
-  out.value(args, 1);
+  if (one) {
+    out.byte(0x91);
+    out.value(args, 2);
+  } else out.value(args, 1);
 }
 
 /** `writeRequest` into the shared buffer (valid until the next encode). */
@@ -184,6 +188,8 @@ export interface ReplyEvent {
   seq: number;
   name: string;
   args: unknown;
+  /** `args` is an OK's result itself: its `[result]` was read without making the array. */
+  result: boolean;
 }
 
 /**
@@ -193,7 +199,7 @@ export interface ReplyEvent {
  */
 export class EventReader {
   private readonly r: PackReader;
-  private readonly out: ReplyEvent = { seq: -1, name: '', args: undefined };
+  private readonly out: ReplyEvent = { seq: -1, name: '', args: undefined, result: false };
   private readonly req: ServerEvent = { header: undefined, idAt: -1, name: '', args: undefined };
 
   constructor(maxBytes?: number) {
@@ -289,8 +295,14 @@ export class EventReader {
         r.pos = at + 34;
         const len = r.strBounds();
         if (len >= 0) {
-          out.name = r.shortText(len);
-          out.args = r.value(1);
+          const name = r.shortText(len);
+          out.name = name;
+          // OK [result]: the result without its array (nested one deeper, as it was; a truncated
+          // one is left to the array's reading, for the same error).
+          const result = name === OK && r.end - r.pos >= 2 && b[r.pos] === 0x91;
+          if (result) r.pos++;
+          out.args = result ? r.value(2) : r.value(1);
+          out.result = result;
           for (let i = 3; i < n; i++) r.value(1);
           r.done();
           out.seq = seq;
@@ -304,6 +316,7 @@ export class EventReader {
     out.seq = to === undefined || to === null ? -1 : ids.seqOf(to);
     out.name = ev.name;
     out.args = ev.args;
+    out.result = false;
     return out;
   }
 }

@@ -12,7 +12,7 @@ export const DEFAULT_HEARTBEAT_MS = 5000;
 
 export interface HeartbeatChannel {
   /** `performance.now()` of the remote's last event on this channel (its opening at first). */
-  lastRemote: number;
+  readonly lastRemote: number;
 }
 
 export class HeartbeatTicker<C extends HeartbeatChannel> {

@@ -8,7 +8,7 @@ import { ProtocolError } from '../../core/errors.js';
 import { valuesFromHeader } from './context.js';
 import { MAX_ECHOED_NAME, UnknownMethod, type ServerCodec, type ServerErrorKind, type ServerRequest } from '../../server/codec.js';
 import { describeError } from '../../server/safe.js';
-import { type ChannelRef, ERR, HEARTBEAT, MORE, OK } from './events.js';
+import { type ChannelRef, ERR, HEARTBEAT, MORE } from './events.js';
 import type { ServerChannel, ZeroServerCore } from './server-core.js';
 
 export interface ZeroRequest extends ServerRequest {
@@ -74,16 +74,19 @@ export class ZeroServerCodec implements ServerCodec<ZeroInbound, ZeroServerCore,
       core.sendOnce(envelope, id, ERR, ['OverloadedError', 'too many open channels', '']);
       return undefined;
     }
-    // Read with a last element left for the request context (the array never grows).
-    const values = h === undefined ? undefined : valuesFromHeader(h, this.contextKeys);
-    return { method: name, args, oneway: false, deadline: undefined, values, channel };
+    // The channel is the request. Its args were read with a last element left for the request
+    // context (the array never grows).
+    channel.values = h === undefined ? undefined : valuesFromHeader(h, this.contextKeys);
+    channel.method = name;
+    channel.args = args;
+    return channel;
   }
 
   writeReply(core: ZeroServerCore, req: ZeroRequest, value: unknown): void {
     const ch = req.channel;
     if (ch.closed) return;
     if (core.isStream(req.method, value)) return core.startStream(ch, value);
-    core.final(ch, OK, [value]);
+    core.result(ch, value);
   }
 
   /** Every exception crosses the wire by name: the server stack passes them here as they are. */

@@ -11,17 +11,25 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, type ServerEvent, STREAM, STREAM_DONE, writeReply, type MessageId } from './events.js';
+import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, OK, type ServerEvent, STREAM, STREAM_DONE, writeReply, type MessageId } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import type { PackWriter } from './msgpack.js';
 import type { FrameSocket } from './socket.js';
 import type { ZeroInbound, ZeroRequest, ZeroServerCodec } from './server-codec.js';
+import type { ContextValues } from '../../core/context-key.js';
 
-/** One open channel: a request being served or a stream being sent. */
-export class ServerChannel {
-  /** Set when the channel is tracked (a call answered at once never reads it). */
-  lastRemote = 0;
+/**
+ * One open channel: a request being served or a stream being sent. It is also the request the
+ * server stack serves (one object per call, not two).
+ */
+export class ServerChannel implements ZeroRequest {
+  /**
+   * `performance.now()` of the remote's last sign, set when the channel is tracked (a call
+   * answered at once never reads it). Not a number from the start: a field that always holds a
+   * double gets a box of its own per object.
+   */
+  heardAt: number | undefined = undefined;
   /** In the channel table: the call outlived its synchronous dispatch. */
   tracked = false;
   /** Events we may still send: one free (the first reply), then what `_zpc_more` grants. */
@@ -30,6 +38,12 @@ export class ServerChannel {
   /** The request's context, once its handler ran (aborted when the remote is lost). */
   ctx: ServerRequestContext<ZeroRequest> | undefined = undefined;
   private waiter: (() => void) | undefined = undefined;
+  // The request (ZeroRequest), set by the codec once the channel is open.
+  method = '';
+  args: unknown[] = NO_ARGS;
+  readonly oneway = false;
+  readonly deadline = undefined;
+  values: ContextValues | undefined = undefined;
 
   constructor(
     readonly key: string | number,
@@ -40,8 +54,17 @@ export class ServerChannel {
     readonly id: ChannelRef,
   ) {}
 
+  /** The request's channel: this. */
+  get channel(): ServerChannel {
+    return this;
+  }
+
+  get lastRemote(): number {
+    return this.heardAt ?? 0;
+  }
+
   heard(): void {
-    this.lastRemote = performance.now();
+    this.heardAt = performance.now();
   }
 
   /** `_zpc_more [n]`: adds n (Python's rule; the Node port sets it, which only ever grants less). */
@@ -63,6 +86,9 @@ export class ServerChannel {
     w?.();
   }
 }
+
+/** A channel's args before the codec sets them (never handed to a handler). */
+const NO_ARGS: unknown[] = [];
 
 type AnyIterator = AsyncIterator<unknown> | Iterator<unknown>;
 
@@ -138,7 +164,7 @@ export class ZeroServerCore {
   track(ch: ServerChannel): void {
     if (ch.closed || ch.tracked) return;
     ch.tracked = true;
-    ch.lastRemote = performance.now();
+    ch.heardAt = performance.now();
     this.channels.set(ch.key, ch);
     ch.peer.open++;
     this.ticker?.opened();
@@ -165,7 +191,7 @@ export class ZeroServerCore {
    * not reading, ZeroMQ slower than the handlers) drops the message and counts it rather than
    * throwing: one slow peer must not close the socket for all.
    */
-  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, tail: Buffer | undefined): void {
+  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, tail: Buffer | undefined, one = false): void {
     const sock = this.sock;
     let w: PackWriter;
     try {
@@ -176,7 +202,7 @@ export class ZeroServerCore {
       return;
     }
     try {
-      writeReply(w, this.ids, id, name, args, tail);
+      writeReply(w, this.ids, id, name, args, tail, one);
     } catch (err) {
       sock.cancelMessage();
       throw err;
@@ -197,6 +223,13 @@ export class ZeroServerCore {
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
     this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
+    this.close(ch);
+  }
+
+  /** `OK [value]`, the call's result, as `final` (written without the array). */
+  result(ch: ServerChannel, value: unknown): void {
+    if (ch.closed) return;
+    this.out(ch.envelope, ch.id, OK, value, ch.peer.tail, true);
     this.close(ch);
   }
 

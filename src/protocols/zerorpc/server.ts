@@ -210,11 +210,17 @@ function builtinInfo(m: string): MethodInfo {
 function withArity(name: string, info: MethodInfo, fn: (...args: unknown[]) => unknown, target: object): HandlerFn {
   const total = info.args.length;
   const rest = info.varargs !== undefined;
-  return function (this: unknown, ...all: unknown[]): unknown {
-    const ctx = all.pop() as ServerRequestContext<ZeroRequest>;
+  return function (this: unknown): unknown {
+    // biome-ignore lint/complexity/noArguments: the common case (all arguments given) forwards them as they came; a rest parameter makes an array per call
+    const given = arguments;
+    const n = given.length - 1;
+    const ctx = given[n] as ServerRequestContext<ZeroRequest>;
     ctx.request.channel.ctx = ctx;
-    const problem = arityError(name, info, all.length);
+    if (n === total || (rest && n > total)) return fn.apply(target, given as unknown as unknown[]);
+    const problem = arityError(name, info, n);
     if (problem !== undefined) throw new NamedError('TypeError', problem);
+    const all: unknown[] = [];
+    for (let i = 0; i < n; i++) all.push(given[i]);
     if (!rest) while (all.length < total) all.push(undefined);
     all.push(ctx);
     return fn.apply(target, all);

@@ -65,15 +65,22 @@ export function pickTransport(asked: ZeroTransport | undefined, tcpOnly: boolean
 const ENVELOPE: readonly Buffer[] = [Buffer.alloc(0)];
 
 class Channel {
-  lastRemote: number;
+  /**
+   * `performance.now()` of the remote's last event, once one came (heartbeats, streams). Not a
+   * number from the start: a field that always holds a double gets a box of its own per object.
+   */
+  heardAt: number | undefined = undefined;
   stream: ZeroStream | undefined = undefined;
   constructor(
     /** The sequence number of the request's id (the channel id), made by the session's MessageIds. */
     readonly seq: number,
     public handler: ReplyHandler<unknown> | undefined,
     readonly ctx: CallContext,
-  ) {
-    this.lastRemote = ctx.start;
+  ) {}
+
+  /** For the heartbeat: the remote's last sign, the call's start at first. */
+  get lastRemote(): number {
+    return this.heardAt ?? this.ctx.start;
   }
 }
 
@@ -221,11 +228,13 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     let name: string;
     let args: unknown;
     let seq: number;
+    let result: boolean;
     try {
       const ev = this.reader.reply(buf, start, end, this.ids);
       name = ev.name;
       args = ev.args;
       seq = ev.seq;
+      result = ev.result;
     } catch (err) {
       return this.drop(err as ScalesError);
     }
@@ -238,16 +247,16 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     switch (name) {
       case HEARTBEAT:
       case MORE:
-        ch.lastRemote = performance.now();
+        ch.heardAt = performance.now();
         return;
       case OK:
         this.closeChannel(ch);
-        return this.settle(ch, true, Array.isArray(args) ? args[0] : args);
+        return this.settle(ch, true, result || !Array.isArray(args) ? args : args[0]);
       case ERR:
         this.closeChannel(ch);
         return this.settle(ch, false, remoteError(args, this.endpoint));
       case STREAM:
-        ch.lastRemote = performance.now();
+        ch.heardAt = performance.now();
         return this.streamItem(ch, args);
       case STREAM_DONE:
         this.closeChannel(ch);
