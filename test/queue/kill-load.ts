@@ -18,7 +18,7 @@ export interface KillLoadOptions {
   workers: number;
   concurrency: number;
   leaseMs: number;
-  /** Workers to SIGKILL, spread evenly over the first 60 % of the calls handled. */
+  /** Workers to SIGKILL, spread evenly over the first 90 % of the calls handled. */
   kills: number;
   maxSleepMs: number;
   timeoutMs: number;
@@ -76,7 +76,7 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: o.workers }, () => start()));
 
-  // Kills are paced by progress, not by the clock: kill k lands when k/(kills+1) of 60 % of the calls
+  // Kills are paced by progress, not by the clock: kill k lands when k/(kills+1) of 90 % of the calls
   // have been handled, so every planned kill lands mid-run however fast or slow the machine is
   // (a clock-paced killer landed only 2 of 8 on a fast CI run that finished in 9 s).
   let kills = 0;
@@ -84,10 +84,7 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const killer = (async () => {
     while (!stopKilling && kills < o.kills) {
       await new Promise((r) => setTimeout(r, 10));
-      if (distinct() < ((o.calls * 0.6) / (o.kills + 1)) * (kills + 1)) continue;
-      // Never the last consumer: with all of them restarting, the kills due meanwhile bunch up
-      // and the rest of the run can end before the replacements are up.
-      if (ready.size < 2) continue;
+      if (distinct() < ((o.calls * 0.9) / (o.kills + 1)) * (kills + 1)) continue;
       const list = [...ready];
       const victim = list[Math.floor(Math.random() * list.length)];
       if (victim === undefined) continue;
