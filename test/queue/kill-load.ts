@@ -47,6 +47,8 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
   const workers = new Set<ChildProcess>();
   /** Workers consuming now: a kill aimed at one still starting would interrupt nothing. */
   const ready = new Set<ChildProcess>();
+  /** When each worker last reported handled calls: the victim is the busiest, so a kill interrupts handlers. */
+  const lastHandled = new Map<ChildProcess, number>();
   const start = (): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
       const child = fork(WORKER, [o.dest, String(o.concurrency), String(o.leaseMs), String(o.maxSleepMs)], {
@@ -59,6 +61,7 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
           resolve(child);
         }
         redelivered += m.redelivered ?? 0;
+        if ((m.handled?.length ?? 0) > 0) lastHandled.set(child, performance.now());
         for (const id of m.handled ?? []) {
           const i = Number(id);
           if (counts[i] === 0) distinctCount++;
@@ -85,8 +88,11 @@ export async function killLoad(o: KillLoadOptions): Promise<KillLoadResult> {
     while (!stopKilling && kills < o.kills) {
       await new Promise((r) => setTimeout(r, 10));
       if (distinct() < ((o.calls * 0.9) / (o.kills + 1)) * (kills + 1)) continue;
-      const list = [...ready];
-      const victim = list[Math.floor(Math.random() * list.length)];
+      // The worker that reported handled calls last is the one most likely running handlers now
+      // (a broker may hand one worker most messages while the others idle: killing an idle one
+      // interrupted nothing in a CI run). Random among workers that have handled none yet.
+      let victim: ChildProcess | undefined;
+      for (const w of ready) if (victim === undefined || (lastHandled.get(w) ?? 0) > (lastHandled.get(victim) ?? 0)) victim = w;
       if (victim === undefined) continue;
       ready.delete(victim); // never picked again while it is dying
       victim.kill('SIGKILL');
