@@ -29,7 +29,7 @@ import { type CallShape, ITEM_NAME, ITEM_VALUES, runLoad, runPhase, sameValues, 
 import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
 import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
-import { runPaced, type PacedResult } from './peers/paced.js';
+import { reserveLatencies, runPaced, type PacedResult } from './peers/paced.js';
 import { connectRawEcho, serveRawEcho } from './peers/raw-echo.js';
 
 type Impl = 'thriftmux' | 'thrift' | 'grpc' | 'raw';
@@ -232,6 +232,7 @@ async function client(impl: Impl, port: number): Promise<void> {
   let io0: { r: number; w: number }[] | undefined;
   let io1: { r: number; w: number }[] | undefined;
   if (rate > 0) {
+    reserveLatencies(rate, Math.max(warmupMs, measureMs));
     await runPaced(shape, rate, warmupMs, inFlight); // warm-up at the same rate (a balancer's window sizes itself to it)
     result = await runPaced(shape, rate, measureMs, inFlight);
   } else {
@@ -387,7 +388,12 @@ function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const prof = dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   // BENCH_NODE_FLAGS: more node flags for both peers (`--heap-prof --heap-prof-dir=/tmp/heap`).
   const flags = process.env['BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [];
-  return spawn(process.execPath, [...prof, ...flags, '--import', 'tsx', self, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_PIN=S,C: the server on CPU S, clients on CPU C (taskset), to tell scheduling from code.
+  const pin = process.env['BENCH_PIN']?.split(',');
+  const cpu = pin === undefined ? undefined : args[0] === '--serve' ? pin[0] : pin[1];
+  const argv = [...prof, ...flags, '--import', 'tsx', self, ...args];
+  const opts = { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] as ('pipe' | 'inherit')[] };
+  return cpu === undefined ? spawn(process.execPath, argv, opts) : spawn('taskset', ['-c', cpu, process.execPath, ...argv], opts);
 }
 
 /** The child's first line; rejects if it exits first (a peer that crashed must not hang the run). */
