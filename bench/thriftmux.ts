@@ -30,6 +30,7 @@ import { loadScales, scalesModules } from './peers/runtime.js';
 import { loadBenchService, type Item } from './peers/scales.js';
 import { connectGrpcEcho, serveGrpcEcho } from './peers/grpc-echo.js';
 import { reserveLatencies, runPaced, type PacedResult } from './peers/paced.js';
+import { pinnedCommand } from './peers/pin.js';
 import { connectRawEcho, serveRawEcho } from './peers/raw-echo.js';
 
 type Impl = 'thriftmux' | 'thrift' | 'grpc' | 'raw';
@@ -388,12 +389,9 @@ function peer(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const prof = dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   // BENCH_NODE_FLAGS: more node flags for both peers (`--heap-prof --heap-prof-dir=/tmp/heap`).
   const flags = process.env['BENCH_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [];
-  // BENCH_PIN=S,C: the server on CPU S, clients on CPU C (taskset), to tell scheduling from code.
-  const pin = process.env['BENCH_PIN']?.split(',');
-  const cpu = pin === undefined ? undefined : args[0] === '--serve' ? pin[0] : pin[1];
-  const argv = [...prof, ...flags, '--import', 'tsx', self, ...args];
-  const opts = { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] as ('pipe' | 'inherit')[] };
-  return cpu === undefined ? spawn(process.execPath, argv, opts) : spawn('taskset', ['-c', cpu, process.execPath, ...argv], opts);
+  const role = args[0]?.startsWith('--serve') ? 'server' : 'client';
+  const [cmd, argv] = pinnedCommand(role, process.execPath, [...prof, ...flags, '--import', 'tsx', self, ...args]);
+  return spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
 /** The child's first line; rejects if it exits first (a peer that crashed must not hang the run). */

@@ -16,6 +16,7 @@
  *   BENCH_PAIRS=ZMTP                                                 # only pairs whose name has it (and the two references)
  *   BENCH_IN_FLIGHT=1000                                             # calls in flight (default 100)
  *   BENCH_AB=../../tmp/base/dist BENCH_PAIRS='Scales → Scales, ZMTP'  # A/B: each pair alternately on dist/ and that build
+ *   BENCH_PIN=0,1                                                    # server on CPU 0, clients on CPU 1 (bench/peers/pin.ts)
  *   BENCH_CPU_PROF=/tmp/prof                                         # a .cpuprofile per Node peer process (bench/profile.ts reads them)
  */
 import { spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pinnedCommand } from './peers/pin.js';
 import { loadScales, scalesBuild } from './peers/runtime.js';
 
 type ZeroIndex = typeof import('../src/protocols/zerorpc/index.js');
@@ -395,7 +397,8 @@ function processCpuUs(pid: number): number {
 }
 
 async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<ClientResult> {
-  const server = spawn(p.server.cmd, p.server.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const [serverCmd, serverArgs] = pinnedCommand('server', p.server.cmd, p.server.args);
+  const server = spawn(serverCmd, serverArgs, { stdio: ['ignore', 'pipe', 'inherit'], env });
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: server.stdout! });
@@ -410,7 +413,8 @@ async function runPair(p: Pair, env: NodeJS.ProcessEnv = process.env): Promise<C
     // A client that marks no window (the Python one counts every call from its start): the server's CPU over its whole run.
     const serverCpuAtStart = processCpuUs(server.pid!);
     const serverWritesAtStart = writeCalls(server.pid!);
-    const client = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const [clientCmd, clientArgs] = pinnedCommand('client', c.cmd, c.args);
+    const client = spawn(clientCmd, clientArgs, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     const marks: number[] = [];
     const writeMarks: number[] = [];
