@@ -128,6 +128,34 @@ describe('msgpack values', () => {
     assert.throws(() => pack(o), /changed while it was encoded/);
   });
 
+  it('maps decoded by a remembered key order give the same objects as key by key', () => {
+    // One reader (as a session has): the first map of each shape is learned, later ones are checked against it.
+    const read = makeUnpacker();
+    const shapes: Record<string, unknown>[] = [
+      { id: 42, name: 'Ada', tags: ['a', 'b'], score: 1.5 },
+      { id: 7, name: 'Bob', tags: [], score: -1 },
+      { id: 1, name: 'x' }, // same first key, fewer entries
+      { id: 2, nom: 'y', tags: null, score: 0 }, // same first key and count, another second key
+      { id: 3, name: { id: 4, name: 'nested' }, tags: [{ id: 5 }], score: 2 },
+      { a: 1, '0': 'integer-like', b: 2 },
+    ];
+    for (let round = 0; round < 20; round++) {
+      for (const o of shapes) assert.deepEqual(read(pack(o)), o);
+      // Alternating shapes in one slot: the map always comes out right, whoever holds the slot.
+      assert.deepEqual(read(pack(round % 2 === 0 ? { id: round, name: 'n' } : { id: round, next: 'm' })), round % 2 === 0 ? { id: round, name: 'n' } : { id: round, next: 'm' });
+    }
+    // Duplicate keys: the last value wins, one property, as before.
+    assert.deepEqual(read(Buffer.from('82a16101a16102', 'hex')), { a: 2 });
+    assert.deepEqual(read(Buffer.from('82a16101a16102', 'hex')), { a: 2 });
+    // A learned shape, then __proto__ where its second key was: still refused.
+    read(Buffer.from('82a16101a16202', 'hex'));
+    assert.throws(() => read(Buffer.from('82a16101a95f5f70726f746f5f5f02', 'hex')), ProtocolError);
+    // A learned shape, then the same keys cut short: truncated, not a half-made object.
+    assert.throws(() => read(Buffer.from('82a16101a162', 'hex')), ProtocolError);
+    // Integer keys beside str keys are not learned, and still come out as before.
+    for (let i = 0; i < 3; i++) assert.deepEqual(read(Buffer.from('82a1610101a162', 'hex')), { a: 1, 1: 'b' });
+  });
+
   it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {
     assert.throws(() => unpack(Buffer.from('81a95f5f70726f746f5f5f01', 'hex')), ProtocolError);
     assert.throws(() => unpack(Buffer.from('0101', 'hex')), ProtocolError);
