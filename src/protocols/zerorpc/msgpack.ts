@@ -252,6 +252,8 @@ export class PackWriter {
       case 'object':
         if (v === null) return this.byte(0xc0);
         if (depth >= MAX_ENCODE_DEPTH) throw new RangeError(`msgpack: values nested deeper than ${MAX_ENCODE_DEPTH} (a cycle?)`);
+        // Plain objects first: the usual argument, and every check below is a call.
+        if (Object.getPrototypeOf(v) === Object.prototype) return this.object(v as Record<string, unknown>, depth);
         if (Array.isArray(v)) {
           const n = v.length;
           this.arrayHeader(n);
@@ -276,17 +278,26 @@ export class PackWriter {
     // keys: the prototype is Object.prototype, with no enumerable keys of its own (a polluted
     // prototype must never reach the wire).
     if (Object.getPrototypeOf(o) === Object.prototype && !enumerableKeys(Object.prototype)) {
+      // One pass: a 1-byte header is reserved and set after; a map of 16 keys or more moves
+      // its entries on to make room for the longer header.
+      this.ensure(1);
+      const at = this.pos++;
       let n = 0;
-      for (const _ in o) n++;
-      this.mapHeader(n);
-      let written = 0;
       for (const k in o) {
         this.string(k);
         this.value(o[k], depth + 1);
-        written++;
+        n++;
       }
-      // A getter that deleted keys as it ran: refuse rather than send a map that lies.
-      if (written !== n) throw new TypeError('msgpack: an object changed while it was encoded');
+      if (n < 16) this.buf[at] = 0x80 | n;
+      else {
+        const body = this.pos - at - 1;
+        const extra = n < 0x10000 ? 2 : 4;
+        this.ensure(extra);
+        this.buf.copyWithin(at + 1 + extra, at + 1, at + 1 + body);
+        this.pos = at;
+        this.mapHeader(n);
+        this.pos += body;
+      }
       return;
     }
     const keys = Object.keys(o);
