@@ -71,6 +71,18 @@ for (const [clientTransport, serverTransport] of COMBOS) {
       assert.equal(await c.add(2, 3), 5);
       const same = await Promise.resolve(c);
       assert.equal(same, c);
+      // A method is made once, then kept on the client (read again, not rebuilt); \$-names are
+      // the control surface only, and methods named like Object.prototype's are remote too.
+      assert.equal(c.add, c.add);
+      assert.equal(await c.add(4, 5), 9);
+      assert.equal((c as Record<string, unknown>)['$nosuch'], undefined);
+      assert.equal(typeof c.toString, 'function');
+      const err = (await (c.toString as unknown as () => Promise<unknown>)().catch((e: unknown) => e)) as Error;
+      assert.match(err.message, /toString/);
+      // $with's client has its own options and its own methods.
+      const other = c.$with({ timeout: 1000 });
+      assert.notEqual(other.add, c.add);
+      assert.equal(await other.add(1, 1), 2);
       await c.$close();
     });
 

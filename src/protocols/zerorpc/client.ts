@@ -154,25 +154,21 @@ function makeProxy<T>(service: Service<ZeroCall, unknown>, control: Control, tim
       return Promise.reject(err);
     }
   };
-  const fns = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  const target = {
-    $stack: control.stack,
-    $stats: control.stats,
-    $close: () => control.close(),
-    $with: (opts: CallOptions) => makeProxy<T>(service, control, timeout, { ...options, ...opts }),
-    $call: (method: string, args: readonly unknown[] = [], opts?: CallOptions) => call(method, args, opts ?? options),
-  };
-  return new Proxy(target, {
-    get(t, prop) {
-      if (typeof prop !== 'string') return undefined;
-      if (prop.startsWith('$')) return (t as Record<string, unknown>)[prop];
-      if (prop === 'then' || prop === 'toJSON') return undefined;
-      let fn = fns.get(prop);
-      if (fn === undefined) {
-        fn = (...args: unknown[]) => call(prop, args, options);
-        fns.set(prop, fn);
-      }
+  // Remote methods are found by a Proxy in the client's prototype chain, which then puts each on
+  // the client itself: later calls read a plain own property (a trap on every call cost ~40 ns).
+  const methods = new Proxy(Object.create(null) as object, {
+    get(_t, prop, receiver: object) {
+      if (typeof prop !== 'string' || prop.startsWith('$') || prop === 'then' || prop === 'toJSON' || prop === '__proto__') return undefined;
+      const fn = (...args: unknown[]) => call(prop, args, options);
+      Object.defineProperty(receiver, prop, { value: fn, configurable: true });
       return fn;
     },
-  }) as unknown as ZeroClient<T>;
+  });
+  const client = Object.create(methods) as Record<string, unknown>;
+  client['$stack'] = control.stack;
+  client['$stats'] = control.stats;
+  client['$close'] = () => control.close();
+  client['$with'] = (opts: CallOptions) => makeProxy<T>(service, control, timeout, { ...options, ...opts });
+  client['$call'] = (method: string, args: readonly unknown[] = [], opts?: CallOptions) => call(method, args, opts ?? options);
+  return client as unknown as ZeroClient<T>;
 }

@@ -97,7 +97,7 @@ export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name
   out.raw(REQUEST_HEAD);
   ids.writeBin(out, seq);
   out.raw(V3);
-  out.value(name, 1);
+  out.string(name);
   out.value(args, 1);
 }
 

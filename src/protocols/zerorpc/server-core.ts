@@ -3,7 +3,7 @@
  * and the request's message id), their heartbeats and credit, and the stream pump. It is the
  * `Out` the server codec writes to; `ZeroServerSession` connects it to the server dispatcher.
  */
-import { performance } from '../../core/clock.js';
+import { turnNow } from '../../core/clock.js';
 import { ClosedError, ConnectionClosedError, ProtocolError, ScalesError } from '../../core/errors.js';
 import type { ServerRequestContext } from '../../server/context.js';
 import type { ServerDispatcher } from '../../server/dispatcher.js';
@@ -64,7 +64,7 @@ export class ServerChannel implements ZeroRequest {
   }
 
   heard(): void {
-    this.heardAt = performance.now();
+    this.heardAt = turnNow();
   }
 
   /** `_zpc_more [n]`: adds n (Python's rule; the Node port sets it, which only ever grants less). */
@@ -164,7 +164,7 @@ export class ZeroServerCore {
   track(ch: ServerChannel): void {
     if (ch.closed || ch.tracked) return;
     ch.tracked = true;
-    ch.heardAt = performance.now();
+    ch.heardAt = turnNow();
     this.channels.set(ch.key, ch);
     ch.peer.open++;
     this.ticker?.opened();
@@ -370,7 +370,8 @@ export class ZeroServerSession extends ServerSession<ZeroServerCore, ZeroRequest
       }
       return;
     }
-    this.serve(r, performance.now());
+    // The read that brought it: one clock read per socket read, not per request.
+    this.serve(r, turnNow());
     this.out.track(r.channel);
   }
 

@@ -5,7 +5,7 @@
  * the later events of the channel feed. The load balancer above picks a session per call, so a
  * channel never leaves the server it started on (zerorpc's blind round-robin breaks streams).
  */
-import { performance, turnNow } from '../../core/clock.js';
+import { turnNow } from '../../core/clock.js';
 import { callByDispatch } from '../../core/dispatch.js';
 import { ClosedError, ConnectError, ConnectionClosedError, ConnectTimeoutError, InvalidArgumentError, ProtocolError, type ScalesError } from '../../core/errors.js';
 import type { CallContext, ReplyHandler, Status } from '../../core/service.js';
@@ -247,7 +247,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
     switch (name) {
       case HEARTBEAT:
       case MORE:
-        ch.heardAt = performance.now();
+        ch.heardAt = turnNow();
         return;
       case OK:
         this.closeChannel(ch);
@@ -256,7 +256,7 @@ export class ZeroClientSession implements PooledConnection<ZeroCall, unknown> {
         this.closeChannel(ch);
         return this.settle(ch, false, remoteError(args, this.endpoint));
       case STREAM:
-        ch.heardAt = performance.now();
+        ch.heardAt = turnNow();
         return this.streamItem(ch, args);
       case STREAM_DONE:
         this.closeChannel(ch);
