@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/core/errors.js';
-import { encodeEvent, EventReader, eventDecoder, idKey, MessageIds, packReply, packRequest, type EventHeader } from '../../src/protocols/zerorpc/events.js';
-import { makeUnpacker, pack } from '../../src/protocols/zerorpc/msgpack.js';
+import { encodeEvent, EventReader, eventDecoder, idKey, MessageIds, packReply, packRequest, ReplyHeads, writeReply, writeRequest, type EventHeader } from '../../src/protocols/zerorpc/events.js';
+import { makeUnpacker, pack, PackWriter } from '../../src/protocols/zerorpc/msgpack.js';
 import { fromNotation, loadConversations } from './vectors.js';
 
 const decode = eventDecoder();
@@ -351,6 +351,34 @@ describe('message ids', () => {
     assert.equal(b.toString('latin1').slice(0, 8), '00000001');
     assert.equal(a.subarray(8).toString(), b.subarray(8).toString());
     assert.notEqual(new MessageIds().next().subarray(8).toString(), a.subarray(8).toString());
+  });
+  it('requests and replies written from header templates are the bytes a full encode gives', () => {
+    const ids = new MessageIds();
+    const peer = new MessageIds();
+    const peerTail = peer.next().subarray(8);
+    const heads = new ReplyHeads(ids, peerTail);
+    for (const seq of [0, 1, 0xabcdef, 0xffff_ffff]) {
+      // A request: the id is counter `seq` with our tail, then v, the name, the args.
+      const w = new PackWriter();
+      writeRequest(w, ids, seq, 'echo', [{ a: 1 }]);
+      const id = Buffer.allocUnsafe(32);
+      ids.write(seq, id, 0);
+      assert.equal(w.view().toString('hex'), encodeEvent({ message_id: id, v: 3 }, 'echo', [{ a: 1 }]).toString('hex'));
+      // A reply to the peer's channel `seq`: the same bytes as the full encode but for our fresh
+      // id's counter (digits at 15..22, after the array, map and 'message_id' headers and c4 20).
+      const slow = new PackWriter();
+      writeReply(slow, ids, seq, 'OK', ['x'], peerTail);
+      const fast = new PackWriter();
+      writeReply(fast, ids, seq, 'OK', ['x'], peerTail, false, heads);
+      const a = Buffer.from(slow.view());
+      const b = Buffer.from(fast.view());
+      assert.equal(ids.seqOf(b.subarray(15, 47)), ids.seqOf(a.subarray(15, 47)) + 1);
+      const reply = eventDecoder()(b);
+      assert.equal(Buffer.from(reply.header.response_to as Uint8Array).toString('latin1'), `${seq.toString(16).padStart(8, '0')}${peerTail.toString('latin1')}`);
+      a.fill(0, 15, 23);
+      b.fill(0, 15, 23);
+      assert.equal(b.toString('hex'), a.toString('hex'));
+    }
   });
   it('str and bin ids are different channels', () => {
     assert.notEqual(idKey('abc'), idKey(Buffer.from('abc')));

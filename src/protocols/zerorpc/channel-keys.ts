@@ -4,7 +4,7 @@
  * client) become numbers, the peer's base plus the counter: no string is built and hashed per call
  * (a string key cost ~250 ns per call in Map churn, a number ~60). Other ids keep string keys.
  */
-import { hexSeq, idKey, idSeq, type ChannelRef } from './events.js';
+import { hexSeq, idKey, idSeq, type ChannelRef, type ReplyHeads } from './events.js';
 
 /** One peer (routing identity) of the socket. */
 export interface PeerIds {
@@ -15,6 +15,8 @@ export interface PeerIds {
   tail: Buffer | undefined;
   /** Its open channels: a peer without any may be forgotten. */
   open: number;
+  /** The server's reply headers for this peer's numbered channels (made with the tail, by the server). */
+  heads: ReplyHeads | undefined;
 }
 
 /** Peers remembered without open channels before the idle ones are forgotten. */
@@ -36,7 +38,7 @@ export class ChannelKeys {
     let p = this.peers.get(text);
     if (p === undefined) {
       if (this.peers.size >= MAX_PEERS) this.sweep();
-      p = { text, base: this.nextBase < MAX_BASES ? this.nextBase++ * TWO_32 : -1, tail: undefined, open: 0 };
+      p = { text, base: this.nextBase < MAX_BASES ? this.nextBase++ * TWO_32 : -1, tail: undefined, open: 0, heads: undefined };
       this.peers.set(text, p);
     }
     this.lastIdentity = identity;

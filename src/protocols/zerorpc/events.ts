@@ -94,9 +94,13 @@ export function writeEvent(out: PackWriter, header: EventHeader, name: string, a
  * or an id buffer. Throws when a value cannot be encoded.
  */
 export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name: string, args: unknown): void {
-  out.raw(REQUEST_HEAD);
-  ids.writeBin(out, seq);
-  out.raw(V3);
+  // The header's bytes are the same but for the counter: one copy, then 8 digits written in.
+  const head = ids.requestHead;
+  out.ensure(head.length);
+  const at = out.pos;
+  out.buf.set(head, at);
+  writeCounter(seq, out.buf, at + REQUEST_HEAD.length + 2);
+  out.pos = at + head.length;
   out.string(name);
   out.value(args, 1);
 }
@@ -106,12 +110,15 @@ export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name
  * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`. `one`: the
  * args are `[args]`, written without that array (a result: `OK [value]`).
  */
-export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array, one = false): void {
-  out.raw(REPLY_HEAD);
-  ids.writeBin(out, ids.take());
-  out.raw(V3);
-  out.raw(RESPONSE_TO);
-  writeId(out, ids, channel, tail);
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array, one = false, heads?: ReplyHeads): void {
+  if (heads !== undefined && typeof channel === 'number') heads.write(out, channel);
+  else {
+    out.raw(REPLY_HEAD);
+    ids.writeBin(out, ids.take());
+    out.raw(V3);
+    out.raw(RESPONSE_TO);
+    writeId(out, ids, channel, tail);
+  }
   out.string(name);
   if (one) {
     out.byte(0x91);
@@ -338,6 +345,42 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const UNHEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 16; i++) UNHEX[HEX[i]!] = i;
 
+/** A reply header with both ids hex-shaped: REPLY_HEAD, our id, 'v': 3, 'response_to', the channel's id. */
+const REPLY_HEAD_SIZE = REPLY_HEAD.length + 34 + V3.length + RESPONSE_TO.length + 34;
+
+/**
+ * The reply headers of one generator's ids answering one peer whose ids end in `tail`: every
+ * byte is fixed but the two counters, so a header is one copy of a template and 16 digits
+ * written in (ten small writes before, each a call).
+ */
+export class ReplyHeads {
+  private readonly template: Buffer;
+
+  constructor(
+    private readonly ids: MessageIds,
+    tail: Uint8Array,
+  ) {
+    const w = new PackWriter(REPLY_HEAD_SIZE);
+    w.raw(REPLY_HEAD);
+    ids.writeBin(w, 0);
+    w.raw(V3);
+    w.raw(RESPONSE_TO);
+    writeHexBin(w, 0, tail);
+    this.template = w.take();
+  }
+
+  /** The header of a fresh message answering channel `channel` (a counter of the peer's). */
+  write(out: PackWriter, channel: number): void {
+    out.ensure(REPLY_HEAD_SIZE);
+    const b = out.buf;
+    const at = out.pos;
+    b.set(this.template, at);
+    writeCounter(this.ids.take(), b, at + REPLY_HEAD.length + 2);
+    writeCounter(channel, b, at + REPLY_HEAD_SIZE - 32);
+    out.pos = at + REPLY_HEAD_SIZE;
+  }
+}
+
 /**
  * Message ids shaped like Python's: 8 hex digits of a counter, then 24 hex digits fixed per
  * generator (random), sent as 32-byte bin. Unique within the generator; the 96 random bits keep
@@ -349,6 +392,7 @@ export class MessageIds {
   /** The 24 fixed hex digits. */
   private readonly tail: Buffer;
   private counter = 0;
+  private head: Buffer | undefined = undefined;
 
   constructor() {
     Buffer.from(randomBytes(12).toString('hex'), 'latin1').copy(this.template, 8);
@@ -370,6 +414,18 @@ export class MessageIds {
   /** Id `seq` as a msgpack bin. */
   writeBin(w: PackWriter, seq: number): void {
     writeHexBin(w, seq, this.tail);
+  }
+
+  /** A request's bytes up to its event name (REQUEST_HEAD, an id with counter 0, 'v': 3). */
+  get requestHead(): Buffer {
+    if (this.head === undefined) {
+      const w = new PackWriter(64);
+      w.raw(REQUEST_HEAD);
+      this.writeBin(w, 0);
+      w.raw(V3);
+      this.head = w.take();
+    }
+    return this.head;
   }
 
   next(): Buffer {
@@ -401,6 +457,11 @@ export function idSeq(id: MessageId, tail: Uint8Array | undefined): number {
 /** The id of counter `seq` and fixed bytes `tail` (8 lower-case hex digits, then `tail`) at `buf[at]`. */
 function writeHex(seq: number, tail: Uint8Array, buf: Uint8Array, at: number): void {
   buf.set(tail, at + 8);
+  writeCounter(seq, buf, at);
+}
+
+/** Counter `seq` as 8 lower-case hex digits at `buf[at]`. */
+function writeCounter(seq: number, buf: Uint8Array, at: number): void {
   let c = seq;
   for (let i = 7; i >= 0; i--) {
     buf[at + i] = HEX[c & 15]!;

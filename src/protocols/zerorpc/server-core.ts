@@ -11,7 +11,7 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, OK, type ServerEvent, STREAM, STREAM_DONE, writeReply, type MessageId } from './events.js';
+import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, OK, type ServerEvent, STREAM, STREAM_DONE, writeReply, ReplyHeads, type MessageId } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import type { PackWriter } from './msgpack.js';
@@ -182,7 +182,7 @@ export class ZeroServerCore {
 
   /** One event on the channel (no credit check: heartbeats, or callers that checked). Throws when encoding fails. */
   send(ch: ServerChannel, name: string, args: unknown): void {
-    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
+    this.out(ch.envelope, ch.id, name, args, ch.peer);
   }
 
   /**
@@ -191,7 +191,7 @@ export class ZeroServerCore {
    * not reading, ZeroMQ slower than the handlers) drops the message and counts it rather than
    * throwing: one slow peer must not close the socket for all.
    */
-  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, tail: Buffer | undefined, one = false): void {
+  private out(envelope: Buffer[], id: ChannelRef, name: string, args: unknown, peer: PeerIds | undefined, one = false): void {
     const sock = this.sock;
     let w: PackWriter;
     try {
@@ -202,7 +202,9 @@ export class ZeroServerCore {
       return;
     }
     try {
-      writeReply(w, this.ids, id, name, args, tail, one);
+      const tail = peer?.tail;
+      const heads = tail === undefined ? undefined : (peer!.heads ??= new ReplyHeads(this.ids, tail));
+      writeReply(w, this.ids, id, name, args, tail, one, heads);
     } catch (err) {
       sock.cancelMessage();
       throw err;
@@ -212,7 +214,7 @@ export class ZeroServerCore {
 
   /** An answer outside any channel (unknown method, malformed arguments). */
   sendOnce(envelope: Buffer[], id: ChannelRef, name: string, args: unknown): void {
-    this.out(envelope, id, name, args, typeof id === 'number' ? this.keys.peer(envelope[0]!).tail : undefined);
+    this.out(envelope, id, name, args, typeof id === 'number' ? this.keys.peer(envelope[0]!) : undefined);
   }
 
   /**
@@ -222,14 +224,14 @@ export class ZeroServerCore {
    */
   final(ch: ServerChannel, name: string, args: unknown): void {
     if (ch.closed) return;
-    this.out(ch.envelope, ch.id, name, args, ch.peer.tail);
+    this.out(ch.envelope, ch.id, name, args, ch.peer);
     this.close(ch);
   }
 
   /** `OK [value]`, the call's result, as `final` (written without the array). */
   result(ch: ServerChannel, value: unknown): void {
     if (ch.closed) return;
-    this.out(ch.envelope, ch.id, OK, value, ch.peer.tail, true);
+    this.out(ch.envelope, ch.id, OK, value, ch.peer, true);
     this.close(ch);
   }
 
