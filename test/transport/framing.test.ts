@@ -104,6 +104,51 @@ test('length-prefixed: a frame over chunks joins only its own bytes; the frames 
   assert.equal(d2.pendingBytes, 0);
 });
 
+test('length-prefixed: paused with several chunks held, frames resume in order as ranges of their chunk', () => {
+  // A sink that pauses after every `every` frames (as a connection's read split does), and records ranges.
+  class Pausing implements FrameSink {
+    got: string[] = [];
+    bufs: Buffer[] = [];
+    d!: LengthPrefixedDecoder;
+    constructor(private readonly every: number) {}
+    deliver(m: Buffer): void {
+      this.deliverAt(m, 0, m.length);
+    }
+    deliverAt(buf: Buffer, start: number, end: number): void {
+      this.got.push(buf.toString('latin1', start, end));
+      this.bufs.push(buf);
+      if (this.got.length % this.every === 0) this.d.paused = true;
+    }
+  }
+  const payloads = Array.from({ length: 40 }, (_, i) => `m${i}-${'q'.repeat(i % 7)}`);
+  const wire = prefixed(...payloads);
+  for (const every of [1, 3, 50]) {
+    for (const cuts of [[17, 90], [5, 6, 7, 200], [wire.length - 3]]) {
+      const sink = new Pausing(every);
+      const d = new LengthPrefixedDecoder(sink, 1024, 'peer');
+      sink.d = d;
+      let from = 0;
+      const chunks: Buffer[] = [];
+      for (const c of [...cuts, wire.length]) {
+        chunks.push(Buffer.from(wire.subarray(from, c)));
+        from = c;
+      }
+      // Every chunk arrives while the sink may be paused; each resume delivers until the next pause.
+      for (const c of chunks) d.push(c);
+      let resumes = 0;
+      while (d.pendingBytes > 0 && resumes++ < 1000) {
+        d.paused = false;
+        d.drain();
+      }
+      assert.deepEqual(sink.got, payloads, `every ${every}, cuts ${cuts.join(',')}`);
+      assert.equal(d.pendingBytes, 0);
+      // Frames that lay inside one chunk came as ranges of that chunk, not as copies.
+      const inside = sink.bufs.filter((b) => chunks.some((c) => c.buffer === b.buffer)).length;
+      assert.ok(inside >= payloads.length - chunks.length, `${inside} of ${payloads.length} frames were ranges of a chunk`);
+    }
+  }
+});
+
 test('length-prefixed: limit is inclusive; an oversized prefix fails before its body arrives', () => {
   const sink = new Collect();
   new LengthPrefixedDecoder(sink, 8, 'peer').push(prefixed('12345678'));
