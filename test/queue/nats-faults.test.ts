@@ -62,7 +62,10 @@ describe('nats under faults', { skip: !natsAvailable() && 'nats-server / npm nat
   it('10,000 calls, consumer workers killed at random mid-handler: none lost, duplicates bounded', { timeout: 300_000 }, async () => {
     const calls = 10_000;
     const concurrency = 32;
-    const r = await killLoad({ dest: `${nats.url}/kill`, calls, workers: 3, concurrency, leaseMs: 2000, kills: 8, maxSleepMs: 3, timeoutMs: 240_000 });
+    // Handlers of up to 20 ms: NATS hands messages out as the producer sends them (~2,500/s), so
+    // with 3 ms handlers a worker held ~1 message at a time and a kill could interrupt nothing (3
+    // kills, 0 redeliveries in one run); at ~10 ms each holds ~8, still far below its 32.
+    const r = await killLoad({ dest: `${nats.url}/kill`, calls, workers: 3, concurrency, leaseMs: 2000, kills: 8, maxSleepMs: 20, timeoutMs: 240_000 });
     // A redelivery after a kill is not a new attempt on NATS (the worker's `redelivered` counts
     // attempts > 1): the broker's own count says what the kills brought back. The group's
     // consumer sequence counts every delivery, its stream sequence each message once.
