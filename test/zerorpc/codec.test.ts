@@ -153,6 +153,9 @@ describe('msgpack values', () => {
       // Alternating shapes in one slot: the map always comes out right, whoever holds the slot.
       assert.deepEqual(read(pack(round % 2 === 0 ? { id: round, name: 'n' } : { id: round, next: 'm' })), round % 2 === 0 ? { id: round, name: 'n' } : { id: round, next: 'm' });
     }
+    // A slot's shape replaced after a run of misses: every map right before, during and after.
+    for (let i = 0; i < 12; i++) assert.deepEqual(read(pack({ id: i, other: [i] })), { id: i, other: [i] });
+    assert.deepEqual(read(pack({ id: 1, name: 'back' })), { id: 1, name: 'back' });
     // Duplicate keys: the last value wins, one property, as before.
     assert.deepEqual(read(Buffer.from('82a16101a16102', 'hex')), { a: 2 });
     assert.deepEqual(read(Buffer.from('82a16101a16102', 'hex')), { a: 2 });

@@ -666,6 +666,9 @@ export class PackReader {
       }
       this.pos = start;
       if (++shape.misses < SHAPE_PATIENCE) return this.mapByKeys(n, depth, -1);
+      // Relearned from this map; if it cannot be (keys other than short strs), the old shape
+      // waits out another SHAPE_PATIENCE misses rather than a relearning attempt per map.
+      shape.misses = 0;
     }
     return this.mapByKeys(n, depth, slot);
   }
