@@ -24,8 +24,13 @@ export class BufferWriter {
 
   /** Make room for `n` more bytes. */
   ensure(n: number): void {
+    // The check alone, so that V8 inlines it into every writer (with the growth in it, it stayed
+    // a call from the generated encoders: ~3 % of a ThriftMux client's CPU).
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     const needed = this.pos + n;
-    if (needed <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < needed) cap *= 2;
     const next = Buffer.allocUnsafe(cap);
