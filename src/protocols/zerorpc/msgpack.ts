@@ -65,7 +65,11 @@ export class PackWriter {
   }
 
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    // The check alone inlines into every writer; the growth is a call (see BufferWriter.ensure).
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(grown, 0, 0, this.pos);
     this.buf = grown;
