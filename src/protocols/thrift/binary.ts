@@ -109,16 +109,6 @@ function putI32(w: BufferWriter, v: number): void {
   w.pos = p + 4;
 }
 
-function fh(w: BufferWriter, type: number, id: number): void {
-  w.ensure(3);
-  const b = w.buf;
-  const p = w.pos;
-  b[p] = type;
-  b[p + 1] = id >> 8;
-  b[p + 2] = id;
-  w.pos = p + 3;
-}
-
 function stop(w: BufferWriter): void {
   w.ensure(1);
   w.buf[w.pos++] = 0;
@@ -421,7 +411,6 @@ function skip(r: BufferReader, t: number, d: number, L: DecodeState): void {
 // ---- the struct compiler dialect ------------------------------------------------------------
 
 const P = {
-  fh,
   stop,
   w_bool,
   w_byte,
@@ -451,6 +440,14 @@ const P = {
   dec: (desc: StructDesc) => decoderFor(BINARY, desc),
 };
 
+/**
+ * A field header as generated code: its 3 bytes are constants, written in place. As a call to
+ * `fh(w, type, id)` it used up the encoder's inlining budget, and the capacity checks after it stayed calls.
+ */
+function fieldHeaderInPlace(type: number, id: number): string {
+  return `if (w.pos + 3 > w.buf.length) w.ensure(3); w.buf[w.pos] = ${type}; w.buf[w.pos + 1] = ${(id >> 8) & 0xff}; w.buf[w.pos + 2] = ${id & 0xff}; w.pos += 3;`;
+}
+
 const BINARY: Dialect = {
   name: 'binary',
   encKey: Symbol('scales.thrift.binary.encode'),
@@ -458,8 +455,8 @@ const BINARY: Dialect = {
   P,
   elemWire: binaryWireType,
   encPrologue: '',
-  fieldHeader: (f: FieldDesc) => `P.fh(w, ${binaryWireType(f.type)}, ${f.id});`,
-  boolField: (f: FieldDesc) => `P.fh(w, ${TType.BOOL}, ${f.id}); P.w_bool(w, x);`,
+  fieldHeader: (f: FieldDesc) => fieldHeaderInPlace(binaryWireType(f.type), f.id),
+  boolField: (f: FieldDesc) => `${fieldHeaderInPlace(TType.BOOL, f.id)} P.w_bool(w, x);`,
   decPrologue: '',
   decHead: `t = P.u8(r); if (t === 0) break; id = P.r_i16(r);`,
   match: (t: TypeDesc) => `t === ${binaryWireType(t)}`,
