@@ -83,6 +83,9 @@ for (const [clientTransport, serverTransport] of COMBOS) {
       const other = c.$with({ timeout: 1000 });
       assert.notEqual(other.add, c.add);
       assert.equal(await other.add(1, 1), 2);
+      // A frozen client still calls (its methods are then made on each read).
+      const frozen = Object.freeze(c.$with({}));
+      assert.equal(await frozen.add(2, 2), 4);
       await c.$close();
     });
 

@@ -160,7 +160,8 @@ function makeProxy<T>(service: Service<ZeroCall, unknown>, control: Control, tim
     get(_t, prop, receiver: object) {
       if (typeof prop !== 'string' || prop.startsWith('$') || prop === 'then' || prop === 'toJSON' || prop === '__proto__') return undefined;
       const fn = (...args: unknown[]) => call(prop, args, options);
-      Object.defineProperty(receiver, prop, { value: fn, configurable: true });
+      // A client the caller froze keeps working, through this trap on every call.
+      if (Object.isExtensible(receiver)) Object.defineProperty(receiver, prop, { value: fn, configurable: true });
       return fn;
     },
   });
