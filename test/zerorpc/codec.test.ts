@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/core/errors.js';
 import { encodeEvent, EventReader, eventDecoder, idKey, MessageIds, packReply, packRequest, ReplyHeads, writeReply, writeRequest, type EventHeader } from '../../src/protocols/zerorpc/events.js';
-import { makeUnpacker, pack, PackWriter } from '../../src/protocols/zerorpc/msgpack.js';
+import { makeUnpacker, pack, PackReader, PackWriter } from '../../src/protocols/zerorpc/msgpack.js';
 import { fromNotation, loadConversations } from './vectors.js';
 
 const decode = eventDecoder();
@@ -166,6 +166,32 @@ describe('msgpack values', () => {
     assert.throws(() => read(Buffer.from('82a16101a162', 'hex')), ProtocolError);
     // Integer keys beside str keys are not learned, and still come out as before.
     for (let i = 0; i < 3; i++) assert.deepEqual(read(Buffer.from('82a1610101a162', 'hex')), { a: 1, 1: 'b' });
+  });
+
+  it('a map whose keys differ from the remembered order is not read twice (nested misses stay linear)', { timeout: 10_000 }, () => {
+    const r = new PackReader();
+    let reads = 0;
+    const read = r.value.bind(r);
+    r.value = (depth?: number) => {
+      reads++;
+      return read(depth);
+    };
+    const once = (bytes: Uint8Array): unknown => {
+      r.reset(bytes);
+      const v = r.value();
+      r.done();
+      return v;
+    };
+    once(pack({ a: 1, b: 2 })); // the shape (a, b) is learned
+    // 60 levels, each map in the same slot (2 entries, first key 'a'), every other one ending in
+    // another key: a reader that went back to a map's start on a miss decoded the rest again at
+    // every level, 2^30 times as much as needed.
+    let v: unknown = 0;
+    for (let d = 0; d < 60; d++) v = d % 2 === 0 ? { a: v, c: d } : { a: v, b: d };
+    const bytes = pack(v);
+    reads = 0;
+    assert.deepEqual(once(bytes), v);
+    assert.ok(reads <= 3 * 121, `${reads} value reads for 121 values`);
   });
 
   it('refuses __proto__ keys, trailing bytes, nesting deeper than 512, cycles', () => {

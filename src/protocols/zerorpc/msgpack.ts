@@ -658,51 +658,53 @@ export class PackReader {
 
   /** A map as a plain object; integer keys (and nil, booleans, big ints) become their string forms. */
   map(n: number, depth: number): Record<string, unknown> {
-    if (n === 0 || n > MAX_SHAPE_KEYS || this.end - this.pos < 2) return this.mapByKeys(n, depth, -1);
-    const start = this.pos;
-    const slot = shapeSlot(n, this.buf, start);
+    const o: Record<string, unknown> = {};
+    if (n === 0 || n > MAX_SHAPE_KEYS || this.end - this.pos < 2) return this.keyByKey(o, 0, n, depth);
+    const slot = shapeSlot(n, this.buf, this.pos);
     const shape = this.shapes[slot];
+    let i = 0;
     if (shape !== undefined && shape.keys.length === n) {
-      const o = this.shapedMap(shape, depth);
-      if (o !== undefined) {
+      const { keys, encoded } = shape;
+      while (i < n && this.skipIf(encoded[i]!)) {
+        o[keys[i]!] = this.value(depth + 1);
+        i++;
+      }
+      if (i === n) {
         shape.misses = 0;
         return o;
       }
-      this.pos = start;
-      if (++shape.misses < SHAPE_PATIENCE) return this.mapByKeys(n, depth, -1);
-      // Relearned from this map; if it cannot be (keys other than short strs), the old shape
-      // waits out another SHAPE_PATIENCE misses rather than a relearning attempt per map.
-      shape.misses = 0;
+      // Another key order: the rest is read key by key from here. Nothing is read twice (a
+      // rewind to the map's start would decode its values again, and nested maps that each
+      // miss would double the work at every level).
+      if (++shape.misses < SHAPE_PATIENCE) return this.keyByKey(o, i, n, depth);
+      shape.misses = 0; // if this map cannot be learned, the old shape waits out more misses
     }
-    return this.mapByKeys(n, depth, slot);
+    return this.learn(o, i, n, depth, slot, shape);
   }
 
-  /** The map if its keys are `shape`'s, in its order; undefined (position left anywhere) if not. */
-  private shapedMap(shape: MapShape, depth: number): Record<string, unknown> | undefined {
-    const { keys, encoded } = shape;
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < keys.length; i++) {
-      if (!this.skipIf(encoded[i]!)) return undefined;
-      o[keys[i]!] = this.value(depth + 1);
+  /** Entries `from`..`n` of a map into `o`, key by key. */
+  private keyByKey(o: Record<string, unknown>, from: number, n: number, depth: number): Record<string, unknown> {
+    for (let i = from; i < n; i++) {
+      const k = this.key(depth);
+      o[k] = this.value(depth + 1);
     }
     return o;
   }
 
-  /** The map key by key; then, if `slot` ≥ 0 and every key was a short str, its shape is kept there. */
-  private mapByKeys(n: number, depth: number, slot: number): Record<string, unknown> {
-    const o: Record<string, unknown> = {};
-    if (slot < 0) {
-      for (let i = 0; i < n; i++) {
-        const k = this.key(depth);
-        o[k] = this.value(depth + 1);
-      }
-      return o;
-    }
+  /**
+   * Entries `from`..`n` key by key (the first `from` matched `prefix`), then, if every key was a
+   * short str, the map's key order is kept in `slot`.
+   */
+  private learn(o: Record<string, unknown>, from: number, n: number, depth: number, slot: number, prefix: MapShape | undefined): Record<string, unknown> {
     const b = this.buf;
     const keys = new Array<string>(n);
     const encoded = new Array<Buffer>(n);
+    for (let i = 0; i < from; i++) {
+      keys[i] = prefix!.keys[i]!;
+      encoded[i] = prefix!.encoded[i]!;
+    }
     let fixstrKeys = true;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       const at = this.pos;
       const k = this.key(depth);
       // fixstr keys only (1-byte header, ≤ 31 bytes): the bytes compared are the whole key.
