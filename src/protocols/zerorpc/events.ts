@@ -392,11 +392,17 @@ export class MessageIds {
   /** The 24 fixed hex digits. */
   private readonly tail: Buffer;
   private counter = 0;
-  private head: Buffer | undefined = undefined;
+  /** A request's bytes up to its event name (REQUEST_HEAD, an id with counter 0, 'v': 3). */
+  readonly requestHead: Buffer;
 
   constructor() {
     Buffer.from(randomBytes(12).toString('hex'), 'latin1').copy(this.template, 8);
     this.tail = this.template.subarray(8);
+    const w = new PackWriter(64);
+    w.raw(REQUEST_HEAD);
+    this.writeBin(w, 0);
+    w.raw(V3);
+    this.requestHead = w.take();
   }
 
   /** The next sequence number (wraps at 2^32). */
@@ -414,18 +420,6 @@ export class MessageIds {
   /** Id `seq` as a msgpack bin. */
   writeBin(w: PackWriter, seq: number): void {
     writeHexBin(w, seq, this.tail);
-  }
-
-  /** A request's bytes up to its event name (REQUEST_HEAD, an id with counter 0, 'v': 3). */
-  get requestHead(): Buffer {
-    if (this.head === undefined) {
-      const w = new PackWriter(64);
-      w.raw(REQUEST_HEAD);
-      this.writeBin(w, 0);
-      w.raw(V3);
-      this.head = w.take();
-    }
-    return this.head;
   }
 
   next(): Buffer {
