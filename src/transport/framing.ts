@@ -150,7 +150,7 @@ export class LengthPrefixedDecoder implements FrameDecoder {
       if (this.frameEnd < 0) {
         if (this.buffered < 4) return;
         const len = this.peekLength();
-        if (len > this.maxFrameSize) throw this.tooLarge(len, Buffer.concat(chunks).subarray(this.head, this.head + 8));
+        if (len > this.maxFrameSize) throw this.tooLarge(len, this.heldHead(8));
         this.frameEnd = 4 + len;
       }
       const frameEnd = this.frameEnd;
@@ -224,6 +224,21 @@ export class LengthPrefixedDecoder implements FrameDecoder {
   /** An oversized prefix, refused before anything of that size is allocated; the hint says what the bytes looked like. */
   private tooLarge(len: number, head: Buffer): FrameTooLargeError {
     return withHint(new FrameTooLargeError(len, this.maxFrameSize, { endpoint: this.endpoint }), mismatchHint(head, true)) as FrameTooLargeError;
+  }
+
+  /** The first `n` bytes held (fewer if fewer are), copied from as many chunks as they span: an error's hint, not the whole backlog. */
+  private heldHead(n: number): Buffer {
+    const out: Buffer[] = [];
+    let left = n;
+    let from = this.head;
+    for (const c of this.chunks) {
+      if (left === 0) break;
+      const take = c.subarray(from, from + left);
+      out.push(take);
+      left -= take.length;
+      from = 0;
+    }
+    return Buffer.concat(out);
   }
 
   /** The u32 prefix when it straddles chunks. */

@@ -168,6 +168,24 @@ test('length-prefixed: limit is inclusive; an oversized prefix fails before its 
   );
 });
 
+test('length-prefixed: an oversized prefix straddling held chunks is named from its first bytes', () => {
+  // One good frame, then an HTTP request cut over three chunks, all arriving while delivery is paused.
+  const sink = new Collect();
+  const d = new LengthPrefixedDecoder(sink, 1024, 'h:1');
+  d.paused = true;
+  const http = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  d.push(prefixed('ok'));
+  d.push(http.subarray(0, 2));
+  d.push(http.subarray(2, 5));
+  d.push(Buffer.concat([http.subarray(5), Buffer.alloc(64 * 1024)]));
+  d.paused = false;
+  assert.throws(
+    () => d.drain(),
+    (e: unknown) => e instanceof FrameTooLargeError && e.size === http.readUInt32BE(0) && /the peer sent HTTP/.test(e.message),
+  );
+  assert.deepEqual(sink.strings(), ['ok']);
+});
+
 test('length-prefixed: pause stops delivery within a chunk; drain resumes it', () => {
   const sink = new Collect();
   const d = new LengthPrefixedDecoder(
