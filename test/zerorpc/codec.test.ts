@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/core/errors.js';
-import { encodeEvent, EventReader, eventDecoder, idKey, MessageIds, packReply, packRequest, ReplyHeads, writeReply, writeRequest, type EventHeader } from '../../src/protocols/zerorpc/events.js';
+import {
+  encodeEvent,
+  EventReader,
+  eventDecoder,
+  idKey,
+  MessageIds,
+  packReply,
+  packRequest,
+  ReplyHeads,
+  writeReplyBody,
+  writeReplyHead,
+  writeRequest,
+  type EventHeader,
+} from '../../src/protocols/zerorpc/events.js';
 import { makeUnpacker, pack, PackReader, PackWriter } from '../../src/protocols/zerorpc/msgpack.js';
 import { fromNotation, loadConversations } from './vectors.js';
 
@@ -396,9 +409,11 @@ describe('message ids', () => {
       // A reply to the peer's channel `seq`: the same bytes as the full encode but for our fresh
       // id's counter (digits at 15..22, after the array, map and 'message_id' headers and c4 20).
       const slow = new PackWriter();
-      writeReply(slow, ids, seq, 'OK', ['x'], peerTail);
+      writeReplyHead(slow, ids, seq, peerTail);
+      writeReplyBody(slow, 'OK', ['x']);
       const fast = new PackWriter();
-      writeReply(fast, ids, seq, 'OK', ['x'], peerTail, false, heads);
+      writeReplyHead(fast, ids, seq, peerTail, heads);
+      writeReplyBody(fast, 'OK', ['x']);
       const a = Buffer.from(slow.view());
       const b = Buffer.from(fast.view());
       assert.equal(ids.seqOf(b.subarray(15, 47)), ids.seqOf(a.subarray(15, 47)) + 1);

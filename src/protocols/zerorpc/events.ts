@@ -106,19 +106,29 @@ export function writeRequest(out: PackWriter, ids: MessageIds, seq: number, name
 }
 
 /**
- * Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`;
- * a numbered channel is one of ours, or the peer's whose fixed 24 bytes are `tail`. `one`: the
- * args are `[args]`, written without that array (a result: `OK [value]`).
+ * Appends a reply or control event `{ message_id: a fresh id of ids, v: 3, response_to: channel }`
+ * with `name` and `args`.
  */
-export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown, tail?: Uint8Array, one = false, heads?: ReplyHeads): void {
-  if (heads !== undefined && typeof channel === 'number') heads.write(out, channel);
-  else {
-    out.raw(REPLY_HEAD);
-    ids.writeBin(out, ids.take());
-    out.raw(V3);
-    out.raw(RESPONSE_TO);
-    writeId(out, ids, channel, tail);
-  }
+export function writeReply(out: PackWriter, ids: MessageIds, channel: ChannelRef, name: string, args: unknown): void {
+  writeReplyHead(out, ids, channel);
+  writeReplyBody(out, name, args);
+}
+
+/**
+ * The header of a reply: a numbered channel is one of ours, or the peer's whose fixed 24 bytes
+ * are `tail`; `heads` (made for that tail) writes a numbered channel's header from a template.
+ */
+export function writeReplyHead(out: PackWriter, ids: MessageIds, channel: ChannelRef, tail?: Uint8Array, heads?: ReplyHeads): void {
+  if (heads !== undefined && typeof channel === 'number') return heads.write(out, channel);
+  out.raw(REPLY_HEAD);
+  ids.writeBin(out, ids.take());
+  out.raw(V3);
+  out.raw(RESPONSE_TO);
+  writeId(out, ids, channel, tail);
+}
+
+/** A reply's event name and args; `one`: the args are `[args]`, written without that array (a result: `OK [value]`). */
+export function writeReplyBody(out: PackWriter, name: string, args: unknown, one = false): void {
   out.string(name);
   if (one) {
     out.byte(0x91);

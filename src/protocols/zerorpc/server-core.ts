@@ -11,7 +11,7 @@ import { report, type ErrorHook } from '../../server/safe.js';
 import { ServerSession } from '../../server/session.js';
 import { UnknownMethod } from '../../server/codec.js';
 import { LostRemoteError } from './errors.js';
-import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, OK, type ServerEvent, STREAM, STREAM_DONE, writeReply, ReplyHeads, type MessageId } from './events.js';
+import { type ChannelRef, ERR, EventReader, HEARTBEAT, MessageIds, OK, type ServerEvent, STREAM, STREAM_DONE, writeReplyBody, writeReplyHead, ReplyHeads, type MessageId } from './events.js';
 import { ChannelKeys, type PeerIds } from './channel-keys.js';
 import { HeartbeatTicker } from './heartbeat.js';
 import type { PackWriter } from './msgpack.js';
@@ -204,7 +204,8 @@ export class ZeroServerCore {
     try {
       const tail = peer?.tail;
       const heads = tail === undefined ? undefined : (peer!.heads ??= new ReplyHeads(this.ids, tail));
-      writeReply(w, this.ids, id, name, args, tail, one, heads);
+      writeReplyHead(w, this.ids, id, tail, heads);
+      writeReplyBody(w, name, args, one);
     } catch (err) {
       sock.cancelMessage();
       throw err;
