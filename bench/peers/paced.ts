@@ -27,14 +27,15 @@ export interface PacedResult {
 /**
  * `warmupMs` at the rate (not recorded), then `measureMs` recorded, in one run: the same closures
  * carry both. As two runs (a warm-up, then the measured one with closures of its own), the first
- * 50–100 ms of every measured window ran at a fraction of the rate (~1 ms event-loop turns with no
+ * 50–100 ms of every traced window ran at a fraction of the rate (~1 ms event-loop turns with no
  * GC and the process on its core) and left a backlog of up to 13,000 calls, most of the p99 at half
  * the peak. The window opens at the first turn after the warm-up with nothing overdue (a fresh
  * process starts far behind the rate), or after twice the warm-up in any case.
  */
 export async function runPaced<Req, Rep>(shape: CallShape<Req, Rep>, rate: number, warmupMs: number, measureMs: number, maxInFlight: number): Promise<PacedResult> {
   const measured = Math.floor((rate * measureMs) / 1000);
-  // Preallocated: recording must not allocate on the hot path (nor set off a mark-sweep).
+  // Made before the warm-up: recording must not allocate, and a fresh 8 MB array at the start of
+  // the window once set off a mark-sweep 0.1 s into it (the sender stalled for up to 18 ms).
   const latencies = new Float64Array(measured);
   /** The first measured call (-1 until the window opens) and the end of the run. */
   let first = -1;
