@@ -199,6 +199,53 @@ test('batching: 1000 messages written in one turn go out in one socket.write', a
   await listener.close();
 });
 
+test('flush hold: answers to reads that arrive while held join the batch; the hold is bounded', async () => {
+  const { conn, raw, listener } = await serverWithRawPeer();
+  const peer = collect(raw);
+  const socket = (conn as unknown as { socket: net.Socket }).socket;
+  let writes = 0;
+  const write = socket.write.bind(socket) as (b: Buffer) => boolean;
+  socket.write = ((b: Buffer) => (writes++, write(b))) as typeof socket.write;
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  conn.onMessage = (m) => send(conn, `re-${m}`);
+
+  // The peer sends its next frame whenever the batch is held (as a busy peer's answers keep
+  // coming): each read's answer joins the held batch; after 4 held turns it goes out anyway.
+  let asked = 0;
+  let pinged = 0;
+  conn.holdFlush = () => {
+    asked++;
+    raw.write(frame(`p${pinged++}`));
+    return true;
+  };
+  raw.write(frame('start'));
+  await tick(50);
+  assert.deepEqual(frames(peer.bytes()), ['re-start', 're-p0', 're-p1', 're-p2', 're-p3']);
+  assert.equal(writes, 1, 'five answers, read over five turns, in one write');
+  assert.equal(asked, 4, 'held 4 turns, then written although the hold still said yes');
+  assert.equal(conn.batchedMessages, 0, 'everything went out');
+
+  // Nothing arriving: held one turn, then written (no spinning on a quiet connection).
+  writes = 0;
+  asked = 0;
+  conn.holdFlush = () => (asked++, true);
+  send(conn, 'quiet');
+  for (let i = 0; i < 4; i++) await turn();
+  await tick(10);
+  assert.equal(writes, 1);
+  assert.equal(asked, 1, 'asked once; without a read since, the next flush writes');
+
+  // end() writes a held batch before the FIN.
+  send(conn, 'last');
+  const ended = once(raw, 'end');
+  void conn.end();
+  await ended;
+  assert.deepEqual(frames(peer.bytes()).slice(-2), ['quiet', 'last']);
+  conn.close();
+  raw.destroy();
+  await listener.close();
+});
+
 test('backpressure: a peer that does not read → writableNeedsDrain, then OverloadedError; flow resumes when it reads', async () => {
   const limit = 4 * 1024 * 1024;
   const { conn, raw, listener } = await serverWithRawPeer({ maxWriteBufferBytes: limit });

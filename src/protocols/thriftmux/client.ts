@@ -22,7 +22,7 @@ import type { ServiceDesc } from '../thrift/descriptors.js';
 import { proxyMethods } from '../thrift/proxy-methods.js';
 import type { ThriftCall } from '../thrift/messages.js';
 import { makeProtocol, type ThriftProtocolKind } from '../thrift/protocols.js';
-import { MUX_READ_SPLIT } from './read-split.js';
+import { MUX_HOLD_FACTOR, MUX_READ_SPLIT } from './batching.js';
 import { thriftMuxSerializerLayer } from './serializer.js';
 
 export interface ThriftMuxClientOptions extends ClientStackOptions {
@@ -165,6 +165,8 @@ export function thriftMuxParts(o: ThriftMuxClientOptions): ProtocolParts<MuxRequ
       }
       const codec = new MuxClientCodec({ maxMessageBytes: maxFrameSize, peerMaxFrame });
       const session = new MuxClientSession<MuxRequest, MuxReply>(conn, codec, { maxAbandoned: o.maxAbandoned, maxInFlight: o.maxInFlight });
+      // Merge small batches while the server has plenty to do (see batching.ts).
+      conn.holdFlush = () => session.load >= MUX_HOLD_FACTOR * conn.batchedMessages;
       // The server's FIN comes after everything it will send: close now, so the pool reconnects.
       conn.onPeerEnd = () => conn.close(new ConnectionClosedError(`${conn.endpoint} closed the connection`, { endpoint: conn.endpoint }));
       const pingEvery = o.pingInterval ?? DEFAULT_PING_INTERVAL_MS;

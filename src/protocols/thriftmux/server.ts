@@ -17,7 +17,7 @@ import { CONNECTION_LIMIT_KEYS, type ConnectionLimits, listenStream } from '../.
 import type { DecodeLimits } from '../thrift/protocol.js';
 import { MuxServerRequest, ThriftMuxServerCodec, type ThriftMuxServerRequest } from './server-codec.js';
 import { ReassemblyBudget } from '../mux/fragments.js';
-import { MUX_READ_SPLIT } from './read-split.js';
+import { MUX_READ_SPLIT } from './batching.js';
 
 /** Bytes a server holds in unfinished fragmented messages, all connections together. */
 export const DEFAULT_SERVER_REASSEMBLY_BYTES = 128 * 1024 * 1024;
