@@ -170,21 +170,27 @@ test('write limit: an oversized message is rolled back and the connection stays 
   await listener.close();
 });
 
+/** Counts the socket writes a Connection makes (the batching under test), on the real socket. */
+function countWrites(conn: Connection): { writes: number } {
+  const socket = (conn as unknown as { socket: net.Socket }).socket;
+  const counted = { writes: 0 };
+  const write = socket.write.bind(socket) as (b: Buffer) => boolean;
+  socket.write = ((b: Buffer) => (counted.writes++, write(b))) as typeof socket.write;
+  return counted;
+}
+
 test('batching: 1000 messages written in one turn go out in one socket.write', async () => {
   const { conn, raw, listener } = await serverWithRawPeer();
   const peer = collect(raw);
-  const socket = (conn as unknown as { socket: net.Socket }).socket;
-  let writes = 0;
-  const write = socket.write.bind(socket) as (b: Buffer) => boolean;
-  socket.write = ((b: Buffer) => (writes++, write(b))) as typeof socket.write;
+  const counted = countWrites(conn);
   for (let i = 0; i < 1000; i++) send(conn, `n${i}`);
-  assert.equal(writes, 0, 'nothing written synchronously');
+  assert.equal(counted.writes, 0, 'nothing written synchronously');
   await tick(30);
-  assert.equal(writes, 1);
+  assert.equal(counted.writes, 1);
   // A later turn is a new batch.
   send(conn, 'later');
   await tick(30);
-  assert.equal(writes, 2);
+  assert.equal(counted.writes, 2);
   // Replies written across several promise waves of one turn (async handlers) share a write too.
   send(conn, 'w0');
   void Promise.resolve().then(() => send(conn, 'w1'));
@@ -192,7 +198,7 @@ test('batching: 1000 messages written in one turn go out in one socket.write', a
     .then(() => null)
     .then(() => send(conn, 'w2'));
   await tick(30);
-  assert.equal(writes, 3);
+  assert.equal(counted.writes, 3);
   assert.deepEqual(frames(peer.bytes()), [...Array.from({ length: 1000 }, (_, i) => `n${i}`), 'later', 'w0', 'w1', 'w2']);
   conn.close();
   raw.destroy();
@@ -202,10 +208,7 @@ test('batching: 1000 messages written in one turn go out in one socket.write', a
 test('flush hold: answers to reads that arrive while held join the batch; the hold is bounded', async () => {
   const { conn, raw, listener } = await serverWithRawPeer();
   const peer = collect(raw);
-  const socket = (conn as unknown as { socket: net.Socket }).socket;
-  let writes = 0;
-  const write = socket.write.bind(socket) as (b: Buffer) => boolean;
-  socket.write = ((b: Buffer) => (writes++, write(b))) as typeof socket.write;
+  const counted = countWrites(conn);
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
   conn.onMessage = (m) => send(conn, `re-${m}`);
 
@@ -221,18 +224,18 @@ test('flush hold: answers to reads that arrive while held join the batch; the ho
   raw.write(frame('start'));
   await tick(50);
   assert.deepEqual(frames(peer.bytes()), ['re-start', 're-p0', 're-p1', 're-p2', 're-p3']);
-  assert.equal(writes, 1, 'five answers, read over five turns, in one write');
+  assert.equal(counted.writes, 1, 'five answers, read over five turns, in one write');
   assert.equal(asked, 4, 'held 4 turns, then written although the hold still said yes');
   assert.equal(conn.batchedMessages, 0, 'everything went out');
 
   // Nothing arriving: held one turn, then written (no spinning on a quiet connection).
-  writes = 0;
+  counted.writes = 0;
   asked = 0;
   conn.holdFlush = () => (asked++, true);
   send(conn, 'quiet');
   for (let i = 0; i < 4; i++) await turn();
   await tick(10);
-  assert.equal(writes, 1);
+  assert.equal(counted.writes, 1);
   assert.equal(asked, 1, 'asked once; without a read since, the next flush writes');
 
   // end() writes a held batch before the FIN.
