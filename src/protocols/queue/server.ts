@@ -8,7 +8,8 @@
  *     handler failed / timed out  retry as attempt n+1 after `retryDelay(n)`, or dead-letter `max-attempts` at maxAttempts
  *     declared (IDL) exception    dead-letter `rejected` (the handler refused the call for good)
  *     bad message                 dead-letter with its reason, never run
- *   leases are extended every leaseMs/3 while a handler runs; close() stops receiving, lets
+ *   a running handler's lease is renewed once a third of it has passed (checked every sixth, so
+ *   at the latest halfway through: the renewal has the other half to reach the broker); close() stops receiving, lets
  *   running handlers finish (grace), releases what is left, and closes the broker connection.
  */
 import { unwatchAbort, watchAbort } from '../../core/abort-watch.js';
@@ -202,8 +203,11 @@ class QueueConsumer {
 
   start(): void {
     for (let i = 0; i < this.o.pollers; i++) this.loops.push(this.pollLoop());
-    const every = Math.max(50, Math.floor(this.o.leaseMs / 3));
-    this.extendTimer = setInterval(() => this.extendLeases(every), every);
+    // Checked every sixth of the lease, renewed past a third: at most half of it has gone by. (Checked
+    // every third, a renewal could wait two thirds, and a slow broker under load let an SQS lease of
+    // 2 s run out before it landed: a second consumer ran the message.)
+    const due = Math.max(50, Math.floor(this.o.leaseMs / 3));
+    this.extendTimer = setInterval(() => this.extendLeases(due), Math.max(25, Math.floor(this.o.leaseMs / 6)));
     this.extendTimer.unref();
   }
 
@@ -353,10 +357,10 @@ class QueueConsumer {
     report(this.onError, err, `${what} on ${this.backend.destination}`);
   }
 
-  private extendLeases(every: number): void {
+  private extendLeases(after: number): void {
     const now = performance.now();
     const due: QueueRequest[] = [];
-    for (const r of this.running) if (now - r.leasedAt >= every) due.push(r);
+    for (const r of this.running) if (now - r.leasedAt >= after) due.push(r);
     if (due.length === 0) return;
     for (const r of due) r.leasedAt = now;
     this.track(
