@@ -253,7 +253,8 @@ export class Connection implements FrameSink, FrameBudgetHolder {
 
   private flush(): void {
     const hold = this.holdFlush;
-    if (hold !== undefined && this.heldTurns < MAX_HELD_TURNS && (this.heldTurns === 0 || this.readsWhileHeld > 0) && !this.isClosed && hold()) {
+    // Nothing batched (a read split wrote it meanwhile): nothing to hold.
+    if (hold !== undefined && this.batched !== 0 && this.heldTurns < MAX_HELD_TURNS && (this.heldTurns === 0 || this.readsWhileHeld > 0) && !this.isClosed && hold()) {
       this.heldTurns++;
       this.readsWhileHeld = 0;
       scheduleFlush(this.flushCallback);
@@ -319,7 +320,7 @@ export class Connection implements FrameSink, FrameBudgetHolder {
     this.splitPaused = false;
     this.deliveredInRead = 0;
     if (this.isClosed) return;
-    if (!this.waitingDrain && this.holdFlush?.() !== true) this.writeBatch();
+    if (!this.waitingDrain && (this.batched === 0 || this.holdFlush?.() !== true)) this.writeBatch();
     if (this.readPaused) return; // resumeReading() delivers the rest
     this.decoder.paused = false;
     this.drainBuffered();
