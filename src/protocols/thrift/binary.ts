@@ -24,7 +24,6 @@ import {
   ENCODE_MAX_DEPTH,
   I64_MAX,
   I64_MIN,
-  PREALLOCATE,
   checkMessageArgs,
   checkMessageType,
   resolveLimits,
@@ -298,7 +297,7 @@ function r_binary(r: BufferReader, L: DecodeState): Buffer {
 function rl_i32(r: BufferReader, n: number): number[] {
   const b = r.buf;
   let p = r.pos;
-  const out: number[] = n > PREALLOCATE ? new Array<number>(n) : [];
+  const out: number[] = new Array<number>(n); // final size: see the list case of Gen.read
   for (let i = 0; i < n; i++, p += 4) out[i] = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
   r.pos = p;
   return out;
