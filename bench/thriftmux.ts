@@ -13,6 +13,7 @@
  *   BENCH_PACED_RATE=150000 ...        # the paced runs at that rate, not half the slowest round
  *   BENCH_PACED_WARMUP_MS=3000 ...     # the paced runs' warm-up at the rate (default 3 s)
  *   BENCH_GC=1 ...                     # GC counts per peer (stderr): client in the window, server over its life
+ *   BENCH_WITHOUT=stats,retries ...    # the ThriftMux client without those roles (what they cost end to end)
  *   BENCH_MODE=large ...               # small calls' latency beside 10 MiB echoes (64 KiB framer)
  *   BENCH_MODE=balancers ...           # aperture vs p2c over 3 and 10 servers
  *   BENCH_MODE=ab BENCH_AB=../../tmp/base/dist,dist ...   # A/B of two builds in alternating bursts (see mainAb)
@@ -170,11 +171,18 @@ async function callShape(impl: Impl, port: number): Promise<{ shape: CallShape<I
   const dest = `tcp://127.0.0.1:${port}`;
   const c =
     impl === 'thriftmux'
-      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newClient(Bench, process.env['BENCH_DEST'] ?? dest, {
+      ? (await loadScales<ThriftMuxIndex>('protocols/thriftmux/index.js')).ThriftMux.newBuilder(Bench, {
           timeout,
           framerSize: framer(),
           ...(process.env['BENCH_LB'] ? { loadBalancer: process.env['BENCH_LB'] as 'p2c' | 'aperture' } : {}),
         })
+          .withStack((s) =>
+            (process.env['BENCH_WITHOUT'] ?? '')
+              .split(',')
+              .filter(Boolean)
+              .reduce((stack, role) => stack.remove(role), s),
+          )
+          .build(process.env['BENCH_DEST'] ?? dest)
       : m.thrift.Thrift.newClient(Bench, dest, { poolSize: 1, timeout });
   const largeCallers = Number(process.env['BENCH_LARGE_CALLERS'] ?? 0);
   let going = true;
