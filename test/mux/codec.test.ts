@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferWriter } from '../../src/core/bytes.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
-import { decodeDeadline, encodeDeadline, MuxRetries, MuxTrace, writeNs } from '../../src/protocols/mux/contexts.js';
+import { decodeDeadline, encodeDeadline, MuxRetries, MuxTrace, RELATIVE_DEADLINE_BELOW_MS, writeNs } from '../../src/protocols/mux/contexts.js';
 import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
 import { decodeMessage, encodeMessage, type MuxMessage } from '../../src/protocols/mux/wire.js';
 
+const RELATIVE_DEADLINE_BELOW_MS_NS = BigInt(RELATIVE_DEADLINE_BELOW_MS) * 1_000_000n;
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const ascii = (s: string): string => Buffer.from(s).toString('hex');
 /** A whole frame: u32 size, then the message. */
@@ -153,6 +154,21 @@ describe('contexts', () => {
     assert.equal(b.readBigInt64BE(0), 1_700_000_000_000_000_000n);
     assert.equal(b.readBigInt64BE(8), 1_700_000_000_250_500_000n);
     assert.equal(decodeDeadline(b), 1_700_000_000_250.5);
+  });
+
+  test("Deadline: a value before 2000 is Python Scales' timeout, read from arrival; a past time stays past", () => {
+    const stamp = (deadlineNs: bigint): Buffer => {
+      const b = Buffer.alloc(16);
+      b.writeBigInt64BE(1_764_000_000n * 1_000_000_000n, 0);
+      b.writeBigInt64BE(deadlineNs, 8);
+      return b;
+    };
+    const before = Date.now();
+    const relative = decodeDeadline(stamp(5_000_000_000n))!; // Scales: Deadline(5) = (now, 5 * 10^9)
+    assert.ok(relative >= before + 5000 && relative <= Date.now() + 5000, `5 s from arrival, got ${relative - before} ms`);
+    assert.equal(decodeDeadline(stamp(RELATIVE_DEADLINE_BELOW_MS_NS)), RELATIVE_DEADLINE_BELOW_MS, 'from 2000-01-01 on, a time');
+    assert.equal(decodeDeadline(stamp(1_000_000_000_000_000_000n)), 1_000_000_000_000, 'a deadline in 2001: long past, and kept so');
+    assert.equal(decodeDeadline(stamp(-1_000_000n)), -1, 'negative: past');
   });
 
   test('Deadline nanoseconds without BigInt match the BigInt computation', () => {

@@ -109,13 +109,23 @@ export function decodeDeadline(b: Buffer): number | undefined {
   return deadlineAt(b, 0);
 }
 
+/**
+ * Deadlines before this (2000-01-01, `Date.now()` ms) are no wall-clock time: the original Python
+ * Scales ThriftMux client (scales/message.py, `Deadline`) sends its *timeout* in the deadline's
+ * place — `(now_ns, timeout_ns)`. Finagle reads such a deadline as long past but does not act on
+ * it (its server DeadlineFilter only counts by default); read as a time, it would have every such
+ * call refused at once. It is read as that timeout, from arrival.
+ */
+export const RELATIVE_DEADLINE_BELOW_MS = 946_684_800_000;
+
 /** `decodeDeadline` of the 16 bytes at `at` in `b` (the caller checked the length). */
 export function deadlineAt(b: Buffer, at: number): number | undefined {
   const hi = b.readInt32BE(at + 8);
   const lo = b.readUInt32BE(at + 12);
   if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
   // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
-  return (hi * 2 ** 32 + lo) / 1e6;
+  const ms = (hi * 2 ** 32 + lo) / 1e6;
+  return ms >= RELATIVE_DEADLINE_BELOW_MS || ms < 0 ? ms : Date.now() + ms;
 }
 
 const TWO_20 = 1 << 20;
