@@ -4,18 +4,21 @@
 // every Tdispatch with one context, `com.twitter.finagle.Deadline`, holding (now in whole
 // seconds, the call's *timeout*) in nanoseconds — a timeout where Finagle has a deadline — then
 // empty dest and dtab, then a strict TBinary CALL with seqid 0; a timed-out call's Tdiscarded is
-// type 66 on tag 0 with the reason 'Client timeout'.
+// type 66 on tag 0 with the reason 'Client timeout'. Then our client against a server that
+// behaves like Python Scales' ThriftMux server (scales/thriftmux/server_sink.py): it answers
+// Tping and Tdispatch and ignores every other message, the handshake probe included.
 import assert from 'node:assert/strict';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
+import { ConnectError } from '../../src/core/errors.js';
 import { MessageType } from '../../src/protocols/thrift/index.js';
 import { ThriftMux, type ServerCallContext } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService, type EchoHandler } from '../fixtures/echo-service.js';
+import { EchoService, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
 import { until } from '../harness/wait.js';
-import { connectRaw, type FrameReader, tagOf, typeOf } from './raw-peer.js';
+import { connectRaw, FrameReader, tagOf, typeOf } from './raw-peer.js';
 
 const TDISPATCH = 2;
 const RDISPATCH = -2;
@@ -133,5 +136,77 @@ describe('the original Python Scales ThriftMux client, byte for byte', () => {
     assert.ok(!seen.some((f) => typeOf(f) === RDISPATCH && tagOf(f) === 4), 'no Rdispatch for the discarded call');
     assert.deepEqual(replyOf(seen.at(-1)!).result, { success: { id: 10n, payload: 'after the discard' } });
     assert.equal(server.connections, 1);
+  });
+});
+
+/** Python Scales' ThriftMux server, as far as the wire goes: Rping for Tping, an echo for Tdispatch, nothing for the rest. */
+async function scalesLikeServer(): Promise<{ port: number; ignored: number[]; close(): void }> {
+  const ignored: number[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    const reader = new FrameReader(socket);
+    void (async () => {
+      for (;;) {
+        const f = await reader.next(60_000).catch(() => undefined);
+        if (f === undefined) return;
+        const type = typeOf(f);
+        if (type === TPING) socket.write(frame(RPING, tagOf(f)));
+        else if (type === TDISPATCH) socket.write(frame(RDISPATCH, tagOf(f), echoReply(f)));
+        else ignored.push(type);
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    ignored,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Rdispatch OK (no contexts) carrying the REPLY to the echo call in Tdispatch `f`. */
+function echoReply(f: Buffer): Buffer {
+  const r = new BufferReader(f);
+  r.pos = 4;
+  const n = r.buf.readInt16BE(r.pos);
+  r.pos += 2;
+  for (let i = 0; i < 2 * n; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
+  r.pos += 2 + r.buf.readInt16BE(r.pos); // dest
+  const nd = r.buf.readInt16BE(r.pos);
+  r.pos += 2;
+  for (let i = 0; i < 2 * nd; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
+  const { name, seqid } = BinaryProtocol.readMessageHeader(r);
+  const args = BinaryProtocol.readStruct(r, EchoService.methods.echo.args) as { id: bigint; payload: string };
+  const w = new BufferWriter(128);
+  w.writeU8(0); // OK
+  w.writeI16(0); // no contexts
+  BinaryProtocol.writeMessageHeader(w, name, MessageType.REPLY, seqid);
+  BinaryProtocol.writeStruct(w, EchoService.methods.echo.result, { success: { id: args.id, payload: args.payload } });
+  return w.takeCopy();
+}
+
+describe('our client against a server that ignores the handshake probe, as the Python Scales server does', () => {
+  test('the handshake times out naming handshake: false; with it, calls are answered', async () => {
+    const peer = await scalesLikeServer();
+    const negotiating = ThriftMux.newClient<EchoClient>(EchoService, `tcp://127.0.0.1:${peer.port}`, { connectTimeout: 300 });
+    const plain = ThriftMux.newClient<EchoClient>(EchoService, `tcp://127.0.0.1:${peer.port}`, { handshake: false });
+    try {
+      await assert.rejects(negotiating.echo(1n, 0, 'probe'), (err: unknown) => {
+        assert.ok(err instanceof ConnectError, String(err));
+        assert.match(err.message, /handshake: false/);
+        return true;
+      });
+      assert.ok(peer.ignored.includes(127), `the probe (type 127) reached the server and was ignored: ${peer.ignored.join(',')}`);
+      assert.deepEqual(await plain.echo(2n, 0, 'no handshake'), { id: 2n, payload: 'no handshake' });
+    } finally {
+      await negotiating.$close();
+      await plain.$close();
+      peer.close();
+    }
   });
 });

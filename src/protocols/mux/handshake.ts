@@ -48,7 +48,16 @@ export function clientHandshake(conn: Connection, headers: readonly MuxEntry[], 
         reject(err);
       } else resolve(result!);
     };
-    const timer = setTimeout(() => done(new ConnectTimeoutError(`mux handshake with ${conn.endpoint} got no answer within ${timeoutMs} ms`, { endpoint: conn.endpoint })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        done(
+          new ConnectTimeoutError(
+            `mux handshake with ${conn.endpoint} got no answer within ${timeoutMs} ms (a server that ignores the probe, as the Python Scales ThriftMux server does, needs handshake: false)`,
+            { endpoint: conn.endpoint },
+          ),
+        ),
+      timeoutMs,
+    );
     conn.onClose = (err) => done(err ?? new ProtocolError(`${conn.endpoint} closed the connection during the mux handshake`, { endpoint: conn.endpoint }));
     conn.onMessage = (m) => {
       if (phase === 'probe') {
