@@ -238,12 +238,25 @@ test('flush hold: answers to reads that arrive while held join the batch; the ho
   assert.equal(counted.writes, 1);
   assert.equal(asked, 1, 'asked once; without a read since, the next flush writes');
 
+  // A batch of 64 KiB or more goes out at once: holding big messages would only walk the buffer
+  // toward maxWriteBufferBytes.
+  counted.writes = 0;
+  asked = 0;
+  send(conn, Buffer.alloc(64 * 1024, 0x62));
+  await turn();
+  await turn();
+  assert.equal(counted.writes, 1, 'written at the first flush');
+  assert.equal(asked, 0, 'the session was not even asked');
+  send(conn, 'small');
+  await tick(10);
+  assert.equal(asked, 1, 'a small batch is held again');
+
   // end() writes a held batch before the FIN.
   send(conn, 'last');
   const ended = once(raw, 'end');
   void conn.end();
   await ended;
-  assert.deepEqual(frames(peer.bytes()).slice(-2), ['quiet', 'last']);
+  assert.deepEqual(frames(peer.bytes()).slice(-4), ['quiet', 'b'.repeat(64 * 1024), 'small', 'last']);
   conn.close();
   raw.destroy();
   await listener.close();
