@@ -171,6 +171,15 @@ describe('contexts', () => {
     assert.equal(decodeDeadline(stamp(-1_000_000n)), -1, 'negative: past');
   });
 
+  test("Deadline: stamped in our future, the caller's clock runs ahead: the deadline moves back as far", () => {
+    const before = Date.now();
+    const ahead = decodeDeadline(encodeDeadline(before + 60_000, before + 60_250))!;
+    // The ns round-trip through doubles: equal to within a µs.
+    assert.ok(ahead >= before + 249.999 && ahead <= Date.now() + 250.001, `250 ms from arrival, got ${ahead - before} ms`);
+    assert.ok(Math.abs(decodeDeadline(encodeDeadline(before - 1000, before + 250))! - (before + 250)) < 0.001, 'stamped in our past: as it comes');
+    assert.ok(Math.abs(decodeDeadline(encodeDeadline(before + 60_000, before + 30_000))! - (before + 30_000)) < 0.001, 'stamped after its own deadline: as it comes');
+  });
+
   test('Deadline nanoseconds without BigInt match the BigInt computation', () => {
     const b = Buffer.alloc(8);
     for (const ms of [0, 1, 0.5, 999.999999, 1_048_575, 1_048_576, 1_796_000_000_123.25, 2 ** 42 + 0.75, 9_000_000_000_000]) {

@@ -118,14 +118,27 @@ export function decodeDeadline(b: Buffer): number | undefined {
  */
 export const RELATIVE_DEADLINE_BELOW_MS = 946_684_800_000;
 
-/** `decodeDeadline` of the 16 bytes at `at` in `b` (the caller checked the length). */
+/**
+ * `decodeDeadline` of the 16 bytes at `at` in `b` (the caller checked the length).
+ *
+ * A deadline stamped in our future comes from a caller whose clock runs ahead of ours by at least
+ * that much (the stamp is when the caller made or sent the deadline): the deadline is moved back
+ * by the same amount. Without it a caller 50 ms ahead would have every call with a timeout under
+ * 50 ms refused at once as expired. A caller running behind cannot be told from network delay
+ * and is read as it comes (its calls look shorter, never longer). A pair stamped after its own
+ * deadline is no evidence of anything and is read as it comes.
+ */
 export function deadlineAt(b: Buffer, at: number): number | undefined {
   const hi = b.readInt32BE(at + 8);
   const lo = b.readUInt32BE(at + 12);
   if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
   // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
   const ms = (hi * 2 ** 32 + lo) / 1e6;
-  return ms >= RELATIVE_DEADLINE_BELOW_MS || ms < 0 ? ms : Date.now() + ms;
+  if (ms < 0) return ms;
+  const now = Date.now();
+  if (ms < RELATIVE_DEADLINE_BELOW_MS) return now + ms;
+  const stamped = (b.readInt32BE(at) * 2 ** 32 + b.readUInt32BE(at + 4)) / 1e6;
+  return stamped > now && stamped <= ms ? ms - (stamped - now) : ms;
 }
 
 const TWO_20 = 1 << 20;
