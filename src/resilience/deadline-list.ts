@@ -4,9 +4,14 @@
  *
  * A client's calls mostly share one timeout, so they arrive in the order they expire: the list
  * only appends (an entry due before the tail is refused, and its caller uses its own timer) and
- * its timer is armed for the head alone. A call that settles unlinks itself (O(1)); the timer is
- * cleared when the list empties, so an idle client keeps no timer (nor the process) alive. When
- * the timer fires, every due entry expires and the timer is armed again for the new head.
+ * its timer is armed for the head alone. A call that settles unlinks itself (O(1)). When the
+ * timer fires, every due entry expires and the timer is armed again for the new head.
+ *
+ * A list that empties keeps its timer, unref'd (an idle client holds no timer that keeps the
+ * process alive), and the next entry takes it back if it is not due before it: calls answered
+ * one at a time — a server's synchronous handlers, a client with one call in flight — would
+ * otherwise pay a `setTimeout` and a `clearTimeout` each (~370 ns here, against ~15 ns for
+ * unref and ref). Such a timer fires at most once more, early, and is armed again for the head.
  */
 import { MAX_TIMER_MS, performance } from '../core/clock.js';
 
@@ -26,6 +31,10 @@ export class DeadlineList {
   private head: DeadlineEntry | undefined = undefined;
   private tail: DeadlineEntry | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
+  /** When `timer` fires (`performance.now()` time). */
+  private timerAt = 0;
+  /** `timer` is kept unref'd while the list is empty. */
+  private timerIdle = false;
   private readonly onTimer = (): void => this.fire();
 
   /** Entries in the list (for tests). */
@@ -33,7 +42,8 @@ export class DeadlineList {
 
   /** Appends `e`, due at `e.expiresAt` (finite); false (and not added) if it is due before the tail. */
   add(e: DeadlineEntry): boolean {
-    if (this.tail !== undefined && e.expiresAt < this.tail.expiresAt) return false;
+    const at = e.expiresAt;
+    if (this.tail !== undefined && at < this.tail.expiresAt) return false;
     e.deadlineList = this;
     e.nextDeadline = undefined;
     e.prevDeadline = this.tail;
@@ -41,8 +51,20 @@ export class DeadlineList {
     else this.tail.nextDeadline = e;
     this.tail = e;
     this.size++;
-    if (this.timer === undefined) this.arm(e.expiresAt, performance.now());
+    if (this.timer === undefined) this.arm(at, performance.now());
+    else if (this.timerIdle) this.wake(at);
     return true;
+  }
+
+  /** The first entry after the list emptied: the idle timer serves if it fires no later than `at`. */
+  private wake(at: number): void {
+    this.timerIdle = false;
+    if (this.timerAt <= at) {
+      this.timer!.ref();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.arm(at, performance.now());
   }
 
   /** Takes `e` out (it settled); a no-op when it is not in this list. */
@@ -58,19 +80,22 @@ export class DeadlineList {
     e.prevDeadline = e.nextDeadline = undefined;
     this.size--;
     if (this.head === undefined && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+      this.timer.unref();
+      this.timerIdle = true;
     }
   }
 
   // A head further out than a timer reaches gets a timer as long as one can be: firing early only
   // means arming again.
   private arm(at: number, now: number): void {
-    this.timer = setTimeout(this.onTimer, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now))));
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now)));
+    this.timer = setTimeout(this.onTimer, ms);
+    this.timerAt = now + ms;
   }
 
   private fire(): void {
     this.timer = undefined;
+    this.timerIdle = false;
     const now = performance.now();
     try {
       // Armed for a head that has settled since, or a little early by our clock: what is not due

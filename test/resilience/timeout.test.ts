@@ -10,6 +10,7 @@ import type { Service } from '../../src/core/service.js';
 import { DeadlineList, type DeadlineEntry } from '../../src/resilience/deadline-list.js';
 import { timeoutLayer } from '../../src/resilience/timeout.js';
 import { ScriptedService, sleep } from './fake-service.js';
+import { until } from '../harness/wait.js';
 
 function entry(name: string, inMs: number, fired: string[]): DeadlineEntry {
   return {
@@ -51,6 +52,45 @@ describe('DeadlineList', () => {
     assert.equal(list.add(early), false);
     assert.equal(early.deadlineList, undefined);
     list.remove(late);
+  });
+
+  test("a list that empties keeps its timer unref'd; the next entry takes it back, or a new one if it is due sooner", async () => {
+    const before = timers();
+    const list = new DeadlineList();
+    const fired: string[] = [];
+    const first = entry('first', 200, fired);
+    list.add(first);
+    list.remove(first);
+    assert.equal(timers(), before, 'the idle timer does not keep the process alive');
+    const t0 = performance.now();
+    const sooner = entry('sooner', 30, fired); // due before the idle timer fires (200 ms)
+    list.add(sooner);
+    assert.equal(timers(), before + 1, 'one timer, holding the process again');
+    await until('sooner expired', () => fired.includes('sooner'), 150);
+    assert.ok(performance.now() - t0 >= 30, 'not before its time');
+    const later = entry('later', 60, fired);
+    list.add(later);
+    list.remove(later);
+    const last = entry('last', 80, fired); // after the idle timer (60 ms): that timer serves
+    list.add(last);
+    assert.equal(timers(), before + 1);
+    await until('last expired', () => fired.includes('last'));
+    assert.deepEqual(fired, ['sooner', 'last']);
+    assert.equal(list.size, 0);
+  });
+
+  test('the bar is the tail: a settled tail no longer refuses what comes after the rest', () => {
+    const list = new DeadlineList();
+    const fired: string[] = [];
+    const a = entry('a', 1000, fired);
+    const b = entry('b', 3000, fired);
+    assert.ok(list.add(a) && list.add(b));
+    list.remove(b);
+    const c = entry('c', 2000, fired);
+    assert.equal(list.add(c), true, 'due after the tail a');
+    list.remove(a);
+    list.remove(c);
+    assert.equal(list.size, 0);
   });
 
   test('an empty list holds no timer: an idle client does not keep the process alive', () => {
