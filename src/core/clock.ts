@@ -16,9 +16,20 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 let turnTime = 0;
 let turnValid = false;
+let turnWall = 0;
+let turnWallValid = false;
+let endQueued = false;
 const endOfTurn = (): void => {
   turnValid = false;
+  turnWallValid = false;
+  endQueued = false;
 };
+
+function queueEndOfTurn(): void {
+  if (endQueued) return;
+  endQueued = true;
+  queueMicrotask(endOfTurn);
+}
 
 /**
  * `performance.now()`, read at most once per synchronous run of code (one socket read and the
@@ -30,7 +41,20 @@ const endOfTurn = (): void => {
 export function turnNow(): number {
   if (turnValid) return turnTime;
   turnValid = true;
-  queueMicrotask(endOfTurn);
+  queueEndOfTurn();
   turnTime = performance.now();
   return turnTime;
+}
+
+/**
+ * `Date.now()`, read at most once per synchronous run as `turnNow`. For wall-clock deadlines from
+ * the wire, turned into monotonic ones against a request's start (its socket read, in the same
+ * run): a reading from the start of the run matches that start better than a later one would.
+ */
+export function turnWallNow(): number {
+  if (turnWallValid) return turnWall;
+  turnWallValid = true;
+  queueEndOfTurn();
+  turnWall = Date.now();
+  return turnWall;
 }

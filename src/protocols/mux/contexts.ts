@@ -11,6 +11,7 @@
  * Keys compare case-insensitively; a context we have no key for is forwarded unchanged on the
  * calls a handler makes (ForwardedContexts).
  */
+import { turnWallNow } from '../../core/clock.js';
 import { createContextKey, type ContextKey, type WireCodec } from '../../core/context-key.js';
 import { ProtocolError } from '../../core/errors.js';
 import type { MuxEntry } from './wire.js';
@@ -129,16 +130,21 @@ export const RELATIVE_DEADLINE_BELOW_MS = 946_684_800_000;
  * deadline is no evidence of anything and is read as it comes.
  */
 export function deadlineAt(b: Buffer, at: number): number | undefined {
-  const hi = b.readInt32BE(at + 8);
-  const lo = b.readUInt32BE(at + 12);
+  const hi = i32At(b, at + 8);
+  const lo = i32At(b, at + 12) >>> 0;
   if (hi === 0x7fffffff && lo === 0xffffffff) return undefined;
   // As a double the ns lose their last ~8 bits: a quarter of a microsecond, nothing for a deadline.
   const ms = (hi * 2 ** 32 + lo) / 1e6;
   if (ms < 0) return ms;
-  const now = Date.now();
+  const now = turnWallNow();
   if (ms < RELATIVE_DEADLINE_BELOW_MS) return now + ms;
-  const stamped = (b.readInt32BE(at) * 2 ** 32 + b.readUInt32BE(at + 4)) / 1e6;
+  const stamped = (i32At(b, at) * 2 ** 32 + (i32At(b, at + 4) >>> 0)) / 1e6;
   return stamped > now && stamped <= ms ? ms - (stamped - now) : ms;
+}
+
+/** The signed big-endian i32 at `at` (the caller checked the bounds). */
+function i32At(b: Buffer, at: number): number {
+  return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 }
 
 const TWO_20 = 1 << 20;
