@@ -18,10 +18,13 @@ let turnTime = 0;
 let turnValid = false;
 let turnWall = 0;
 let turnWallValid = false;
+let offset = 0;
+let offsetValid = false;
 let endQueued = false;
 const endOfTurn = (): void => {
   turnValid = false;
   turnWallValid = false;
+  offsetValid = false;
   endQueued = false;
 };
 
@@ -57,4 +60,18 @@ export function turnWallNow(): number {
   queueEndOfTurn();
   turnWall = Date.now();
   return turnWall;
+}
+
+/**
+ * `Date.now() - performance.now()`, read once per synchronous run: a monotonic time plus this is
+ * its wall-clock time. Converting with it is exact whenever the monotonic time was read (a
+ * call's start, a deadline), where a fresh `Date.now()` per conversion would cost ~45 ns each.
+ * Read again every run, so it follows the wall clock's corrections (NTP) as they come.
+ */
+export function wallOffset(): number {
+  if (offsetValid) return offset;
+  offsetValid = true;
+  queueEndOfTurn();
+  offset = Date.now() - performance.now();
+  return offset;
 }

@@ -1,5 +1,5 @@
 import { type AbortWatcher, type CancelSource, WatcherSet } from '../core/abort-watch.js';
-import { performance, turnWallNow } from '../core/clock.js';
+import { performance, wallOffset } from '../core/clock.js';
 import type { AmbientContext } from '../core/context.js';
 import { CarriesValues } from '../core/context-key.js';
 import type { ScalesError } from '../core/errors.js';
@@ -60,8 +60,7 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> ext
     this.start = start;
     this.vals = request.values;
     const d = request.deadline;
-    // The wall clock as of this run (the socket read `start` is from), not read again per request.
-    this.exp = d === undefined || d === Infinity ? undefined : start + (d - turnWallNow());
+    this.exp = d === undefined || d === Infinity ? undefined : d - wallOffset();
   }
 
   /** `performance.now()` by which the request must be answered, or undefined. */

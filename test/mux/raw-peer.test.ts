@@ -121,6 +121,35 @@ describe('our client against a scripted server', () => {
     peer.close();
   });
 
+  test("a call's timeout goes out as Finagle's Deadline: stamped at the call's start, due timeout ms later, both wall-clock ns", async () => {
+    let stamp = 0;
+    let due = 0;
+    const peer = await scriptedServer(async (socket, reader) => {
+      const frames = await reader.until((f) => typeOf(f) === MuxType.Tdispatch);
+      const call = decodeMessage(frames.at(-1)!);
+      assert.equal(call.type, 'Tdispatch');
+      if (call.type !== 'Tdispatch') return;
+      const deadline = call.contexts.find(([k]) => k.toString() === 'com.twitter.finagle.Deadline');
+      assert.ok(deadline !== undefined, 'a Deadline context');
+      assert.equal(deadline[1].length, 16);
+      stamp = Number(deadline[1].readBigInt64BE(0)) / 1e6;
+      due = Number(deadline[1].readBigInt64BE(8)) / 1e6;
+      socket.write(sized(echoReply(call.tag, 3n, 'timed')));
+      await reader.next(2000).catch(() => undefined);
+      socket.end();
+    });
+    const client = ThriftMux.newClient(EchoService, `tcp://127.0.0.1:${peer.port}`, { retries: false, handshake: false });
+    const before = Date.now();
+    assert.deepEqual(await client.echo(3n, 0, 'timed', { timeout: 2000 }), { id: 3n, payload: 'timed' });
+    const after = Date.now();
+    // Date.now() steps in whole ms: a ms either way.
+    assert.ok(stamp >= before - 1 && stamp <= after + 1, `stamped ${stamp - before} ms after the call began (${after - before} ms call)`);
+    assert.ok(Math.abs(due - stamp - 2000) <= 1, `due ${due - stamp} ms after the stamp (want the 2000 ms timeout)`);
+    await client.$close();
+    await peer.done;
+    peer.close();
+  });
+
   test('a reply on a tag no call holds closes the session: the call fails, the next one reconnects', async () => {
     let connections = 0;
     const peer = await scriptedServer(async (socket, reader) => {

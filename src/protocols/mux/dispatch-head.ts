@@ -6,7 +6,7 @@
  * decoded (forwarded unchanged).
  */
 import type { BufferWriter } from '../../core/bytes.js';
-import { performance } from '../../core/clock.js';
+import { wallOffset } from '../../core/clock.js';
 import type { WireCodec } from '../../core/context-key.js';
 import type { CallContext } from '../../core/service.js';
 import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
@@ -31,14 +31,14 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
   let n = 0;
   const exp = ctx.expiresAt;
   if (exp !== undefined) {
-    // The wall clock, not timeOrigin + the monotonic one: the peer compares the deadline with its
-    // own wall clock, and the monotonic epoch drifts from it as NTP corrects the host's clock.
-    const now = Date.now();
-    const left = exp - performance.now();
+    // The wall clock's offset, not timeOrigin: the peer compares the deadline with its own wall
+    // clock, and the monotonic epoch drifts from it as NTP corrects the host's clock. Stamped
+    // with the call's start: it is no later than now (what a peer checks clock skew with).
+    const offset = wallOffset();
     w.ensure(DEADLINE_BYTES.length + 16);
     w.pos += DEADLINE_BYTES.copy(w.buf, w.pos);
-    writeNs(w.buf, w.pos, now);
-    writeNs(w.buf, w.pos + 8, left > 0 ? now + left : now);
+    writeNs(w.buf, w.pos, ctx.start + offset);
+    writeNs(w.buf, w.pos + 8, exp + offset);
     w.pos += 16;
     n++;
   }
