@@ -1,4 +1,4 @@
-import { performance, TIME_ORIGIN } from './clock.js';
+import { performance, TIME_ORIGIN, wallOffset } from './clock.js';
 import type { CancelSource } from './abort-watch.js';
 import { CarriesValues, ContextValues } from './context-key.js';
 import type { ScalesError } from './errors.js';
@@ -48,13 +48,13 @@ export class CallContext extends CarriesValues {
     this.signal = signal;
     this.start = performance.now();
     // An infinite deadline is none: nothing below has to tell Infinity from a time.
-    this.exp = deadline === undefined || deadline === Infinity ? undefined : this.start + (deadline - Date.now());
+    this.exp = deadline === undefined || deadline === Infinity ? undefined : deadline - wallOffset();
   }
 
   /**
    * A context that expires `timeoutMs` after it is made (undefined: no timeout), or at the
-   * absolute `deadline` (`Date.now()` ms) if that comes first. Reads the wall clock only for a
-   * `deadline`.
+   * absolute `deadline` (`Date.now()` ms) if that comes first. A `deadline` is converted with the
+   * run's wall-clock offset (`wallOffset`): no clock read of its own.
    */
   static expiring(method: string, timeoutMs: number | undefined, deadline: number | undefined, signal: AbortSignal | undefined): CallContext {
     const ctx = new CallContext(method, deadline, signal);
@@ -79,9 +79,9 @@ export class CallContext extends CarriesValues {
     return this.exp;
   }
 
-  /** The deadline as a `Date.now()` timestamp (from `expiresAt`, as of now), or undefined. */
+  /** The deadline as a `Date.now()` timestamp (from `expiresAt` and the wall clock's offset), or undefined. */
   get deadline(): number | undefined {
-    return this.exp === undefined ? undefined : Date.now() + (this.exp - performance.now());
+    return this.exp === undefined ? undefined : this.exp + wallOffset();
   }
 
   /** `start` as a `Date.now()`-style timestamp (ms since the epoch). */

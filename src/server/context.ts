@@ -1,5 +1,5 @@
 import { type AbortWatcher, type CancelSource, WatcherSet } from '../core/abort-watch.js';
-import { performance, wallOffset } from '../core/clock.js';
+import { wallOffset } from '../core/clock.js';
 import type { AmbientContext } from '../core/context.js';
 import { CarriesValues } from '../core/context-key.js';
 import type { ScalesError } from '../core/errors.js';
@@ -70,7 +70,7 @@ export class ServerRequestContext<Req extends ServerRequest = ServerRequest> ext
 
   /** The deadline as a `Date.now()` time, or undefined. */
   get deadline(): number | undefined {
-    return this.exp === undefined ? undefined : Date.now() + (this.exp - performance.now());
+    return this.exp === undefined ? undefined : this.exp + wallOffset();
   }
 
   /** Moves the deadline earlier (never later). */
