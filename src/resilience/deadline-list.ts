@@ -109,3 +109,31 @@ export class DeadlineList {
     }
   }
 }
+
+/**
+ * A few DeadlineLists, each entry in the first that takes it. Calls with a few different timeouts
+ * (a server's callers, a client's methods) then each find a list they arrive in order in: with
+ * one list, a server whose callers used 100 ms and 1 s timeouts gave a timer of their own to a
+ * quarter of its requests. Deadlines in no order at all still overflow to their own timers.
+ */
+export class DeadlineLists {
+  private readonly lists: DeadlineList[];
+
+  constructor(count = 4) {
+    this.lists = Array.from({ length: count }, () => new DeadlineList());
+  }
+
+  /** Adds `e` to the first list it is in order in; false if none takes it. */
+  add(e: DeadlineEntry): boolean {
+    const lists = this.lists;
+    for (let i = 0; i < lists.length; i++) if (lists[i]!.add(e)) return true;
+    return false;
+  }
+
+  /** Entries in all the lists (for tests). */
+  get size(): number {
+    let n = 0;
+    for (const l of this.lists) n += l.size;
+    return n;
+  }
+}

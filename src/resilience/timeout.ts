@@ -4,7 +4,7 @@ import { CancelledError, TimeoutError, type ScalesError } from '../core/errors.j
 import type { CallContext, ReplyHandler, Service } from '../core/service.js';
 import { layer, type StackLayer } from '../core/stack.js';
 import { unwatchAbort, watchAbort, type AbortWatcher } from '../core/abort-watch.js';
-import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
+import { type DeadlineEntry, type DeadlineList, DeadlineLists } from './deadline-list.js';
 
 /**
  * One call with a deadline or a signal. It settles at the deadline even if a layer below ignores
@@ -12,7 +12,7 @@ import { DeadlineList, type DeadlineEntry } from './deadline-list.js';
  */
 class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry, AbortWatcher {
   private settled = false;
-  /** Only for a call its layer's DeadlineList refused (due before the list's tail). */
+  /** Only for a call none of its layer's DeadlineLists took (due before each tail). */
   private timer: NodeJS.Timeout | undefined = undefined;
   /** Watching the caller's signal (one listener per signal however many calls share it: core/abort-watch). */
   private watching = false;
@@ -29,7 +29,7 @@ class DeadlineHandler<Rep> implements ReplyHandler<Rep>, DeadlineEntry, AbortWat
   ) {}
 
   /** `expiresAt`: finite, or undefined for a call with only a signal. */
-  arm(expiresAt: number | undefined, deadlines: DeadlineList): void {
+  arm(expiresAt: number | undefined, deadlines: DeadlineLists): void {
     const ctx = this.ctx;
     if (expiresAt !== undefined) {
       this.expiresAt = expiresAt;
@@ -113,7 +113,7 @@ function rearm(h: DeadlineHandler<unknown>): void {
  * connection below decides what to do with the late reply.
  */
 class TimeoutService<Req, Rep> extends ForwardingService<Req, Rep> {
-  private readonly deadlines = new DeadlineList();
+  private readonly deadlines = new DeadlineLists();
 
   dispatch(req: Req, ctx: CallContext, handler: ReplyHandler<Rep>): void {
     if (ctx.expiresAt === undefined && ctx.signal === undefined && ctx.parent === undefined) this.down.dispatch(req, ctx, handler);

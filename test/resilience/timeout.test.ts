@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { newCallContext } from '../../src/core/context.js';
 import { TimeoutError } from '../../src/core/errors.js';
 import type { Service } from '../../src/core/service.js';
-import { DeadlineList, type DeadlineEntry } from '../../src/resilience/deadline-list.js';
+import { DeadlineList, DeadlineLists, type DeadlineEntry } from '../../src/resilience/deadline-list.js';
 import { timeoutLayer } from '../../src/resilience/timeout.js';
 import { ScriptedService, sleep } from './fake-service.js';
 import { until } from '../harness/wait.js';
@@ -91,6 +91,23 @@ describe('DeadlineList', () => {
     list.remove(a);
     list.remove(c);
     assert.equal(list.size, 0);
+  });
+
+  test('DeadlineLists: calls of two timeouts, interleaved, each find a list and expire on time; one due before every tail is refused', async () => {
+    const lists = new DeadlineLists(2);
+    const fired: string[] = [];
+    const t0 = performance.now();
+    const es = [entry('long1', 120, fired), entry('short1', 30, fired), entry('long2', 121, fired), entry('short2', 31, fired)];
+    for (const e of es) assert.equal(lists.add(e), true, 'each goes into a list in order');
+    assert.equal(lists.size, 4);
+    assert.equal(lists.add(entry('shortest', 10, fired)), false, 'before both tails: its own timer');
+    await until('the short ones expired', () => fired.length === 2);
+    assert.deepEqual(fired, ['short1', 'short2']);
+    assert.ok(performance.now() - t0 >= 31, 'not before their time');
+    await until('the long ones expired', () => fired.length === 4);
+    assert.deepEqual(fired.slice(2), ['long1', 'long2']);
+    assert.ok(performance.now() - t0 >= 121);
+    assert.equal(lists.size, 0);
   });
 
   test('an empty list holds no timer: an idle client does not keep the process alive', () => {

@@ -1,7 +1,7 @@
 import { MAX_TIMER_MS, performance } from '../../core/clock.js';
 import { TimeoutError } from '../../core/errors.js';
 import type { ReplyHandler } from '../../core/service.js';
-import { DeadlineList, type DeadlineEntry } from '../../resilience/deadline-list.js';
+import { type DeadlineEntry, type DeadlineList, DeadlineLists } from '../../resilience/deadline-list.js';
 import type { ServerRequest } from '../codec.js';
 import type { ServerRequestContext } from '../context.js';
 import { ServerFilter, serverLayer, type ServerService } from '../filter.js';
@@ -58,12 +58,12 @@ class DeadlineHandler implements ReplyHandler<unknown>, DeadlineEntry {
 
 /**
  * Role 'deadline': the earlier of the server's `requestTimeout` and the caller's deadline (when
- * the protocol carries one). Requests that share `requestTimeout` expire in arrival order, so they
- * go in one DeadlineList (one timer for all); others get their own timer. A request already past
- * its deadline is answered at once without running.
+ * the protocol carries one). Requests that share `requestTimeout`, or a caller's timeout, expire in
+ * arrival order, so they share a list and its timer (DeadlineLists: a few such groups); others get
+ * their own timer. A request already past its deadline is answered at once without running.
  */
 export class DeadlineFilter<Req extends ServerRequest> extends ServerFilter<Req> {
-  private readonly list = new DeadlineList();
+  private readonly list = new DeadlineLists();
 
   constructor(
     below: ServerService<Req>,
