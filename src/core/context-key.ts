@@ -17,6 +17,12 @@ export interface WireCodec<T> {
   encode(value: T): Buffer;
   /** Throws on a malformed value: the receiving protocol drops that context, not the call. */
   decode(bytes: Buffer): T;
+  /**
+   * `decode` of the `length` bytes at `at` in `buf`, read in place, for a codec whose value keeps
+   * no reference to the bytes (`buf` is a connection's read buffer, reused): a protocol then
+   * neither copies them nor makes a view. Optional; without it, `decode` gets a copy.
+   */
+  decodeAt?(buf: Buffer, at: number, length: number): T;
 }
 
 export class ContextKey<T> {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferWriter } from '../../src/core/bytes.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
-import { decodeDeadline, encodeDeadline, MuxRetries, MuxTrace, RELATIVE_DEADLINE_BELOW_MS, writeNs } from '../../src/protocols/mux/contexts.js';
+import { ContextNames, DEADLINE_NAME, decodeDeadline, encodeDeadline, keysByName, MuxClientId, MuxRetries, MuxTrace, RELATIVE_DEADLINE_BELOW_MS, writeNs } from '../../src/protocols/mux/contexts.js';
+import { createContextKey } from '../../src/core/context-key.js';
 import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
 import { decodeMessage, encodeMessage, type MuxMessage } from '../../src/protocols/mux/wire.js';
@@ -202,6 +203,44 @@ describe('contexts', () => {
     const t = { spanId: 1n, parentId: 2n, traceId: 3n, flags: 4n, traceIdHigh: 5n };
     assert.deepEqual(MuxTrace.wire!.decode(MuxTrace.wire!.encode(t)), t);
     assert.throws(() => MuxTrace.wire!.decode(Buffer.alloc(12)), ProtocolError);
+  });
+
+  test('TraceContext and Retries read in place (decodeAt) match the BigInt readers, high bits and all', () => {
+    const b = Buffer.alloc(3 + 40 + 5);
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i < b.length; i++) b[i] = (Math.random() * 256) | 0;
+      if (round === 0) b.fill(0xff, 3, 43);
+      if (round === 1) b.fill(0x80, 3, 43);
+      const want = { spanId: b.readBigUInt64BE(3), parentId: b.readBigUInt64BE(11), traceId: b.readBigUInt64BE(19), flags: b.readBigUInt64BE(27) };
+      assert.deepEqual(MuxTrace.wire!.decodeAt!(b, 3, 32), want);
+      assert.deepEqual(MuxTrace.wire!.decodeAt!(b, 3, 40), { ...want, traceIdHigh: b.readBigUInt64BE(35) });
+      assert.equal(MuxRetries.wire!.decodeAt!(b, 7, 4), b.readInt32BE(7));
+    }
+    assert.throws(() => MuxTrace.wire!.decodeAt!(b, 0, 33), ProtocolError);
+    assert.throws(() => MuxRetries.wire!.decodeAt!(b, 0, 3), ProtocolError);
+  });
+
+  test('context names match on their bytes, ASCII letters in either case, nothing else', () => {
+    const Mine = createContextKey<string | undefined>('mine', undefined, { name: 'x-Übung', encode: (v) => Buffer.from(v ?? ''), decode: (b) => b.toString() });
+    const names = new ContextNames(keysByName([Mine]));
+    const find = (s: string, enc: BufferEncoding = 'utf8'): unknown => {
+      const b = Buffer.concat([Buffer.from('..'), Buffer.from(s, enc), Buffer.from('..')]);
+      return names.find(b, 2, b.length - 4);
+    };
+    assert.equal(find('com.twitter.finagle.Deadline'), DEADLINE_NAME);
+    assert.equal(find('COM.TWITTER.FINAGLE.DEADLINE'), DEADLINE_NAME);
+    assert.equal(find('com.twitter.finagle.tracing.TraceContext'), MuxTrace);
+    assert.equal(find('Com.Twitter.Finagle.Retries'), MuxRetries);
+    assert.equal(find('com.twitter.finagle.thrift.ClientIdContext'), MuxClientId);
+    assert.equal(find('x-übung'), Mine, 'a UTF-8 name, its ASCII letters in another case');
+    assert.equal(find('X-übung'), Mine);
+    assert.equal(find('x-Übung'), undefined, 'only ASCII letters fold: Ü is not ü');
+    assert.equal(find('x-übung', 'latin1'), undefined, 'the name is UTF-8 on the wire, not Latin-1');
+    assert.equal(find('com.twitter.finagle.Retrie'), undefined, 'a prefix');
+    assert.equal(find('com.twitter.finagle.Retriex'), undefined, 'same length, one byte off');
+    assert.equal(find('com.twitter.finagle.Retries\u0000'), undefined);
+    assert.equal(find(''), undefined);
+    assert.equal(find('x'.repeat(5000)), undefined, 'longer than any name');
   });
 });
 

@@ -46,11 +46,28 @@ const traceWire: WireCodec<TraceId | undefined> = {
     return b;
   },
   decode(b) {
-    if (b.length !== 32 && b.length !== 40) throw new ProtocolError(`TraceContext of ${b.length} bytes (want 32 or 40)`);
-    const t = { spanId: b.readBigUInt64BE(0), parentId: b.readBigUInt64BE(8), traceId: b.readBigUInt64BE(16), flags: b.readBigUInt64BE(24) };
-    return b.length === 40 ? { ...t, traceIdHigh: b.readBigUInt64BE(32) } : t;
+    return traceWire.decodeAt!(b, 0, b.length);
+  },
+  decodeAt(b, at, n) {
+    if (n !== 32 && n !== 40) throw new ProtocolError(`TraceContext of ${n} bytes (want 32 or 40)`);
+    const t = { spanId: u64At(b, at), parentId: u64At(b, at + 8), traceId: u64At(b, at + 16), flags: u64At(b, at + 24) };
+    return n === 40 ? { ...t, traceIdHigh: u64At(b, at + 32) } : t;
   },
 };
+
+/** Scratch for u64 reads: one BigInt made per read, not the three of `readBigUInt64BE`. */
+const SCR_U32 = new Uint32Array(2);
+const SCR_U64 = new BigUint64Array(SCR_U32.buffer);
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HI = HOST_LE ? 1 : 0;
+const LO = HOST_LE ? 0 : 1;
+
+/** The unsigned big-endian u64 at `at` (the caller checked the bounds). */
+function u64At(b: Buffer, at: number): bigint {
+  SCR_U32[HI] = i32At(b, at);
+  SCR_U32[LO] = i32At(b, at + 4);
+  return SCR_U64[0]!;
+}
 
 const retriesWire: WireCodec<number> = {
   name: RETRIES_CONTEXT,
@@ -60,8 +77,11 @@ const retriesWire: WireCodec<number> = {
     return b;
   },
   decode(b) {
-    if (b.length !== 4) throw new ProtocolError(`Retries context of ${b.length} bytes (want 4)`);
-    return b.readInt32BE(0);
+    return retriesWire.decodeAt!(b, 0, b.length);
+  },
+  decodeAt(b, at, n) {
+    if (n !== 4) throw new ProtocolError(`Retries context of ${n} bytes (want 4)`);
+    return i32At(b, at);
   },
 };
 
@@ -69,6 +89,7 @@ const clientIdWire: WireCodec<string | undefined> = {
   name: CLIENT_ID_CONTEXT,
   encode: (s) => Buffer.from(s ?? '', 'utf8'),
   decode: (b) => b.toString('utf8'),
+  decodeAt: (b, at, n) => b.toString('utf8', at, at + n),
 };
 
 /**
@@ -180,4 +201,44 @@ export function keysByName(extra: readonly ContextKey<unknown>[] = []): Map<stri
   const m = new Map<string, ContextKey<unknown>>();
   for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) m.set(k.wire.name.toLowerCase(), k);
   return m;
+}
+
+/** What `ContextNames.find` returns for `com.twitter.finagle.Deadline` (not a key: the call's own deadline). */
+export const DEADLINE_NAME = Symbol('deadline');
+
+/**
+ * Context names matched on the wire's bytes, ASCII letters in either case, with no string made
+ * per context (reading four contexts a call made four strings and lower-cased them: ~40 % of
+ * reading Finagle's usual contexts). Names are compared as UTF-8.
+ */
+export class ContextNames {
+  /** By name length: the lower-case UTF-8 names of that length and what each is. */
+  private readonly byLength: ({ readonly name: Buffer; readonly is: ContextKey<unknown> | typeof DEADLINE_NAME }[] | undefined)[] = [];
+
+  constructor(keys: ReadonlyMap<string, ContextKey<unknown>>) {
+    this.add(DEADLINE_CONTEXT.toLowerCase(), DEADLINE_NAME);
+    for (const [name, key] of keys) this.add(name, key);
+  }
+
+  private add(lowerName: string, is: ContextKey<unknown> | typeof DEADLINE_NAME): void {
+    const name = Buffer.from(lowerName, 'utf8');
+    (this.byLength[name.length] ??= []).push({ name, is });
+  }
+
+  /** The key (or the Deadline) named by the `n` bytes at `at` in `b`, else undefined. */
+  find(b: Buffer, at: number, n: number): ContextKey<unknown> | typeof DEADLINE_NAME | undefined {
+    const candidates = n < this.byLength.length ? this.byLength[n] : undefined;
+    if (candidates === undefined) return undefined;
+    for (let c = 0; c < candidates.length; c++) {
+      const { name, is } = candidates[c]!;
+      let i = 0;
+      for (; i < n; i++) {
+        let ch = b[at + i]!;
+        if (ch >= 0x41 && ch <= 0x5a) ch += 0x20; // A-Z
+        if (ch !== name[i]) break;
+      }
+      if (i === n) return is;
+    }
+    return undefined;
+  }
 }

@@ -7,11 +7,11 @@
 import { CancelledError, ProtocolError } from '../../core/errors.js';
 import type { Connection } from '../../transport/index.js';
 import { writeSimple } from './client-codec.js';
-import { DEADLINE_CONTEXT, deadlineAt, ForwardedContexts } from './contexts.js';
+import { type ContextNames, DEADLINE_NAME, deadlineAt, ForwardedContexts } from './contexts.js';
 import { FragmentWriter, Reassembler, type ReassemblyBudget } from './fragments.js';
 import { CONTROL_TAG, MAX_TAG, MUX_VERSION, MuxType, TINIT_CHECK } from './types.js';
 import { encodeMessage, type MuxEntry } from './wire.js';
-import { ContextValues, type ContextKey } from '../../core/context-key.js';
+import { ContextValues } from '../../core/context-key.js';
 import { readU16 } from './bytes.js';
 import type { BufferReader } from '../../core/bytes.js';
 
@@ -179,7 +179,7 @@ export interface ReceivedContexts {
  */
 export function readContexts(
   r: BufferReader,
-  keys: ReadonlyMap<string, ContextKey<unknown>>,
+  names: ContextNames,
   maxContexts: number,
   /** Filled and returned (a server reuses one: no object per call). */
   out: ReceivedContexts = { deadline: undefined, values: undefined },
@@ -190,6 +190,7 @@ export function readContexts(
   if (n === 0) return out;
   if (n > maxContexts) throw new ProtocolError(`Tdispatch claims ${n} contexts (limit ${maxContexts})`);
   let forwarded: MuxEntry[] | undefined;
+  const b = r.buf;
   for (let i = 0; i < n; i++) {
     const kl = readU16(r);
     r.need(kl);
@@ -199,26 +200,25 @@ export function readContexts(
     r.need(vl);
     const valueAt = r.pos;
     r.pos += vl;
-    const name = r.buf.toString('latin1', keyStart, keyStart + kl).toLowerCase();
-    if (name === DEADLINE_LOWER) {
+    const known = names.find(b, keyStart, kl);
+    if (known === DEADLINE_NAME) {
       // Read in place: the Deadline comes on nearly every call, no view is made for it.
-      if (vl === 16) out.deadline = deadlineAt(r.buf, valueAt);
+      if (vl === 16) out.deadline = deadlineAt(b, valueAt);
       continue;
     }
-    const value = r.buf.subarray(valueAt, valueAt + vl);
-    const key = keys.get(name);
-    if (key !== undefined) {
+    if (known !== undefined) {
+      const wire = known.wire!;
       try {
-        (out.values ??= new ContextValues()).set(key, key.wire!.decode(Buffer.from(value)));
+        // In place for codecs that keep nothing of the bytes; a copy for the others (the read buffer is reused).
+        const v = wire.decodeAt !== undefined ? wire.decodeAt(b, valueAt, vl) : wire.decode(Buffer.from(b.subarray(valueAt, valueAt + vl)));
+        (out.values ??= new ContextValues()).set(known, v);
         continue;
       } catch {
         // malformed: forwarded as it came
       }
     }
-    (forwarded ??= []).push([Buffer.from(r.buf.subarray(keyStart, keyStart + kl)), Buffer.from(value)]);
+    (forwarded ??= []).push([Buffer.from(b.subarray(keyStart, keyStart + kl)), Buffer.from(b.subarray(valueAt, valueAt + vl))]);
   }
   if (forwarded !== undefined) (out.values ??= new ContextValues()).set(ForwardedContexts, forwarded);
   return out;
 }
-
-const DEADLINE_LOWER = DEADLINE_CONTEXT.toLowerCase();

@@ -38,7 +38,7 @@ import {
   TTWITTER_UPGRADE_METHOD,
   writeResponseHeader,
 } from './ttwitter.js';
-import { keysByName } from '../mux/contexts.js';
+import { ContextNames, keysByName } from '../mux/contexts.js';
 
 /** Message prefix of an overload rejection: the request was not run, another server may take it. */
 export const OVERLOADED_PREFIX = 'Overloaded: ';
@@ -172,7 +172,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     r.end = message.length;
     let received: ReceivedHeader;
     try {
-      received = readRequestHeader(this.protocol, r, tt.keys, tt.limits);
+      received = readRequestHeader(this.protocol, r, tt.names, tt.limits);
     } catch (err) {
       if (err instanceof TTwitterHeaderError) throw err;
       const why = err instanceof BufferUnderflow ? 'truncated' : describeError(err);
@@ -352,11 +352,11 @@ class TTwitterServer {
   readonly upgraded = new WeakSet<object>();
   /** No connection upgraded yet: plain messages skip the WeakSet lookup. */
   anyUpgraded = false;
-  readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  readonly names: ContextNames;
   readonly limits: TTwitterLimits;
 
   constructor(o: TTwitterServerOptions, fallbackKeys: readonly ContextKey<unknown>[] | undefined) {
-    this.keys = keysByName(o.contextKeys ?? fallbackKeys ?? []);
+    this.names = new ContextNames(keysByName(o.contextKeys ?? fallbackKeys ?? []));
     this.limits = { maxContexts: o.maxContexts ?? DEFAULT_TTWITTER_LIMITS.maxContexts, maxDelegations: o.maxDelegations ?? DEFAULT_TTWITTER_LIMITS.maxDelegations };
   }
 

@@ -27,10 +27,10 @@
  * and delegations are not used (Scales has no dtabs). Finagle answers with an empty
  * ResponseHeader (a single STOP byte): so do we.
  */
-import { ContextValues, type ContextKey } from '../../core/context-key.js';
+import { ContextValues } from '../../core/context-key.js';
 import type { BufferReader, BufferWriter } from '../../core/bytes.js';
 import { ProtocolError } from '../../core/errors.js';
-import { DEADLINE_CONTEXT, decodeDeadline, ForwardedContexts, MuxClientId, MuxTrace, type TraceId } from '../mux/contexts.js';
+import { type ContextNames, DEADLINE_NAME, decodeDeadline, ForwardedContexts, MuxClientId, MuxTrace, type TraceId } from '../mux/contexts.js';
 import type { MuxEntry } from '../mux/wire.js';
 import { T, type StructDesc } from './descriptors.js';
 import type { ThriftProtocol } from './protocol.js';
@@ -132,10 +132,10 @@ export interface ReceivedHeader {
 
 /**
  * Reads the RequestHeader at `r.pos` (the protocol's decode budget applies, as to any struct),
- * leaving `r` at the Thrift message behind it. `keys`: context names, lower case → key
- * (mux/contexts.ts keysByName).
+ * leaving `r` at the Thrift message behind it. `names`: the context names decoded
+ * (mux/contexts.ts ContextNames).
  */
-export function readRequestHeader(protocol: ThriftProtocol, r: BufferReader, keys: ReadonlyMap<string, ContextKey<unknown>>, limits: TTwitterLimits): ReceivedHeader {
+export function readRequestHeader(protocol: ThriftProtocol, r: BufferReader, names: ContextNames, limits: TTwitterLimits): ReceivedHeader {
   const h = protocol.readStruct(r, RequestHeaderDesc) as RequestHeader;
   const contexts = h.contexts;
   if (contexts !== undefined && contexts.length > limits.maxContexts) {
@@ -151,13 +151,12 @@ export function readRequestHeader(protocol: ThriftProtocol, r: BufferReader, key
     for (const c of contexts) {
       const { key, value } = c;
       if (key === undefined || value === undefined) throw new TTwitterHeaderError('TTwitter RequestContext without its key or value');
-      const name = key.toString('latin1').toLowerCase();
-      if (name === DEADLINE_LOWER) {
+      const k = names.find(key, 0, key.length);
+      if (k === DEADLINE_NAME) {
         // As on Mux: a Deadline of the wrong size is dropped, not forwarded.
         if (value.length === 16) deadline = decodeDeadline(value);
         continue;
       }
-      const k = keys.get(name);
       if (k !== undefined) {
         try {
           (values ??= new ContextValues()).set(k, k.wire!.decode(value));
@@ -180,7 +179,6 @@ export function readRequestHeader(protocol: ThriftProtocol, r: BufferReader, key
   return { deadline, values };
 }
 
-const DEADLINE_LOWER = DEADLINE_CONTEXT.toLowerCase();
 const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 
 /** The header's ids as the TraceId Mux's TraceContext decodes to (unsigned, sampling in the flags). */

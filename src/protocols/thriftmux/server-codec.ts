@@ -18,7 +18,7 @@ import { describeError, truncate } from '../../server/safe.js';
 import type { Connection } from '../../transport/index.js';
 import { readU16 } from '../mux/bytes.js';
 import { writeSimple } from '../mux/client-codec.js';
-import { keysByName } from '../mux/contexts.js';
+import { ContextNames, keysByName } from '../mux/contexts.js';
 import { framerHeader } from '../mux/handshake.js';
 import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits, type ReceivedContexts } from '../mux/server-conn.js';
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
@@ -82,7 +82,8 @@ const EMPTY = Buffer.alloc(0);
 export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, ThriftMuxServerRequest> {
   private readonly conns = new WeakMap<Connection, MuxServerConn>();
   private readonly reader = new BufferReader(EMPTY);
-  private readonly keys: ReadonlyMap<string, ContextKey<unknown>>;
+  /** The context names decoded (Mux's own and `contextKeys`), matched on their bytes. */
+  private readonly contextNames: ContextNames;
   /** The service's methods by name: one Map lookup per call (own names only, as Object.hasOwn checked). */
   private readonly methods: ReadonlyMap<string, MethodDesc>;
   /** Their names as bytes: a call's name is matched, not decoded. */
@@ -106,7 +107,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     service: ServiceDesc,
     private readonly o: ThriftMuxCodecOptions,
   ) {
-    this.keys = keysByName(o.contextKeys);
+    this.contextNames = new ContextNames(keysByName(o.contextKeys));
     this.methods = new Map(Object.entries(service.methods));
     this.names = new KnownNames(this.methods.keys());
     this.drainAckMs = o.drainAckMs ?? 1000;
@@ -247,7 +248,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
           r.skip(r.readU8());
         }
       } else {
-        const got = readContexts(r, this.keys, this.o.limits.maxContexts, this.received);
+        const got = readContexts(r, this.contextNames, this.o.limits.maxContexts, this.received);
         deadline = got.deadline;
         values = got.values;
         got.values = undefined; // not kept past this call
