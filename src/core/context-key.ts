@@ -78,7 +78,26 @@ export class ContextValues {
 
   /** Copies every value set here into `into` (a nested call inheriting the request's values). */
   copyTo(into: ContextValues): void {
-    for (const [k, v] of this.entries()) into.set(k as ContextKey<unknown>, v);
+    for (let id = 0, n = this.slotCount; id < n; id++) {
+      const key = this.keyAt(id);
+      if (key !== undefined) into.set(key, this.slots![id]);
+    }
+  }
+
+  /**
+   * For hot loops, instead of `entries()` (a generator and an array per value): ids below this
+   * may hold a key; `keyAt(id)` is it (or undefined), `valueAt(id)` its value.
+   */
+  get slotCount(): number {
+    return this.keys === undefined ? 0 : this.keys.length;
+  }
+
+  keyAt(id: number): ContextKey<unknown> | undefined {
+    return this.keys![id];
+  }
+
+  valueAt(id: number): unknown {
+    return this.slots![id];
   }
 }
 

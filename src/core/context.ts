@@ -112,6 +112,11 @@ export function newCallContext(method: string, options: CallOptions | undefined,
   const ctx = CallContext.expiring(method, timeout, deadline, signal);
   ctx.parent = parent;
   const values = inherited.values;
-  if (values !== undefined) for (const [key, value] of values.entries()) ctx.set(key, value);
+  if (values !== undefined) {
+    for (let id = 0, n = values.slotCount; id < n; id++) {
+      const key = values.keyAt(id);
+      if (key !== undefined) ctx.set(key, values.valueAt(id));
+    }
+  }
   return ctx;
 }

@@ -4,7 +4,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BufferWriter } from '../../src/core/bytes.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
-import { ContextNames, DEADLINE_NAME, decodeDeadline, encodeDeadline, keysByName, MuxClientId, MuxRetries, MuxTrace, RELATIVE_DEADLINE_BELOW_MS, writeNs } from '../../src/protocols/mux/contexts.js';
+import {
+  ContextNames,
+  DEADLINE_NAME,
+  decodeDeadline,
+  encodeDeadline,
+  keysByName,
+  MuxClientId,
+  MuxRetries,
+  MuxTrace,
+  RELATIVE_DEADLINE_BELOW_MS,
+  writeChildSpanValue,
+  writeNs,
+} from '../../src/protocols/mux/contexts.js';
 import { createContextKey } from '../../src/core/context-key.js';
 import { Reassembler } from '../../src/protocols/mux/fragments.js';
 import { TINIT_CHECK_MESSAGE } from '../../src/protocols/mux/handshake.js';
@@ -218,6 +230,24 @@ describe('contexts', () => {
     }
     assert.throws(() => MuxTrace.wire!.decodeAt!(b, 0, 33), ProtocolError);
     assert.throws(() => MuxRetries.wire!.decodeAt!(b, 0, 3), ProtocolError);
+  });
+
+  test('a child span written in place: u16 length, a fresh span id, the parent span, the trace id and flags (and high bits)', () => {
+    const t = { traceId: 0xfedcba9876543210n, spanId: 0x0123456789abcdefn, parentId: 5n, flags: 6n };
+    const w = new BufferWriter(8);
+    writeChildSpanValue(w, t);
+    writeChildSpanValue(w, { ...t, traceIdHigh: 0x8000000000000001n });
+    writeChildSpanValue(w, { ...t, traceId: -1n }); // a signed long, as Finagle's ids are
+    const b = w.view();
+    assert.equal(b.length, 34 + 42 + 34);
+    assert.equal(b.readUInt16BE(0), 32);
+    const child = MuxTrace.wire!.decode(b.subarray(2, 34))!;
+    assert.deepEqual([child.parentId, child.traceId, child.flags], [t.spanId, t.traceId, t.flags]);
+    const again = MuxTrace.wire!.decode(b.subarray(36, 76))!;
+    assert.equal(b.readUInt16BE(34), 40);
+    assert.equal(again.traceIdHigh, 0x8000000000000001n);
+    assert.notEqual(child.spanId, again.spanId, 'each child span has its own id');
+    assert.equal(MuxTrace.wire!.decode(b.subarray(78))!.traceId, 0xffffffffffffffffn);
   });
 
   test('context names match on their bytes, ASCII letters in either case, nothing else', () => {

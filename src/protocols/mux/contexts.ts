@@ -11,6 +11,7 @@
  * Keys compare case-insensitively; a context we have no key for is forwarded unchanged on the
  * calls a handler makes (ForwardedContexts).
  */
+import type { BufferWriter } from '../../core/bytes.js';
 import { turnWallNow } from '../../core/clock.js';
 import { createContextKey, type ContextKey, type WireCodec } from '../../core/context-key.js';
 import { ProtocolError } from '../../core/errors.js';
@@ -100,6 +101,40 @@ export function childSpan(t: TraceId): TraceId {
   const spanId = (BigInt((Math.random() * 0x100000000) >>> 0) << 32n) | BigInt((Math.random() * 0x100000000) >>> 0);
   const child = { traceId: t.traceId, spanId, parentId: t.spanId, flags: t.flags };
   return t.traceIdHigh === undefined ? child : { ...child, traceIdHigh: t.traceIdHigh };
+}
+
+/**
+ * The TraceContext value (u16 length first) of `childSpan(t)`, written straight into `w`: the
+ * bytes `traceWire.encode(childSpan(t))` makes, without the TraceId, the BigInt arithmetic or the
+ * Buffer (~0.5 µs a call that carries a trace). Ids wrap to 64 bits as Finagle's signed longs do.
+ */
+export function writeChildSpanValue(w: BufferWriter, t: TraceId): void {
+  const n = t.traceIdHigh === undefined ? 32 : 40;
+  w.ensure(2 + n);
+  const b = w.buf;
+  let p = w.pos;
+  b[p] = 0;
+  b[p + 1] = n;
+  p = putU32(b, p + 2, (Math.random() * 0x100000000) >>> 0); // the new span id: 64 random bits
+  p = putU32(b, p, (Math.random() * 0x100000000) >>> 0);
+  p = putU64(b, p, t.spanId); // the parent: the span being served
+  p = putU64(b, p, t.traceId);
+  p = putU64(b, p, t.flags);
+  if (t.traceIdHigh !== undefined) p = putU64(b, p, t.traceIdHigh);
+  w.pos = p;
+}
+
+function putU32(b: Buffer, p: number, v: number): number {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+  return p + 4;
+}
+
+function putU64(b: Buffer, p: number, v: bigint): number {
+  SCR_U64[0] = v;
+  return putU32(b, putU32(b, p, SCR_U32[HI]!), SCR_U32[LO]!);
 }
 
 /**

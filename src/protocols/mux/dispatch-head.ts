@@ -9,7 +9,7 @@ import type { BufferWriter } from '../../core/bytes.js';
 import { wallOffset } from '../../core/clock.js';
 import type { WireCodec } from '../../core/context-key.js';
 import type { CallContext } from '../../core/service.js';
-import { CLIENT_ID_CONTEXT, childSpan, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeNs } from './contexts.js';
+import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeChildSpanValue, writeNs } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
 /** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
@@ -44,7 +44,10 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
   }
   const values = ctx.values;
   if (values !== undefined) {
-    for (const [key, value] of values.entries()) {
+    for (let id = 0, slots = values.slotCount; id < slots; id++) {
+      const key = values.keyAt(id);
+      if (key === undefined) continue;
+      const value = values.valueAt(id);
       if (key === ForwardedContexts) {
         for (const [k, v] of value as NonNullable<typeof ForwardedContexts.defaultValue>) {
           writeBytes16(w, k);
@@ -57,7 +60,9 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
       if (wire === undefined || value === undefined) continue;
       if (key === MuxClientId && clientId !== undefined) continue; // our own id wins over the one we were called with
       writeBytes16(w, nameBytes(wire));
-      writeBytes16(w, wire.encode(key === MuxTrace ? childSpan(value as TraceId) : value));
+      // The trace goes on as a child span, written in place (no TraceId, BigInts or Buffer for it).
+      if (key === MuxTrace) writeChildSpanValue(w, value as TraceId);
+      else writeBytes16(w, wire.encode(value));
       n++;
     }
   }
