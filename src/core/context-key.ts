@@ -19,8 +19,9 @@ export interface WireCodec<T> {
   decode(bytes: Buffer): T;
   /**
    * `decode` of the `length` bytes at `at` in `buf`, read in place, for a codec whose value keeps
-   * no reference to the bytes (`buf` is a connection's read buffer, reused): a protocol then
-   * neither copies them nor makes a view. Optional; without it, `decode` gets a copy.
+   * no reference to the bytes (`buf` is a connection's whole read: a view kept in a value would
+   * hold all of it in memory). A protocol then neither copies them nor makes a view. Optional;
+   * without it, `decode` gets a copy of its own.
    */
   decodeAt?(buf: Buffer, at: number, length: number): T;
 }

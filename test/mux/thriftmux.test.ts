@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { withContextValue } from '../../src/core/context.js';
+import { createContextKey } from '../../src/core/context-key.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/core/errors.js';
 import { Thrift } from '../../src/protocols/thrift/index.js';
 import { MuxClientId, MuxRetries, MuxTrace, receivedValue, ThriftMux, type ClientControl, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
@@ -329,6 +330,35 @@ describe('contexts: deadline, trace, retries and client id travel A → B → C'
     assert.equal(seen.clientId, 'service-b');
     assert.equal(seen.retries, 0);
     await a.$close();
+  });
+});
+
+describe("a user's context key (contextKeys) over Mux", () => {
+  test("each call's value reaches its handler, 200 calls at once; a codec that keeps its bytes gets its own copy", async () => {
+    // decode returns the Buffer it is given: a view would pin the connection's whole read buffer.
+    const Tenant = createContextKey<Buffer | undefined>('tenant', undefined, { name: 'x-Tenant', encode: (v) => v ?? Buffer.alloc(0), decode: (b) => b });
+    const seen = new Map<string, string>();
+    let pinned = 0;
+    const server = await ThriftMux.serve(
+      EchoService,
+      {
+        async echo(id, _d, payload, ctx: ServerCallContext) {
+          const tenant = receivedValue(ctx, Tenant);
+          if (tenant !== undefined) pinned = Math.max(pinned, tenant.buffer.byteLength);
+          await sleep(5); // later reads land meanwhile
+          seen.set(payload, tenant === undefined ? '(none)' : tenant.toString());
+          return { id, payload };
+        },
+      },
+      { onError: false, contextKeys: [Tenant] },
+    );
+    const client = ThriftMux.newClient(EchoService, dest(server));
+    await Promise.all(Array.from({ length: 200 }, (_, i) => withContextValue(Tenant, Buffer.from(`tenant-${i}`), () => client.echo(BigInt(i), 0, `call ${i}`))));
+    assert.equal(seen.size, 200);
+    for (let i = 0; i < 200; i++) assert.equal(seen.get(`call ${i}`), `tenant-${i}`);
+    assert.ok(pinned <= Buffer.poolSize, `a value holds ${pinned} bytes of memory (a view of the read would hold the read)`);
+    await client.$close();
+    await server.close();
   });
 });
 

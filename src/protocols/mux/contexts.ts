@@ -8,8 +8,8 @@
  *   com.twitter.finagle.Retries                  i32: this request's retries so far
  *   com.twitter.finagle.thrift.ClientIdContext   UTF-8 client name
  *
- * Keys compare case-insensitively; a context we have no key for is forwarded unchanged on the
- * calls a handler makes (ForwardedContexts).
+ * Names compare with ASCII letters in either case (ContextNames); a context we have no key for is
+ * forwarded unchanged on the calls a handler makes (ForwardedContexts).
  */
 import type { BufferWriter } from '../../core/bytes.js';
 import { turnWallNow } from '../../core/clock.js';

@@ -209,7 +209,7 @@ export function readContexts(
     if (known !== undefined) {
       const wire = known.wire!;
       try {
-        // In place for codecs that keep nothing of the bytes; a copy for the others (the read buffer is reused).
+        // In place for codecs that keep nothing of the bytes; a copy for the others (a view would hold the whole read).
         const v = wire.decodeAt !== undefined ? wire.decodeAt(b, valueAt, vl) : wire.decode(Buffer.from(b.subarray(valueAt, valueAt + vl)));
         (out.values ??= new ContextValues()).set(known, v);
         continue;
