@@ -6,17 +6,16 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
+import { BufferWriter } from '../../src/core/bytes.js';
 import { encodeDeadline } from '../../src/protocols/mux/contexts.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { MessageType } from '../../src/protocols/thrift/index.js';
-import { ThriftMux, type ServerCallContext } from '../../src/protocols/thriftmux/index.js';
+import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService, type EchoHandler } from '../fixtures/echo-service.js';
+import { EchoService } from '../fixtures/echo-service.js';
 import { until } from '../harness/wait.js';
-import { connectRaw, type FrameReader, frameOf, tagOf, typeOf } from './raw-peer.js';
+import { abortableEcho, connectRaw, type FrameReader, frameOf, rdispatchThrift, tagOf } from './raw-peer.js';
 
-const RDISPATCH = -2;
 const DEADLINE_KEY = Buffer.from('com.twitter.finagle.Deadline', 'latin1');
 
 /** A Tdispatch of `echo(id, delayMs, payload)` carrying only the Deadline context `(stampedMs, deadlineMs)`. */
@@ -29,14 +28,7 @@ function tdispatch(tag: number, stampedMs: number, deadlineMs: number, id: bigin
 
 /** The Thrift message type of an Rdispatch OK's reply. */
 function replyType(f: Buffer): number {
-  assert.equal(typeOf(f), RDISPATCH);
-  assert.equal(f[4], 0, `Rdispatch status ${f[4]} (0 is OK)`);
-  const r = new BufferReader(f);
-  r.pos = 5;
-  const n = r.buf.readInt16BE(r.pos);
-  r.pos += 2;
-  for (let i = 0; i < 2 * n; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
-  return BinaryProtocol.readMessageHeader(r).type;
+  return BinaryProtocol.readMessageHeader(rdispatchThrift(f)).type;
 }
 
 describe("a caller whose clock runs ahead: the server takes the deadline's stamp into account", () => {
@@ -47,21 +39,13 @@ describe("a caller whose clock runs ahead: the server takes the deadline's stamp
   const seen = new Map<bigint, number | undefined>();
   const aborted: bigint[] = [];
   let sentAt = 0;
-  const handler: EchoHandler = {
-    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
+  const handler = abortableEcho(
+    (id) => aborted.push(id),
+    (id, ctx) => {
       const d = ctx.deadline;
       seen.set(id, d === undefined ? undefined : d - sentAt);
-      if (delayMs <= 0) return { id, payload };
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs, { id, payload });
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          aborted.push(id);
-          resolve({ id: -1n, payload: 'must never be sent' });
-        });
-      });
     },
-  };
+  );
 
   before(async () => {
     server = await ThriftMux.serve(EchoService, handler, { onError: false });

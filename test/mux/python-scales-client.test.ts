@@ -14,11 +14,11 @@ import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { ConnectError } from '../../src/core/errors.js';
 import { MessageType } from '../../src/protocols/thrift/index.js';
-import { ThriftMux, type ServerCallContext } from '../../src/protocols/thriftmux/index.js';
+import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
+import { EchoService, type EchoClient } from '../fixtures/echo-service.js';
 import { until } from '../harness/wait.js';
-import { connectRaw, FrameReader, tagOf, typeOf } from './raw-peer.js';
+import { abortableEcho, connectRaw, FrameReader, rdispatchThrift, tagOf, typeOf } from './raw-peer.js';
 
 const TDISPATCH = 2;
 const RDISPATCH = -2;
@@ -54,13 +54,7 @@ function tdispatchBody(timeoutSeconds: number, id: bigint, delayMs: number, payl
 
 /** An Rdispatch OK's Thrift reply (Scales skips the reply contexts), decoded. */
 function replyOf(f: Buffer): { type: number; result: Record<string, unknown> } {
-  assert.equal(typeOf(f), RDISPATCH);
-  assert.equal(f[4], 0, `Rdispatch status ${f[4]} (0 is OK)`);
-  const r = new BufferReader(f);
-  r.pos = 5;
-  const n = r.buf.readInt16BE(r.pos);
-  r.pos += 2;
-  for (let i = 0; i < 2 * n; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
+  const r = rdispatchThrift(f);
   const { name, type } = BinaryProtocol.readMessageHeader(r);
   assert.equal(name, 'echo');
   if (type !== MessageType.REPLY) return { type, result: {} };
@@ -72,19 +66,7 @@ describe('the original Python Scales ThriftMux client, byte for byte', () => {
   let socket: net.Socket;
   let reader: FrameReader;
   const aborted: string[] = [];
-  const handler: EchoHandler = {
-    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
-      if (delayMs <= 0) return { id, payload };
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs, { id, payload });
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          aborted.push(payload);
-          resolve({ id: -1n, payload: 'must never be sent' });
-        });
-      });
-    },
-  };
+  const handler = abortableEcho((_id, payload) => aborted.push(payload));
 
   before(async () => {
     server = await ThriftMux.serve(EchoService, handler, { onError: false });

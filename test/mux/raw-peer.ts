@@ -1,8 +1,11 @@
 // A scripted Mux peer over a raw socket: writes frames byte for byte and reads whole frames back,
 // so tests see exactly what our client or server put on the wire.
+import assert from 'node:assert/strict';
 import net from 'node:net';
-import { BufferWriter } from '../../src/core/bytes.js';
+import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { encodeMessage, type MuxMessage } from '../../src/protocols/mux/wire.js';
+import type { ServerCallContext } from '../../src/protocols/thriftmux/index.js';
+import type { EchoHandler } from '../fixtures/echo-service.js';
 
 export function frameOf(msg: MuxMessage): Buffer {
   const w = new BufferWriter(64);
@@ -106,3 +109,36 @@ export async function scriptedServer(script: (socket: net.Socket, reader: FrameR
 
 export const typeOf = (f: Buffer): number => f.readInt8(0);
 export const tagOf = (f: Buffer): number => f.readUIntBE(1, 3);
+
+/** A reader at the Thrift message of an `Rdispatch OK` frame (type, tag), its status and contexts skipped. */
+export function rdispatchThrift(f: Buffer): BufferReader {
+  assert.equal(typeOf(f), -2, `type ${typeOf(f)} (want Rdispatch)`);
+  assert.equal(f[4], 0, `Rdispatch status ${f[4]} (0 is OK)`);
+  const r = new BufferReader(f);
+  r.pos = 5;
+  const n = r.buf.readInt16BE(r.pos);
+  r.pos += 2;
+  for (let i = 0; i < 2 * n; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
+  return r;
+}
+
+/**
+ * The echo service's handler for raw-peer tests: answers after `delayMs`, or at once; a waiting
+ * call whose signal aborts is reported to `onAbort` and never answered with its payload.
+ */
+export function abortableEcho(onAbort: (id: bigint, payload: string) => void, onCall?: (id: bigint, ctx: ServerCallContext) => void): EchoHandler {
+  return {
+    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
+      onCall?.(id, ctx);
+      if (delayMs <= 0) return { id, payload };
+      return new Promise((resolve) => {
+        const t = setTimeout(resolve, delayMs, { id, payload });
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          onAbort(id, payload);
+          resolve({ id: -1n, payload: 'must never be sent' });
+        });
+      });
+    },
+  };
+}
