@@ -10,6 +10,7 @@ import {
   decodeDeadline,
   encodeDeadline,
   keysByName,
+  MAX_DEADLINE_MS,
   MuxClientId,
   MuxRetries,
   MuxTrace,
@@ -191,6 +192,14 @@ describe('contexts', () => {
     assert.ok(ahead >= before + 249.999 && ahead <= Date.now() + 250.001, `250 ms from arrival, got ${ahead - before} ms`);
     assert.ok(Math.abs(decodeDeadline(encodeDeadline(before - 1000, before + 250))! - (before + 250)) < 0.001, 'stamped in our past: as it comes');
     assert.ok(Math.abs(decodeDeadline(encodeDeadline(before + 60_000, before + 30_000))! - (before + 30_000)) < 0.001, 'stamped after its own deadline: as it comes');
+  });
+
+  test('Deadline: one past what an i64 of ns holds (April 2262) is sent as none, not wrapped into the past', () => {
+    const now = Date.now();
+    assert.equal(decodeDeadline(encodeDeadline(now, Number.MAX_SAFE_INTEGER)), undefined);
+    assert.equal(decodeDeadline(encodeDeadline(now, MAX_DEADLINE_MS)), undefined);
+    const last = decodeDeadline(encodeDeadline(now, MAX_DEADLINE_MS - 1))!;
+    assert.ok(Math.abs(last - (MAX_DEADLINE_MS - 1)) < 0.01, `the last one that fits is kept: ${last}`);
   });
 
   test('Deadline nanoseconds without BigInt match the BigInt computation', () => {

@@ -12,9 +12,9 @@ import { BinaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { MessageType } from '../../src/protocols/thrift/index.js';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService } from '../fixtures/echo-service.js';
+import { abortableEcho, EchoService } from '../fixtures/echo-service.js';
 import { until } from '../harness/wait.js';
-import { abortableEcho, connectRaw, type FrameReader, frameOf, rdispatchThrift, tagOf } from './raw-peer.js';
+import { connectRaw, type FrameReader, frameOf, rdispatchThrift, tagOf } from './raw-peer.js';
 
 const DEADLINE_KEY = Buffer.from('com.twitter.finagle.Deadline', 'latin1');
 

@@ -16,9 +16,9 @@ import { ConnectError } from '../../src/core/errors.js';
 import { MessageType } from '../../src/protocols/thrift/index.js';
 import { ThriftMux } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService, type EchoClient } from '../fixtures/echo-service.js';
+import { abortableEcho, EchoService, type EchoClient } from '../fixtures/echo-service.js';
 import { until } from '../harness/wait.js';
-import { abortableEcho, connectRaw, FrameReader, rdispatchThrift, tagOf, typeOf } from './raw-peer.js';
+import { connectRaw, FrameReader, rdispatchThrift, tagOf, typeOf } from './raw-peer.js';
 
 const TDISPATCH = 2;
 const RDISPATCH = -2;

@@ -4,8 +4,6 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { BufferReader, BufferWriter } from '../../src/core/bytes.js';
 import { encodeMessage, type MuxMessage } from '../../src/protocols/mux/wire.js';
-import type { ServerCallContext } from '../../src/protocols/thriftmux/index.js';
-import type { EchoHandler } from '../fixtures/echo-service.js';
 
 export function frameOf(msg: MuxMessage): Buffer {
   const w = new BufferWriter(64);
@@ -120,25 +118,4 @@ export function rdispatchThrift(f: Buffer): BufferReader {
   r.pos += 2;
   for (let i = 0; i < 2 * n; i++) r.pos += 2 + r.buf.readInt16BE(r.pos);
   return r;
-}
-
-/**
- * The echo service's handler for raw-peer tests: answers after `delayMs`, or at once; a waiting
- * call whose signal aborts is reported to `onAbort` and never answered with its payload.
- */
-export function abortableEcho(onAbort: (id: bigint, payload: string) => void, onCall?: (id: bigint, ctx: ServerCallContext) => void): EchoHandler {
-  return {
-    echo(id: bigint, delayMs: number, payload: string, ctx: ServerCallContext) {
-      onCall?.(id, ctx);
-      if (delayMs <= 0) return { id, payload };
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs, { id, payload });
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          onAbort(id, payload);
-          resolve({ id: -1n, payload: 'must never be sent' });
-        });
-      });
-    },
-  };
 }

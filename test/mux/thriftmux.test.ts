@@ -11,7 +11,7 @@ import { CancelledError, InvalidArgumentError, TimeoutError } from '../../src/co
 import { Thrift } from '../../src/protocols/thrift/index.js';
 import { MuxClientId, MuxRetries, MuxTrace, receivedValue, ThriftMux, type ClientControl, type ServerCallContext, type TraceId } from '../../src/protocols/thriftmux/index.js';
 import type { ThriftMuxServer } from '../../src/protocols/thriftmux/server.js';
-import { EchoService, echoHandler, type EchoClient, type EchoHandler } from '../fixtures/echo-service.js';
+import { abortableEcho, EchoService, echoHandler, type EchoClient } from '../fixtures/echo-service.js';
 import { richChecks } from '../fixtures/rich-checks.js';
 import { makeRichHandler, RichService, type RichClient } from '../fixtures/rich-handler.js';
 import { sleep, until } from '../harness/wait.js';
@@ -21,22 +21,6 @@ const counter = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot(
 const gauge = (s: ThriftMuxServer, name: string): number => (s.stats.snapshot().scopes['server=Echo']?.gauges[name] as number | undefined) ?? 0;
 
 /** Echoes after `delayMs`; an abort of the call's signal ends it early and is noted in `aborted`. */
-function abortableEcho(aborted: unknown[]): EchoHandler {
-  return {
-    echo(id, delayMs, payload, ctx) {
-      if (delayMs <= 0) return { id, payload };
-      return new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs, { id, payload });
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          aborted.push(ctx.signal.reason);
-          resolve({ id: -1n, payload: 'must never be sent' });
-        });
-      });
-    },
-  };
-}
-
 for (const protocol of ['binary', 'compact'] as const) {
   describe(`every method round-trips (${protocol})`, () => {
     let server: ThriftMuxServer;
@@ -64,7 +48,7 @@ describe('abandoned calls: Tdiscarded, not a new connection', () => {
   let server: ThriftMuxServer;
   let client: EchoClient & ClientControl;
   const aborted: unknown[] = [];
-  const handler = abortableEcho(aborted);
+  const handler = abortableEcho((_id, _payload, reason) => aborted.push(reason));
   before(async () => {
     server = await ThriftMux.serve(EchoService, handler, { onError: false });
     client = ThriftMux.newClient(EchoService, dest(server));
@@ -95,6 +79,23 @@ describe('abandoned calls: Tdiscarded, not a new connection', () => {
     await until('the handler saw the abort', () => aborted.length === 2);
     assert.deepEqual(await client.echo(5n, 0, 'after'), { id: 5n, payload: 'after' });
     assert.equal(server.connections, 1, 'no reconnect');
+  });
+
+  test('a timeout past year 2262 (Number.MAX_SAFE_INTEGER ms) is no deadline: the call runs, the handler sees none', async () => {
+    let seen: number | undefined = -1;
+    const s = await ThriftMux.serve(
+      EchoService,
+      abortableEcho(
+        () => {},
+        (_id, ctx) => (seen = ctx.deadline),
+      ),
+      { onError: false },
+    );
+    const c = ThriftMux.newClient(EchoService, dest(s), { timeout: Number.MAX_SAFE_INTEGER });
+    assert.deepEqual(await c.echo(6n, 0, 'forever'), { id: 6n, payload: 'forever' });
+    assert.equal(seen, undefined, 'sent as none (it used to wrap to a deadline in the past and be refused)');
+    await c.$close();
+    await s.close();
   });
 
   test('one AbortSignal shared by 50 calls: one listener on it, no leak warning, an abort frees them all', async () => {
@@ -198,7 +199,11 @@ describe('cancellation travels A → B → C: a nested call is cancelled with th
       throw err;
     });
   before(async () => {
-    c = await ThriftMux.serve(EchoService, abortableEcho(cAborts), { onError: false });
+    c = await ThriftMux.serve(
+      EchoService,
+      abortableEcho((_id, _payload, reason) => cAborts.push(reason)),
+      { onError: false },
+    );
     toC = ThriftMux.newClient(EchoService, dest(c));
     // B passes nothing on by hand: no signal, no deadline.
     b = await ThriftMux.serve(EchoService, { echo: viaC }, { onError: false });

@@ -152,11 +152,19 @@ export const ForwardedContexts: ContextKey<readonly MuxEntry[] | undefined> = cr
 /** The keys every Mux server decodes; servers may add their own (`contextKeys`). */
 export const MUX_KEYS: readonly ContextKey<unknown>[] = [MuxTrace, MuxRetries, MuxClientId] as ContextKey<unknown>[];
 
-/** Deadline context bytes for "sent now, due at `deadlineMs`" (both `Date.now()` ms). */
+/**
+ * The last `Date.now()` ms whose nanoseconds fit the Deadline's i64 (April 2262). A later one
+ * wrapped to a negative number, a deadline long past: `timeout: Number.MAX_SAFE_INTEGER` (a
+ * common "no timeout") had every call refused as expired. Later deadlines are sent as none.
+ */
+export const MAX_DEADLINE_MS = 9_223_372_036_853;
+
+/** Deadline context bytes for "sent now, due at `deadlineMs`" (both `Date.now()` ms; past MAX_DEADLINE_MS: none). */
 export function encodeDeadline(nowMs: number, deadlineMs: number): Buffer {
   const b = Buffer.allocUnsafe(16);
   writeNs(b, 0, nowMs);
-  writeNs(b, 8, deadlineMs);
+  if (deadlineMs < MAX_DEADLINE_MS) writeNs(b, 8, deadlineMs);
+  else b.writeBigInt64BE(0x7fffffffffffffffn, 8); // Finagle's Time.Top: no deadline
   return b;
 }
 
