@@ -10,7 +10,8 @@
  * A list that empties keeps its timer, unref'd (an idle client holds no timer that keeps the
  * process alive), and the next entry takes it back if it is not due before it: calls answered
  * one at a time — a server's synchronous handlers, a client with one call in flight — would
- * otherwise pay a `setTimeout` and a `clearTimeout` each (against ~15 ns for unref and ref). Such a timer fires at most once more, early, and is armed again for the head.
+ * otherwise pay a `setTimeout` and a `clearTimeout` each (against ~15 ns for unref and ref).
+ * Such a timer fires at most once more, early, and is armed again for the head.
  */
 import { MAX_TIMER_MS, performance } from '../core/clock.js';
 

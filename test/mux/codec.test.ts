@@ -9,7 +9,6 @@ import {
   DEADLINE_NAME,
   decodeDeadline,
   encodeDeadline,
-  keysByName,
   MAX_DEADLINE_MS,
   MuxClientId,
   MuxRetries,
@@ -261,7 +260,7 @@ describe('contexts', () => {
 
   test('context names match on their bytes, ASCII letters in either case, nothing else', () => {
     const Mine = createContextKey<string | undefined>('mine', undefined, { name: 'x-Übung', encode: (v) => Buffer.from(v ?? ''), decode: (b) => b.toString() });
-    const names = new ContextNames(keysByName([Mine]));
+    const names = new ContextNames([Mine]);
     const find = (s: string, enc: BufferEncoding = 'utf8'): unknown => {
       const b = Buffer.concat([Buffer.from('..'), Buffer.from(s, enc), Buffer.from('..')]);
       return names.find(b, 2, b.length - 4);
@@ -280,6 +279,9 @@ describe('contexts', () => {
     assert.equal(find('com.twitter.finagle.Retries\u0000'), undefined);
     assert.equal(find(''), undefined);
     assert.equal(find('x'.repeat(5000)), undefined, 'longer than any name');
+    const MyRetries = createContextKey<number>('my-retries', 0, { name: 'com.twitter.finagle.retries', encode: () => Buffer.alloc(4), decode: () => 7 });
+    const b = Buffer.from('com.twitter.finagle.Retries');
+    assert.equal(new ContextNames([MyRetries]).find(b, 0, b.length), MyRetries, "a server's own key takes a built-in key's name");
   });
 });
 

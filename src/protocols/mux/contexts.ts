@@ -162,10 +162,18 @@ export const MAX_DEADLINE_MS = 9_223_372_036_853;
 /** Deadline context bytes for "sent now, due at `deadlineMs`" (both `Date.now()` ms; past MAX_DEADLINE_MS: none). */
 export function encodeDeadline(nowMs: number, deadlineMs: number): Buffer {
   const b = Buffer.allocUnsafe(16);
-  writeNs(b, 0, nowMs);
-  if (deadlineMs < MAX_DEADLINE_MS) writeNs(b, 8, deadlineMs);
-  else b.writeBigInt64BE(0x7fffffffffffffffn, 8); // Finagle's Time.Top: no deadline
+  writeDeadline(b, 0, nowMs, deadlineMs);
   return b;
+}
+
+/** The 16 bytes of a Deadline value at `at`: stamped `nowMs`, due `deadlineMs` (past MAX_DEADLINE_MS: Finagle's Time.Top, none). */
+export function writeDeadline(b: Buffer, at: number, nowMs: number, deadlineMs: number): void {
+  writeNs(b, at, nowMs);
+  if (deadlineMs < MAX_DEADLINE_MS) writeNs(b, at + 8, deadlineMs);
+  else {
+    b.fill(0xff, at + 8, at + 16);
+    b[at + 8] = 0x7f; // Long.MaxValue ns
+  }
 }
 
 /** The deadline in `Date.now()` ms, or undefined for Finagle's "none" (Long.MaxValue). */
@@ -239,13 +247,6 @@ export function writeNs(buf: Buffer, at: number, ms: number): void {
   buf[at + 7] = lo & 0xff;
 }
 
-/** Context names (lower case) → their key, for a server's decoder. */
-export function keysByName(extra: readonly ContextKey<unknown>[] = []): Map<string, ContextKey<unknown>> {
-  const m = new Map<string, ContextKey<unknown>>();
-  for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) m.set(k.wire.name.toLowerCase(), k);
-  return m;
-}
-
 /** What `ContextNames.find` returns for `com.twitter.finagle.Deadline` (not a key: the call's own deadline). */
 export const DEADLINE_NAME = Symbol('deadline');
 
@@ -258,14 +259,18 @@ export class ContextNames {
   /** By name length: the lower-case UTF-8 names of that length and what each is. */
   private readonly byLength: ({ readonly name: Buffer; readonly is: ContextKey<unknown> | typeof DEADLINE_NAME }[] | undefined)[] = [];
 
-  constructor(keys: ReadonlyMap<string, ContextKey<unknown>>) {
-    this.add(DEADLINE_CONTEXT.toLowerCase(), DEADLINE_NAME);
-    for (const [name, key] of keys) this.add(name, key);
+  /** Mux's own keys (MUX_KEYS) and `extra` (a server's `contextKeys`); a later key takes an earlier one's name. */
+  constructor(extra: readonly ContextKey<unknown>[] = []) {
+    this.add(DEADLINE_CONTEXT, DEADLINE_NAME);
+    for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) this.add(k.wire.name, k);
   }
 
-  private add(lowerName: string, is: ContextKey<unknown> | typeof DEADLINE_NAME): void {
-    const name = Buffer.from(lowerName, 'utf8');
-    (this.byLength[name.length] ??= []).push({ name, is });
+  private add(wireName: string, is: ContextKey<unknown> | typeof DEADLINE_NAME): void {
+    const name = Buffer.from(wireName.toLowerCase(), 'utf8');
+    const same = (this.byLength[name.length] ??= []);
+    const at = same.findIndex((c) => c.name.equals(name));
+    if (at >= 0) same[at] = { name, is };
+    else same.push({ name, is });
   }
 
   /** The key (or the Deadline) named by the `n` bytes at `at` in `b`, else undefined. */

@@ -9,7 +9,7 @@ import type { BufferWriter } from '../../core/bytes.js';
 import { wallOffset } from '../../core/clock.js';
 import type { WireCodec } from '../../core/context-key.js';
 import type { CallContext } from '../../core/service.js';
-import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, ForwardedContexts, MAX_DEADLINE_MS, MuxClientId, MuxTrace, type TraceId, writeChildSpanValue, writeNs } from './contexts.js';
+import { CLIENT_ID_CONTEXT, DEADLINE_CONTEXT, ForwardedContexts, MuxClientId, MuxTrace, type TraceId, writeChildSpanValue, writeDeadline } from './contexts.js';
 import { writeBytes16 } from './wire.js';
 
 /** The Deadline context's key with its u16 length, and the u16 length of its 16-byte value. */
@@ -30,16 +30,14 @@ export function writeDispatchHead(w: BufferWriter, ctx: CallContext, clientId: B
   const countAt = w.reserve(2);
   let n = 0;
   const exp = ctx.expiresAt;
-  // The wall clock's offset, not timeOrigin: the peer compares the deadline with its own wall
-  // clock, and the monotonic epoch drifts from it as NTP corrects the host's clock. Stamped with
-  // the call's start: it is no later than now (what a peer checks clock skew with). A deadline
-  // past what the context holds (year 2262) is none, and none is sent.
-  const offset = exp === undefined ? 0 : wallOffset();
-  if (exp !== undefined && exp + offset < MAX_DEADLINE_MS) {
+  if (exp !== undefined) {
+    // The wall clock's offset, not timeOrigin: the peer compares the deadline with its own wall
+    // clock, and the monotonic epoch drifts from it as NTP corrects the host's clock. Stamped
+    // with the call's start: it is no later than now (what a peer checks clock skew with).
+    const offset = wallOffset();
     w.ensure(DEADLINE_BYTES.length + 16);
     w.pos += DEADLINE_BYTES.copy(w.buf, w.pos);
-    writeNs(w.buf, w.pos, ctx.start + offset);
-    writeNs(w.buf, w.pos + 8, exp + offset);
+    writeDeadline(w.buf, w.pos, ctx.start + offset, exp + offset);
     w.pos += 16;
     n++;
   }

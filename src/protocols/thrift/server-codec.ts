@@ -38,7 +38,7 @@ import {
   TTWITTER_UPGRADE_METHOD,
   writeResponseHeader,
 } from './ttwitter.js';
-import { ContextNames, keysByName } from '../mux/contexts.js';
+import { ContextNames } from '../mux/contexts.js';
 
 /** Message prefix of an overload rejection: the request was not run, another server may take it. */
 export const OVERLOADED_PREFIX = 'Overloaded: ';
@@ -356,7 +356,7 @@ class TTwitterServer {
   readonly limits: TTwitterLimits;
 
   constructor(o: TTwitterServerOptions, fallbackKeys: readonly ContextKey<unknown>[] | undefined) {
-    this.names = new ContextNames(keysByName(o.contextKeys ?? fallbackKeys ?? []));
+    this.names = new ContextNames(o.contextKeys ?? fallbackKeys);
     this.limits = { maxContexts: o.maxContexts ?? DEFAULT_TTWITTER_LIMITS.maxContexts, maxDelegations: o.maxDelegations ?? DEFAULT_TTWITTER_LIMITS.maxDelegations };
   }
 

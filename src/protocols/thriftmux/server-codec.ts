@@ -18,7 +18,7 @@ import { describeError, truncate } from '../../server/safe.js';
 import type { Connection } from '../../transport/index.js';
 import { readU16 } from '../mux/bytes.js';
 import { writeSimple } from '../mux/client-codec.js';
-import { ContextNames, keysByName } from '../mux/contexts.js';
+import { ContextNames } from '../mux/contexts.js';
 import { framerHeader } from '../mux/handshake.js';
 import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits, type ReceivedContexts } from '../mux/server-conn.js';
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
@@ -107,7 +107,7 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     service: ServiceDesc,
     private readonly o: ThriftMuxCodecOptions,
   ) {
-    this.contextNames = new ContextNames(keysByName(o.contextKeys));
+    this.contextNames = new ContextNames(o.contextKeys);
     this.methods = new Map(Object.entries(service.methods));
     this.names = new KnownNames(this.methods.keys());
     this.drainAckMs = o.drainAckMs ?? 1000;
