@@ -28,15 +28,12 @@ import {
   checkMessageType,
   resolveLimits,
   startBudget,
-  HI,
-  LO,
-  SCR_I64,
-  SCR_U32,
   tooDeep,
   unknownType,
   type DecodeState,
   type Dialect,
 } from './codec-shared.js';
+import { HI, LO, SCR_I64, SCR_U32 } from '../../core/int64-scratch.js';
 
 const VERSION_1 = 0x80010000 | 0;
 const VERSION_MASK = 0xffff0000 | 0;

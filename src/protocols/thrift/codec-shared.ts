@@ -218,16 +218,6 @@ export function checkI64(v: unknown): asserts v is bigint {
   if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) throw badValue('i64 (bigint in signed 64-bit range)', v);
 }
 
-/**
- * Scratch for i64 <-> two uint32 halves: reading/writing a BigInt64Array slot is several times
- * cheaper than BigInt arithmetic or BigInt(double). LO/HI index the halves on this host.
- */
-export const SCR_U32 = new Uint32Array(2);
-export const SCR_I64 = new BigInt64Array(SCR_U32.buffer);
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-export const LO = HOST_LE ? 0 : 1;
-export const HI = HOST_LE ? 1 : 0;
-
 // ---- strings ------------------------------------------------------------------------------
 
 const fcc = String.fromCharCode;

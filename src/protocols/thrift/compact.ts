@@ -27,10 +27,6 @@ import {
   ENCODE_MAX_DEPTH,
   I64_MAX,
   I64_MIN,
-  HI,
-  LO,
-  SCR_I64,
-  SCR_U32,
   resolveLimits,
   startBudget,
   tooDeep,
@@ -38,6 +34,7 @@ import {
   type DecodeState,
   type Dialect,
 } from './codec-shared.js';
+import { HI, LO, SCR_I64, SCR_U32 } from '../../core/int64-scratch.js';
 
 /** Compact wire type ids. */
 export const CType = {
