@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { BufferWriter } from '../../src/core/bytes.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/core/errors.js';
 import {
-  ContextNames,
+  contextNames,
   DEADLINE_NAME,
   decodeDeadline,
   encodeDeadline,
@@ -260,7 +260,7 @@ describe('contexts', () => {
 
   test('context names match on their bytes, ASCII letters in either case, nothing else', () => {
     const Mine = createContextKey<string | undefined>('mine', undefined, { name: 'x-Übung', encode: (v) => Buffer.from(v ?? ''), decode: (b) => b.toString() });
-    const names = new ContextNames([Mine]);
+    const names = contextNames([Mine]);
     const find = (s: string, enc: BufferEncoding = 'utf8'): unknown => {
       const b = Buffer.concat([Buffer.from('..'), Buffer.from(s, enc), Buffer.from('..')]);
       return names.find(b, 2, b.length - 4);
@@ -281,7 +281,7 @@ describe('contexts', () => {
     assert.equal(find('x'.repeat(5000)), undefined, 'longer than any name');
     const MyRetries = createContextKey<number>('my-retries', 0, { name: 'com.twitter.finagle.retries', encode: () => Buffer.alloc(4), decode: () => 7 });
     const b = Buffer.from('com.twitter.finagle.Retries');
-    assert.equal(new ContextNames([MyRetries]).find(b, 0, b.length), MyRetries, "a server's own key takes a built-in key's name");
+    assert.equal(contextNames([MyRetries]).find(b, 0, b.length), MyRetries, "a server's own key takes a built-in key's name");
   });
 });
 

@@ -6,7 +6,7 @@ import { decodeApplicationException, encodeApplicationException, TApplicationExc
 import { binaryProtocol } from '../../src/protocols/thrift/binary.js';
 import { compactProtocol } from '../../src/protocols/thrift/compact.js';
 import { MessageType, T, type StructDesc, type TypeDesc } from '../../src/protocols/thrift/descriptors.js';
-import { KnownNames, replyName } from '../../src/protocols/thrift/known-names.js';
+import { knownNames, replyName } from '../../src/protocols/thrift/known-names.js';
 import type { ThriftProtocol } from '../../src/protocols/thrift/protocol.js';
 import { AllTypes, Audit, NotFound, NotFoundDesc, Point, richValue, Shape, Small, smallValue } from './codec-fixtures.js';
 
@@ -237,7 +237,7 @@ for (const p of protocols) {
     });
 
     it('message headers read against known names: matches and near misses read as without them', () => {
-      const known = new KnownNames(['getUser✓', 'getUses', 'echo', '']);
+      const known = knownNames(['getUser✓', 'getUses', 'echo', '']);
       // Known; unknown of a known length (one byte differs, first or last); unknown length; non-ASCII.
       for (const name of ['getUser✓', 'getUses', 'echo', '', 'getUsex', 'xetUses', 'ech', 'getUser✗', 'é']) {
         const w = new BufferWriter(8);

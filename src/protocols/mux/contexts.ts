@@ -11,10 +11,12 @@
  * Names compare with ASCII letters in either case (ContextNames); a context we have no key for is
  * forwarded unchanged on the calls a handler makes (ForwardedContexts).
  */
+import { ByteNames } from '../../core/byte-names.js';
 import type { BufferWriter } from '../../core/bytes.js';
 import { turnWallNow } from '../../core/clock.js';
 import { createContextKey, type ContextKey, type WireCodec } from '../../core/context-key.js';
 import { ProtocolError } from '../../core/errors.js';
+import { HI, LO, SCR_U32, SCR_U64 } from '../../core/int64-scratch.js';
 import type { MuxEntry } from './wire.js';
 
 export const DEADLINE_CONTEXT = 'com.twitter.finagle.Deadline';
@@ -55,13 +57,6 @@ const traceWire: WireCodec<TraceId | undefined> = {
     return n === 40 ? { ...t, traceIdHigh: u64At(b, at + 32) } : t;
   },
 };
-
-/** Scratch for u64 reads: one BigInt made per read, not the three of `readBigUInt64BE`. */
-const SCR_U32 = new Uint32Array(2);
-const SCR_U64 = new BigUint64Array(SCR_U32.buffer);
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HI = HOST_LE ? 1 : 0;
-const LO = HOST_LE ? 0 : 1;
 
 /** The unsigned big-endian u64 at `at` (the caller checked the bounds). */
 function u64At(b: Buffer, at: number): bigint {
@@ -250,43 +245,17 @@ export function writeNs(buf: Buffer, at: number, ms: number): void {
 /** What `ContextNames.find` returns for `com.twitter.finagle.Deadline` (not a key: the call's own deadline). */
 export const DEADLINE_NAME = Symbol('deadline');
 
+/** The context names a server decodes, and what each is: Deadline, a key (ASCII letters in either case). */
+export type ContextNames = ByteNames<ContextKey<unknown> | typeof DEADLINE_NAME>;
+
 /**
- * Context names matched on the wire's bytes, ASCII letters in either case, with no string made
- * per context (reading four contexts a call made four strings and lower-cased them: ~40 % of
- * reading Finagle's usual contexts). Names are compared as UTF-8.
+ * Mux's own keys (MUX_KEYS) and `extra` (a server's `contextKeys`; a later key takes an earlier
+ * one's name), matched on the wire's bytes: reading four contexts a call made four strings and
+ * lower-cased them, ~40 % of reading Finagle's usual contexts.
  */
-export class ContextNames {
-  /** By name length: the lower-case UTF-8 names of that length and what each is. */
-  private readonly byLength: ({ readonly name: Buffer; readonly is: ContextKey<unknown> | typeof DEADLINE_NAME }[] | undefined)[] = [];
-
-  /** Mux's own keys (MUX_KEYS) and `extra` (a server's `contextKeys`); a later key takes an earlier one's name. */
-  constructor(extra: readonly ContextKey<unknown>[] = []) {
-    this.add(DEADLINE_CONTEXT, DEADLINE_NAME);
-    for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) this.add(k.wire.name, k);
-  }
-
-  private add(wireName: string, is: ContextKey<unknown> | typeof DEADLINE_NAME): void {
-    const name = Buffer.from(wireName.toLowerCase(), 'utf8');
-    const same = (this.byLength[name.length] ??= []);
-    const at = same.findIndex((c) => c.name.equals(name));
-    if (at >= 0) same[at] = { name, is };
-    else same.push({ name, is });
-  }
-
-  /** The key (or the Deadline) named by the `n` bytes at `at` in `b`, else undefined. */
-  find(b: Buffer, at: number, n: number): ContextKey<unknown> | typeof DEADLINE_NAME | undefined {
-    const candidates = n < this.byLength.length ? this.byLength[n] : undefined;
-    if (candidates === undefined) return undefined;
-    for (let c = 0; c < candidates.length; c++) {
-      const { name, is } = candidates[c]!;
-      let i = 0;
-      for (; i < n; i++) {
-        let ch = b[at + i]!;
-        if (ch >= 0x41 && ch <= 0x5a) ch += 0x20; // A-Z
-        if (ch !== name[i]) break;
-      }
-      if (i === n) return is;
-    }
-    return undefined;
-  }
+export function contextNames(extra: readonly ContextKey<unknown>[] = []): ContextNames {
+  const names: ContextNames = new ByteNames(true);
+  names.set(DEADLINE_CONTEXT, DEADLINE_NAME);
+  for (const k of [...MUX_KEYS, ...extra]) if (k.wire !== undefined) names.set(k.wire.name, k);
+  return names;
 }

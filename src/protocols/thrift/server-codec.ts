@@ -25,7 +25,7 @@ import { MessageType, ThriftException, type MethodDesc, type ServiceDesc } from 
 import { DEFAULT_HEADER_LIMITS, HEADER_MAGIC_HI, HEADER_MAGIC_LO, type HeaderHead, type HeaderLimits, HeaderProtocolId, readHeaderFrame, writeHeaderFrame } from './header.js';
 import { fromHeaders, keysByWireName } from './header-context.js';
 import type { ServiceRoutes } from './multiplexed.js';
-import { KnownNames } from './known-names.js';
+import { type KnownNames, knownNames } from './known-names.js';
 import type { DecodeLimits, ThriftProtocol } from './protocol.js';
 import { makeProtocol } from './protocols.js';
 import {
@@ -38,7 +38,7 @@ import {
   TTWITTER_UPGRADE_METHOD,
   writeResponseHeader,
 } from './ttwitter.js';
-import { ContextNames } from '../mux/contexts.js';
+import { type ContextNames, contextNames } from '../mux/contexts.js';
 
 /** Message prefix of an overload rejection: the request was not run, another server may take it. */
 export const OVERLOADED_PREFIX = 'Overloaded: ';
@@ -143,7 +143,7 @@ export class ThriftServerCodec implements ServerCodec<Buffer, Connection, Thrift
     options: ThriftServerCodecOptions = {},
   ) {
     this.routes = options.routes;
-    this.names = options.routes === undefined ? new KnownNames(Object.keys(service.methods)) : undefined;
+    this.names = options.routes === undefined ? knownNames(Object.keys(service.methods)) : undefined;
     this.header = new HeaderCodec(protocol, options);
     // Unframed (headerAt 4): message boundaries are found by parsing Thrift messages, which a
     // RequestHeader in front would break; Finagle speaks TTwitter over framed Thrift only.
@@ -356,7 +356,7 @@ class TTwitterServer {
   readonly limits: TTwitterLimits;
 
   constructor(o: TTwitterServerOptions, fallbackKeys: readonly ContextKey<unknown>[] | undefined) {
-    this.names = new ContextNames(o.contextKeys ?? fallbackKeys);
+    this.names = contextNames(o.contextKeys ?? fallbackKeys);
     this.limits = { maxContexts: o.maxContexts ?? DEFAULT_TTWITTER_LIMITS.maxContexts, maxDelegations: o.maxDelegations ?? DEFAULT_TTWITTER_LIMITS.maxDelegations };
   }
 

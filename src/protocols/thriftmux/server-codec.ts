@@ -18,13 +18,13 @@ import { describeError, truncate } from '../../server/safe.js';
 import type { Connection } from '../../transport/index.js';
 import { readU16 } from '../mux/bytes.js';
 import { writeSimple } from '../mux/client-codec.js';
-import { ContextNames } from '../mux/contexts.js';
+import { type ContextNames, contextNames } from '../mux/contexts.js';
 import { framerHeader } from '../mux/handshake.js';
 import { MuxServerConn, readContexts, type DiscardableCall, type MuxServerLimits, type ReceivedContexts } from '../mux/server-conn.js';
 import { HEADER_BYTES, MAX_TAG, MuxType, ReplyStatus } from '../mux/types.js';
 import { encodeApplicationException, TApplicationExceptionType } from '../thrift/application-exception.js';
 import { MessageType, type MethodDesc, type ServiceDesc } from '../thrift/descriptors.js';
-import { KnownNames } from '../thrift/known-names.js';
+import { type KnownNames, knownNames } from '../thrift/known-names.js';
 import type { ThriftProtocol } from '../thrift/protocol.js';
 import { ThriftServerCodec, ThriftServerRequest } from '../thrift/server-codec.js';
 import { InOrderAnswers } from './in-order.js';
@@ -107,9 +107,9 @@ export class ThriftMuxServerCodec implements ServerCodec<Buffer, Connection, Thr
     service: ServiceDesc,
     private readonly o: ThriftMuxCodecOptions,
   ) {
-    this.contextNames = new ContextNames(o.contextKeys);
+    this.contextNames = contextNames(o.contextKeys);
     this.methods = new Map(Object.entries(service.methods));
-    this.names = new KnownNames(this.methods.keys());
+    this.names = knownNames(this.methods.keys());
     this.drainAckMs = o.drainAckMs ?? 1000;
     // Plain connections may take Finagle's TTwitter upgrade: its contexts decode as a Tdispatch's would.
     this.thrift = new ThriftServerCodec(protocol, service, {
