@@ -118,6 +118,11 @@ export abstract class CarriesValues {
     (this.vals ??= new ContextValues()).set(key, value);
   }
 
+  /** Sets every value set in `from` (a call inheriting the values of the request it serves). */
+  inherit(from: ContextValues): void {
+    from.copyTo((this.vals ??= new ContextValues()));
+  }
+
   /** The values set on (or received with) this call, or undefined when none were. */
   get values(): ContextValues | undefined {
     return this.vals;

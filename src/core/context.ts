@@ -112,11 +112,6 @@ export function newCallContext(method: string, options: CallOptions | undefined,
   const ctx = CallContext.expiring(method, timeout, deadline, signal);
   ctx.parent = parent;
   const values = inherited.values;
-  if (values !== undefined) {
-    for (let id = 0, n = values.slotCount; id < n; id++) {
-      const key = values.keyAt(id);
-      if (key !== undefined) ctx.set(key, values.valueAt(id));
-    }
-  }
+  if (values !== undefined) ctx.inherit(values);
   return ctx;
 }

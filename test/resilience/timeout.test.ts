@@ -58,15 +58,16 @@ describe('DeadlineList', () => {
     const before = timers();
     const list = new DeadlineList();
     const fired: string[] = [];
-    const first = entry('first', 200, fired);
+    const first = entry('first', 2000, fired);
     list.add(first);
     list.remove(first);
     assert.equal(timers(), before, 'the idle timer does not keep the process alive');
     const t0 = performance.now();
-    const sooner = entry('sooner', 30, fired); // due before the idle timer fires (200 ms)
+    const sooner = entry('sooner', 30, fired); // due long before the idle timer fires (2 s)
     list.add(sooner);
     assert.equal(timers(), before + 1, 'one timer, holding the process again');
-    await until('sooner expired', () => fired.includes('sooner'), 150);
+    // Well before the idle timer: without a timer of its own it would expire at 2 s.
+    await until('sooner expired', () => fired.includes('sooner'), 1000);
     assert.ok(performance.now() - t0 >= 30, 'not before its time');
     const later = entry('later', 60, fired);
     list.add(later);
